@@ -1,0 +1,1 @@
+//! What most commands load first: the configuration, the campaign folder, "now".

@@ -1,0 +1,95 @@
+//! The command line: `berrah check | plan | days | run | status | ...`.
+//!
+//! Each command lives in its own file and returns an [`ExitCode`]; this file
+//! only declares the arguments (clap) and dispatches. Exit codes follow the
+//! usual convention: 0 success, 1 a problem found (invalid campaign, failed
+//! command), 2 a usage error (clap's own).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+pub mod check;
+pub mod context;
+pub mod days;
+pub mod plan;
+pub mod schema;
+
+/// berrah: schedules and publishes social-media campaigns.
+#[derive(Debug, Parser)]
+#[command(name = "berrah", version, about, propagate_version = true)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Options every command understands.
+#[derive(Debug, Clone, Args)]
+pub struct GlobalArgs {
+    /// The configuration file (accounts, daemon settings).
+    #[arg(
+        long,
+        global = true,
+        env = "BERRAH_CONFIG",
+        default_value = "berrah.toml",
+        value_name = "FILE"
+    )]
+    pub config: PathBuf,
+    /// The folder of campaign files [default: the config's `daemon.campaigns`, else `campaigns`].
+    #[arg(long, global = true, env = "BERRAH_CAMPAIGNS", value_name = "DIR")]
+    pub campaigns: Option<PathBuf>,
+    /// The database: `sqlite://PATH` or `postgres://...` [default: SQLite in the data folder].
+    #[arg(long, global = true, env = "DATABASE_URL", value_name = "URL")]
+    pub database: Option<String>,
+    /// Log format.
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human, env = "BERRAH_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    /// Use this instant as "now" (RFC 3339), for reproducible checks and plans.
+    #[arg(
+        long,
+        global = true,
+        value_name = "INSTANT",
+        hide = true,
+        env = "BERRAH_NOW"
+    )]
+    pub now: Option<jiff::Timestamp>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Validate the campaign files and the configuration.
+    Check(check::CheckArgs),
+    /// Show every planned publication in time order.
+    Plan(plan::PlanArgs),
+    /// List the international days of the shipped calendar.
+    Days(days::DaysArgs),
+    /// Print the JSON Schema of the campaign or config format.
+    Schema(schema::SchemaArgs),
+}
+
+/// Parses the command line and runs the command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check(args) => check::run(&cli.global, args),
+        Command::Plan(args) => plan::run(&cli.global, args),
+        Command::Days(args) => days::run(&cli.global, args),
+        Command::Schema(args) => schema::run(&cli.global, args),
+    }
+}
+
+/// Prints an error the way every command does (`error: ...` on stderr) and
+/// returns exit code 1.
+pub fn fail(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(1)
+}

@@ -1,0 +1,1 @@
+//! Media: sniffing and measuring files, and remembering what was uploaded.

@@ -1,0 +1,80 @@
+//! One dated publication: the unit that flows from the plan into the queue.
+
+use std::path::PathBuf;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::config::PlatformKind;
+
+/// One publication of one post, on one account, in one language, at one instant.
+///
+/// Its [`id`](Occurrence::id) is stable: see [`crate::plan::occurrence_id`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Occurrence {
+    /// Stable id, e.g. `o-3fa9c2d1e4b5a6f7`.
+    pub id: String,
+    /// The readable identity that the id is a hash of:
+    /// `campaign/capsule/post/account/language/slot`.
+    pub key: String,
+    pub campaign: String,
+    pub capsule: Option<String>,
+    pub post: String,
+    pub account: String,
+    pub platform: PlatformKind,
+    pub language: String,
+    /// When it is due, UTC.
+    pub due: Timestamp,
+    /// The same instant as a local time with its offset in the campaign's zone
+    /// (RFC 3339, e.g. `2026-12-18T10:00:00+01:00`).
+    pub local: String,
+    /// The campaign's IANA time zone.
+    pub timezone: String,
+    /// Past this instant a late publication is dropped, never published.
+    pub not_after: Timestamp,
+    /// For a recurring post, the id shared by all its occurrences on this
+    /// account and language: after downtime only the latest missed one goes out.
+    pub series: Option<String>,
+    /// Held back by `paused = true` in the file.
+    pub paused: bool,
+    /// The campaign file it comes from.
+    pub source: PathBuf,
+    /// What is published, already rendered for the platform.
+    pub content: Content,
+}
+
+/// What is published, rendered for one platform and one language:
+/// hashtags appended, links UTM-tagged, the platform's variant chosen.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Content {
+    pub text: String,
+    /// Title (YouTube, LinkedIn).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Description (YouTube).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub media: Vec<MediaRef>,
+    /// Replies published in order under the post.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub thread: Vec<String>,
+    /// A comment published under the post right after it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_comment: Option<String>,
+}
+
+/// A media file of a post.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaRef {
+    /// The path as it stands in the campaign file, relative to that file's folder.
+    pub file: String,
+    /// The path to read it from (the campaign folder joined with `file`).
+    pub path: PathBuf,
+    /// Alternative text in the occurrence's language.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alt: Option<String>,
+    /// Thumbnail or cover image, resolved like `path`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub thumbnail: Option<PathBuf>,
+}

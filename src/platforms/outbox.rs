@@ -1,0 +1,1 @@
+//! The local outbox: accounts without credentials publish here (JSON Lines).

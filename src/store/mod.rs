@@ -1,0 +1,1 @@
+//! The durable queue (sqlx; SQLite embedded by default, PostgreSQL for several instances).

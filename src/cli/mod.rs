@@ -10,11 +10,16 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub mod accounts;
 pub mod check;
 pub mod context;
 pub mod days;
+pub mod ops;
 pub mod plan;
+pub mod rehearse;
+pub mod run;
 pub mod schema;
+pub mod status;
 
 /// berrah: schedules and publishes social-media campaigns.
 #[derive(Debug, Parser)]
@@ -74,6 +79,22 @@ pub enum Command {
     Days(days::DaysArgs),
     /// Print the JSON Schema of the campaign or config format.
     Schema(schema::SchemaArgs),
+    /// Run the daemon: sync the campaign files into the queue and publish on time.
+    Run(run::RunArgs),
+    /// Show what is due, in flight, published, retrying, failed and held.
+    Status(status::StatusArgs),
+    /// Put a failed or held entry back in the queue.
+    Retry(ops::RetryArgs),
+    /// Cancel an entry that has not been published.
+    Cancel(ops::CancelArgs),
+    /// Pause a campaign or an account: nothing of it is published until resumed.
+    Pause(ops::PauseArgs),
+    /// Resume a paused campaign or account.
+    Resume(ops::PauseArgs),
+    /// Replay the schedule on a simulated clock into the local outbox.
+    Rehearse(rehearse::RehearseArgs),
+    /// Connect accounts and list them.
+    Accounts(accounts::AccountsArgs),
 }
 
 /// Parses the command line and runs the command.
@@ -84,6 +105,14 @@ pub fn main() -> ExitCode {
         Command::Plan(args) => plan::run(&cli.global, args),
         Command::Days(args) => days::run(&cli.global, args),
         Command::Schema(args) => schema::run(&cli.global, args),
+        Command::Run(args) => run::run(&cli.global, args),
+        Command::Status(args) => status::run(&cli.global, args),
+        Command::Retry(args) => ops::retry(&cli.global, args),
+        Command::Cancel(args) => ops::cancel(&cli.global, args),
+        Command::Pause(args) => ops::pause(&cli.global, args),
+        Command::Resume(args) => ops::resume(&cli.global, args),
+        Command::Rehearse(args) => rehearse::run(&cli.global, args),
+        Command::Accounts(args) => accounts::run(&cli.global, args),
     }
 }
 

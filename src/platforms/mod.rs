@@ -23,10 +23,21 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
+use crate::auth::Credentials;
 use crate::config::{AccountConfig, PlatformKind};
+use crate::media::UploadCache;
 use crate::plan::Content;
 
+pub mod bluesky;
+pub mod facebook;
+pub mod instagram;
+pub mod linkedin;
+pub mod mastodon;
 pub mod outbox;
+pub mod telegram;
+pub mod webhook;
+pub mod x;
+pub mod youtube;
 
 /// Everything a platform needs to publish one queue entry.
 #[derive(Debug, Clone)]
@@ -142,5 +153,56 @@ pub trait Platform: Send + Sync {
     /// platform what happened. `None` means it cannot tell: hold for an operator.
     async fn resolve(&self, _job: &PublishJob) -> Option<Outcome> {
         None
+    }
+}
+
+/// What every platform client is built from.
+#[derive(Clone)]
+pub struct PlatformDeps {
+    pub account_id: String,
+    pub account: Arc<AccountConfig>,
+    pub credentials: Arc<dyn Credentials>,
+    pub http: reqwest::Client,
+    /// Media already uploaded per account and content hash.
+    pub uploads: Arc<dyn UploadCache>,
+}
+
+/// Builds the client of an account with credentials, for its platform.
+/// (Accounts without credentials publish to the [`outbox`] instead.)
+pub fn build(deps: PlatformDeps) -> Box<dyn Platform> {
+    match deps.account.platform {
+        PlatformKind::Mastodon => mastodon::build(deps),
+        PlatformKind::Bluesky => bluesky::build(deps),
+        PlatformKind::Telegram => telegram::build(deps),
+        PlatformKind::Webhook => webhook::build(deps),
+        PlatformKind::X => x::build(deps),
+        PlatformKind::Facebook => facebook::build(deps),
+        PlatformKind::Instagram => instagram::build(deps),
+        PlatformKind::Linkedin => linkedin::build(deps),
+        PlatformKind::Youtube => youtube::build(deps),
+    }
+}
+
+/// A platform whose client is not available in this build: every attempt
+/// fails permanently with a message saying so (never silently dropped).
+pub struct Unsupported(pub PlatformKind);
+
+#[async_trait]
+impl Platform for Unsupported {
+    fn kind(&self) -> PlatformKind {
+        self.0
+    }
+
+    fn idempotency(&self) -> Idempotency {
+        Idempotency::None
+    }
+
+    async fn publish(&self, _job: &PublishJob, _checkpoint: &dyn Checkpoint) -> Outcome {
+        Outcome::Failed {
+            reason: format!(
+                "publishing to {} is not supported by this build of berrah",
+                self.0
+            ),
+        }
     }
 }

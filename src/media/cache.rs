@@ -1,0 +1,1 @@
+//! The upload cache backed by the store.

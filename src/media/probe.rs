@@ -1,0 +1,1 @@
+//! Sniffing and measuring media files: type, size, dimensions, duration, codec.

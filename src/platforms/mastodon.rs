@@ -1,0 +1,8 @@
+//! Mastodon publishing.
+
+use super::{Platform, PlatformDeps, Unsupported};
+
+/// Builds the client of one Mastodon account.
+pub fn build(deps: PlatformDeps) -> Box<dyn Platform> {
+    Box::new(Unsupported(deps.account.platform))
+}

@@ -1,0 +1,8 @@
+//! Webhook publishing.
+
+use super::{Platform, PlatformDeps, Unsupported};
+
+/// Builds the client of one Webhook account.
+pub fn build(deps: PlatformDeps) -> Box<dyn Platform> {
+    Box::new(Unsupported(deps.account.platform))
+}

@@ -1,0 +1,8 @@
+//! X publishing.
+
+use super::{Platform, PlatformDeps, Unsupported};
+
+/// Builds the client of one X account.
+pub fn build(deps: PlatformDeps) -> Box<dyn Platform> {
+    Box::new(Unsupported(deps.account.platform))
+}

@@ -2,6 +2,9 @@
 
 use sha2::{Digest, Sha256};
 
+use crate::campaign::{Context, LoadedCampaign};
+use crate::diag::Diagnostic;
+
 mod occurrence;
 
 pub use occurrence::{Content, MediaRef, Occurrence};
@@ -11,4 +14,15 @@ pub use occurrence::{Content, MediaRef, Occurrence};
 pub fn occurrence_id(key: &str) -> String {
     let digest = Sha256::digest(key.as_bytes());
     format!("o-{}", &hex::encode(digest)[..16])
+}
+
+/// Every occurrence of one campaign, with the problems found on the way
+/// (unknown zone or day, invalid cron, times outside the window or past, DST
+/// adjustments), each pointing into the campaign file.
+pub fn plan_campaign(
+    campaign: &LoadedCampaign,
+    ctx: &Context<'_>,
+) -> (Vec<Occurrence>, Vec<Diagnostic>) {
+    let _ = (campaign, ctx);
+    (Vec::new(), Vec::new())
 }

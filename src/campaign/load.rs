@@ -77,9 +77,8 @@ pub fn parse<T: DeserializeOwned>(path: &Path, source: &str) -> Result<T, Diagno
     if source.trim().is_empty() {
         return Err(
             Diagnostic::error(path, None, "the file is empty").with_help(
-                "a campaign file starts with a `[campaign]` table, e.g.\n\
-             [campaign]\nid = \"amal-2026\"\ntitle = \"AMAL\"\ntimezone = \"Africa/Casablanca\"\n\
-             start = 2026-12-01\nend = 2027-03-31",
+                "a campaign file starts with a `[campaign]` table with `id`, `title`, `timezone`, \
+             `start` and `end`, e.g. `[campaign]` then `id = \"amal-2026\"` on the next line",
             ),
         );
     }
@@ -224,7 +223,7 @@ fn explain(message: &str, at: Option<(&str, std::ops::Range<usize>)>) -> (String
         let help = match example_for(key, "") {
             Some(ex) if key == "campaign" => {
                 format!(
-                    "add a `[campaign]` table at the top of the file, starting with\n{ex}\nid = \"amal-2026\""
+                    "add a `{ex}` table at the top of the file, with `id`, `title`, `timezone`, `start` and `end`"
                 )
             }
             Some(ex) => format!("add a line such as: {ex}"),

@@ -391,7 +391,7 @@ impl V<'_> {
             }
         }
         for (lang, accs) in needed {
-            if post.text.get(&lang).is_none() {
+            if !post.text.contains_key(&lang) {
                 let on = if accs.is_empty() {
                     String::new()
                 } else {
@@ -843,4 +843,337 @@ fn check_budgets(
         }
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::calendar::Calendar;
+    use crate::config::Config;
+    use crate::media::probe::tests::{jpeg, mp4, png};
+    use crate::plan::Content;
+
+    const CONFIG: &str = r#"
+[accounts.fb]
+platform = "facebook"
+[accounts.x]
+platform = "x"
+languages = ["fr"]
+[accounts.ig]
+platform = "instagram"
+[accounts.yt]
+platform = "youtube"
+[accounts.masto]
+platform = "mastodon"
+base_url = "https://m.example"
+max_chars = 1000
+budget = { per_day = 1, per_month = 2 }
+"#;
+
+    fn head(accounts: &str) -> String {
+        format!(
+            "[campaign]\nid = \"c\"\ntitle = \"t\"\ntimezone = \"Africa/Casablanca\"\n\
+             start = 2026-12-01\nend = 2026-12-31\naccounts = [{accounts}]\nlanguages = [\"fr\", \"ar\"]\n"
+        )
+    }
+
+    fn run(dir: &Path, source: &str) -> (LoadedCampaign, Vec<Diagnostic>) {
+        let config: Config = toml::from_str(CONFIG).unwrap();
+        let calendar = Calendar::shipped();
+        let ctx = Context {
+            config: &config,
+            calendar: &calendar,
+            now: "2026-11-01T00:00:00Z".parse().unwrap(),
+        };
+        let path = dir.join("c.toml");
+        let file = toml::from_str(source).unwrap_or_else(|e| panic!("{e}"));
+        let c = LoadedCampaign {
+            path,
+            source: source.to_string(),
+            file,
+        };
+        let d = validate(&c, &ctx);
+        (c, d)
+    }
+
+    fn messages(d: &[Diagnostic]) -> Vec<String> {
+        d.iter()
+            .map(|d| format!("{}: {}", d.severity, d.message))
+            .collect()
+    }
+
+    #[test]
+    fn ids_and_languages() {
+        assert!(is_valid_id("amal-2026"));
+        assert!(!is_valid_id("Amal_2026"));
+        assert!(!is_valid_id("-a"));
+        assert!(!is_valid_id(""));
+        assert_eq!(id_suggestion("Migrants B7al!"), "migrants-b7al");
+        assert!(is_valid_lang("fr") && is_valid_lang("fr-MA") && is_valid_lang("ber"));
+        assert!(!is_valid_lang("FR") && !is_valid_lang("french") && !is_valid_lang(""));
+    }
+
+    #[test]
+    fn account_languages_filter_required_texts() {
+        let dir = tempfile::tempdir().unwrap();
+        // `x` publishes French only: an Arabic-less post is fine there...
+        let src = format!(
+            "{}[[posts]]\nid = \"p\"\ndate_time = 2026-12-18T10:00:00\ntext = {{ fr = \"Salut\" }}\n",
+            head("\"x\"")
+        );
+        let (_, d) = run(dir.path(), &src);
+        assert!(d.is_empty(), "{:?}", messages(&d));
+        // ...but not on Facebook.
+        let (_, d) = run(dir.path(), &src.replace("\"x\"]", "\"fb\"]"));
+        assert_eq!(
+            messages(&d),
+            ["error: post `p` has no `ar` text (it goes to fb)"]
+        );
+    }
+
+    #[test]
+    fn media_checks_sniff_and_warn_about_alt_text() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("media")).unwrap();
+        std::fs::write(dir.path().join("media/wide.jpg"), jpeg(2000, 1000)).unwrap();
+        std::fs::write(dir.path().join("media/photo.jpg"), png(1080, 1080)).unwrap();
+        std::fs::write(dir.path().join("media/clip.mp4"), mp4(1080, 1920, 4, true)).unwrap();
+        let src = format!(
+            "{}[[posts]]\nid = \"p\"\ndate_time = 2026-12-18T10:00:00\ntext = {{ fr = \"a\", ar = \"b\" }}\n\
+             media = [{{ file = \"media/wide.jpg\", alt = {{ fr = \"x\" }} }}, {{ file = \"media/photo.jpg\", alt = {{ fr = \"x\", ar = \"y\" }} }}]\n\
+             [[posts]]\nid = \"q\"\ndate_time = 2026-12-18T10:00:00\ntext = {{ fr = \"a\", ar = \"b\" }}\n\
+             media = [{{ file = \"media/clip.mp4\", thumbnail = \"media/clip.mp4\" }}]\n",
+            head("\"ig\", \"yt\"")
+        );
+        let (_, d) = run(dir.path(), &src);
+        let m = messages(&d);
+        // The wide JPEG: Instagram's aspect ratio; a PNG named .jpg: Instagram wants JPEG.
+        assert!(
+            m.iter()
+                .any(|s| s.contains("wide.jpg") && s.contains("aspect ratio")),
+            "{m:?}"
+        );
+        assert!(
+            m.iter()
+                .any(|s| s.contains("photo.jpg") && s.contains("image/png")),
+            "{m:?}"
+        );
+        assert!(
+            m.iter()
+                .any(|s| s == "warning: image `media/wide.jpg` has no alt text in ar"),
+            "{m:?}"
+        );
+        // YouTube cannot take the images-only post; the thumbnail must be an image.
+        assert!(
+            m.iter().any(|s| s.contains("post `p` goes to YouTube")),
+            "{m:?}"
+        );
+        assert!(
+            m.iter()
+                .any(|s| s.contains("thumbnail `media/clip.mp4` is video/mp4")),
+            "{m:?}"
+        );
+        assert!(
+            !m.iter().any(|s| s.contains("post `q` goes to YouTube")),
+            "{m:?}"
+        );
+    }
+
+    #[test]
+    fn instagram_needs_media_and_paths_stay_inside() {
+        let dir = tempfile::tempdir().unwrap();
+        let inner = dir.path().join("camp");
+        std::fs::create_dir(&inner).unwrap();
+        std::fs::write(dir.path().join("outside.png"), png(10, 10)).unwrap();
+        #[cfg(unix)]
+        std::os::unix::fs::symlink(dir.path().join("outside.png"), inner.join("link.png")).unwrap();
+        let src = format!(
+            "{}[[posts]]\nid = \"p\"\ndate_time = 2026-12-18T10:00:00\ntext = {{ fr = \"a\", ar = \"b\" }}\n\
+             [[posts]]\nid = \"q\"\ndate_time = 2026-12-18T10:00:00\ntext = {{ fr = \"a\", ar = \"b\" }}\n\
+             media = [{{ file = \"link.png\" }}, {{ file = \"/etc/passwd\" }}, {{ file = \"sub/../../outside.png\" }}]\n",
+            head("\"ig\"")
+        );
+        let (_, d) = run(&inner, &src);
+        let m = messages(&d);
+        assert!(
+            m.iter()
+                .any(|s| s.contains("post `p` goes to Instagram") && s.contains("no image")),
+            "{m:?}"
+        );
+        #[cfg(unix)]
+        assert!(
+            m.iter()
+                .any(|s| s.contains("`link.png` is a link to a file outside")),
+            "{m:?}"
+        );
+        assert!(
+            m.iter().any(|s| s.contains("`/etc/passwd` is outside")),
+            "{m:?}"
+        );
+        assert!(
+            m.iter()
+                .any(|s| s.contains("`sub/../../outside.png` is outside")),
+            "{m:?}"
+        );
+    }
+
+    #[test]
+    fn timing_keys() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = format!(
+            "{}[[posts]]\nid = \"none\"\ntext = {{ fr = \"a\", ar = \"b\" }}\n\
+             [[posts]]\nid = \"orphan\"\ndays_after = 2\ndate_time = 2026-12-18T10:00:00\ntext = {{ fr = \"a\", ar = \"b\" }}\n\
+             [[posts]]\nid = \"both\"\nat = 10:00\nanchor = {{ day = \"x\", date = 2026-12-18 }}\ntext = {{ fr = \"a\", ar = \"b\" }}\nexpires_after = \"2 days\"\n",
+            head("\"fb\"")
+        );
+        let (_, d) = run(dir.path(), &src);
+        let m = messages(&d);
+        assert!(
+            m.contains(&"error: post `none` does not say when it goes out".to_string()),
+            "{m:?}"
+        );
+        assert!(m.iter().any(|s| s.contains("only work with `at`")), "{m:?}");
+        assert!(
+            m.iter().any(|s| s.contains("either `day` or `date`")),
+            "{m:?}"
+        );
+        assert_eq!(m.len(), 3, "{m:?}");
+    }
+
+    fn occurrence(
+        post: &str,
+        account: &str,
+        platform: PlatformKind,
+        lang: &str,
+        local: &str,
+        text: &str,
+    ) -> Occurrence {
+        Occurrence {
+            id: format!("o-{post}{local}"),
+            key: String::new(),
+            campaign: "c".into(),
+            capsule: None,
+            post: post.into(),
+            account: account.into(),
+            platform,
+            language: lang.into(),
+            due: "2026-12-18T10:00:00Z".parse().unwrap(),
+            local: local.into(),
+            timezone: "Africa/Casablanca".into(),
+            not_after: "2026-12-19T10:00:00Z".parse().unwrap(),
+            series: None,
+            paused: false,
+            source: PathBuf::from("c.toml"),
+            content: Content {
+                text: text.into(),
+                ..Content::default()
+            },
+        }
+    }
+
+    #[test]
+    fn rendered_texts_over_limits_point_at_the_text_and_suggest_a_variant() {
+        let dir = tempfile::tempdir().unwrap();
+        let long = "é".repeat(290);
+        let src = format!(
+            "{}[[posts]]\nid = \"p\"\ndate_time = 2026-12-18T10:00:00\ntext = {{ fr = \"{long}\", ar = \"b\" }}\n",
+            head("\"x\"")
+        );
+        let (c, _) = run(dir.path(), &src);
+        let config: Config = toml::from_str(CONFIG).unwrap();
+        let calendar = Calendar::shipped();
+        let ctx = Context {
+            config: &config,
+            calendar: &calendar,
+            now: jiff::Timestamp::UNIX_EPOCH,
+        };
+        let occ = occurrence(
+            "p",
+            "x",
+            PlatformKind::X,
+            "fr",
+            "2026-12-18T10:00:00+01:00",
+            &format!("{long} #AMAL"),
+        );
+        let d = check_occurrences(&c, &[occ.clone(), occ], &ctx);
+        assert_eq!(d.len(), 1, "reported once: {d:?}");
+        assert_eq!(
+            d[0].message,
+            "the X text of post `p` in `fr` is 296 weighted characters long, 16 over X's limit of 280"
+        );
+        assert!(
+            d[0].help.as_deref().unwrap().contains("[posts.variants.x]"),
+            "{:?}",
+            d[0].help
+        );
+        let span = d[0].span.clone().unwrap();
+        assert!(src[span].starts_with("\"éé"));
+    }
+
+    #[test]
+    fn budgets_and_instagram_hashtags() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = format!(
+            "{}[[posts]]\nid = \"p\"\ncron = \"0 10 * * *\"\ntext = {{ fr = \"a\", ar = \"b\" }}\n",
+            head("\"masto\"")
+        );
+        let (c, _) = run(dir.path(), &src);
+        let config: Config = toml::from_str(CONFIG).unwrap();
+        let calendar = Calendar::shipped();
+        let ctx = Context {
+            config: &config,
+            calendar: &calendar,
+            now: jiff::Timestamp::UNIX_EPOCH,
+        };
+        let occs = [
+            occurrence(
+                "p",
+                "masto",
+                PlatformKind::Mastodon,
+                "fr",
+                "2026-12-18T10:00:00+01:00",
+                "a",
+            ),
+            occurrence(
+                "p",
+                "masto",
+                PlatformKind::Mastodon,
+                "ar",
+                "2026-12-18T10:00:00+01:00",
+                "b",
+            ),
+            occurrence(
+                "p",
+                "masto",
+                PlatformKind::Mastodon,
+                "fr",
+                "2026-12-19T10:00:00+01:00",
+                "a",
+            ),
+        ];
+        let m = messages(&check_occurrences(&c, &occs, &ctx));
+        assert_eq!(m.len(), 2, "{m:?}");
+        assert!(
+            m[0].starts_with("warning: account `masto` has 2 publications planned on 2026-12-18"),
+            "{m:?}"
+        );
+        assert!(
+            m[1].contains("3 publications planned on 2026-12, over its budget of 2 per month"),
+            "{m:?}"
+        );
+        let tags: String = (0..31).map(|i| format!(" #t{i}")).collect();
+        let occ = occurrence(
+            "p",
+            "ig",
+            PlatformKind::Instagram,
+            "fr",
+            "2026-12-18T10:00:00+01:00",
+            &tags,
+        );
+        let m = messages(&check_occurrences(&c, &[occ], &ctx));
+        assert!(
+            m[0].contains("has 31 hashtags; Instagram allows 30"),
+            "{m:?}"
+        );
+    }
 }

@@ -1,0 +1,1 @@
+//! Outputs of `berrah plan`.

@@ -1,6 +1,7 @@
 //! `berrah days`: the shipped calendar of international days, with their
 //! dates in a year and their names in French, Arabic and English.
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
@@ -58,9 +59,10 @@ pub fn run(global: &GlobalArgs, args: DaysArgs) -> ExitCode {
     });
     let calendar = Calendar::shipped();
     let rows = rows(&calendar, year);
+    let mut out = String::new();
     match args.format {
         DaysFormat::Json => {
-            let out: Vec<DayRow<'_>> = rows
+            let json_rows: Vec<DayRow<'_>> = rows
                 .iter()
                 .map(|(date, d)| DayRow {
                     slug: &d.slug,
@@ -80,8 +82,11 @@ pub fn run(global: &GlobalArgs, args: DaysArgs) -> ExitCode {
                     source: d.source.as_deref(),
                 })
                 .collect();
-            match serde_json::to_string_pretty(&out) {
-                Ok(s) => println!("{s}"),
+            match serde_json::to_string_pretty(&json_rows) {
+                Ok(s) => {
+                    out.push_str(&s);
+                    out.push('\n');
+                }
                 Err(e) => return super::fail(e),
             }
         }
@@ -97,15 +102,15 @@ pub fn run(global: &GlobalArgs, args: DaysArgs) -> ExitCode {
                 .map(|(_, d)| d.name("fr").chars().count())
                 .max()
                 .unwrap_or(2);
-            println!(
-                "{:<10}  {:<4}  {:<slug_w$}  {:<en_w$}  {:<fr_w$}  AR",
+            out.push_str(&format!(
+                "{:<10}  {:<4}  {:<slug_w$}  {:<en_w$}  {:<fr_w$}  AR\n",
                 "DATE", "DAYS", "SLUG", "EN", "FR"
-            );
+            ));
             for (date, d) in &rows {
                 let date = date.map_or_else(|| "-".to_string(), |x| x.to_string());
                 // Arabic last, so that right-to-left text never shifts the columns.
-                println!(
-                    "{:<10}  {:<4}  {:<slug_w$}  {}{}  {}{}  {}",
+                out.push_str(&format!(
+                    "{:<10}  {:<4}  {:<slug_w$}  {}{}  {}{}  {}\n",
                     date,
                     d.length,
                     d.slug,
@@ -114,9 +119,13 @@ pub fn run(global: &GlobalArgs, args: DaysArgs) -> ExitCode {
                     d.name("fr"),
                     " ".repeat(fr_w - d.name("fr").chars().count()),
                     d.name("ar"),
-                );
+                ));
             }
         }
     }
+    let mut stdout = std::io::stdout().lock();
+    // A closed pipe (`berrah days | head`) is not an error worth a panic.
+    let _ = stdout.write_all(out.as_bytes());
+    let _ = stdout.flush();
     ExitCode::SUCCESS
 }

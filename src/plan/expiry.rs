@@ -7,7 +7,21 @@
 use jiff::SignedDuration;
 
 /// Parses a positive duration; the error says what to write instead.
+///
+/// jiff's friendly and ISO 8601 forms are read first (the same parser that
+/// campaign validation uses, so that what it accepts plans the same way),
+/// with days and weeks as 24 and 168 hours; then the forms of this module.
 pub fn parse_duration(input: &str) -> Result<SignedDuration, String> {
+    if let Ok(span) = input.trim().parse::<jiff::Span>()
+        && span.is_positive()
+        && let Ok(d) = span.to_duration(jiff::SpanRelativeTo::days_are_24_hours())
+    {
+        return Ok(d);
+    }
+    parse_simple(input)
+}
+
+fn parse_simple(input: &str) -> Result<SignedDuration, String> {
     let bad = || {
         format!(
             "`{input}` is not a duration; write a number and a unit, for example \"6h\", \
@@ -65,6 +79,8 @@ mod tests {
             parse_duration("1h, 30 min"),
             Ok(SignedDuration::from_mins(90))
         );
+        assert_eq!(parse_duration("PT6H"), Ok(h(6)));
+        assert_eq!(parse_duration("2d 3h"), Ok(h(51)));
         for bad in [
             "",
             "h",

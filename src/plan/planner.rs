@@ -1,6 +1,6 @@
 //! [`plan_campaign`]: one campaign file → its occurrences and diagnostics.
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::HashMap;
 use std::ops::Range;
 
 use jiff::civil;
@@ -108,18 +108,14 @@ impl Planner<'_, '_> {
         let start = c.start.get_ref().0;
         let end = c.end.get_ref().0;
         if end < start {
-            self.error(
-                span(&c.end),
-                format!("the campaign ends ({end}) before it starts ({start})"),
-            )
-            .help = Some("`end` is the last day of the campaign, on or after `start`".into());
+            // Reported by campaign validation.
             return;
         }
-        let campaign_expiry = c.expires_after.as_ref().and_then(|e| {
-            parse_duration(e.get_ref())
-                .map_err(|m| self.error(span(e), m))
-                .ok()
-        });
+        // An invalid duration is reported by campaign validation.
+        let campaign_expiry = c
+            .expires_after
+            .as_ref()
+            .and_then(|e| parse_duration(e.get_ref()).ok());
         let default_expiry = parse_duration(&self.ctx.config.daemon.expires_after)
             .unwrap_or(SignedDuration::from_hours(24));
         let frame = Frame {
@@ -144,45 +140,15 @@ impl Planner<'_, '_> {
         for post in &lc.file.posts {
             self.plan_post(&frame, None, None, post);
         }
-        // Two posts with one id (in one capsule) would share occurrence ids:
-        // the second would silently replace the first in the queue.
-        let mut seen = HashSet::new();
-        let mut clashes = BTreeMap::new();
-        for o in &self.out {
-            if !seen.insert(o.id.as_str()) {
-                clashes.insert(o.post.clone(), o.capsule.clone());
-            }
-        }
-        for (post, capsule) in clashes {
-            let msg = match &capsule {
-                Some(c) => format!("two posts of capsule `{c}` have the id `{post}`"),
-                None => format!("two posts of the campaign have the id `{post}`"),
-            };
-            self.error(None, msg).help = Some(
-                "give each post its own `id`: the id is what keeps a post from going out twice"
-                    .into(),
-            );
-        }
     }
 
     /// The date of an anchor, with diagnostics; `None` when it has none.
     fn anchor_date(&mut self, frame: &Frame, anchor: &Spanned<Anchor>) -> Option<civil::Date> {
         let a: &Anchor = anchor.get_ref();
         match (&a.day, &a.date) {
-            (Some(_), Some(date)) => {
-                self.error(span(date), "an anchor has either `day` or `date`, not both");
-                None
-            }
+            // Both or neither: reported by campaign validation.
+            (Some(_), Some(_)) | (None, None) => None,
             (None, Some(date)) => Some(date.get_ref().0),
-            (None, None) => {
-                self.error(span(anchor), "an anchor needs `day` or `date`")
-                    .help = Some(
-                    "write `anchor = { day = \"migrants\" }` (see `berrah days`) or \
-                     `anchor = { date = 2026-12-18 }`"
-                        .into(),
-                );
-                None
-            }
             (Some(slug), None) => {
                 let Some(day) = frame.calendar.get(slug.get_ref()) else {
                     let help = match frame.calendar.suggest(slug.get_ref()) {
@@ -278,19 +244,10 @@ impl Planner<'_, '_> {
             + usize::from(post.date_time.is_some())
             + usize::from(post.cron.is_some());
         if kinds != 1 {
-            let msg = if kinds == 0 {
-                format!("post `{}` has no time", post.id.get_ref())
-            } else {
-                format!("post `{}` has more than one time", post.id.get_ref())
-            };
-            self.error(span(&post.id), msg).help = Some(
-                "give exactly one of `at = 10:00` (on the anchor day), \
-                 `date_time = 2026-12-18T10:00:00` or `cron = \"0 10 * * TUE\"`"
-                    .into(),
-            );
+            // No time, or several: reported by campaign validation.
             return;
         }
-        let Some(slots) = self.slots(frame, capsule_anchor, capsule.is_some(), post) else {
+        let Some(slots) = self.slots(frame, capsule_anchor, post) else {
             return;
         };
         let recurring = post.cron.is_some();
@@ -306,11 +263,10 @@ impl Planner<'_, '_> {
             },
             None => None,
         };
-        let post_expiry = post.expires_after.as_ref().and_then(|e| {
-            parse_duration(e.get_ref())
-                .map_err(|m| self.error(span(e), m))
-                .ok()
-        });
+        let post_expiry = post
+            .expires_after
+            .as_ref()
+            .and_then(|e| parse_duration(e.get_ref()).ok());
         let mut not_afters: Vec<Timestamp> = Vec::with_capacity(slots.len());
         for (i, s) in slots.iter().enumerate() {
             let due = s.resolved.instant;
@@ -397,7 +353,6 @@ impl Planner<'_, '_> {
         };
         let capsule_id = capsule.map(|cap| cap.id.get_ref().clone());
         let mut contents: HashMap<(PlatformKind, &str), Content> = HashMap::new();
-        let mut missing: BTreeMap<&str, ()> = BTreeMap::new();
         for account in accounts {
             let account_id = account.get_ref();
             // Unknown accounts are reported by campaign validation.
@@ -414,7 +369,7 @@ impl Planner<'_, '_> {
                     continue;
                 }
                 if base_text(post, cfg.platform, lang).is_none() {
-                    missing.insert(lang, ());
+                    // A missing text is reported by campaign validation.
                     continue;
                 }
                 let content = contents
@@ -462,15 +417,6 @@ impl Planner<'_, '_> {
                 }
             }
         }
-        for lang in missing.keys() {
-            self.error(
-                span(&post.id),
-                format!("post `{}` has no text in `{lang}`", post.id.get_ref()),
-            )
-            .help = Some(format!(
-                "add `{lang} = \"...\"` to its `text`, or set the post's `languages`"
-            ));
-        }
     }
 
     /// The times a post is due, or `None` after an error.
@@ -478,33 +424,17 @@ impl Planner<'_, '_> {
         &mut self,
         frame: &Frame,
         capsule_anchor: Option<civil::Date>,
-        in_capsule: bool,
         post: &Post,
     ) -> Option<Vec<Slot>> {
         if let Some(at) = &post.at {
             let anchor = match &post.anchor {
                 Some(a) => self.anchor_date(frame, a)?,
-                None => match capsule_anchor {
-                    Some(d) => d,
-                    None => {
-                        // A capsule whose anchor failed has been reported already.
-                        if !in_capsule {
-                            self.error(
-                                span(at),
-                                format!("post `{}` has `at` but no anchor day", post.id.get_ref()),
-                            )
-                            .help = Some(
-                                "give it `anchor = { day = \"migrants\" }`, put it in a capsule, \
-                                 or use `date_time = 2026-12-18T10:00:00`"
-                                    .into(),
-                            );
-                        }
-                        return None;
-                    }
-                },
+                // No anchor at all is reported by campaign validation; a
+                // capsule anchor that failed has been reported above.
+                None => capsule_anchor?,
             };
-            if let (Some(b), Some(_)) = (&post.days_before, &post.days_after) {
-                self.error(span(b), "give `days_before` or `days_after`, not both");
+            if post.days_before.is_some() && post.days_after.is_some() {
+                // Reported by campaign validation.
                 return None;
             }
             let shift = post
@@ -929,13 +859,15 @@ languages = ["fr"]
         assert_eq!(errors(&d).len(), 1);
         assert!(errors(&d)[0].contains("`not_after`"), "{d:?}");
 
-        // Missing text in a language.
+        // Missing text in a language: validation reports it; the plan skips it.
         let src = AMAL.replace(
             "text = { fr = \"C'est parti\", ar = \"انطلقنا\" }",
             "text = { fr = \"C'est parti\" }",
         );
-        let (_, d) = plan(&src);
-        assert_eq!(errors(&d), ["post `launch` has no text in `ar`"]);
+        let (occ, d) = plan(&src);
+        assert!(errors(&d).is_empty());
+        assert!(!occ.iter().any(|o| o.post == "launch" && o.language == "ar"));
+        assert!(occ.iter().any(|o| o.post == "launch" && o.language == "fr"));
     }
 
     #[test]
@@ -1021,12 +953,17 @@ languages = ["fr"]
             "title = \"AMAL\"\n",
             "title = \"AMAL\"\nexpires_after = \"soon\"\n",
         );
-        let (_, d) = plan(&src);
-        assert!(errors(&d)[0].contains("not a duration"));
+        // Validation reports the bad duration; the plan falls back to the default.
+        let (occ, d) = plan(&src);
+        assert!(errors(&d).is_empty());
+        assert_eq!(
+            occ.iter().find(|o| o.post == "launch").unwrap().not_after,
+            ts("2026-12-18T23:00:00Z")
+        );
     }
 
     #[test]
-    fn paused_and_duplicate_ids() {
+    fn paused() {
         let src = AMAL.replace(
             "[[posts]]\nid = \"weekly\"",
             "[[posts]]\nid = \"weekly\"\npaused = true",
@@ -1034,15 +971,5 @@ languages = ["fr"]
         let (occ, _) = plan(&src);
         assert!(occ.iter().filter(|o| o.post == "weekly").all(|o| o.paused));
         assert!(occ.iter().filter(|o| o.post == "launch").all(|o| !o.paused));
-        let src = AMAL
-            .replace("id = \"teaser\"", "id = \"launch\"")
-            .replace("days_before = 2\n", "");
-        let (_, d) = plan(&src);
-        assert!(
-            errors(&d)
-                .iter()
-                .any(|e| e.contains("have the id `launch`")),
-            "{d:#?}"
-        );
     }
 }

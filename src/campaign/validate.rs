@@ -216,10 +216,12 @@ impl V<'_> {
         }
     }
 
+    /// Read exactly as the plan reads it ([`crate::plan::parse_duration`]),
+    /// so that what `check` accepts is what the daemon uses.
     fn duration(&mut self, value: &Spanned<String>) {
         let text = value.get_ref();
-        match text.parse::<jiff::Span>() {
-            Ok(s) if s.is_positive() => {}
+        match crate::plan::parse_duration(text) {
+            Ok(d) if d.is_positive() => {}
             Ok(_) => self.error(
                 span(value),
                 format!("`expires_after = \"{text}\"` must be longer than zero"),

@@ -214,7 +214,7 @@ pub fn check_config(path: &Path, source: &str, config: &Config) -> Vec<Diagnosti
             }
         }
     }
-    if config.daemon.expires_after.parse::<jiff::Span>().is_err() {
+    if crate::plan::parse_duration(&config.daemon.expires_after).is_err() {
         out.push(
             Diagnostic::error(
                 path,

@@ -164,3 +164,88 @@ fn schema_prints_the_committed_schemas() {
         assert!(v["$schema"].is_string());
     }
 }
+
+/// A campaign folder in a temporary directory, with `berrah.toml` beside it.
+fn campaign_dir(config: &str, campaign: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("berrah.toml"), config).unwrap();
+    std::fs::create_dir_all(dir.path().join("campaigns/media")).unwrap();
+    std::fs::write(dir.path().join("campaigns/c.toml"), campaign).unwrap();
+    std::fs::copy(
+        fixture("valid/campaigns/media/capsule-1.png"),
+        dir.path().join("campaigns/media/photo.png"),
+    )
+    .unwrap();
+    dir
+}
+
+const X_CONFIG: &str =
+    "[accounts.unhcr-x]\nplatform = \"x\"\n[accounts.tg]\nplatform = \"telegram\"\n";
+
+fn campaign_with(post: &str) -> String {
+    format!(
+        "[campaign]\nid = \"c\"\ntitle = \"t\"\ntimezone = \"Africa/Casablanca\"\n\
+         start = 2026-12-01\nend = 2026-12-31\naccounts = [\"unhcr-x\"]\nlanguages = [\"fr\"]\n\
+         hashtags = [\"#B7alB7al\"]\n\n[[posts]]\nid = \"p\"\ndate_time = 2026-12-18T10:00:00\n{post}"
+    )
+}
+
+#[test]
+fn a_rendered_text_over_the_x_limit_points_at_the_text_and_suggests_a_variant() {
+    // 270 accented letters + the campaign hashtag: over 280 once rendered.
+    let text = "é".repeat(270);
+    let dir = campaign_dir(
+        X_CONFIG,
+        &campaign_with(&format!("text = {{ fr = \"{text}\" }}\n")),
+    );
+    let o = berrah(dir.path(), &["check"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("campaigns/c.toml:14:15: error: the X text of post `p` in `fr` is"),
+        "{err}"
+    );
+    assert!(err.contains("over X's limit of 280"), "{err}");
+    assert!(err.contains("[posts.variants.x]"), "{err}");
+    // A shorter variant for X fixes it.
+    let dir = campaign_dir(
+        X_CONFIG,
+        &campaign_with(&format!(
+            "text = {{ fr = \"{text}\" }}\n[posts.variants.x]\ntext = {{ fr = \"Court.\" }}\n"
+        )),
+    );
+    let o = berrah(dir.path(), &["check"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn warnings_alone_exit_zero() {
+    let dir = campaign_dir(
+        X_CONFIG,
+        &campaign_with("text = { fr = \"Salut\" }\nmedia = [{ file = \"media/photo.png\" }]\n"),
+    );
+    let o = berrah(dir.path(), &["check"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("warning: image `media/photo.png` has no alt text in fr"),
+        "{err}"
+    );
+    assert!(
+        err.contains("1 campaign file checked: 0 errors, 1 warning"),
+        "{err}"
+    );
+}
+
+#[test]
+fn telegram_caption_limit_applies_with_media() {
+    let text = "a".repeat(1100);
+    let post = format!(
+        "accounts = [\"tg\"]\ntext = {{ fr = \"{text}\" }}\nmedia = [{{ file = \"media/photo.png\", alt = {{ fr = \"x\" }} }}]\n"
+    );
+    let dir = campaign_dir(X_CONFIG, &campaign_with(&post));
+    let o = berrah(dir.path(), &["check"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("over Telegram's limit of 1024"), "{err}");
+}

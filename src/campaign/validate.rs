@@ -409,6 +409,27 @@ impl V<'_> {
                 );
             }
         }
+        let published: BTreeSet<String> = if accounts.is_empty() {
+            post_languages(self.c, post, None).into_iter().collect()
+        } else {
+            accounts
+                .iter()
+                .flat_map(|a| {
+                    post_languages(self.c, post, self.ctx.config.accounts.get(a.get_ref()))
+                })
+                .collect()
+        };
+        for (lang, text) in &post.text {
+            if !published.contains(lang) {
+                self.warning(
+                    span(text),
+                    format!("the `{lang}` text of post `{id}` is never published"),
+                    format!(
+                        "add \"{lang}\" to the `languages` of the campaign or of the post, or remove this text"
+                    ),
+                );
+            }
+        }
         if post_accounts(self.c, post).is_empty() {
             self.error(
                 span(&post.id),
@@ -574,7 +595,21 @@ impl V<'_> {
             }
             infos.push(info);
         }
+        let first = media.first().map(|m| m.file.span());
+        let mut told = BTreeSet::new();
         for (account, platform) in &platforms {
+            if let Err(why) = probe::accepts_set(*platform, &infos)
+                && told.insert(*platform)
+            {
+                self.error(
+                    first.clone(),
+                    format!(
+                        "post `{id}` cannot go to {} (account `{account}`): {why}",
+                        platform_title(*platform)
+                    ),
+                    "split the media over several posts",
+                );
+            }
             match platform {
                 PlatformKind::Instagram if media.is_empty() => self.error(
                     span(&post.id),
@@ -807,7 +842,8 @@ fn check_budgets(
 ) -> Vec<Diagnostic> {
     let mut per_day: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     let mut per_month: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-    for o in occurrences {
+    // Paused occurrences are held, never published: they use no budget.
+    for o in occurrences.iter().filter(|o| !o.paused) {
         let (Some(day), Some(month)) = (o.local.get(..10), o.local.get(..7)) else {
             continue;
         };
@@ -930,6 +966,20 @@ budget = { per_day = 1, per_month = 2 }
         assert_eq!(
             messages(&d),
             ["error: post `p` has no `ar` text (it goes to fb)"]
+        );
+    }
+
+    #[test]
+    fn a_text_in_a_language_nobody_publishes_is_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = format!(
+            "{}[[posts]]\nid = \"p\"\ndate_time = 2026-12-18T10:00:00\ntext = {{ fr = \"a\", ar = \"b\", en = \"c\" }}\n",
+            head("\"fb\"")
+        );
+        let (_, d) = run(dir.path(), &src);
+        assert_eq!(
+            messages(&d),
+            ["warning: the `en` text of post `p` is never published"]
         );
     }
 

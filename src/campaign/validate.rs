@@ -703,12 +703,21 @@ pub fn validate(c: &LoadedCampaign, ctx: &Context<'_>) -> Vec<Diagnostic> {
     v.out
 }
 
-/// Finds the post an occurrence comes from.
-fn find_post<'a>(c: &'a LoadedCampaign, o: &Occurrence) -> Option<PostRef<'a>> {
-    posts(c).into_iter().find(|p| {
-        p.post.id.get_ref() == &o.post
-            && p.capsule.map(|cap| cap.id.get_ref()) == o.capsule.as_ref()
-    })
+/// The posts of a file by (capsule id, post id), to find the post an
+/// occurrence comes from without a scan per occurrence.
+fn post_index(c: &LoadedCampaign) -> HashMap<(Option<&str>, &str), PostRef<'_>> {
+    posts(c)
+        .into_iter()
+        .map(|p| {
+            (
+                (
+                    p.capsule.map(|cap| cap.id.get_ref().as_str()),
+                    p.post.id.get_ref().as_str(),
+                ),
+                p,
+            )
+        })
+        .collect()
 }
 
 /// Checks what the plan produced: text limits on the rendered text,
@@ -721,9 +730,10 @@ pub fn check_occurrences(
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
+    let index = post_index(c);
     for o in occurrences {
         let acc = ctx.config.accounts.get(&o.account);
-        let post = find_post(c, o);
+        let post = index.get(&(o.capsule.as_deref(), o.post.as_str()));
         let post_span = post.as_ref().map(|p| p.post.id.span());
         let table = post.as_ref().map_or("posts", |p| p.table());
         let platform = o.platform;
@@ -743,6 +753,35 @@ pub fn check_occurrences(
             };
             from_variant.or(own).map(|s| s.span()).or(post_span.clone())
         };
+        if platform == PlatformKind::Youtube {
+            let first_line = o.content.text.lines().next().unwrap_or_default();
+            let key = (
+                o.capsule.clone(),
+                o.post.clone(),
+                platform,
+                o.language.clone(),
+                "no title".to_string(),
+            );
+            if o.content.title.is_none()
+                && first_line.chars().count() > limits::YOUTUBE_TITLE_MAX
+                && seen.insert(key)
+            {
+                out.push(
+                    Diagnostic::warning(
+                        &c.path,
+                        text_span("text"),
+                        format!(
+                            "post `{}` has no YouTube title in `{}`: the first line of its text will be cut to {} characters",
+                            o.post, o.language, limits::YOUTUBE_TITLE_MAX
+                        ),
+                    )
+                    .with_help(format!(
+                        "add a title under the post: `[{table}.variants.youtube]` then `title.{} = \"...\"`",
+                        o.language
+                    )),
+                );
+            }
+        }
         let mut report = |part: &str, field: &str, overflow: limits::Overflow| {
             let key = (
                 o.capsule.clone(),
@@ -1211,6 +1250,21 @@ budget = { per_day = 1, per_month = 2 }
         );
         assert!(
             m[1].contains("3 publications planned on 2026-12, over its budget of 2 per month"),
+            "{m:?}"
+        );
+        let long = "y".repeat(120);
+        let yt = occurrence(
+            "p",
+            "yt",
+            PlatformKind::Youtube,
+            "fr",
+            "2026-12-18T10:00:00+01:00",
+            &long,
+        );
+        let m = messages(&check_occurrences(&c, &[yt.clone(), yt], &ctx));
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert!(
+            m[0].starts_with("warning: post `p` has no YouTube title in `fr`"),
             "{m:?}"
         );
         let tags: String = (0..31).map(|i| format!(" #t{i}")).collect();

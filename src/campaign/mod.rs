@@ -106,12 +106,18 @@ pub fn check_source(path: &Path, source: &str, ctx: &Context<'_>) -> Checked {
     checked
 }
 
-/// The campaign files (`*.toml`) of `dir`, in name order.
+/// The campaign files (`*.toml`) of `dir`, in name order. Hidden files
+/// (`.name.toml`, such as an editor's lock file `.#amal.toml`) are not
+/// campaign files.
 pub fn campaign_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
         .filter_map(|e| e.ok())
         .map(|e| e.path())
         .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
+        })
         .collect();
     files.sort();
     Ok(files)
@@ -224,6 +230,7 @@ mod tests {
         std::fs::write(dir.path().join("a.toml"), VALID).unwrap();
         std::fs::write(dir.path().join("b.toml"), VALID).unwrap();
         std::fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
+        std::fs::write(dir.path().join(".#a.toml"), "lock file").unwrap();
         let config = Config::default();
         let calendar = Calendar::shipped();
         let ctx = Context {

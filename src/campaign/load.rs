@@ -212,6 +212,23 @@ fn explain(message: &str, at: Option<(&str, std::ops::Range<usize>)>) -> (String
         }
         return (format!("unknown key `{key}`"), help);
     }
+    if let Some(value) = quoted_after(message, "unknown variant ") {
+        let names = expected_names(message);
+        let help = suggest::did_you_mean(value, names.iter().copied()).unwrap_or_else(|| {
+            format!(
+                "write one of: {}",
+                names
+                    .iter()
+                    .map(|n| format!("\"{n}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        });
+        return (
+            format!("`{value}` is not one of the allowed values"),
+            Some(help),
+        );
+    }
     if let Some(key) = quoted_after(message, "missing field ") {
         let table = at
             .as_ref()

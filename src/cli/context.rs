@@ -282,6 +282,13 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("did you mean `platform`?"), "{out}");
+        let p = write(dir.path(), "[accounts.a]\nplatform = \"mastodn\"\n");
+        let out = read_config(&p, true).unwrap_err().render();
+        assert!(
+            out.contains("berrah.toml:2:12: error: `mastodn` is not one of the allowed values"),
+            "{out}"
+        );
+        assert!(out.contains("did you mean `mastodon`?"), "{out}");
     }
 
     #[test]

@@ -175,8 +175,24 @@ pub fn check_dir(dir: &Path, ctx: &Context<'_>) -> (Vec<Checked>, Report) {
                 }
             }
         }
-        report.extend(checked.diagnostics.iter().cloned());
         all.push(checked);
+    }
+    let valid: Vec<(&LoadedCampaign, &[Occurrence])> = all
+        .iter()
+        .filter(|c| c.is_valid())
+        .filter_map(|c| Some((c.campaign.as_ref()?, c.occurrences.as_slice())))
+        .collect();
+    let shared = validate::check_shared_budgets(&valid, ctx);
+    for d in shared {
+        if let Some(c) = all
+            .iter_mut()
+            .find(|c| c.campaign.as_ref().is_some_and(|l| l.path == d.path))
+        {
+            c.diagnostics.push(d);
+        }
+    }
+    for c in &all {
+        report.extend(c.diagnostics.iter().cloned());
     }
     (all, report)
 }

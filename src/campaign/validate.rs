@@ -922,6 +922,69 @@ fn check_budgets(
     out
 }
 
+/// Budgets are per account, and accounts are shared between campaigns (an
+/// agency's page carries several): warns when the campaigns *together*
+/// exceed an account's budget on a day or in a month while none does alone
+/// (that case is reported per file by [`check_occurrences`]). The warning
+/// goes on the last file that contributes.
+pub fn check_shared_budgets(
+    campaigns: &[(&LoadedCampaign, &[Occurrence])],
+    ctx: &Context<'_>,
+) -> Vec<Diagnostic> {
+    // (account, period) → per campaign index, count
+    let mut counts: BTreeMap<(&str, &str, &str), BTreeMap<usize, usize>> = BTreeMap::new();
+    for (i, (_, occs)) in campaigns.iter().enumerate() {
+        for o in occs.iter().filter(|o| !o.paused) {
+            let (Some(day), Some(month)) = (o.local.get(..10), o.local.get(..7)) else {
+                continue;
+            };
+            for (what, when) in [("day", day), ("month", month)] {
+                *counts
+                    .entry((o.account.as_str(), what, when))
+                    .or_default()
+                    .entry(i)
+                    .or_default() += 1;
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for ((account, what, when), per) in counts {
+        let Some(budget) = ctx.config.accounts.get(account).and_then(|a| a.budget) else {
+            continue;
+        };
+        let Some(limit) = (if what == "day" {
+            budget.per_day
+        } else {
+            budget.per_month
+        }) else {
+            continue;
+        };
+        let limit = limit as usize;
+        let total: usize = per.values().sum();
+        if per.len() < 2 || total <= limit || per.values().any(|n| *n > limit) {
+            continue;
+        }
+        let names: Vec<&str> = per.keys().map(|i| campaigns[*i].0.id()).collect();
+        let Some(last) = per.keys().next_back().map(|i| campaigns[*i].0) else {
+            continue;
+        };
+        out.push(
+            Diagnostic::warning(
+                &last.path,
+                Some(last.file.campaign.id.span()),
+                format!(
+                    "account `{account}` has {total} publications planned on {when} by campaigns {}, over its budget of {limit} per {what}; the extra ones will be held",
+                    names.join(", ")
+                ),
+            )
+            .with_help(format!(
+                "move some posts to other {what}s, or raise `budget.per_{what}` of `[accounts.{account}]` in berrah.toml"
+            )),
+        );
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -249,3 +249,24 @@ fn telegram_caption_limit_applies_with_media() {
     assert_eq!(o.status.code(), Some(1), "{err}");
     assert!(err.contains("over Telegram's limit of 1024"), "{err}");
 }
+
+#[test]
+fn campaigns_sharing_an_account_are_held_to_its_budget_together() {
+    let config = "[accounts.oim-fb]\nplatform = \"facebook\"\nbudget = { per_day = 1 }\n";
+    let camp = |id: &str| {
+        format!(
+            "[campaign]\nid = \"{id}\"\ntitle = \"t\"\ntimezone = \"Africa/Casablanca\"\n\
+             start = 2026-12-01\nend = 2026-12-31\naccounts = [\"oim-fb\"]\nlanguages = [\"fr\"]\n\n\
+             [[posts]]\nid = \"p\"\ndate_time = 2026-12-18T10:00:00\ntext = {{ fr = \"Salut\" }}\n"
+        )
+    };
+    let dir = campaign_dir(config, &camp("amal"));
+    std::fs::write(dir.path().join("campaigns/d.toml"), camp("b7al")).unwrap();
+    let o = berrah(dir.path(), &["check"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("campaigns/d.toml:2:6: warning: account `oim-fb` has 2 publications planned on 2026-12-18 by campaigns amal, b7al, over its budget of 1 per day"),
+        "{err}"
+    );
+}

@@ -15,7 +15,10 @@ use crate::config::Config;
 use crate::diag::{Diagnostic, Report};
 use crate::plan::Occurrence;
 
+pub mod load;
 pub mod model;
+pub mod suggest;
+pub mod validate;
 pub mod values;
 
 pub use model::CampaignFile;
@@ -67,15 +70,107 @@ impl Checked {
 }
 
 /// Parses, validates and plans one campaign file.
+///
+/// Never panics, whatever `source` holds: a file that does not parse gets
+/// one diagnostic and no campaign; a file that parses gets every problem
+/// the validation and the plan find, all at once.
 pub fn check_source(path: &Path, source: &str, ctx: &Context<'_>) -> Checked {
-    let _ = (path, source, ctx);
-    Checked::default()
+    let mut checked = Checked::default();
+    if source.contains('\0') {
+        if let Err(d) = load::text_of(path, source.as_bytes().to_vec()) {
+            checked.diagnostics.push(d);
+        }
+        return checked;
+    }
+    let file: CampaignFile = match load::parse(path, source) {
+        Ok(f) => f,
+        Err(d) => {
+            checked.diagnostics.push(d);
+            return checked;
+        }
+    };
+    let loaded = LoadedCampaign {
+        path: path.to_path_buf(),
+        source: source.to_string(),
+        file,
+    };
+    checked.campaign_id = Some(loaded.id().to_string());
+    checked.diagnostics = validate::validate(&loaded, ctx);
+    let (occurrences, plan_diagnostics) = crate::plan::plan_campaign(&loaded, ctx);
+    checked.diagnostics.extend(plan_diagnostics);
+    checked
+        .diagnostics
+        .extend(validate::check_occurrences(&loaded, &occurrences, ctx));
+    checked.occurrences = occurrences;
+    checked.campaign = Some(loaded);
+    checked
+}
+
+/// The campaign files (`*.toml`) of `dir`, in name order.
+pub fn campaign_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .collect();
+    files.sort();
+    Ok(files)
 }
 
 /// Checks every campaign file (`*.toml`) of `dir`, in name order, and the
 /// problems between files (two files with one campaign id). The report holds
 /// every diagnostic with the sources they point into.
 pub fn check_dir(dir: &Path, ctx: &Context<'_>) -> (Vec<Checked>, Report) {
-    let _ = (dir, ctx);
-    (Vec::new(), Report::default())
+    let mut report = Report::default();
+    let files = match campaign_files(dir) {
+        Ok(f) => f,
+        Err(e) => {
+            report.push(
+                Diagnostic::error(
+                    dir,
+                    None,
+                    format!("cannot read the campaign folder: {e}"),
+                )
+                .with_help("create the folder, or point to it with `--campaigns DIR` (or `daemon.campaigns` in berrah.toml)"),
+            );
+            return (Vec::new(), report);
+        }
+    };
+    let mut all = Vec::new();
+    let mut ids: std::collections::HashMap<String, PathBuf> = std::collections::HashMap::new();
+    for path in files {
+        let mut checked = match load::read_source(&path) {
+            Ok(source) => {
+                let c = check_source(&path, &source, ctx);
+                report.add_source(&path, source);
+                c
+            }
+            Err(d) => Checked {
+                diagnostics: vec![d],
+                ..Checked::default()
+            },
+        };
+        if let Some(loaded) = &checked.campaign {
+            let id = loaded.id().to_string();
+            match ids.get(&id) {
+                Some(first) => checked.diagnostics.push(
+                    Diagnostic::error(
+                        &path,
+                        Some(loaded.file.campaign.id.span()),
+                        format!(
+                            "campaign id `{id}` is already used by `{}`",
+                            first.display()
+                        ),
+                    )
+                    .with_help("give each campaign file its own `id` (changing an id makes a new campaign)"),
+                ),
+                None => {
+                    ids.insert(id, path.clone());
+                }
+            }
+        }
+        report.extend(checked.diagnostics.iter().cloned());
+        all.push(checked);
+    }
+    (all, report)
 }

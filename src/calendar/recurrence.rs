@@ -352,4 +352,26 @@ mod tests {
         let f = r.fires(&paris, d("2026-10-25"), d("2026-10-25"), 100);
         assert_eq!(f.fires.len(), 48);
     }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        #[test]
+        fn fires_are_strictly_increasing_and_inside_the_window(
+            minute in 0u8..60, hour in 0u8..24, step in 1u8..6,
+            zone_name in proptest::sample::select(vec!["Europe/Paris", "Africa/Casablanca", "America/New_York", "UTC"]),
+        ) {
+            let tz = zone(zone_name).unwrap();
+            let expr = format!("{minute} {hour},{}-23/{step} * * *", (hour + 1) % 24);
+            let r = Recurrence::parse(&expr).unwrap();
+            let (from, to) = (d("2026-10-20"), d("2027-04-05"));
+            let f = r.fires(&tz, from, to, 10_000);
+            proptest::prop_assert!(!f.truncated);
+            for w in f.fires.windows(2) {
+                proptest::prop_assert!(w[0].instant < w[1].instant);
+            }
+            for fire in &f.fires {
+                proptest::prop_assert!(fire.wall.date() >= from && fire.wall.date() <= to);
+            }
+        }
+    }
 }

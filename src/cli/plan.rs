@@ -102,9 +102,11 @@ pub fn run(global: &GlobalArgs, args: PlanArgs) -> ExitCode {
     };
     let (checked, report) = campaign::check_dir(&loaded.campaigns, &ctx);
     let mut failed = false;
+    let mut warnings = 0;
     let mut occurrences = Vec::new();
     for c in checked {
         if c.is_valid() {
+            warnings += c.diagnostics.len();
             occurrences.extend(c.occurrences);
             continue;
         }
@@ -129,6 +131,13 @@ pub fn run(global: &GlobalArgs, args: PlanArgs) -> ExitCode {
                 .as_deref()
                 .map_or_else(|| "a campaign".to_string(), |id| format!("campaign `{id}`")),
             if errors == 1 { "" } else { "s" }
+        );
+    }
+    if warnings > 0 {
+        eprintln!(
+            "note: {warnings} warning{} (times moved by a change of time, times already past...); \
+             `berrah check` shows them",
+            if warnings == 1 { "" } else { "s" }
         );
     }
     let occurrences = select(occurrences, args.from, args.until);

@@ -260,6 +260,20 @@ mod tests {
         assert_eq!(out.replace("\r\n ", "").trim_end_matches("\r\n"), line);
     }
 
+    proptest::proptest! {
+        #[test]
+        fn folding_any_text(s in "\\PC{0,300}") {
+            let mut out = String::new();
+            let line = format!("DESCRIPTION:{}", escape_text(&s));
+            fold_line(&mut out, &line);
+            for l in out.split("\r\n") {
+                proptest::prop_assert!(l.len() <= 75);
+            }
+            let unfolded = out.replace("\r\n ", "");
+            proptest::prop_assert_eq!(unfolded.trim_end_matches("\r\n"), line.as_str());
+        }
+    }
+
     #[test]
     fn text_escaping() {
         assert_eq!(escape_text("a;b,c\\d\ne\r\n"), "a\\;b\\,c\\\\d\\ne\\n");

@@ -126,7 +126,7 @@ pub fn append_hashtags(text: &str, tags: &[&str]) -> String {
     let mut kept: Vec<String> = Vec::new();
     for tag in tags {
         let tag = tag.trim();
-        let bare = tag.trim_start_matches('#');
+        let bare = tag.trim_start_matches('#').trim();
         if bare.is_empty() {
             continue;
         }
@@ -371,6 +371,26 @@ mod tests {
             append_hashtags("#AMAL2026", &["AMAL"]),
             "#AMAL2026\n\n#AMAL"
         );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_and_keeps_text_without_links(s in "\\PC{0,80}", t in "[#a-zA-Zء-ي ]{0,12}") {
+            let u = utm();
+            let out = tag_links(&s, &u);
+            if !s.to_ascii_lowercase().contains("http") {
+                proptest::prop_assert_eq!(&out, &s);
+            }
+            let tagged = append_hashtags(&s, &[t.as_str()]);
+            proptest::prop_assert!(tagged.starts_with(s.trim_end()));
+        }
+
+        #[test]
+        fn links_inside_any_text(pre in "\\PC{0,20}", path in "[a-zA-Z0-9/_.-]{0,20}", post in "[ .,)»؟]{0,3}\\PC{0,10}") {
+            let text = format!("{pre} https://oim.ma/{path}{post}");
+            let out = tag_links(&text, &utm());
+            proptest::prop_assert!(out.contains("utm_source=facebook"), "{}", out);
+        }
     }
 
     const FILE: &str = r##"

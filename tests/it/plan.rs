@@ -28,17 +28,25 @@ fn berrah(dir: &Path) -> Command {
 /// A copy of the fixtures in a temporary folder, to edit.
 fn copy_fixtures() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
-    std::fs::create_dir(tmp.path().join("campaigns")).unwrap();
     std::fs::copy(
         fixtures().join("berrah.toml"),
         tmp.path().join("berrah.toml"),
     )
     .unwrap();
-    for e in std::fs::read_dir(fixtures().join("campaigns")).unwrap() {
-        let e = e.unwrap();
-        std::fs::copy(e.path(), tmp.path().join("campaigns").join(e.file_name())).unwrap();
-    }
+    copy_dir(&fixtures().join("campaigns"), &tmp.path().join("campaigns"));
     tmp
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        if e.file_type().unwrap().is_dir() {
+            copy_dir(&e.path(), &to.join(e.file_name()));
+        } else {
+            std::fs::copy(e.path(), to.join(e.file_name())).unwrap();
+        }
+    }
 }
 
 fn plan_json(dir: &Path, extra: &[&str]) -> Vec<Value> {
@@ -99,7 +107,7 @@ fn plan_json_has_every_field_in_time_order() {
         assert_eq!(t["timezone"], "Africa/Casablanca");
         assert_eq!(t["capsule"], "ep1-migrants");
         assert_eq!(t["not_after"], "2026-12-16T23:00:00Z");
-        assert!(t["media"][0].as_str().unwrap().ends_with("media/ep1.mp4"));
+        assert!(t["media"][0].as_str().unwrap().ends_with("media/ep1.png"));
     }
     let ar = teaser.iter().find(|t| t["language"] == "ar").unwrap();
     assert_eq!(

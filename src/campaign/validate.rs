@@ -443,7 +443,11 @@ impl V<'_> {
     /// absolute paths, `..` escapes and symlinks that lead outside.
     fn resolve(&mut self, file: &Spanned<String>) -> Option<PathBuf> {
         let rel = file.get_ref();
-        let dir = self.c.dir();
+        // A bare file name (`amal.toml`) lives in the working directory.
+        let dir = match self.c.dir() {
+            d if d.as_os_str().is_empty() => Path::new("."),
+            d => d,
+        };
         let joined = dir.join(rel);
         let outside = Path::new(rel).is_absolute()
             || Path::new(rel)

@@ -224,6 +224,52 @@ pub fn url_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
     out
 }
 
+/// Top-level domains that twitter-text links without `https://` (the common
+/// ones in these campaigns; twitter-text knows them all).
+const BARE_TLDS: &[&str] = &[
+    "com", "org", "net", "int", "gov", "edu", "info", "io", "co", "me", "ly", "ma", "fr", "be",
+    "ch", "ca", "uk", "de", "es", "it", "eu", "tn", "dz", "sn", "news", "app", "dev", "tv",
+];
+
+/// URLs as X sees them: with a scheme, and bare domains such as
+/// `iom.int/morocco` or `www.unhcr.org` (twitter-text links those too, and
+/// counts them 23). Mastodon links only URLs with a scheme.
+pub fn x_url_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
+    let mut out = url_ranges(text);
+    let mut at = 0;
+    for word in text.split_inclusive(char::is_whitespace) {
+        let start = at;
+        at += word.len();
+        let token = word.trim_end();
+        let lead = token.len() - token.trim_start_matches(['(', '"', '\'', '«']).len();
+        let token = token
+            .trim_start_matches(['(', '"', '\'', '«'])
+            .trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '"', '\'', '»']);
+        let start = start + lead;
+        let end = start + token.len();
+        if token.contains("://")
+            || token.contains('@')
+            || out.iter().any(|r| r.start <= start && start < r.end)
+        {
+            continue;
+        }
+        let host = token.split(['/', '?', '#']).next().unwrap_or_default();
+        let labels: Vec<&str> = host.split('.').collect();
+        let is_domain = labels.len() >= 2
+            && labels
+                .iter()
+                .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+            && labels
+                .last()
+                .is_some_and(|tld| BARE_TLDS.contains(&tld.to_ascii_lowercase().as_str()));
+        if is_domain {
+            out.push(start..end);
+        }
+    }
+    out.sort_by_key(|r| r.start);
+    out
+}
+
 /// X's weighted length (twitter-text v3 configuration).
 ///
 /// Text is not NFC-normalised first (no normalisation crate in the tree):
@@ -232,7 +278,7 @@ pub fn url_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
 pub fn x_weighted_length(text: &str) -> usize {
     let mut total = 0;
     let mut at = 0;
-    for url in url_ranges(text) {
+    for url in x_url_ranges(text) {
         total += x_plain_weight(&text[at..url.start]) + URL_WEIGHT;
         at = url.end;
     }
@@ -365,6 +411,19 @@ mod tests {
         assert_eq!(mastodon_length(&text), 5 + 23 + 1);
         assert_eq!(url_ranges("(http://a.b)").len(), 1);
         assert!(url_ranges("https:// nothing").is_empty());
+    }
+
+    #[test]
+    fn x_counts_bare_domains_as_links() {
+        assert_eq!(x_weighted_length("Voir iom.int."), 5 + 23 + 1);
+        assert_eq!(x_weighted_length("(www.unhcr.org/ma)"), 1 + 23 + 1);
+        assert_eq!(x_weighted_length("B7al.b7al fin.de"), 9 + 1 + 23);
+        // Not domains: an e-mail address, a decimal, a sentence end.
+        assert_eq!(x_weighted_length("a@iom.int"), 9);
+        assert_eq!(x_weighted_length("3.5"), 3);
+        assert_eq!(x_weighted_length("fin. Merci"), 10);
+        // Mastodon does not link bare domains.
+        assert_eq!(mastodon_length("iom.int"), 7);
     }
 
     #[test]

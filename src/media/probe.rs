@@ -547,6 +547,21 @@ pub(crate) mod tests {
         ));
     }
 
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, ..Default::default() })]
+        /// Whatever follows a real MP4's first bytes, probing returns, never panics.
+        #[test]
+        fn corrupt_videos_never_panic(cut in 0usize..2000, noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256), at in 0usize..2000) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut bytes = mp4(320, 240, 2, true);
+            let at = at.min(bytes.len());
+            let end = (at + noise.len()).min(bytes.len());
+            bytes[at..end].copy_from_slice(&noise[..end - at]);
+            bytes.truncate(cut.max(16).min(bytes.len()));
+            let _ = probe(&write(dir.path(), "v.mp4", &bytes));
+        }
+    }
+
     fn video(seconds: f64, size: u64) -> MediaInfo {
         MediaInfo {
             size,

@@ -476,6 +476,23 @@ mod tests {
         assert!(check_title(PlatformKind::X, &"x".repeat(500)).is_none());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn counting_never_panics_and_ranges_are_slices(text in "\\PC{0,200}( https?://[a-z./]{0,20}| [a-z]{1,5}\\.(int|org|ma)| #[a-zé_]{0,6}| @a@b\\.c){0,4}\\PC{0,20}") {
+            for r in x_url_ranges(&text) {
+                proptest::prop_assert!(text.get(r).is_some());
+            }
+            let x = x_weighted_length(&text);
+            // Every grapheme weighs at least 1 unless it is inside a link.
+            proptest::prop_assert!(x <= 2 * text.chars().count() + 23 * text.len());
+            let _ = mastodon_length(&text);
+            let _ = hashtags(&text);
+            for p in PlatformKind::ALL {
+                let _ = check_text(p, &text, None, true);
+            }
+        }
+    }
+
     #[test]
     fn hashtags_in_any_script() {
         let t = "Journée #B7al_b7al #مهاجرين &#39; a#b #";

@@ -430,6 +430,37 @@ impl V<'_> {
                 );
             }
         }
+        // A first comment or a thread in some languages only: the other
+        // languages' posts go out without it, which is rarely meant.
+        let parts = std::iter::once(("first comment", &post.first_comment))
+            .chain(post.thread.iter().map(|t| ("thread", t)));
+        for (what, texts) in parts {
+            let Some(first) = texts.values().next() else {
+                continue;
+            };
+            let missing: Vec<&str> = published
+                .iter()
+                .filter(|l| !has_text(texts, l))
+                .map(String::as_str)
+                .collect();
+            if !missing.is_empty() {
+                self.warning(
+                    span(first),
+                    format!(
+                        "the {what} of post `{id}` has no {} text: those posts go out without it",
+                        missing.join(", ")
+                    ),
+                    format!(
+                        "add {}",
+                        missing
+                            .iter()
+                            .map(|l| format!("`{l} = \"...\"`"))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ),
+                );
+            }
+        }
         if post_accounts(self.c, post).is_empty() {
             self.error(
                 span(&post.id),
@@ -1086,6 +1117,17 @@ budget = { per_day = 1, per_month = 2 }
         assert_eq!(
             messages(&d),
             ["warning: the `en` text of post `p` is never published"]
+        );
+        let src = src.replace(
+            ", en = \"c\" }",
+            " }\nfirst_comment = { fr = \"Lien\" }\nthread = [{ fr = \"1\", ar = \"١\" }]",
+        );
+        let (_, d) = run(dir.path(), &src);
+        assert_eq!(
+            messages(&d),
+            [
+                "warning: the first comment of post `p` has no ar text: those posts go out without it"
+            ]
         );
     }
 

@@ -735,6 +735,15 @@ pub fn validate(c: &LoadedCampaign, ctx: &Context<'_>) -> Vec<Diagnostic> {
         v.texts(&p);
         v.media(&p);
     }
+    // Capsule media are checked once per post of the capsule: say each thing once.
+    let mut said = BTreeSet::new();
+    v.out.retain(|d| {
+        said.insert((
+            d.span.as_ref().map(|s| (s.start, s.end)),
+            d.severity,
+            d.message.clone(),
+        ))
+    });
     v.out
 }
 
@@ -1176,6 +1185,23 @@ budget = { per_day = 1, per_month = 2 }
         assert!(
             !m.iter().any(|s| s.contains("post `q` goes to YouTube")),
             "{m:?}"
+        );
+    }
+
+    #[test]
+    fn capsule_media_problems_are_said_once() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("p.png"), png(100, 100)).unwrap();
+        let src = format!(
+            "{}[[capsules]]\nid = \"c1\"\ntitle = \"t\"\nanchor = {{ date = 2026-12-18 }}\nmedia = [{{ file = \"p.png\" }}]\n\
+             [[capsules.posts]]\nid = \"a\"\nat = 10:00\ntext = {{ fr = \"a\", ar = \"b\" }}\n\
+             [[capsules.posts]]\nid = \"b\"\nat = 12:00\ntext = {{ fr = \"a\", ar = \"b\" }}\n",
+            head("\"fb\"")
+        );
+        let (_, d) = run(dir.path(), &src);
+        assert_eq!(
+            messages(&d),
+            ["warning: image `p.png` has no alt text in ar, fr"]
         );
     }
 

@@ -117,8 +117,9 @@ fn expected_names(message: &str) -> Vec<&str> {
 
 /// The key being assigned at `span` in `source`: `key` in `key = value`.
 fn key_at(source: &str, span: &std::ops::Range<usize>) -> Option<String> {
-    let line_start = source[..span.start].rfind('\n').map_or(0, |i| i + 1);
-    let before = &source[line_start..span.start];
+    let upto = source.get(..span.start)?;
+    let line_start = upto.rfind('\n').map_or(0, |i| i + 1);
+    let before = &upto[line_start..];
     let eq = before.rfind('=')?;
     let key = before[..eq]
         .trim()
@@ -211,6 +212,23 @@ fn explain(message: &str, at: Option<(&str, std::ops::Range<usize>)>) -> (String
             ));
         }
         return (format!("unknown key `{key}`"), help);
+    }
+    if let Some(value) = quoted_after(message, "unknown variant ") {
+        let names = expected_names(message);
+        let help = suggest::did_you_mean(value, names.iter().copied()).unwrap_or_else(|| {
+            format!(
+                "write one of: {}",
+                names
+                    .iter()
+                    .map(|n| format!("\"{n}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        });
+        return (
+            format!("`{value}` is not one of the allowed values"),
+            Some(help),
+        );
     }
     if let Some(key) = quoted_after(message, "missing field ") {
         let table = at
@@ -325,6 +343,28 @@ mod tests {
             "{}",
             d.message
         );
+    }
+
+    #[test]
+    fn tables_lists_and_dates_of_the_wrong_kind() {
+        let d = err("[[posts]]\nid = \"p\"\ntext = \"hello\"\n");
+        assert!(
+            d.message.starts_with("`text` must be a table `{ ... }`"),
+            "{}",
+            d.message
+        );
+        assert!(d.help.unwrap().contains("text = { fr ="));
+        let src = BASE.replace("end = 2026-02-01", "end = 2026-02-01\nlanguages = \"fr\"");
+        let d = parse::<CampaignFile>(Path::new("c.toml"), &src).unwrap_err();
+        assert!(
+            d.message.starts_with("`languages` must be a list"),
+            "{}",
+            d.message
+        );
+        let src = BASE.replace("start = 2026-01-01", "start = \"2026-13-01\"");
+        let d = parse::<CampaignFile>(Path::new("c.toml"), &src).unwrap_err();
+        assert!(d.message.contains("YYYY-MM-DD"), "{}", d.message);
+        assert_eq!(&src[d.span.unwrap()], "\"2026-13-01\"");
     }
 
     #[test]

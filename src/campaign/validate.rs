@@ -216,10 +216,12 @@ impl V<'_> {
         }
     }
 
+    /// Read exactly as the plan reads it ([`crate::plan::parse_duration`]),
+    /// so that what `check` accepts is what the daemon uses.
     fn duration(&mut self, value: &Spanned<String>) {
         let text = value.get_ref();
-        match text.parse::<jiff::Span>() {
-            Ok(s) if s.is_positive() => {}
+        match crate::plan::parse_duration(text) {
+            Ok(d) if d.is_positive() => {}
             Ok(_) => self.error(
                 span(value),
                 format!("`expires_after = \"{text}\"` must be longer than zero"),
@@ -407,6 +409,27 @@ impl V<'_> {
                 );
             }
         }
+        let published: BTreeSet<String> = if accounts.is_empty() {
+            post_languages(self.c, post, None).into_iter().collect()
+        } else {
+            accounts
+                .iter()
+                .flat_map(|a| {
+                    post_languages(self.c, post, self.ctx.config.accounts.get(a.get_ref()))
+                })
+                .collect()
+        };
+        for (lang, text) in &post.text {
+            if !published.contains(lang) {
+                self.warning(
+                    span(text),
+                    format!("the `{lang}` text of post `{id}` is never published"),
+                    format!(
+                        "add \"{lang}\" to the `languages` of the campaign or of the post, or remove this text"
+                    ),
+                );
+            }
+        }
         if post_accounts(self.c, post).is_empty() {
             self.error(
                 span(&post.id),
@@ -420,7 +443,11 @@ impl V<'_> {
     /// absolute paths, `..` escapes and symlinks that lead outside.
     fn resolve(&mut self, file: &Spanned<String>) -> Option<PathBuf> {
         let rel = file.get_ref();
-        let dir = self.c.dir();
+        // A bare file name (`amal.toml`) lives in the working directory.
+        let dir = match self.c.dir() {
+            d if d.as_os_str().is_empty() => Path::new("."),
+            d => d,
+        };
         let joined = dir.join(rel);
         let outside = Path::new(rel).is_absolute()
             || Path::new(rel)
@@ -572,7 +599,21 @@ impl V<'_> {
             }
             infos.push(info);
         }
+        let first = media.first().map(|m| m.file.span());
+        let mut told = BTreeSet::new();
         for (account, platform) in &platforms {
+            if let Err(why) = probe::accepts_set(*platform, &infos)
+                && told.insert(*platform)
+            {
+                self.error(
+                    first.clone(),
+                    format!(
+                        "post `{id}` cannot go to {} (account `{account}`): {why}",
+                        platform_title(*platform)
+                    ),
+                    "split the media over several posts",
+                );
+            }
             match platform {
                 PlatformKind::Instagram if media.is_empty() => self.error(
                     span(&post.id),
@@ -666,12 +707,21 @@ pub fn validate(c: &LoadedCampaign, ctx: &Context<'_>) -> Vec<Diagnostic> {
     v.out
 }
 
-/// Finds the post an occurrence comes from.
-fn find_post<'a>(c: &'a LoadedCampaign, o: &Occurrence) -> Option<PostRef<'a>> {
-    posts(c).into_iter().find(|p| {
-        p.post.id.get_ref() == &o.post
-            && p.capsule.map(|cap| cap.id.get_ref()) == o.capsule.as_ref()
-    })
+/// The posts of a file by (capsule id, post id), to find the post an
+/// occurrence comes from without a scan per occurrence.
+fn post_index(c: &LoadedCampaign) -> HashMap<(Option<&str>, &str), PostRef<'_>> {
+    posts(c)
+        .into_iter()
+        .map(|p| {
+            (
+                (
+                    p.capsule.map(|cap| cap.id.get_ref().as_str()),
+                    p.post.id.get_ref().as_str(),
+                ),
+                p,
+            )
+        })
+        .collect()
 }
 
 /// Checks what the plan produced: text limits on the rendered text,
@@ -684,9 +734,10 @@ pub fn check_occurrences(
 ) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
+    let index = post_index(c);
     for o in occurrences {
         let acc = ctx.config.accounts.get(&o.account);
-        let post = find_post(c, o);
+        let post = index.get(&(o.capsule.as_deref(), o.post.as_str()));
         let post_span = post.as_ref().map(|p| p.post.id.span());
         let table = post.as_ref().map_or("posts", |p| p.table());
         let platform = o.platform;
@@ -706,6 +757,35 @@ pub fn check_occurrences(
             };
             from_variant.or(own).map(|s| s.span()).or(post_span.clone())
         };
+        if platform == PlatformKind::Youtube {
+            let first_line = o.content.text.lines().next().unwrap_or_default();
+            let key = (
+                o.capsule.clone(),
+                o.post.clone(),
+                platform,
+                o.language.clone(),
+                "no title".to_string(),
+            );
+            if o.content.title.is_none()
+                && first_line.chars().count() > limits::YOUTUBE_TITLE_MAX
+                && seen.insert(key)
+            {
+                out.push(
+                    Diagnostic::warning(
+                        &c.path,
+                        text_span("text"),
+                        format!(
+                            "post `{}` has no YouTube title in `{}`: the first line of its text will be cut to {} characters",
+                            o.post, o.language, limits::YOUTUBE_TITLE_MAX
+                        ),
+                    )
+                    .with_help(format!(
+                        "add a title under the post: `[{table}.variants.youtube]` then `title.{} = \"...\"`",
+                        o.language
+                    )),
+                );
+            }
+        }
         let mut report = |part: &str, field: &str, overflow: limits::Overflow| {
             let key = (
                 o.capsule.clone(),
@@ -805,7 +885,8 @@ fn check_budgets(
 ) -> Vec<Diagnostic> {
     let mut per_day: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     let mut per_month: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-    for o in occurrences {
+    // Paused occurrences are held, never published: they use no budget.
+    for o in occurrences.iter().filter(|o| !o.paused) {
         let (Some(day), Some(month)) = (o.local.get(..10), o.local.get(..7)) else {
             continue;
         };
@@ -841,6 +922,69 @@ fn check_budgets(
                 );
             }
         }
+    }
+    out
+}
+
+/// Budgets are per account, and accounts are shared between campaigns (an
+/// agency's page carries several): warns when the campaigns *together*
+/// exceed an account's budget on a day or in a month while none does alone
+/// (that case is reported per file by [`check_occurrences`]). The warning
+/// goes on the last file that contributes.
+pub fn check_shared_budgets(
+    campaigns: &[(&LoadedCampaign, &[Occurrence])],
+    ctx: &Context<'_>,
+) -> Vec<Diagnostic> {
+    // (account, period) → per campaign index, count
+    let mut counts: BTreeMap<(&str, &str, &str), BTreeMap<usize, usize>> = BTreeMap::new();
+    for (i, (_, occs)) in campaigns.iter().enumerate() {
+        for o in occs.iter().filter(|o| !o.paused) {
+            let (Some(day), Some(month)) = (o.local.get(..10), o.local.get(..7)) else {
+                continue;
+            };
+            for (what, when) in [("day", day), ("month", month)] {
+                *counts
+                    .entry((o.account.as_str(), what, when))
+                    .or_default()
+                    .entry(i)
+                    .or_default() += 1;
+            }
+        }
+    }
+    let mut out = Vec::new();
+    for ((account, what, when), per) in counts {
+        let Some(budget) = ctx.config.accounts.get(account).and_then(|a| a.budget) else {
+            continue;
+        };
+        let Some(limit) = (if what == "day" {
+            budget.per_day
+        } else {
+            budget.per_month
+        }) else {
+            continue;
+        };
+        let limit = limit as usize;
+        let total: usize = per.values().sum();
+        if per.len() < 2 || total <= limit || per.values().any(|n| *n > limit) {
+            continue;
+        }
+        let names: Vec<&str> = per.keys().map(|i| campaigns[*i].0.id()).collect();
+        let Some(last) = per.keys().next_back().map(|i| campaigns[*i].0) else {
+            continue;
+        };
+        out.push(
+            Diagnostic::warning(
+                &last.path,
+                Some(last.file.campaign.id.span()),
+                format!(
+                    "account `{account}` has {total} publications planned on {when} by campaigns {}, over its budget of {limit} per {what}; the extra ones will be held",
+                    names.join(", ")
+                ),
+            )
+            .with_help(format!(
+                "move some posts to other {what}s, or raise `budget.per_{what}` of `[accounts.{account}]` in berrah.toml"
+            )),
+        );
     }
     out
 }
@@ -928,6 +1072,20 @@ budget = { per_day = 1, per_month = 2 }
         assert_eq!(
             messages(&d),
             ["error: post `p` has no `ar` text (it goes to fb)"]
+        );
+    }
+
+    #[test]
+    fn a_text_in_a_language_nobody_publishes_is_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = format!(
+            "{}[[posts]]\nid = \"p\"\ndate_time = 2026-12-18T10:00:00\ntext = {{ fr = \"a\", ar = \"b\", en = \"c\" }}\n",
+            head("\"fb\"")
+        );
+        let (_, d) = run(dir.path(), &src);
+        assert_eq!(
+            messages(&d),
+            ["warning: the `en` text of post `p` is never published"]
         );
     }
 
@@ -1159,6 +1317,21 @@ budget = { per_day = 1, per_month = 2 }
         );
         assert!(
             m[1].contains("3 publications planned on 2026-12, over its budget of 2 per month"),
+            "{m:?}"
+        );
+        let long = "y".repeat(120);
+        let yt = occurrence(
+            "p",
+            "yt",
+            PlatformKind::Youtube,
+            "fr",
+            "2026-12-18T10:00:00+01:00",
+            &long,
+        );
+        let m = messages(&check_occurrences(&c, &[yt.clone(), yt], &ctx));
+        assert_eq!(m.len(), 1, "{m:?}");
+        assert!(
+            m[0].starts_with("warning: post `p` has no YouTube title in `fr`"),
             "{m:?}"
         );
         let tags: String = (0..31).map(|i| format!(" #t{i}")).collect();

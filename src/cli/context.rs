@@ -214,7 +214,33 @@ pub fn check_config(path: &Path, source: &str, config: &Config) -> Vec<Diagnosti
             }
         }
     }
-    if config.daemon.expires_after.parse::<jiff::Span>().is_err() {
+    if let Some(key) = &config.daemon.token_key {
+        let ok =
+            matches!(key.split_once(':'), Some(("env", v)) | Some(("file", v)) if !v.is_empty());
+        if !ok {
+            out.push(
+                Diagnostic::error(path, source.find("token_key").map(|i| i..i + 9), "`token_key` must say where the key is, not be the key")
+                    .with_help("write `token_key = \"env:BERRAH_TOKEN_KEY\"` or `\"file:/etc/berrah/token.key\"`; if a key was written here, make a new one"),
+            );
+        }
+    }
+    if let Some(db) = &config.daemon.database
+        && !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+    {
+        out.push(
+            Diagnostic::error(
+                path,
+                source.find("database").map(|i| i..i + 8),
+                "`database` must be a `sqlite://` or `postgres://` URL",
+            )
+            .with_help(
+                "write `database = \"sqlite://data/berrah.db\"` or `\"postgres://user@host/db\"`",
+            ),
+        );
+    }
+    if crate::plan::parse_duration(&config.daemon.expires_after).is_err() {
         out.push(
             Diagnostic::error(
                 path,
@@ -256,6 +282,13 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("did you mean `platform`?"), "{out}");
+        let p = write(dir.path(), "[accounts.a]\nplatform = \"mastodn\"\n");
+        let out = read_config(&p, true).unwrap_err().render();
+        assert!(
+            out.contains("berrah.toml:2:12: error: `mastodn` is not one of the allowed values"),
+            "{out}"
+        );
+        assert!(out.contains("did you mean `mastodon`?"), "{out}");
     }
 
     #[test]
@@ -263,13 +296,19 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let p = write(
             dir.path(),
-            "[accounts.m]\nplatform = \"mastodon\"\ncredentials = \"sk-SECRET123\"\n\
+            "[daemon]\ntoken_key = \"hunter2\"\ndatabase = \"mysql://x\"\n\
+             [accounts.m]\nplatform = \"mastodon\"\ncredentials = \"sk-SECRET123\"\n\
              [accounts.w]\nplatform = \"webhook\"\nbase_url = \"https://h.example/x\"\nlanguages = [\"FR\"]\n",
         );
         let out = read_config(&p, true).unwrap_err().render();
         assert!(out.contains("needs a `base_url`"), "{out}");
         assert!(out.contains("must say where the secret is"), "{out}");
         assert!(out.contains("`FR` is not a language code"), "{out}");
+        assert!(
+            out.contains("`token_key` must say where the key is"),
+            "{out}"
+        );
+        assert!(out.contains("`database` must be a `sqlite://`"), "{out}");
         assert!(!out.contains("SECRET123 "), "{out}");
         // The caret line shows the source line; the message itself never names the value.
         assert!(

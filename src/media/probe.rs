@@ -355,6 +355,40 @@ pub fn accepts(platform: PlatformKind, info: &MediaInfo) -> Result<(), String> {
     Ok(())
 }
 
+/// Whether `platform` takes these files together in one post: how many
+/// images, whether a video may come with anything else.
+pub fn accepts_set(platform: PlatformKind, infos: &[MediaInfo]) -> Result<(), String> {
+    let name = crate::text::limits::platform_title(platform);
+    let images = infos.iter().filter(|i| i.kind == MediaKind::Image).count();
+    let videos = infos.iter().filter(|i| i.kind == MediaKind::Video).count();
+    let (max_images, video_alone) = match platform {
+        PlatformKind::X | PlatformKind::Bluesky | PlatformKind::Mastodon => (4, true),
+        PlatformKind::Linkedin => (20, true),
+        PlatformKind::Instagram | PlatformKind::Telegram => (10, false),
+        PlatformKind::Facebook => (10, true),
+        PlatformKind::Youtube => (0, true),
+        PlatformKind::Webhook => return Ok(()),
+    };
+    if videos > 1 && video_alone {
+        return Err(format!(
+            "{name} takes one video per post, this post has {videos}"
+        ));
+    }
+    if videos > 0 && images > 0 && video_alone {
+        return Err(format!("{name} cannot mix a video and images in one post"));
+    }
+    if platform == PlatformKind::Youtube {
+        return Ok(());
+    }
+    if images + if video_alone { 0 } else { videos } > max_images.max(1) {
+        return Err(format!(
+            "{name} takes at most {max_images} images per post, this post has {}",
+            images + if video_alone { 0 } else { videos }
+        ));
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 pub(crate) mod tests {
     use super::*;
@@ -551,5 +585,23 @@ pub(crate) mod tests {
                 .contains("aspect")
         );
         assert!(accepts(PlatformKind::Webhook, &img).is_ok());
+        // Sets: four images on X, not five; no video with images.
+        let four = vec![img.clone(); 4];
+        assert!(accepts_set(PlatformKind::X, &four).is_ok());
+        let mut five = four.clone();
+        five.push(img.clone());
+        assert!(
+            accepts_set(PlatformKind::X, &five)
+                .unwrap_err()
+                .contains("at most 4")
+        );
+        assert!(accepts_set(PlatformKind::Instagram, &five).is_ok());
+        let mixed = vec![img, video(10.0, MB)];
+        assert!(
+            accepts_set(PlatformKind::Mastodon, &mixed)
+                .unwrap_err()
+                .contains("mix")
+        );
+        assert!(accepts_set(PlatformKind::Telegram, &mixed).is_ok());
     }
 }

@@ -41,7 +41,7 @@ utm = {{ source = "berrah", medium = "social", campaign = "bench-{i}" }}
 id = "ep1"
 title = "Episode 1"
 anchor = {{ day = "human-fraternity" }}
-media = [{{ file = "media/ep1.mp4", alt = {{ fr = "Amal", ar = "أمل" }} }}]
+media = [{{ file = "media/ep1.png", alt = {{ fr = "Amal", ar = "أمل" }} }}]
 "##
     );
     for (n, (at, before)) in [
@@ -82,6 +82,12 @@ fn vm_hwm_kib() -> Option<u64> {
 }
 
 fn write_files(dir: &Path) -> Vec<PathBuf> {
+    std::fs::create_dir(dir.join("media")).expect("media folder");
+    std::fs::write(
+        dir.join("media/ep1.png"),
+        include_bytes!("../tests/fixtures/plan/campaigns/media/ep1.png"),
+    )
+    .expect("write the bench image");
     (0..FILES)
         .map(|i| {
             let p = dir.join(format!("bench-{i:04}.toml"));

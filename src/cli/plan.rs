@@ -14,8 +14,7 @@ use clap::{Args, ValueEnum};
 use jiff::{Timestamp, civil};
 
 use super::GlobalArgs;
-use crate::calendar::Calendar;
-use crate::campaign::{self, Context};
+use crate::campaign;
 use crate::diag::Severity;
 use crate::plan::{Occurrence, output};
 
@@ -89,18 +88,16 @@ pub fn select(
 }
 
 pub fn run(global: &GlobalArgs, args: PlanArgs) -> ExitCode {
-    let loaded = match load(global) {
+    let loaded = match super::context::load(global) {
         Ok(l) => l,
-        Err(e) => return super::fail(format!("{e:#}")),
+        Err(report) => {
+            eprint!("{}", report.render());
+            return super::fail("the configuration cannot be loaded");
+        }
     };
-    let calendar = Calendar::shipped();
-    let now = global.now.unwrap_or_else(Timestamp::now);
-    let ctx = Context {
-        config: &loaded.config,
-        calendar: &calendar,
-        now,
-    };
-    let (checked, report) = campaign::check_dir(&loaded.campaigns, &ctx);
+    let ctx = loaded.context();
+    let now = ctx.now;
+    let (checked, report) = campaign::check_dir(&loaded.campaigns_dir, &ctx);
     let mut failed = false;
     let mut warnings = 0;
     let mut occurrences = Vec::new();
@@ -155,36 +152,6 @@ pub fn run(global: &GlobalArgs, args: PlanArgs) -> ExitCode {
     } else {
         ExitCode::SUCCESS
     }
-}
-
-/// The configuration and the campaign folder.
-// Until `cli::context::load` (written on the campaign branch) lands, a minimal
-// version of it; replaced by it at merge time.
-struct Loaded {
-    config: crate::config::Config,
-    campaigns: std::path::PathBuf,
-}
-
-fn load(global: &GlobalArgs) -> anyhow::Result<Loaded> {
-    use anyhow::Context as _;
-    let config: crate::config::Config = match std::fs::read_to_string(&global.config) {
-        Ok(text) => toml::from_str(&text)
-            .with_context(|| format!("{} is not a valid configuration", global.config.display()))?,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => crate::config::Config::default(),
-        Err(e) => {
-            return Err(e).with_context(|| format!("cannot read {}", global.config.display()));
-        }
-    };
-    let base = global
-        .config
-        .parent()
-        .map(std::path::Path::to_path_buf)
-        .unwrap_or_default();
-    let campaigns = global
-        .campaigns
-        .clone()
-        .unwrap_or_else(|| base.join(&config.daemon.campaigns));
-    Ok(Loaded { config, campaigns })
 }
 
 #[cfg(test)]

@@ -98,6 +98,11 @@ pub fn run(global: &GlobalArgs, args: PlanArgs) -> ExitCode {
     let ctx = loaded.context();
     let now = ctx.now;
     let (checked, report) = campaign::check_dir(&loaded.campaigns_dir, &ctx);
+    if checked.is_empty() && report.has_errors() {
+        // The folder itself could not be read.
+        eprint!("{}", report.render());
+        return ExitCode::from(1);
+    }
     let mut failed = false;
     let mut warnings = 0;
     let mut occurrences = Vec::new();

@@ -330,6 +330,16 @@ fn a_broken_campaign_is_skipped_and_the_others_still_shown() {
 }
 
 #[test]
+fn a_missing_campaign_folder_is_an_error() {
+    let tmp = copy_fixtures();
+    std::fs::remove_dir_all(tmp.path().join("campaigns")).unwrap();
+    let out = berrah(tmp.path()).arg("plan").output().unwrap();
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("campaign folder"), "{stderr}");
+}
+
+#[test]
 fn days_lists_the_calendar_in_three_languages() {
     let out = berrah(&fixtures())
         .args(["days", "--year", "2027", "--format", "json"])

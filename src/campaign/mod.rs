@@ -15,7 +15,10 @@ use crate::config::Config;
 use crate::diag::{Diagnostic, Report};
 use crate::plan::Occurrence;
 
+pub mod load;
 pub mod model;
+pub mod suggest;
+pub mod validate;
 pub mod values;
 
 pub use model::CampaignFile;
@@ -67,15 +70,285 @@ impl Checked {
 }
 
 /// Parses, validates and plans one campaign file.
+///
+/// Never panics, whatever `source` holds: a file that does not parse gets
+/// one diagnostic and no campaign; a file that parses gets every problem
+/// the validation and the plan find, all at once.
 pub fn check_source(path: &Path, source: &str, ctx: &Context<'_>) -> Checked {
-    let _ = (path, source, ctx);
-    Checked::default()
+    let mut checked = Checked::default();
+    if source.contains('\0') {
+        if let Err(d) = load::text_of(path, source.as_bytes().to_vec()) {
+            checked.diagnostics.push(d);
+        }
+        return checked;
+    }
+    let file: CampaignFile = match load::parse(path, source) {
+        Ok(f) => f,
+        Err(d) => {
+            checked.diagnostics.push(d);
+            return checked;
+        }
+    };
+    let loaded = LoadedCampaign {
+        path: path.to_path_buf(),
+        source: source.to_string(),
+        file,
+    };
+    checked.campaign_id = Some(loaded.id().to_string());
+    checked.diagnostics = validate::validate(&loaded, ctx);
+    let (occurrences, plan_diagnostics) = crate::plan::plan_campaign(&loaded, ctx);
+    checked.diagnostics.extend(plan_diagnostics);
+    checked
+        .diagnostics
+        .extend(validate::check_occurrences(&loaded, &occurrences, ctx));
+    checked.occurrences = occurrences;
+    checked.campaign = Some(loaded);
+    checked
+}
+
+/// The campaign files (`*.toml`) of `dir`, in name order. Hidden files
+/// (`.name.toml`, such as an editor's lock file `.#amal.toml`) are not
+/// campaign files.
+pub fn campaign_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.extension().is_some_and(|x| x == "toml"))
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| !n.to_string_lossy().starts_with('.'))
+        })
+        .collect();
+    files.sort();
+    Ok(files)
 }
 
 /// Checks every campaign file (`*.toml`) of `dir`, in name order, and the
 /// problems between files (two files with one campaign id). The report holds
 /// every diagnostic with the sources they point into.
 pub fn check_dir(dir: &Path, ctx: &Context<'_>) -> (Vec<Checked>, Report) {
-    let _ = (dir, ctx);
-    (Vec::new(), Report::default())
+    let mut report = Report::default();
+    let files = match campaign_files(dir) {
+        Ok(f) => f,
+        Err(e) => {
+            report.push(
+                Diagnostic::error(
+                    dir,
+                    None,
+                    format!("cannot read the campaign folder: {e}"),
+                )
+                .with_help("create the folder, or point to it with `--campaigns DIR` (or `daemon.campaigns` in berrah.toml)"),
+            );
+            return (Vec::new(), report);
+        }
+    };
+    let mut all = Vec::new();
+    let mut ids: std::collections::HashMap<String, PathBuf> = std::collections::HashMap::new();
+    for path in files {
+        let mut checked = match load::read_source(&path) {
+            Ok(source) => {
+                let c = check_source(&path, &source, ctx);
+                report.add_source(&path, source);
+                c
+            }
+            Err(d) => Checked {
+                diagnostics: vec![d],
+                ..Checked::default()
+            },
+        };
+        if let Some(loaded) = &checked.campaign {
+            let id = loaded.id().to_string();
+            match ids.get(&id) {
+                Some(first) => checked.diagnostics.push(
+                    Diagnostic::error(
+                        &path,
+                        Some(loaded.file.campaign.id.span()),
+                        format!(
+                            "campaign id `{id}` is already used by `{}`",
+                            first.display()
+                        ),
+                    )
+                    .with_help("give each campaign file its own `id` (changing an id makes a new campaign)"),
+                ),
+                None => {
+                    ids.insert(id, path.clone());
+                }
+            }
+        }
+        all.push(checked);
+    }
+    let valid: Vec<(&LoadedCampaign, &[Occurrence])> = all
+        .iter()
+        .filter(|c| c.is_valid())
+        .filter_map(|c| Some((c.campaign.as_ref()?, c.occurrences.as_slice())))
+        .collect();
+    let shared = validate::check_shared_budgets(&valid, ctx);
+    for d in shared {
+        if let Some(c) = all
+            .iter_mut()
+            .find(|c| c.campaign.as_ref().is_some_and(|l| l.path == d.path))
+        {
+            c.diagnostics.push(d);
+        }
+    }
+    for c in &all {
+        report.extend(c.diagnostics.iter().cloned());
+    }
+    (all, report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn ctx_check(source: &str) -> Checked {
+        let config: Config = toml::from_str(
+            "[accounts.fb]\nplatform = \"facebook\"\n[accounts.x]\nplatform = \"x\"\n",
+        )
+        .unwrap_or_default();
+        let calendar = Calendar::shipped();
+        let ctx = Context {
+            config: &config,
+            calendar: &calendar,
+            now: Timestamp::UNIX_EPOCH,
+        };
+        let checked = check_source(Path::new("/nonexistent/c.toml"), source, &ctx);
+        // Rendering every diagnostic must not panic either.
+        for d in &checked.diagnostics {
+            let _ = d.render(Some(source));
+        }
+        checked
+    }
+
+    const VALID: &str = "[campaign]\nid = \"c\"\ntitle = \"t\"\ntimezone = \"Africa/Casablanca\"\n\
+        start = 2026-12-01\nend = 2026-12-31\naccounts = [\"fb\"]\nlanguages = [\"fr\"]\n\
+        [[posts]]\nid = \"p\"\ndate_time = 2026-12-18T10:00:00\ntext = { fr = \"Salut\" }\n";
+
+    #[test]
+    fn a_valid_file_has_no_error_and_a_campaign() {
+        let c = ctx_check(VALID);
+        assert!(c.is_valid(), "{:?}", c.diagnostics);
+        assert_eq!(c.campaign_id.as_deref(), Some("c"));
+        assert!(c.campaign.is_some());
+    }
+
+    #[test]
+    fn nul_bytes_are_reported_as_binary() {
+        let c = ctx_check("a\0b");
+        assert_eq!(c.diagnostics.len(), 1);
+        assert!(c.diagnostics[0].message.contains("binary"));
+    }
+
+    #[test]
+    fn two_files_with_one_id_error_on_the_second() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("a.toml"), VALID).unwrap();
+        std::fs::write(dir.path().join("b.toml"), VALID).unwrap();
+        std::fs::write(dir.path().join("notes.txt"), "ignored").unwrap();
+        std::fs::write(dir.path().join(".#a.toml"), "lock file").unwrap();
+        let config = Config::default();
+        let calendar = Calendar::shipped();
+        let ctx = Context {
+            config: &config,
+            calendar: &calendar,
+            now: Timestamp::UNIX_EPOCH,
+        };
+        let (checked, report) = check_dir(dir.path(), &ctx);
+        assert_eq!(checked.len(), 2);
+        let dup: Vec<_> = report
+            .diagnostics
+            .iter()
+            .filter(|d| d.message.contains("already used"))
+            .collect();
+        assert_eq!(dup.len(), 1);
+        assert!(dup[0].path.ends_with("b.toml"));
+        assert!(!checked[1].is_valid());
+    }
+
+    const PIECES: &[&str] = &[
+        "[campaign]",
+        "[[posts]]",
+        "[[capsules]]",
+        "[[capsules.posts]]",
+        "[[days]]",
+        "[posts.variants.x]",
+        "[capsules.posts.text]",
+        "id",
+        "title",
+        "timezone",
+        "start",
+        "end",
+        "accounts",
+        "languages",
+        "text",
+        "at",
+        "cron",
+        "date_time",
+        "days_before",
+        "days_after",
+        "anchor",
+        "media",
+        "file",
+        "alt",
+        "expires_after",
+        "hashtags",
+        " = ",
+        "=",
+        "\n",
+        "\"",
+        "\"c\"",
+        "\"fb\"",
+        "\"x\"",
+        "[\"fb\"]",
+        "[\"fr\", \"ar\"]",
+        "{ fr = \"é 👨‍👩‍👧‍👦\" }",
+        "{ day = \"x\" }",
+        "2026-12-18",
+        "10:00",
+        "2026-12-18T10:00:00",
+        "\"0 10 * * TUE\"",
+        "\"6h\"",
+        "\"../x.png\"",
+        "\"مرحبا\"",
+        "1",
+        "-1",
+        "99999999999",
+        "true",
+        "[",
+        "]",
+        "{",
+        "}",
+        ",",
+        "'",
+        "#",
+        ".",
+        "\t",
+        "\r\n",
+    ];
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+        #[test]
+        fn arbitrary_bytes_never_panic(bytes in proptest::collection::vec(any::<u8>(), 0..512)) {
+            let text = String::from_utf8_lossy(&bytes);
+            let _ = ctx_check(&text);
+        }
+
+        #[test]
+        fn toml_like_text_never_panics(idx in proptest::collection::vec(0..PIECES.len(), 0..80)) {
+            let text: String = idx.iter().map(|i| PIECES[*i]).collect();
+            let _ = ctx_check(&text);
+        }
+
+        #[test]
+        fn a_valid_file_with_a_mutation_never_panics(at in 0usize..400, piece in 0..PIECES.len()) {
+            let mut text = VALID.to_string();
+            let mut at = at.min(text.len());
+            while !text.is_char_boundary(at) { at -= 1; }
+            text.insert_str(at, PIECES[piece]);
+            let _ = ctx_check(&text);
+        }
+    }
 }

@@ -1,14 +1,115 @@
-//! `berrah check`.
+//! `berrah check`: validates the configuration and every campaign file, and
+//! prints each problem as `path:line:col: error: ...` with the line, a caret
+//! and what to write instead. Exit code 0 when everything is valid (warnings
+//! allowed), 1 when there is any error, 2 on usage errors (clap's own).
 
 use std::process::ExitCode;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
+use serde::Serialize;
 
 use super::GlobalArgs;
+use super::context;
+use crate::diag::{Report, Severity, line_col};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
+pub enum CheckFormat {
+    /// Compiler-style messages on stderr.
+    #[default]
+    Human,
+    /// One JSON document on stdout (for CI and editors).
+    Json,
+}
 
 #[derive(Debug, Args)]
-pub struct CheckArgs {}
+pub struct CheckArgs {
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
+    pub format: CheckFormat,
+}
 
-pub fn run(_global: &GlobalArgs, _args: CheckArgs) -> ExitCode {
-    super::fail("`berrah check` is not built yet")
+#[derive(Serialize)]
+struct JsonDiagnostic<'a> {
+    path: String,
+    line: usize,
+    column: usize,
+    severity: Severity,
+    message: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    help: Option<&'a str>,
+}
+
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    files: usize,
+    errors: usize,
+    warnings: usize,
+    diagnostics: Vec<JsonDiagnostic<'a>>,
+}
+
+fn print(report: &Report, files: usize, format: CheckFormat) {
+    let errors = report.count(Severity::Error);
+    let warnings = report.count(Severity::Warning);
+    match format {
+        CheckFormat::Human => {
+            let text = report.render();
+            if !text.is_empty() {
+                eprintln!("{text}");
+            }
+            let s = |n: usize| if n == 1 { "" } else { "s" };
+            eprintln!(
+                "{files} campaign file{} checked: {errors} error{}, {warnings} warning{}",
+                s(files),
+                s(errors),
+                s(warnings)
+            );
+        }
+        CheckFormat::Json => {
+            let diagnostics = report
+                .sorted()
+                .into_iter()
+                .map(|d| {
+                    let (line, column) = report
+                        .source(&d.path)
+                        .zip(d.span.as_ref())
+                        .map_or((1, 1), |(src, s)| line_col(src, s.start));
+                    JsonDiagnostic {
+                        path: d.path.display().to_string(),
+                        line,
+                        column,
+                        severity: d.severity,
+                        message: &d.message,
+                        help: d.help.as_deref(),
+                    }
+                })
+                .collect();
+            let doc = JsonReport {
+                files,
+                errors,
+                warnings,
+                diagnostics,
+            };
+            match serde_json::to_string_pretty(&doc) {
+                Ok(s) => println!("{s}"),
+                Err(e) => eprintln!("error: {e}"),
+            }
+        }
+    }
+}
+
+pub fn run(global: &GlobalArgs, args: CheckArgs) -> ExitCode {
+    let loaded = match context::load(global) {
+        Ok(l) => l,
+        Err(report) => {
+            print(&report, 0, args.format);
+            return ExitCode::from(1);
+        }
+    };
+    let (checked, report) = crate::campaign::check_dir(&loaded.campaigns_dir, &loaded.context());
+    print(&report, checked.len(), args.format);
+    if report.has_errors() {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
 }

@@ -1,1 +1,341 @@
 //! What most commands load first: the configuration, the campaign folder, "now".
+//!
+//! `berrah.toml` is optional: without it there are no accounts, which is
+//! enough to check campaign files' syntax. A file named explicitly
+//! (`--config FILE`, `BERRAH_CONFIG`) must exist. Paths in the file are
+//! relative to its folder, so that `berrah` behaves the same from any
+//! working directory.
+
+use std::path::{Path, PathBuf};
+
+use jiff::Timestamp;
+
+use super::GlobalArgs;
+use crate::calendar::Calendar;
+use crate::campaign::load;
+use crate::campaign::validate::is_valid_lang;
+use crate::config::{Config, PlatformKind};
+use crate::diag::{Diagnostic, Report};
+
+/// The default name of the configuration file.
+pub const DEFAULT_CONFIG: &str = "berrah.toml";
+
+/// Everything loaded before a command runs.
+#[derive(Debug)]
+pub struct Loaded {
+    pub config: Config,
+    /// The configuration file, when there is one.
+    pub config_path: Option<PathBuf>,
+    pub campaigns_dir: PathBuf,
+    pub data_dir: PathBuf,
+    pub calendar: Calendar,
+    pub now: Timestamp,
+}
+
+impl Loaded {
+    /// The context campaign checking and planning need.
+    pub fn context(&self) -> crate::campaign::Context<'_> {
+        crate::campaign::Context {
+            config: &self.config,
+            calendar: &self.calendar,
+            now: self.now,
+        }
+    }
+}
+
+/// Loads the configuration and resolves the folders and "now".
+/// The error is a report to print as is (it holds the file's text).
+pub fn load(global: &GlobalArgs) -> Result<Loaded, Report> {
+    let explicit =
+        global.config != Path::new(DEFAULT_CONFIG) || std::env::var_os("BERRAH_CONFIG").is_some();
+    let (config, config_path) = match read_config(&global.config, explicit)? {
+        Some(c) => (c, Some(global.config.clone())),
+        None => (Config::default(), None),
+    };
+    let base = config_path
+        .as_deref()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let rel = |p: &Path| -> PathBuf {
+        if p.is_absolute() || base.as_os_str().is_empty() {
+            p.to_path_buf()
+        } else {
+            base.join(p)
+        }
+    };
+    let campaigns_dir = match &global.campaigns {
+        Some(d) => d.clone(),
+        None => rel(&config.daemon.campaigns),
+    };
+    let data_dir = rel(&config.daemon.data_dir);
+    Ok(Loaded {
+        config,
+        config_path,
+        campaigns_dir,
+        data_dir,
+        calendar: Calendar::shipped(),
+        now: global.now.unwrap_or_else(Timestamp::now),
+    })
+}
+
+/// Reads and checks `berrah.toml`. `Ok(None)`: the default file is absent.
+pub fn read_config(path: &Path, explicit: bool) -> Result<Option<Config>, Report> {
+    let mut report = Report::default();
+    if !path.exists() {
+        if !explicit {
+            return Ok(None);
+        }
+        report.push(
+            Diagnostic::error(path, None, "the configuration file does not exist").with_help(
+                "create it, or leave out `--config` (and BERRAH_CONFIG) to run without accounts",
+            ),
+        );
+        return Err(report);
+    }
+    let source = match load::read_source(path) {
+        Ok(s) => s,
+        Err(d) => {
+            report.push(d);
+            return Err(report);
+        }
+    };
+    let parsed = if source.trim().is_empty() {
+        Ok(Config::default())
+    } else {
+        toml::from_str::<Config>(&source).map_err(|e| load::from_toml_error(path, &source, &e))
+    };
+    let config = match parsed {
+        Ok(c) => c,
+        Err(d) => {
+            report.add_source(path, source);
+            report.push(d);
+            return Err(report);
+        }
+    };
+    let problems = check_config(path, &source, &config);
+    if problems.iter().any(Diagnostic::is_error) {
+        report.add_source(path, source);
+        report.extend(problems);
+        return Err(report);
+    }
+    Ok(Some(config))
+}
+
+/// The byte span of `[accounts.<id>]` (or of the id) in the source, for
+/// pointing at an account whose fields are not spanned.
+fn account_span(source: &str, id: &str) -> Option<std::ops::Range<usize>> {
+    for needle in [
+        format!("[accounts.{id}]"),
+        format!("[accounts.\"{id}\"]"),
+        format!("{id} ="),
+    ] {
+        if let Some(i) = source.find(&needle) {
+            return Some(i..i + needle.len());
+        }
+    }
+    None
+}
+
+/// What TOML cannot see in `berrah.toml`.
+pub fn check_config(path: &Path, source: &str, config: &Config) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (id, acc) in &config.accounts {
+        let at = account_span(source, id);
+        if !crate::campaign::validate::is_valid_id(id) {
+            out.push(
+                Diagnostic::error(
+                    path,
+                    at.clone(),
+                    format!("account id `{id}` may only have lowercase letters, digits and `-`"),
+                )
+                .with_help("write it like `oim-maroc-facebook`"),
+            );
+        }
+        if let Some(cred) = &acc.credentials {
+            let v = cred.get_ref();
+            let ok = match v.split_once(':') {
+                Some(("env", var)) => !var.is_empty(),
+                Some(("file", p)) => !p.is_empty(),
+                _ => v == "store",
+            };
+            if !ok {
+                // Never echo the value: someone may have pasted a token here.
+                out.push(
+                    Diagnostic::error(
+                        path,
+                        Some(cred.span()),
+                        format!("the credentials of account `{id}` must say where the secret is, not be the secret"),
+                    )
+                    .with_help(
+                        "write `credentials = \"env:VARIABLE\"`, `\"file:path/to/token\"` or `\"store\"` (after `berrah accounts login`); if a token was written here, revoke it",
+                    ),
+                );
+            }
+        }
+        if matches!(acc.platform, PlatformKind::Mastodon | PlatformKind::Webhook) {
+            match acc.base_url.as_deref() {
+                None => out.push(
+                    Diagnostic::error(
+                        path,
+                        at.clone(),
+                        format!("account `{id}` ({}) needs a `base_url`", acc.platform),
+                    )
+                    .with_help(if acc.platform == PlatformKind::Mastodon {
+                        "add `base_url = \"https://mastodon.social\"` (the account's instance)"
+                    } else {
+                        "add `base_url = \"https://example.org/hook\"` (where the webhook posts)"
+                    }),
+                ),
+                Some(u) if url::Url::parse(u).is_err() => out.push(
+                    Diagnostic::error(path, at.clone(), format!("`{u}` is not a URL"))
+                        .with_help("write it as `https://host/path`"),
+                ),
+                _ => {}
+            }
+        } else if let Some(u) = acc.base_url.as_deref()
+            && url::Url::parse(u).is_err()
+        {
+            out.push(
+                Diagnostic::error(path, at.clone(), format!("`{u}` is not a URL"))
+                    .with_help("write it as `https://host/path`"),
+            );
+        }
+        for l in acc.languages.iter().flatten() {
+            if !is_valid_lang(l) {
+                out.push(
+                    Diagnostic::error(
+                        path,
+                        at.clone(),
+                        format!("account `{id}`: `{l}` is not a language code"),
+                    )
+                    .with_help("write lowercase codes such as \"fr\", \"ar\" or \"en\""),
+                );
+            }
+        }
+    }
+    if let Some(key) = &config.daemon.token_key {
+        let ok =
+            matches!(key.split_once(':'), Some(("env", v)) | Some(("file", v)) if !v.is_empty());
+        if !ok {
+            out.push(
+                Diagnostic::error(path, source.find("token_key").map(|i| i..i + 9), "`token_key` must say where the key is, not be the key")
+                    .with_help("write `token_key = \"env:BERRAH_TOKEN_KEY\"` or `\"file:/etc/berrah/token.key\"`; if a key was written here, make a new one"),
+            );
+        }
+    }
+    if let Some(db) = &config.daemon.database
+        && !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+    {
+        out.push(
+            Diagnostic::error(
+                path,
+                source.find("database").map(|i| i..i + 8),
+                "`database` must be a `sqlite://` or `postgres://` URL",
+            )
+            .with_help(
+                "write `database = \"sqlite://data/berrah.db\"` or `\"postgres://user@host/db\"`",
+            ),
+        );
+    }
+    if crate::plan::parse_duration(&config.daemon.expires_after).is_err() {
+        out.push(
+            Diagnostic::error(
+                path,
+                source.find("expires_after").map(|i| i..i + 13),
+                format!("`{}` is not a duration", config.daemon.expires_after),
+            )
+            .with_help("write a duration such as \"24h\" or \"2 days\""),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        let p = dir.join("berrah.toml");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn missing_default_is_empty_but_explicit_missing_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("berrah.toml");
+        assert!(read_config(&p, false).unwrap().is_none());
+        let r = read_config(&p, true).unwrap_err();
+        assert!(r.render().contains("does not exist"));
+    }
+
+    #[test]
+    fn toml_errors_have_path_line_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "[accounts.a]\nplatfrom = \"x\"\n");
+        let out = read_config(&p, true).unwrap_err().render();
+        assert!(
+            out.contains("berrah.toml:2:1: error: unknown key `platfrom`"),
+            "{out}"
+        );
+        assert!(out.contains("did you mean `platform`?"), "{out}");
+        let p = write(dir.path(), "[accounts.a]\nplatform = \"mastodn\"\n");
+        let out = read_config(&p, true).unwrap_err().render();
+        assert!(
+            out.contains("berrah.toml:2:12: error: `mastodn` is not one of the allowed values"),
+            "{out}"
+        );
+        assert!(out.contains("did you mean `mastodon`?"), "{out}");
+    }
+
+    #[test]
+    fn semantic_checks_never_echo_a_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "[daemon]\ntoken_key = \"hunter2\"\ndatabase = \"mysql://x\"\n\
+             [accounts.m]\nplatform = \"mastodon\"\ncredentials = \"sk-SECRET123\"\n\
+             [accounts.w]\nplatform = \"webhook\"\nbase_url = \"https://h.example/x\"\nlanguages = [\"FR\"]\n",
+        );
+        let out = read_config(&p, true).unwrap_err().render();
+        assert!(out.contains("needs a `base_url`"), "{out}");
+        assert!(out.contains("must say where the secret is"), "{out}");
+        assert!(out.contains("`FR` is not a language code"), "{out}");
+        assert!(
+            out.contains("`token_key` must say where the key is"),
+            "{out}"
+        );
+        assert!(out.contains("`database` must be a `sqlite://`"), "{out}");
+        assert!(!out.contains("SECRET123 "), "{out}");
+        // The caret line shows the source line; the message itself never names the value.
+        assert!(
+            !out.lines()
+                .any(|l| l.contains("error:") && l.contains("SECRET")),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn valid_config_and_relative_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "[daemon]\ncampaigns = \"camps\"\n[accounts.oim-x]\nplatform = \"x\"\ncredentials = \"env:X_TOKEN\"\n",
+        );
+        let global = GlobalArgs {
+            config: p,
+            campaigns: None,
+            database: None,
+            log_format: super::super::LogFormat::Human,
+            now: Some("2026-12-01T00:00:00Z".parse().unwrap()),
+        };
+        let loaded = load(&global).unwrap();
+        assert_eq!(loaded.campaigns_dir, dir.path().join("camps"));
+        assert_eq!(loaded.data_dir, dir.path().join("data"));
+        assert_eq!(loaded.config.accounts.len(), 1);
+        assert_eq!(loaded.now.to_string(), "2026-12-01T00:00:00Z");
+    }
+}

@@ -1,14 +1,184 @@
-//! `berrah plan`.
+//! `berrah plan`: every planned publication, in time order.
+//!
+//! `--from` and `--until` take a day (`YYYY-MM-DD`, read as a UTC day:
+//! `--from 2026-12-18` starts at 2026-12-18T00:00:00Z, `--until 2026-12-18`
+//! ends at the end of that day) or an RFC 3339 instant
+//! (`2026-12-18T10:00:00+01:00`, `2026-12-18T09:00:00Z`); both bounds are
+//! inclusive. Campaign files with errors are skipped with a note on stderr
+//! (exit code 1); the others are still shown.
 
+use std::io::Write;
 use std::process::ExitCode;
 
-use clap::Args;
+use clap::{Args, ValueEnum};
+use jiff::{Timestamp, civil};
 
 use super::GlobalArgs;
+use crate::campaign;
+use crate::diag::Severity;
+use crate::plan::{Occurrence, output};
 
 #[derive(Debug, Args)]
-pub struct PlanArgs {}
+pub struct PlanArgs {
+    /// Only what is due from this UTC day (YYYY-MM-DD) or instant (RFC 3339).
+    #[arg(long, value_name = "DATE", value_parser = parse_from)]
+    pub from: Option<Timestamp>,
+    /// Only what is due until the end of this UTC day (YYYY-MM-DD) or until this instant (RFC 3339).
+    #[arg(long, value_name = "DATE", value_parser = parse_until)]
+    pub until: Option<Timestamp>,
+    /// Output format: a table for people, JSON for tools, iCalendar for calendar apps.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Table)]
+    pub format: PlanFormat,
+}
 
-pub fn run(_global: &GlobalArgs, _args: PlanArgs) -> ExitCode {
-    super::fail("`berrah plan` is not built yet")
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum PlanFormat {
+    Table,
+    Json,
+    Ics,
+}
+
+/// A bound: a UTC day (its start, or for `until` the end) or an RFC 3339 instant.
+fn parse_bound(s: &str, end_of_day: bool) -> Result<Timestamp, String> {
+    let s = s.trim();
+    if let Ok(date) = s.parse::<civil::Date>()
+        && s.len() == 10
+    {
+        let day = if end_of_day {
+            date.tomorrow().map_err(|e| e.to_string())?
+        } else {
+            date
+        };
+        let t = day
+            .to_zoned(jiff::tz::TimeZone::UTC)
+            .map_err(|e| e.to_string())?
+            .timestamp();
+        return Ok(if end_of_day {
+            t.checked_sub(jiff::SignedDuration::from_nanos(1))
+                .map_err(|e| e.to_string())?
+        } else {
+            t
+        });
+    }
+    s.parse::<Timestamp>().map_err(|_| {
+        format!(
+            "`{s}` is neither a day nor an instant; write 2026-12-18 (a UTC day) or \
+             2026-12-18T10:00:00+01:00"
+        )
+    })
+}
+
+fn parse_from(s: &str) -> Result<Timestamp, String> {
+    parse_bound(s, false)
+}
+
+fn parse_until(s: &str) -> Result<Timestamp, String> {
+    parse_bound(s, true)
+}
+
+/// Keeps what falls inside the bounds, in time order.
+pub fn select(
+    mut occurrences: Vec<Occurrence>,
+    from: Option<Timestamp>,
+    until: Option<Timestamp>,
+) -> Vec<Occurrence> {
+    occurrences.retain(|o| from.is_none_or(|f| o.due >= f) && until.is_none_or(|u| o.due <= u));
+    occurrences.sort_by(|a, b| a.due.cmp(&b.due).then_with(|| a.key.cmp(&b.key)));
+    occurrences
+}
+
+pub fn run(global: &GlobalArgs, args: PlanArgs) -> ExitCode {
+    let loaded = match super::context::load(global) {
+        Ok(l) => l,
+        Err(report) => {
+            eprint!("{}", report.render());
+            return super::fail("the configuration cannot be loaded");
+        }
+    };
+    let ctx = loaded.context();
+    let now = ctx.now;
+    let (checked, report) = campaign::check_dir(&loaded.campaigns_dir, &ctx);
+    if checked.is_empty() && report.has_errors() {
+        // The folder itself could not be read.
+        eprint!("{}", report.render());
+        return ExitCode::from(1);
+    }
+    let mut failed = false;
+    let mut warnings = 0;
+    let mut occurrences = Vec::new();
+    for c in checked {
+        if c.is_valid() {
+            warnings += c.diagnostics.len();
+            occurrences.extend(c.occurrences);
+            continue;
+        }
+        failed = true;
+        let path = c
+            .campaign
+            .as_ref()
+            .map(|l| l.path.display().to_string())
+            .or_else(|| c.diagnostics.first().map(|d| d.path.display().to_string()))
+            .unwrap_or_default();
+        let errors = c.diagnostics.iter().filter(|d| d.is_error()).count();
+        for d in c
+            .diagnostics
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+        {
+            eprint!("{}", d.render(report.source(&d.path)));
+        }
+        eprintln!(
+            "note: skipping {} ({path}): {errors} error{}; `berrah check` shows every problem",
+            c.campaign_id
+                .as_deref()
+                .map_or_else(|| "a campaign".to_string(), |id| format!("campaign `{id}`")),
+            if errors == 1 { "" } else { "s" }
+        );
+    }
+    if warnings > 0 {
+        eprintln!(
+            "note: {warnings} warning{} (times moved by a change of time, times already past...); \
+             `berrah check` shows them",
+            if warnings == 1 { "" } else { "s" }
+        );
+    }
+    let occurrences = select(occurrences, args.from, args.until);
+    let text = match args.format {
+        PlanFormat::Table => output::table(&occurrences),
+        PlanFormat::Json => output::json(&occurrences),
+        PlanFormat::Ics => output::ics(&occurrences, now),
+    };
+    let mut stdout = std::io::stdout().lock();
+    // A closed pipe (`berrah plan | head`) is not an error worth a panic.
+    let _ = stdout.write_all(text.as_bytes());
+    let _ = stdout.flush();
+    if failed {
+        ExitCode::from(1)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn bounds() {
+        assert_eq!(
+            parse_from("2026-12-18").unwrap(),
+            "2026-12-18T00:00:00Z".parse::<Timestamp>().unwrap()
+        );
+        assert_eq!(
+            parse_until("2026-12-18").unwrap(),
+            "2026-12-18T23:59:59.999999999Z"
+                .parse::<Timestamp>()
+                .unwrap()
+        );
+        assert_eq!(
+            parse_from("2026-12-18T10:00:00+01:00").unwrap(),
+            "2026-12-18T09:00:00Z".parse::<Timestamp>().unwrap()
+        );
+        assert!(parse_from("18/12/2026").unwrap_err().contains("2026-12-18"));
+    }
 }

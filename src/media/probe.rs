@@ -1,1 +1,622 @@
 //! Sniffing and measuring media files: type, size, dimensions, duration, codec.
+//!
+//! A file's real type comes from its first bytes (`infer`), never from its
+//! extension: a `.mp4` that is really a WebM, or a `.jpg` that is a PNG, is
+//! refused by some platforms at publishing time, and `berrah check` should say
+//! so first. Images are measured from their header (`imagesize`), MP4/MOV
+//! videos from their `moov` box (`mp4`), always through a buffered reader:
+//! a 2 GB video is never read into memory.
+//!
+//! [`accepts`] holds each platform's accepted types and limits (from
+//! `/work/shared/platforms/*.md`).
+
+use std::fs::File;
+use std::io::{BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use crate::config::PlatformKind;
+
+/// What a media file is, as far as platforms care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MediaKind {
+    Image,
+    Video,
+    Other,
+}
+
+/// A measured media file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MediaInfo {
+    pub size: u64,
+    /// The sniffed MIME type (`image/jpeg`, `video/mp4`, ...).
+    pub mime: String,
+    /// The sniffed type's usual extension (`jpg`, `mp4`, ...).
+    pub extension: String,
+    pub kind: MediaKind,
+    pub width: Option<u32>,
+    pub height: Option<u32>,
+    /// Video duration in seconds.
+    pub duration: Option<f64>,
+    /// Video codec (`avc1` = H.264, `hev1` = H.265, `vp09`), when known.
+    pub video_codec: Option<String>,
+    /// Whether a video has an audio track.
+    pub has_audio: Option<bool>,
+}
+
+impl MediaInfo {
+    /// Width divided by height.
+    pub fn aspect_ratio(&self) -> Option<f64> {
+        match (self.width, self.height) {
+            (Some(w), Some(h)) if h > 0 => Some(f64::from(w) / f64::from(h)),
+            _ => None,
+        }
+    }
+
+    fn pixels(&self) -> Option<u64> {
+        Some(u64::from(self.width?) * u64::from(self.height?))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ProbeError {
+    #[error("cannot read `{path}`: {source}")]
+    Io {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("`{0}` is empty")]
+    Empty(PathBuf),
+    #[error(
+        "`{0}` is not an image or a video berrah recognises (its first bytes match no known type)"
+    )]
+    UnknownType(PathBuf),
+    #[error("`{path}` looks like {mime} but cannot be read as one: {reason}")]
+    Corrupt {
+        path: PathBuf,
+        mime: String,
+        reason: String,
+    },
+}
+
+/// Sniffs and measures one file.
+pub fn probe(path: &Path) -> Result<MediaInfo, ProbeError> {
+    let io = |source| ProbeError::Io {
+        path: path.to_path_buf(),
+        source,
+    };
+    let file = File::open(path).map_err(io)?;
+    let size = file.metadata().map_err(io)?.len();
+    if size == 0 {
+        return Err(ProbeError::Empty(path.to_path_buf()));
+    }
+    let mut head = Vec::with_capacity(8192);
+    (&file).take(8192).read_to_end(&mut head).map_err(io)?;
+    let Some(kind) = infer::get(&head) else {
+        return Err(ProbeError::UnknownType(path.to_path_buf()));
+    };
+    let mime = kind.mime_type().to_string();
+    let mut info = MediaInfo {
+        size,
+        mime: mime.clone(),
+        extension: kind.extension().to_string(),
+        kind: match kind.matcher_type() {
+            infer::MatcherType::Image => MediaKind::Image,
+            infer::MatcherType::Video => MediaKind::Video,
+            _ => MediaKind::Other,
+        },
+        width: None,
+        height: None,
+        duration: None,
+        video_codec: None,
+        has_audio: None,
+    };
+    let corrupt = |reason: String| ProbeError::Corrupt {
+        path: path.to_path_buf(),
+        mime: mime.clone(),
+        reason,
+    };
+    match info.kind {
+        MediaKind::Image => {
+            let file = File::open(path).map_err(io)?;
+            match imagesize::reader_size(BufReader::new(file)) {
+                Ok(dim) => {
+                    info.width = u32::try_from(dim.width).ok();
+                    info.height = u32::try_from(dim.height).ok();
+                }
+                // A format imagesize does not know (e.g. some HEIC): keep the type.
+                Err(imagesize::ImageError::NotSupported) => {}
+                Err(e) => return Err(corrupt(e.to_string())),
+            }
+        }
+        MediaKind::Video if matches!(info.mime.as_str(), "video/mp4" | "video/quicktime") => {
+            let file = File::open(path).map_err(io)?;
+            measure_mp4(file, size, &mut info).map_err(corrupt)?;
+        }
+        _ => {}
+    }
+    Ok(info)
+}
+
+fn measure_mp4(file: File, size: u64, info: &mut MediaInfo) -> Result<(), String> {
+    // The mp4 crate is not hardened against hostile input; a panic in it must
+    // not take the checker (or the daemon) down with it.
+    let parsed = std::panic::catch_unwind(move || {
+        mp4::Mp4Reader::read_header(BufReader::new(file), size).map(|r| {
+            let duration = r.duration().as_secs_f64();
+            let mut video = None;
+            let mut audio = false;
+            for track in r.tracks().values() {
+                match track.track_type() {
+                    Ok(mp4::TrackType::Video) if video.is_none() => {
+                        let codec = track.box_type().ok().map(|b| b.to_string());
+                        video = Some((u32::from(track.width()), u32::from(track.height()), codec));
+                    }
+                    Ok(mp4::TrackType::Audio) => audio = true,
+                    _ => {}
+                }
+            }
+            (duration, video, audio)
+        })
+    });
+    match parsed {
+        Ok(Ok((duration, video, audio))) => {
+            info.duration = Some(duration);
+            info.has_audio = Some(audio);
+            let Some((w, h, codec)) = video else {
+                return Err("it has no video track".to_string());
+            };
+            info.width = Some(w);
+            info.height = Some(h);
+            info.video_codec = codec;
+            Ok(())
+        }
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err("its structure is malformed".to_string()),
+    }
+}
+
+/// Type, size, duration and shape limits of one platform for one kind of media.
+struct Rule {
+    mimes: &'static [&'static str],
+    max_bytes: u64,
+    /// Duration range in seconds (videos).
+    duration: Option<(f64, f64)>,
+    /// Aspect ratio range, width / height.
+    aspect: Option<(f64, f64)>,
+    max_pixels: Option<u64>,
+}
+
+const MB: u64 = 1_000_000;
+const MIB: u64 = 1024 * 1024;
+
+fn rules(platform: PlatformKind, kind: MediaKind) -> Option<Rule> {
+    use PlatformKind as P;
+    let image = |mimes, max_bytes| Rule {
+        mimes,
+        max_bytes,
+        duration: None,
+        aspect: None,
+        max_pixels: None,
+    };
+    let video = |mimes, max_bytes, min: f64, max: f64| Rule {
+        mimes,
+        max_bytes,
+        duration: Some((min, max)),
+        aspect: None,
+        max_pixels: None,
+    };
+    const MP4_MOV: &[&str] = &["video/mp4", "video/quicktime"];
+    match (platform, kind) {
+        (P::X, MediaKind::Image) => Some(image(
+            &["image/jpeg", "image/png", "image/gif", "image/webp"],
+            5 * MB,
+        )),
+        (P::X, MediaKind::Video) => Some(Rule {
+            aspect: Some((1.0 / 3.0, 3.0)),
+            ..video(
+                &["video/mp4", "video/quicktime", "video/webm"],
+                512 * MB,
+                0.5,
+                140.0,
+            )
+        }),
+        (P::Bluesky, MediaKind::Image) => Some(image(
+            &["image/jpeg", "image/png", "image/webp", "image/gif"],
+            1_000_000,
+        )),
+        (P::Bluesky, MediaKind::Video) => Some(video(&["video/mp4"], 300_000_000, 0.0, 180.0)),
+        (P::Mastodon, MediaKind::Image) => Some(image(
+            &[
+                "image/jpeg",
+                "image/png",
+                "image/gif",
+                "image/webp",
+                "image/heic",
+                "image/heif",
+                "image/avif",
+            ],
+            16 * MIB,
+        )),
+        (P::Mastodon, MediaKind::Video) => Some(video(
+            &["video/mp4", "video/quicktime", "video/webm"],
+            99 * MIB,
+            0.0,
+            f64::INFINITY,
+        )),
+        (P::Facebook, MediaKind::Image) => Some(image(
+            &[
+                "image/jpeg",
+                "image/png",
+                "image/gif",
+                "image/bmp",
+                "image/tiff",
+            ],
+            10 * MB,
+        )),
+        (P::Facebook, MediaKind::Video) => Some(video(MP4_MOV, 10_000 * MB, 0.0, 4.0 * 3600.0)),
+        (P::Instagram, MediaKind::Image) => Some(Rule {
+            aspect: Some((4.0 / 5.0, 1.91)),
+            ..image(&["image/jpeg"], 8 * MB)
+        }),
+        (P::Instagram, MediaKind::Video) => Some(video(MP4_MOV, 300 * MB, 3.0, 15.0 * 60.0)),
+        (P::Linkedin, MediaKind::Image) => Some(Rule {
+            max_pixels: Some(36_152_319),
+            ..image(&["image/jpeg", "image/png", "image/gif"], 36_152_320 * 4)
+        }),
+        (P::Linkedin, MediaKind::Video) => Some(video(&["video/mp4"], 500 * MB, 3.0, 30.0 * 60.0)),
+        (P::Youtube, MediaKind::Video) => Some(video(
+            &[
+                "video/mp4",
+                "video/quicktime",
+                "video/webm",
+                "video/x-msvideo",
+                "video/x-matroska",
+            ],
+            256 * 1024 * MIB,
+            0.0,
+            f64::INFINITY,
+        )),
+        (P::Telegram, MediaKind::Image) => Some(Rule {
+            aspect: Some((1.0 / 20.0, 20.0)),
+            ..image(&["image/jpeg", "image/png", "image/webp"], 10 * MB)
+        }),
+        (P::Telegram, MediaKind::Video) => Some(video(MP4_MOV, 50 * MB, 0.0, f64::INFINITY)),
+        _ => None,
+    }
+}
+
+fn human_size(bytes: u64) -> String {
+    if bytes >= MB {
+        format!("{:.1} MB", bytes as f64 / MB as f64)
+    } else {
+        format!("{:.0} kB", bytes as f64 / 1000.0)
+    }
+}
+
+/// Whether `platform` accepts this file; the error says why not, in words a
+/// comms team can act on.
+pub fn accepts(platform: PlatformKind, info: &MediaInfo) -> Result<(), String> {
+    if platform == PlatformKind::Webhook {
+        return Ok(());
+    }
+    let name = crate::text::limits::platform_title(platform);
+    let what = match info.kind {
+        MediaKind::Image => "images",
+        MediaKind::Video => "videos",
+        MediaKind::Other => "this kind of file",
+    };
+    let Some(rule) = rules(platform, info.kind) else {
+        return Err(format!(
+            "{name} does not accept {what} (this file is {})",
+            info.mime
+        ));
+    };
+    if !rule.mimes.contains(&info.mime.as_str()) {
+        return Err(format!(
+            "{name} does not accept {} files (accepted: {}); convert the file",
+            info.mime,
+            rule.mimes.join(", ")
+        ));
+    }
+    if info.size > rule.max_bytes {
+        return Err(format!(
+            "the file is {}, over {name}'s limit of {} for {what}",
+            human_size(info.size),
+            human_size(rule.max_bytes)
+        ));
+    }
+    if let (Some((min, max)), Some(d)) = (rule.duration, info.duration) {
+        if d < min {
+            return Err(format!(
+                "the video lasts {d:.1} s; {name} needs at least {min} s"
+            ));
+        }
+        if d > max {
+            return Err(format!(
+                "the video lasts {d:.0} s, over {name}'s limit of {max:.0} s; cut a shorter version"
+            ));
+        }
+    }
+    if let (Some((min, max)), Some(r)) = (rule.aspect, info.aspect_ratio())
+        && (r < min - 0.005 || r > max + 0.005)
+    {
+        return Err(format!(
+            "its aspect ratio is {r:.2}:1, outside what {name} accepts ({min:.2}:1 to {max:.2}:1); crop it"
+        ));
+    }
+    if let (Some(max), Some(px)) = (rule.max_pixels, info.pixels())
+        && px > max
+    {
+        return Err(format!(
+            "it has {px} pixels, over {name}'s limit of {max}; scale it down"
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `platform` takes these files together in one post: how many
+/// images, whether a video may come with anything else.
+pub fn accepts_set(platform: PlatformKind, infos: &[MediaInfo]) -> Result<(), String> {
+    let name = crate::text::limits::platform_title(platform);
+    let images = infos.iter().filter(|i| i.kind == MediaKind::Image).count();
+    let videos = infos.iter().filter(|i| i.kind == MediaKind::Video).count();
+    let (max_images, video_alone) = match platform {
+        PlatformKind::X | PlatformKind::Bluesky | PlatformKind::Mastodon => (4, true),
+        PlatformKind::Linkedin => (20, true),
+        PlatformKind::Instagram | PlatformKind::Telegram => (10, false),
+        PlatformKind::Facebook => (10, true),
+        PlatformKind::Youtube => (0, true),
+        PlatformKind::Webhook => return Ok(()),
+    };
+    if videos > 1 && video_alone {
+        return Err(format!(
+            "{name} takes one video per post, this post has {videos}"
+        ));
+    }
+    if videos > 0 && images > 0 && video_alone {
+        return Err(format!("{name} cannot mix a video and images in one post"));
+    }
+    if platform == PlatformKind::Youtube {
+        return Ok(());
+    }
+    if images + if video_alone { 0 } else { videos } > max_images.max(1) {
+        return Err(format!(
+            "{name} takes at most {max_images} images per post, this post has {}",
+            images + if video_alone { 0 } else { videos }
+        ));
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+
+    /// A PNG header (signature + IHDR) of the given size: enough for sniffing and measuring.
+    pub fn png(width: u32, height: u32) -> Vec<u8> {
+        let mut v = vec![0x89, b'P', b'N', b'G', 0x0D, 0x0A, 0x1A, 0x0A];
+        v.extend_from_slice(&13u32.to_be_bytes());
+        v.extend_from_slice(b"IHDR");
+        v.extend_from_slice(&width.to_be_bytes());
+        v.extend_from_slice(&height.to_be_bytes());
+        v.extend_from_slice(&[8, 6, 0, 0, 0]);
+        v.extend_from_slice(&[0, 0, 0, 0]); // CRC (not checked by the sniffers)
+        v.extend_from_slice(&0u32.to_be_bytes());
+        v.extend_from_slice(b"IEND");
+        v.extend_from_slice(&[0xAE, 0x42, 0x60, 0x82]);
+        v
+    }
+
+    /// A baseline JPEG header (SOI, APP0, SOF0) of the given size.
+    pub fn jpeg(width: u16, height: u16) -> Vec<u8> {
+        let mut v = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
+        v.extend_from_slice(b"JFIF\0");
+        v.extend_from_slice(&[1, 1, 0, 0, 1, 0, 1, 0, 0]);
+        v.extend_from_slice(&[0xFF, 0xC0, 0x00, 0x11, 8]);
+        v.extend_from_slice(&height.to_be_bytes());
+        v.extend_from_slice(&width.to_be_bytes());
+        v.extend_from_slice(&[3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]);
+        v.extend_from_slice(&[0xFF, 0xD9]);
+        v
+    }
+
+    /// A real MP4 written with the mp4 crate: one H.264 video track of
+    /// `seconds` seconds (one sample per second), optionally an AAC track.
+    pub fn mp4(width: u16, height: u16, seconds: u32, with_audio: bool) -> Vec<u8> {
+        use mp4::{
+            AacConfig, AvcConfig, MediaConfig, Mp4Config, Mp4Sample, Mp4Writer, TrackConfig,
+            TrackType,
+        };
+        let config = Mp4Config {
+            major_brand: "isom".parse().unwrap(),
+            minor_version: 512,
+            compatible_brands: vec!["isom".parse().unwrap(), "avc1".parse().unwrap()],
+            timescale: 1000,
+        };
+        let mut w = Mp4Writer::write_start(std::io::Cursor::new(Vec::new()), &config).unwrap();
+        w.add_track(&TrackConfig {
+            track_type: TrackType::Video,
+            timescale: 1000,
+            language: "und".to_string(),
+            media_conf: MediaConfig::AvcConfig(AvcConfig {
+                width,
+                height,
+                seq_param_set: vec![0x67, 0x64, 0x00, 0x1F, 0xAC],
+                pic_param_set: vec![0x68, 0xEE, 0x3C, 0x80],
+            }),
+        })
+        .unwrap();
+        if with_audio {
+            w.add_track(&TrackConfig {
+                track_type: TrackType::Audio,
+                timescale: 1000,
+                language: "und".to_string(),
+                media_conf: MediaConfig::AacConfig(AacConfig::default()),
+            })
+            .unwrap();
+        }
+        for i in 0..seconds {
+            let sample = Mp4Sample {
+                start_time: u64::from(i) * 1000,
+                duration: 1000,
+                rendering_offset: 0,
+                is_sync: true,
+                bytes: vec![0u8; 16].into(),
+            };
+            w.write_sample(1, &sample).unwrap();
+            if with_audio {
+                w.write_sample(2, &sample).unwrap();
+            }
+        }
+        w.write_end().unwrap();
+        w.into_writer().into_inner()
+    }
+
+    fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+        let p = dir.join(name);
+        std::fs::write(&p, bytes).unwrap();
+        p
+    }
+
+    #[test]
+    fn images_are_sniffed_and_measured() {
+        let dir = tempfile::tempdir().unwrap();
+        let info = probe(&write(dir.path(), "a.png", &png(1080, 1350))).unwrap();
+        assert_eq!(
+            (info.mime.as_str(), info.kind, info.width, info.height),
+            ("image/png", MediaKind::Image, Some(1080), Some(1350))
+        );
+        let info = probe(&write(dir.path(), "b.jpg", &jpeg(1200, 628))).unwrap();
+        assert_eq!(info.mime, "image/jpeg");
+        assert_eq!((info.width, info.height), (Some(1200), Some(628)));
+        assert!((info.aspect_ratio().unwrap() - 1.91).abs() < 0.01);
+    }
+
+    #[test]
+    fn the_content_wins_over_the_extension() {
+        let dir = tempfile::tempdir().unwrap();
+        let info = probe(&write(dir.path(), "photo.jpg", &png(10, 10))).unwrap();
+        assert_eq!(info.mime, "image/png");
+        // Instagram takes JPEG only: the misnamed PNG is refused.
+        let e = accepts(PlatformKind::Instagram, &info).unwrap_err();
+        assert!(e.contains("image/png"), "{e}");
+    }
+
+    #[test]
+    fn videos_have_duration_dimensions_codec_and_audio() {
+        let dir = tempfile::tempdir().unwrap();
+        let info = probe(&write(dir.path(), "v.mp4", &mp4(1080, 1920, 5, true))).unwrap();
+        assert_eq!(info.kind, MediaKind::Video);
+        assert_eq!(info.mime, "video/mp4");
+        assert_eq!((info.width, info.height), (Some(1080), Some(1920)));
+        assert!((info.duration.unwrap() - 5.0).abs() < 0.01, "{info:?}");
+        assert_eq!(info.video_codec.as_deref(), Some("avc1"));
+        assert_eq!(info.has_audio, Some(true));
+        let silent = probe(&write(dir.path(), "s.mp4", &mp4(640, 360, 2, false))).unwrap();
+        assert_eq!(silent.has_audio, Some(false));
+    }
+
+    #[test]
+    fn broken_empty_and_unknown_files_are_errors_not_panics() {
+        let dir = tempfile::tempdir().unwrap();
+        assert!(matches!(
+            probe(&write(dir.path(), "e.png", b"")),
+            Err(ProbeError::Empty(_))
+        ));
+        assert!(matches!(
+            probe(&write(dir.path(), "t.png", b"hello, not an image")),
+            Err(ProbeError::UnknownType(_))
+        ));
+        let mut cut = mp4(320, 240, 3, false);
+        cut.truncate(cut.len() / 2);
+        let mut junk = mp4(320, 240, 3, false);
+        let n = junk.len();
+        for b in &mut junk[40..n] {
+            *b = 0xFF;
+        }
+        for bytes in [cut, junk] {
+            let r = probe(&write(dir.path(), "x.mp4", &bytes));
+            if let Ok(info) = r {
+                assert_eq!(info.kind, MediaKind::Video);
+            }
+        }
+        assert!(matches!(
+            probe(&dir.path().join("missing.png")),
+            Err(ProbeError::Io { .. })
+        ));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig { cases: 64, ..Default::default() })]
+        /// Whatever follows a real MP4's first bytes, probing returns, never panics.
+        #[test]
+        fn corrupt_videos_never_panic(cut in 0usize..2000, noise in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..256), at in 0usize..2000) {
+            let dir = tempfile::tempdir().unwrap();
+            let mut bytes = mp4(320, 240, 2, true);
+            let at = at.min(bytes.len());
+            let end = (at + noise.len()).min(bytes.len());
+            bytes[at..end].copy_from_slice(&noise[..end - at]);
+            bytes.truncate(cut.max(16).min(bytes.len()));
+            let _ = probe(&write(dir.path(), "v.mp4", &bytes));
+        }
+    }
+
+    fn video(seconds: f64, size: u64) -> MediaInfo {
+        MediaInfo {
+            size,
+            mime: "video/mp4".into(),
+            extension: "mp4".into(),
+            kind: MediaKind::Video,
+            width: Some(1920),
+            height: Some(1080),
+            duration: Some(seconds),
+            video_codec: Some("avc1".into()),
+            has_audio: Some(true),
+        }
+    }
+
+    #[test]
+    fn platform_limits() {
+        assert!(accepts(PlatformKind::X, &video(120.0, 10 * MB)).is_ok());
+        let e = accepts(PlatformKind::X, &video(141.0, 10 * MB)).unwrap_err();
+        assert!(e.contains("140"), "{e}");
+        assert!(accepts(PlatformKind::Instagram, &video(2.0, MB)).is_err());
+        assert!(accepts(PlatformKind::Telegram, &video(10.0, 51 * MB)).is_err());
+        assert!(accepts(PlatformKind::Youtube, &video(3600.0, 2000 * MB)).is_ok());
+        let mut img = video(0.0, 2 * MB);
+        img.kind = MediaKind::Image;
+        img.mime = "image/jpeg".into();
+        img.duration = None;
+        let e = accepts(PlatformKind::Bluesky, &img).unwrap_err();
+        assert!(e.contains("2.0 MB"), "{e}");
+        assert!(accepts(PlatformKind::Youtube, &img).is_err());
+        // Instagram: 2:1 is wider than 1.91:1.
+        img.width = Some(2000);
+        img.height = Some(1000);
+        assert!(
+            accepts(PlatformKind::Instagram, &img)
+                .unwrap_err()
+                .contains("aspect")
+        );
+        assert!(accepts(PlatformKind::Webhook, &img).is_ok());
+        // Sets: four images on X, not five; no video with images.
+        let four = vec![img.clone(); 4];
+        assert!(accepts_set(PlatformKind::X, &four).is_ok());
+        let mut five = four.clone();
+        five.push(img.clone());
+        assert!(
+            accepts_set(PlatformKind::X, &five)
+                .unwrap_err()
+                .contains("at most 4")
+        );
+        assert!(accepts_set(PlatformKind::Instagram, &five).is_ok());
+        let mixed = vec![img, video(10.0, MB)];
+        assert!(
+            accepts_set(PlatformKind::Mastodon, &mixed)
+                .unwrap_err()
+                .contains("mix")
+        );
+        assert!(accepts_set(PlatformKind::Telegram, &mixed).is_ok());
+    }
+}

@@ -1,13 +1,58 @@
 //! The plan: a campaign turned into dated occurrences.
+//!
+//! [`plan_campaign`] turns each post of a campaign (in its capsules and its
+//! own `[[posts]]`) into one [`Occurrence`] per target account, language and
+//! due time:
+//!
+//! - **Accounts**: the post's `accounts`, else the campaign's. Accounts absent
+//!   from `berrah.toml` are skipped here (campaign validation reports them).
+//! - **Languages**: the post's `languages`, else the campaign's, keeping those
+//!   the account publishes (`languages` in `berrah.toml`).
+//! - **Due time**: `at` on the anchor day (the post's anchor, else its
+//!   capsule's; shifted by `days_before`/`days_after`), `date_time`, or each
+//!   time of `cron` within the campaign's days; all read in the campaign's zone
+//!   with the rules of [`crate::calendar::tz`] (a time in a gap moves forward by
+//!   the gap's length; a time in an overlap is the earlier instant).
+//! - **`not_after`** (past it a late occurrence is dropped): the post's
+//!   `not_after`; else due + `expires_after` (the post's, else the campaign's);
+//!   else, for an `at` post, the end of its local due day; else due + the
+//!   daemon's `expires_after` (24 hours by default). A recurring occurrence
+//!   never expires later than the next occurrence of its series is due.
+//!
+//! # Occurrence ids
+//!
+//! An occurrence's id is [`occurrence_id`] of its key:
+//!
+//! ```text
+//! campaign/capsule-or-_/post/account/language/slot
+//! amal/ep1-migrants/teaser/oim-facebook/ar/once
+//! amal/_/weekly/oim-x/fr/2026-12-22#1
+//! ```
+//!
+//! where `slot` is `once` for `at` and `date_time` posts, and for `cron` posts
+//! the occurrence's local (wall-clock) date and its rank that day from 1
+//! (`2026-12-22#1`, `2026-12-22#2` for a second time that day). The key holds
+//! nothing about a post's position, text or time, so:
+//!
+//! - adding, removing or reordering other posts keeps every id;
+//! - editing a post's text, media or time keeps its id: the queue entry is
+//!   rescheduled or updated, it never becomes a second post;
+//! - changing a post's `id` (or its capsule's, or the campaign's) makes a new
+//!   post, on purpose.
+//!
+//! A recurring post's occurrences on one account and language share a
+//! [`series_id`], so that after downtime only the latest missed one goes out.
 
 use sha2::{Digest, Sha256};
 
-use crate::campaign::{Context, LoadedCampaign};
-use crate::diag::Diagnostic;
-
+mod expiry;
 mod occurrence;
+pub mod output;
+mod planner;
 
+pub use expiry::parse_duration;
 pub use occurrence::{Content, MediaRef, Occurrence};
+pub use planner::{MAX_OCCURRENCES_PER_POST, plan_campaign};
 
 /// The stable id of an occurrence: `o-` and the first 16 hex digits of the
 /// SHA-256 of its key (`campaign/capsule/post/account/language/slot`).
@@ -16,13 +61,10 @@ pub fn occurrence_id(key: &str) -> String {
     format!("o-{}", &hex::encode(digest)[..16])
 }
 
-/// Every occurrence of one campaign, with the problems found on the way
-/// (unknown zone or day, invalid cron, times outside the window or past, DST
-/// adjustments), each pointing into the campaign file.
-pub fn plan_campaign(
-    campaign: &LoadedCampaign,
-    ctx: &Context<'_>,
-) -> (Vec<Occurrence>, Vec<Diagnostic>) {
-    let _ = (campaign, ctx);
-    (Vec::new(), Vec::new())
+/// The id shared by a recurring post's occurrences on one account and
+/// language: `s-` and 16 hex digits of the SHA-256 of
+/// `campaign/capsule/post/account/language`.
+pub fn series_id(prefix: &str) -> String {
+    let digest = Sha256::digest(prefix.as_bytes());
+    format!("s-{}", &hex::encode(digest)[..16])
 }

@@ -1,1 +1,272 @@
-//! Integration tests: check.
+//! Integration tests: check. `berrah check` and `berrah schema` as a comms
+//! team runs them, on the fixture folders of `tests/fixtures/check/`.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures/check")
+        .join(name)
+}
+
+/// Runs the binary in `dir` with a fixed "now" and none of the user's environment.
+fn berrah(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_berrah"))
+        .current_dir(dir)
+        .args(args)
+        .args(["--now", "2026-11-23T12:00:00Z"])
+        .env_remove("BERRAH_CONFIG")
+        .env_remove("BERRAH_CAMPAIGNS")
+        .env_remove("BERRAH_NOW")
+        .env_remove("DATABASE_URL")
+        .output()
+        .expect("the berrah binary runs")
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).into_owned()
+}
+
+#[test]
+fn valid_campaigns_exit_zero_with_a_summary() {
+    let o = berrah(&fixture("valid"), &["check"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(err.contains("1 campaign file checked: 0 errors"), "{err}");
+}
+
+#[test]
+fn broken_files_exit_one_with_path_line_column_caret_and_help() {
+    let o = berrah(&fixture("broken"), &["check"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "campaigns/a-typo.toml:7:1: error: unknown key `hashtag`\n  |\n7 | hashtag = [\"#B7alB7al\"]\n  | ^^^^^^^\n  = help: did you mean `hashtags`?\n"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("campaigns/b-binary.toml:1:1: error: the file is binary"),
+        "{err}"
+    );
+    assert!(
+        err.contains("campaigns/c-empty.toml:1:1: error: the file is empty"),
+        "{err}"
+    );
+    // The broken files hide nothing of the others.
+    assert!(
+        err.contains("campaigns/d-semantic.toml:7:13: error: unknown account `oim-maroc-facebok`"),
+        "{err}"
+    );
+    assert!(err.contains("did you mean `oim-maroc-facebook`?"), "{err}");
+    assert!(
+        err.contains(
+            "campaigns/d-semantic.toml:16:51: error: media file `../secret.png` is outside"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("campaigns/e-dup.toml:2:6: error: campaign id `Migrants_B7al` is already used by `campaigns/d-semantic.toml`"),
+        "{err}"
+    );
+    assert!(err.contains("5 campaign files checked:"), "{err}");
+}
+
+#[test]
+fn json_format_lists_every_diagnostic() {
+    let o = berrah(&fixture("broken"), &["check", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1));
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).expect("JSON on stdout");
+    assert_eq!(doc["files"], 5);
+    let first = &doc["diagnostics"][0];
+    assert_eq!(first["path"], "campaigns/a-typo.toml");
+    assert_eq!(
+        (first["line"].as_u64(), first["column"].as_u64()),
+        (Some(7), Some(1))
+    );
+    assert_eq!(first["help"], "did you mean `hashtags`?");
+}
+
+#[test]
+fn usage_errors_exit_two() {
+    let o = berrah(&fixture("valid"), &["check", "--no-such-flag"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = berrah(&fixture("valid"), &["schema", "nonsense"]);
+    assert_eq!(o.status.code(), Some(2));
+}
+
+#[test]
+fn config_problems_and_missing_folders_exit_one() {
+    let dir = tempfile::tempdir().unwrap();
+    // An explicit config that does not exist.
+    let o = berrah(dir.path(), &["check", "--config", "nope.toml"]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(stderr(&o).contains("nope.toml:1:1: error: the configuration file does not exist"));
+    // A broken config: path:line:col and did-you-mean.
+    std::fs::write(
+        dir.path().join("berrah.toml"),
+        "[accounts.a]\nplatform = \"mastodn\"\n",
+    )
+    .unwrap();
+    let o = berrah(dir.path(), &["check"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("berrah.toml:2:12: error:"), "{err}");
+    // No config and no campaigns folder.
+    std::fs::remove_file(dir.path().join("berrah.toml")).unwrap();
+    let o = berrah(dir.path(), &["check"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("cannot read the campaign folder"), "{err}");
+    // An empty campaigns folder is valid.
+    std::fs::create_dir(dir.path().join("campaigns")).unwrap();
+    let o = berrah(dir.path(), &["check"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn huge_and_non_utf8_files_get_one_clear_diagnostic() {
+    let dir = tempfile::tempdir().unwrap();
+    let camps = dir.path().join("campaigns");
+    std::fs::create_dir(&camps).unwrap();
+    std::fs::write(camps.join("big.toml"), vec![b'#'; 2 * 1024 * 1024]).unwrap();
+    std::fs::write(camps.join("latin1.toml"), b"title = \"Journ\xe9e\"\n").unwrap();
+    let o = berrah(dir.path(), &["check"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("campaigns/big.toml:1:1: error: the file is 2097152 bytes"),
+        "{err}"
+    );
+    assert!(
+        err.contains("campaigns/latin1.toml:1:1: error: the file is not valid UTF-8"),
+        "{err}"
+    );
+    assert!(
+        err.contains("2 campaign files checked: 2 errors, 0 warnings"),
+        "{err}"
+    );
+}
+
+#[test]
+fn schema_prints_the_committed_schemas() {
+    for kind in ["campaign", "config"] {
+        let o = berrah(&fixture("valid"), &["schema", kind]);
+        assert_eq!(o.status.code(), Some(0));
+        let committed = std::fs::read_to_string(
+            Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("schemas/{kind}.schema.json")),
+        )
+        .unwrap();
+        assert_eq!(String::from_utf8_lossy(&o.stdout), committed);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+        assert!(v["$schema"].is_string());
+    }
+}
+
+/// A campaign folder in a temporary directory, with `berrah.toml` beside it.
+fn campaign_dir(config: &str, campaign: &str) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("berrah.toml"), config).unwrap();
+    std::fs::create_dir_all(dir.path().join("campaigns/media")).unwrap();
+    std::fs::write(dir.path().join("campaigns/c.toml"), campaign).unwrap();
+    std::fs::copy(
+        fixture("valid/campaigns/media/capsule-1.png"),
+        dir.path().join("campaigns/media/photo.png"),
+    )
+    .unwrap();
+    dir
+}
+
+const X_CONFIG: &str =
+    "[accounts.unhcr-x]\nplatform = \"x\"\n[accounts.tg]\nplatform = \"telegram\"\n";
+
+fn campaign_with(post: &str) -> String {
+    format!(
+        "[campaign]\nid = \"c\"\ntitle = \"t\"\ntimezone = \"Africa/Casablanca\"\n\
+         start = 2026-12-01\nend = 2026-12-31\naccounts = [\"unhcr-x\"]\nlanguages = [\"fr\"]\n\
+         hashtags = [\"#B7alB7al\"]\n\n[[posts]]\nid = \"p\"\ndate_time = 2026-12-18T10:00:00\n{post}"
+    )
+}
+
+#[test]
+fn a_rendered_text_over_the_x_limit_points_at_the_text_and_suggests_a_variant() {
+    // 270 accented letters + the campaign hashtag: over 280 once rendered.
+    let text = "é".repeat(270);
+    let dir = campaign_dir(
+        X_CONFIG,
+        &campaign_with(&format!("text = {{ fr = \"{text}\" }}\n")),
+    );
+    let o = berrah(dir.path(), &["check"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("campaigns/c.toml:14:15: error: the X text of post `p` in `fr` is"),
+        "{err}"
+    );
+    assert!(err.contains("over X's limit of 280"), "{err}");
+    assert!(err.contains("[posts.variants.x]"), "{err}");
+    // A shorter variant for X fixes it.
+    let dir = campaign_dir(
+        X_CONFIG,
+        &campaign_with(&format!(
+            "text = {{ fr = \"{text}\" }}\n[posts.variants.x]\ntext = {{ fr = \"Court.\" }}\n"
+        )),
+    );
+    let o = berrah(dir.path(), &["check"]);
+    assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
+}
+
+#[test]
+fn warnings_alone_exit_zero() {
+    let dir = campaign_dir(
+        X_CONFIG,
+        &campaign_with("text = { fr = \"Salut\" }\nmedia = [{ file = \"media/photo.png\" }]\n"),
+    );
+    let o = berrah(dir.path(), &["check"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("warning: image `media/photo.png` has no alt text in fr"),
+        "{err}"
+    );
+    assert!(
+        err.contains("1 campaign file checked: 0 errors, 1 warning"),
+        "{err}"
+    );
+}
+
+#[test]
+fn telegram_caption_limit_applies_with_media() {
+    let text = "a".repeat(1100);
+    let post = format!(
+        "accounts = [\"tg\"]\ntext = {{ fr = \"{text}\" }}\nmedia = [{{ file = \"media/photo.png\", alt = {{ fr = \"x\" }} }}]\n"
+    );
+    let dir = campaign_dir(X_CONFIG, &campaign_with(&post));
+    let o = berrah(dir.path(), &["check"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("over Telegram's limit of 1024"), "{err}");
+}
+
+#[test]
+fn campaigns_sharing_an_account_are_held_to_its_budget_together() {
+    let config = "[accounts.oim-fb]\nplatform = \"facebook\"\nbudget = { per_day = 1 }\n";
+    let camp = |id: &str| {
+        format!(
+            "[campaign]\nid = \"{id}\"\ntitle = \"t\"\ntimezone = \"Africa/Casablanca\"\n\
+             start = 2026-12-01\nend = 2026-12-31\naccounts = [\"oim-fb\"]\nlanguages = [\"fr\"]\n\n\
+             [[posts]]\nid = \"p\"\ndate_time = 2026-12-18T10:00:00\ntext = {{ fr = \"Salut\" }}\n"
+        )
+    };
+    let dir = campaign_dir(config, &camp("amal"));
+    std::fs::write(dir.path().join("campaigns/d.toml"), camp("b7al")).unwrap();
+    let o = berrah(dir.path(), &["check"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(0), "{err}");
+    assert!(
+        err.contains("campaigns/d.toml:2:6: warning: account `oim-fb` has 2 publications planned on 2026-12-18 by campaigns amal, b7al, over its budget of 1 per day"),
+        "{err}"
+    );
+}

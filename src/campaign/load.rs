@@ -1,0 +1,392 @@
+//! Reading campaign files and turning TOML errors into diagnostics that say
+//! what to write instead.
+//!
+//! The `toml` crate's messages are written for programmers ("invalid type:
+//! integer `1`, expected a string"); comms teams get the same facts in their
+//! words, with the key, an example line and, for a misspelt key, the closest
+//! expected one.
+
+use std::path::Path;
+
+use serde::de::DeserializeOwned;
+
+use super::suggest;
+use crate::diag::Diagnostic;
+
+/// Files larger than this are refused: a campaign file is a few kilobytes, and
+/// a huge one is a mistake (a video saved as `.toml`) that must not stall the daemon.
+pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Reads a campaign (or config) file as text, refusing what cannot be one:
+/// unreadable, too large, binary, not UTF-8. The error is the one diagnostic
+/// to show for the file.
+pub fn read_source(path: &Path) -> Result<String, Diagnostic> {
+    let meta = std::fs::metadata(path)
+        .map_err(|e| Diagnostic::error(path, None, format!("cannot read the file: {e}")))?;
+    if !meta.is_file() {
+        return Err(Diagnostic::error(
+            path,
+            None,
+            "this is not a file (a folder named like a campaign file?)",
+        )
+        .with_help("rename it so that its name does not end in `.toml`"));
+    }
+    if meta.len() > MAX_FILE_BYTES {
+        return Err(Diagnostic::error(
+            path,
+            None,
+            format!(
+                "the file is {} bytes, more than a campaign file can be (1 MiB)",
+                meta.len()
+            ),
+        )
+        .with_help(
+            "is this really a campaign file? Split a very large campaign into several files",
+        ));
+    }
+    let bytes = std::fs::read(path)
+        .map_err(|e| Diagnostic::error(path, None, format!("cannot read the file: {e}")))?;
+    text_of(path, bytes)
+}
+
+/// The bytes as text, or the diagnostic saying why they are not.
+pub fn text_of(path: &Path, bytes: Vec<u8>) -> Result<String, Diagnostic> {
+    if bytes.contains(&0) {
+        return Err(Diagnostic::error(
+            path,
+            None,
+            "the file is binary (it contains NUL bytes), not a TOML text file",
+        )
+        .with_help(
+            "save the campaign as plain text (UTF-8), or move this file out of the campaign folder",
+        ));
+    }
+    String::from_utf8(bytes).map_err(|e| {
+        let at = e.utf8_error().valid_up_to();
+        Diagnostic::error(
+            path,
+            None,
+            format!("the file is not valid UTF-8 text (bad bytes at byte {at})"),
+        )
+        .with_help("save the file as UTF-8 (in most editors: \"Save with encoding\" → UTF-8)")
+    })
+}
+
+/// Parses TOML into `T`, turning the error into a diagnostic.
+pub fn parse<T: DeserializeOwned>(path: &Path, source: &str) -> Result<T, Diagnostic> {
+    if source.trim().is_empty() {
+        return Err(
+            Diagnostic::error(path, None, "the file is empty").with_help(
+                "a campaign file starts with a `[campaign]` table with `id`, `title`, `timezone`, \
+             `start` and `end`, e.g. `[campaign]` then `id = \"amal-2026\"` on the next line",
+            ),
+        );
+    }
+    toml::from_str(source).map_err(|e| from_toml_error(path, source, &e))
+}
+
+/// Maps a `toml` error (its span and message) to a diagnostic with help.
+pub fn from_toml_error(path: &Path, source: &str, e: &toml::de::Error) -> Diagnostic {
+    let span = e.span().map(|s| {
+        let start = s.start.min(source.len());
+        start..s.end.clamp(start, source.len())
+    });
+    let message = e.message().trim().to_string();
+    let (msg, help) = explain(&message, span.as_ref().map(|s| (source, s.clone())));
+    let d = Diagnostic::error(path, span, msg);
+    match help {
+        Some(h) => d.with_help(h),
+        None => d,
+    }
+}
+
+/// Text between the first pair of backticks after `prefix`.
+fn quoted_after<'a>(message: &'a str, prefix: &str) -> Option<&'a str> {
+    let rest = message.strip_prefix(prefix)?;
+    let rest = rest.strip_prefix('`')?;
+    Some(&rest[..rest.find('`')?])
+}
+
+/// The names listed after "expected one of" in serde's unknown-field message.
+fn expected_names(message: &str) -> Vec<&str> {
+    let Some(i) = message.find("expected") else {
+        return Vec::new();
+    };
+    message[i..].split('`').skip(1).step_by(2).collect()
+}
+
+/// The key being assigned at `span` in `source`: `key` in `key = value`.
+fn key_at(source: &str, span: &std::ops::Range<usize>) -> Option<String> {
+    let upto = source.get(..span.start)?;
+    let line_start = upto.rfind('\n').map_or(0, |i| i + 1);
+    let before = &upto[line_start..];
+    let eq = before.rfind('=')?;
+    let key = before[..eq]
+        .trim()
+        .rsplit(['{', ',', ' '])
+        .next()?
+        .trim()
+        .trim_matches('"');
+    let key = key.rsplit('.').next().unwrap_or(key);
+    (!key.is_empty()).then(|| key.to_string())
+}
+
+/// An example line for a key of the campaign or config format.
+pub fn example_for(key: &str, expected: &str) -> Option<&'static str> {
+    Some(match key {
+        "id" => "id = \"amal-2026\"",
+        "title" => "title = \"AMAL, la série\"",
+        "timezone" => "timezone = \"Africa/Casablanca\"",
+        "start" => "start = 2026-12-01",
+        "end" => "end = 2027-03-31",
+        "accounts" => "accounts = [\"oim-maroc-facebook\", \"unhcr-x\"]",
+        "languages" => "languages = [\"fr\", \"ar\"]",
+        "hashtags" => "hashtags = [\"#B7alB7al\"]",
+        "expires_after" => "expires_after = \"6h\"",
+        "paused" => "paused = false",
+        "slug" => "slug = \"journee-amal\"",
+        "month" => "month = 12",
+        "day" if expected.contains("u8") || expected.contains("integer") => "day = 18",
+        "day" => "day = \"international-migrants-day\"",
+        "year" => "year = 2026",
+        "date" => "date = 2026-12-18",
+        "anchor" => "anchor = { day = \"international-migrants-day\" }",
+        "file" => "file = \"media/capsule-1.mp4\"",
+        "alt" => "alt = { fr = \"Une famille ...\", ar = \"...\" }",
+        "thumbnail" => "thumbnail = \"media/capsule-1.jpg\"",
+        "at" => "at = 10:00",
+        "days_before" => "days_before = 2",
+        "days_after" => "days_after = 1",
+        "date_time" => "date_time = 2026-12-18T10:00:00",
+        "not_after" => "not_after = 2026-12-18T22:00:00",
+        "cron" => "cron = \"0 10 * * TUE\"",
+        "text" => "text = { fr = \"Bonjour ...\", ar = \"مرحبا ...\" }",
+        "first_comment" => "first_comment = { fr = \"...\" }",
+        "media" => "media = [{ file = \"media/photo.jpg\", alt = { fr = \"...\" } }]",
+        "thread" => "thread = [{ fr = \"...\" }]",
+        "platform" => "platform = \"mastodon\"",
+        "handle" => "handle = \"@oim_maroc\"",
+        "base_url" => "base_url = \"https://mastodon.social\"",
+        "credentials" => "credentials = \"env:BERRAH_MASTODON_TOKEN\"",
+        "max_chars" => "max_chars = 500",
+        "campaign" => "[campaign]",
+        _ => return None,
+    })
+}
+
+/// What a serde "expected ..." means, in words.
+fn expected_in_words(expected: &str) -> String {
+    let e = expected.trim();
+    if e.contains("string") {
+        "a text in double quotes".into()
+    } else if [
+        "u8", "u16", "u32", "u64", "usize", "i16", "i32", "i64", "integer",
+    ]
+    .iter()
+    .any(|t| e.ends_with(t))
+    {
+        "a whole number, without quotes".into()
+    } else if e.contains("sequence") {
+        "a list in square brackets `[...]`".into()
+    } else if e.contains("boolean") {
+        "`true` or `false`, without quotes".into()
+    } else if e.contains("map") || e.starts_with("struct") {
+        "a table `{ ... }`".into()
+    } else {
+        e.to_string()
+    }
+}
+
+fn explain(message: &str, at: Option<(&str, std::ops::Range<usize>)>) -> (String, Option<String>) {
+    if let Some(key) = quoted_after(message, "unknown field ") {
+        let names = expected_names(message);
+        let mut help = suggest::did_you_mean(key, names.iter().copied());
+        if help.is_none() && !names.is_empty() {
+            help = Some(format!(
+                "the keys allowed here are: {}",
+                names
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ));
+        }
+        return (format!("unknown key `{key}`"), help);
+    }
+    if let Some(value) = quoted_after(message, "unknown variant ") {
+        let names = expected_names(message);
+        let help = suggest::did_you_mean(value, names.iter().copied()).unwrap_or_else(|| {
+            format!(
+                "write one of: {}",
+                names
+                    .iter()
+                    .map(|n| format!("\"{n}\""))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        });
+        return (
+            format!("`{value}` is not one of the allowed values"),
+            Some(help),
+        );
+    }
+    if let Some(key) = quoted_after(message, "missing field ") {
+        let table = at
+            .as_ref()
+            .and_then(|(src, s)| src.get(s.clone()))
+            .map(str::trim)
+            .filter(|t| t.starts_with('['))
+            .map(|t| format!(" in `{t}`"))
+            .unwrap_or_default();
+        let help = match example_for(key, "") {
+            Some(ex) if key == "campaign" => {
+                format!(
+                    "add a `{ex}` table at the top of the file, with `id`, `title`, `timezone`, `start` and `end`"
+                )
+            }
+            Some(ex) => format!("add a line such as: {ex}"),
+            None => format!("add `{key} = ...`"),
+        };
+        return (format!("missing key `{key}`{table}"), Some(help));
+    }
+    if let Some(rest) = message.strip_prefix("invalid type: ") {
+        let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, ""));
+        let key = at.as_ref().and_then(|(src, s)| key_at(src, s));
+        let want = expected_in_words(expected);
+        let msg = match &key {
+            Some(k) => format!("`{k}` must be {want}, not {found}"),
+            None => format!("expected {want}, found {found}"),
+        };
+        let help = key
+            .as_deref()
+            .and_then(|k| example_for(k, expected))
+            .map(|ex| format!("for example: {ex}"));
+        return (msg, help);
+    }
+    if let Some(rest) = message.strip_prefix("invalid value: ") {
+        return (format!("invalid value: {rest}"), None);
+    }
+    if message.starts_with("duplicate key") {
+        return (
+            message.to_string(),
+            Some("each key may appear once per table; remove or rename one of them".into()),
+        );
+    }
+    // Syntax errors and our own value messages (dates, times) already say
+    // what is expected.
+    let help = if message.contains("expected") || message.contains("write it") {
+        None
+    } else {
+        Some(
+            "check the TOML syntax: `key = value`, texts in double quotes, tables in `[...]`"
+                .into(),
+        )
+    };
+    (message.to_string(), help)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::campaign::CampaignFile;
+
+    const BASE: &str = "[campaign]\nid = \"a\"\ntitle = \"t\"\ntimezone = \"Africa/Casablanca\"\nstart = 2026-01-01\nend = 2026-02-01\n";
+
+    fn err(extra: &str) -> Diagnostic {
+        let src = format!("{BASE}{extra}");
+        parse::<CampaignFile>(Path::new("c.toml"), &src).unwrap_err()
+    }
+
+    #[test]
+    fn unknown_key_suggests_the_closest() {
+        let d = err("hashtag = [\"a\"]\n");
+        assert_eq!(d.message, "unknown key `hashtag`");
+        assert_eq!(d.help.as_deref(), Some("did you mean `hashtags`?"));
+        let src = format!("{BASE}hashtag = [\"a\"]\n");
+        assert!(
+            d.render(Some(&src))
+                .starts_with("c.toml:7:1: error: unknown key `hashtag`")
+        );
+        let d = err("[[posts]]\nid = \"p\"\ntext = { fr = \"x\" }\nmedia = [{ fil = \"a\" }]\n");
+        assert_eq!(d.help.as_deref(), Some("did you mean `file`?"));
+        let d = err("zzzzzz = 1\n");
+        assert!(d.help.unwrap().contains("`timezone`"));
+    }
+
+    #[test]
+    fn missing_key_names_it_and_shows_an_example() {
+        let d = err("[[posts]]\nid = \"p\"\nat = 10:00:00\n");
+        assert_eq!(d.message, "missing key `text` in `[[posts]]`");
+        assert!(d.help.unwrap().contains("text = { fr ="));
+        let d = parse::<CampaignFile>(Path::new("c.toml"), "[campaign]\nid = \"a\"\n").unwrap_err();
+        assert!(
+            d.message.starts_with("missing key `title`"),
+            "{}",
+            d.message
+        );
+        let d = parse::<CampaignFile>(Path::new("c.toml"), "x = 1\n").unwrap_err();
+        assert!(d.message.contains("x"), "{}", d.message);
+    }
+
+    #[test]
+    fn wrong_type_says_what_to_write() {
+        let d = err("[[posts]]\nid = \"p\"\ntext = { fr = \"x\" }\ndays_before = \"2\"\n");
+        assert_eq!(
+            d.message,
+            "`days_before` must be a whole number, without quotes, not string \"2\""
+        );
+        assert_eq!(d.help.as_deref(), Some("for example: days_before = 2"));
+        let d = err("[[capsules]]\nid = 3\n");
+        assert!(
+            d.message
+                .starts_with("`id` must be a text in double quotes"),
+            "{}",
+            d.message
+        );
+    }
+
+    #[test]
+    fn tables_lists_and_dates_of_the_wrong_kind() {
+        let d = err("[[posts]]\nid = \"p\"\ntext = \"hello\"\n");
+        assert!(
+            d.message.starts_with("`text` must be a table `{ ... }`"),
+            "{}",
+            d.message
+        );
+        assert!(d.help.unwrap().contains("text = { fr ="));
+        let src = BASE.replace("end = 2026-02-01", "end = 2026-02-01\nlanguages = \"fr\"");
+        let d = parse::<CampaignFile>(Path::new("c.toml"), &src).unwrap_err();
+        assert!(
+            d.message.starts_with("`languages` must be a list"),
+            "{}",
+            d.message
+        );
+        let src = BASE.replace("start = 2026-01-01", "start = \"2026-13-01\"");
+        let d = parse::<CampaignFile>(Path::new("c.toml"), &src).unwrap_err();
+        assert!(d.message.contains("YYYY-MM-DD"), "{}", d.message);
+        assert_eq!(&src[d.span.unwrap()], "\"2026-13-01\"");
+    }
+
+    #[test]
+    fn empty_binary_and_non_utf8_files() {
+        let p = Path::new("c.toml");
+        assert_eq!(
+            parse::<CampaignFile>(p, " \n").unwrap_err().message,
+            "the file is empty"
+        );
+        assert!(
+            text_of(p, b"a\0b".to_vec())
+                .unwrap_err()
+                .message
+                .contains("binary")
+        );
+        assert!(
+            text_of(p, vec![b'a', 0xFF])
+                .unwrap_err()
+                .message
+                .contains("UTF-8")
+        );
+        let d = parse::<CampaignFile>(p, "x = = 1").unwrap_err();
+        assert!(d.span.is_some());
+    }
+}

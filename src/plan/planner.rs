@@ -1,0 +1,975 @@
+//! [`plan_campaign`]: one campaign file → its occurrences and diagnostics.
+
+use std::collections::HashMap;
+use std::ops::Range;
+
+use jiff::civil;
+use jiff::tz::TimeZone;
+use jiff::{SignedDuration, Timestamp};
+
+use super::expiry::parse_duration;
+use super::{Content, Occurrence, occurrence_id, series_id};
+use crate::calendar::Calendar;
+use crate::calendar::recurrence::Recurrence;
+use crate::calendar::tz::{Adjustment, Resolved, resolve, rfc3339_local, start_of_day, zone};
+use crate::campaign::model::{Anchor, Capsule, Media, Post, Spanned};
+use crate::campaign::{Context, LoadedCampaign};
+use crate::config::PlatformKind;
+use crate::diag::Diagnostic;
+use crate::text::render::{RenderInput, base_text, render};
+
+/// At most this many occurrences of one recurring post: more is almost
+/// certainly a mistake (`* * * * *`), and would flood the queue.
+pub const MAX_OCCURRENCES_PER_POST: usize = 10_000;
+
+/// Every occurrence of one campaign, in time order, with the problems found
+/// on the way, each pointing into the campaign file. See the module docs of
+/// [`crate::plan`] for ids and expiry rules.
+pub fn plan_campaign(
+    campaign: &LoadedCampaign,
+    ctx: &Context<'_>,
+) -> (Vec<Occurrence>, Vec<Diagnostic>) {
+    let mut planner = Planner {
+        lc: campaign,
+        ctx,
+        diags: Vec::new(),
+        out: Vec::new(),
+    };
+    planner.run();
+    let Planner {
+        mut out, mut diags, ..
+    } = planner;
+    out.sort_by(|a, b| a.due.cmp(&b.due).then_with(|| a.key.cmp(&b.key)));
+    diags.sort_by_key(|d| (d.span.as_ref().map(|s| s.start), d.severity));
+    (out, diags)
+}
+
+struct Planner<'a, 'c> {
+    lc: &'a LoadedCampaign,
+    ctx: &'a Context<'c>,
+    diags: Vec<Diagnostic>,
+    out: Vec<Occurrence>,
+}
+
+/// What the whole campaign fixes for each post.
+struct Frame {
+    campaign_id: String,
+    tz: TimeZone,
+    tz_name: String,
+    calendar: Calendar,
+    start: civil::Date,
+    end: civil::Date,
+    campaign_expiry: Option<SignedDuration>,
+    default_expiry: SignedDuration,
+}
+
+/// One time a post is due.
+struct Slot {
+    slot: String,
+    resolved: Resolved,
+    /// The end of the local due day, for `at` posts.
+    end_of_day: Option<Timestamp>,
+}
+
+fn span<T>(s: &Spanned<T>) -> Option<Range<usize>> {
+    Some(s.span())
+}
+
+impl Planner<'_, '_> {
+    fn error(&mut self, span: Option<Range<usize>>, msg: impl Into<String>) -> &mut Diagnostic {
+        self.diags
+            .push(Diagnostic::error(self.lc.path.clone(), span, msg));
+        // Invariant: just pushed.
+        self.diags.last_mut().expect("just pushed")
+    }
+
+    fn warning(&mut self, span: Option<Range<usize>>, msg: impl Into<String>) -> &mut Diagnostic {
+        self.diags
+            .push(Diagnostic::warning(self.lc.path.clone(), span, msg));
+        // Invariant: just pushed.
+        self.diags.last_mut().expect("just pushed")
+    }
+
+    fn run(&mut self) {
+        let lc = self.lc;
+        let c = &lc.file.campaign;
+        let tz = match zone(c.timezone.get_ref()) {
+            Ok(tz) => tz,
+            Err(e) => {
+                let help = match &e.suggestion {
+                    Some(s) => format!("did you mean `{s}`?"),
+                    None => "write an IANA zone name such as `Africa/Casablanca` or `Europe/Paris`"
+                        .to_string(),
+                };
+                self.error(span(&c.timezone), e.to_string()).help = Some(help);
+                return;
+            }
+        };
+        let start = c.start.get_ref().0;
+        let end = c.end.get_ref().0;
+        if end < start {
+            // Reported by campaign validation.
+            return;
+        }
+        // An invalid duration is reported by campaign validation.
+        let campaign_expiry = c
+            .expires_after
+            .as_ref()
+            .and_then(|e| parse_duration(e.get_ref()).ok());
+        let default_expiry = parse_duration(&self.ctx.config.daemon.expires_after)
+            .unwrap_or(SignedDuration::from_hours(24));
+        let frame = Frame {
+            campaign_id: c.id.get_ref().clone(),
+            tz_name: tz
+                .iana_name()
+                .unwrap_or(c.timezone.get_ref().trim())
+                .to_string(),
+            tz,
+            calendar: self.ctx.calendar.with_custom(&lc.file.days),
+            start,
+            end,
+            campaign_expiry,
+            default_expiry,
+        };
+        for capsule in &lc.file.capsules {
+            let anchor = self.anchor_date(&frame, &capsule.anchor);
+            for post in &capsule.posts {
+                self.plan_post(&frame, Some(capsule), anchor, post);
+            }
+        }
+        for post in &lc.file.posts {
+            self.plan_post(&frame, None, None, post);
+        }
+    }
+
+    /// The date of an anchor, with diagnostics; `None` when it has none.
+    fn anchor_date(&mut self, frame: &Frame, anchor: &Spanned<Anchor>) -> Option<civil::Date> {
+        let a: &Anchor = anchor.get_ref();
+        match (&a.day, &a.date) {
+            // Both or neither: reported by campaign validation.
+            (Some(_), Some(_)) | (None, None) => None,
+            (None, Some(date)) => Some(date.get_ref().0),
+            (Some(slug), None) => {
+                let Some(day) = frame.calendar.get(slug.get_ref()) else {
+                    let help = match frame.calendar.suggest(slug.get_ref()) {
+                        Some(s) => format!("did you mean `{s}`? (`berrah days` lists every day)"),
+                        None => "`berrah days` lists every day; a day of the campaign's own goes \
+                                 in a `[[days]]` table"
+                            .to_string(),
+                    };
+                    self.error(span(slug), format!("unknown day `{}`", slug.get_ref()))
+                        .help = Some(help);
+                    return None;
+                };
+                if let Some(year) = a.year {
+                    let date = day.date_in(year);
+                    if date.is_none() {
+                        self.error(
+                            span(slug),
+                            format!("`{}` has no date in {year}", slug.get_ref()),
+                        )
+                        .help = Some(format!(
+                            "its rule is \"{}\"; choose another `year`",
+                            day.describe_rule()
+                        ));
+                    }
+                    return date;
+                }
+                let found = (frame.start.year()..=frame.end.year())
+                    .filter_map(|y| day.date_in(y))
+                    .find(|d| (frame.start..=frame.end).contains(d));
+                if found.is_none() {
+                    self.error(
+                        span(slug),
+                        format!(
+                            "`{}` ({}) does not fall inside the campaign ({} to {})",
+                            slug.get_ref(),
+                            day.describe_rule(),
+                            frame.start,
+                            frame.end
+                        ),
+                    )
+                    .help = Some("widen `start`/`end`, or give the anchor a `year`".into());
+                }
+                found
+            }
+        }
+    }
+
+    fn adjust_warning(
+        &mut self,
+        sp: Option<Range<usize>>,
+        wall: civil::DateTime,
+        r: &Resolved,
+        zone_name: &str,
+    ) {
+        match r.adjustment {
+            Adjustment::Exact => {}
+            Adjustment::Gap { gap } => {
+                self.warning(
+                    sp,
+                    format!(
+                        "{wall} does not exist in {zone_name} (the clocks go forward): \
+                         moved forward by {} to {}",
+                        fmt_duration(gap),
+                        r.local_rfc3339()
+                    ),
+                )
+                .help = Some("choose a time outside the change of time to silence this".into());
+            }
+            Adjustment::Overlap { later } => {
+                self.warning(
+                    sp,
+                    format!(
+                        "{wall} happens twice in {zone_name} (the clocks go back): the earlier \
+                         one is used, {} ({} UTC), not {} UTC",
+                        r.local_rfc3339(),
+                        r.instant,
+                        later
+                    ),
+                )
+                .help = Some("choose a time outside the change of time to silence this".into());
+            }
+        }
+    }
+
+    fn plan_post(
+        &mut self,
+        frame: &Frame,
+        capsule: Option<&Capsule>,
+        capsule_anchor: Option<civil::Date>,
+        post: &Post,
+    ) {
+        let kinds = usize::from(post.at.is_some())
+            + usize::from(post.date_time.is_some())
+            + usize::from(post.cron.is_some());
+        if kinds != 1 {
+            // No time, or several: reported by campaign validation.
+            return;
+        }
+        let Some(slots) = self.slots(frame, capsule_anchor, post) else {
+            return;
+        };
+        let recurring = post.cron.is_some();
+
+        // Expiry.
+        let explicit = match &post.not_after {
+            Some(na) => match resolve(&frame.tz, na.get_ref().0) {
+                Ok(r) => Some((r.instant, na)),
+                Err(e) => {
+                    self.error(span(na), format!("`not_after` cannot be read: {e}"));
+                    return;
+                }
+            },
+            None => None,
+        };
+        let post_expiry = post
+            .expires_after
+            .as_ref()
+            .and_then(|e| parse_duration(e.get_ref()).ok());
+        let mut not_afters: Vec<Timestamp> = Vec::with_capacity(slots.len());
+        for (i, s) in slots.iter().enumerate() {
+            let due = s.resolved.instant;
+            let mut na = match (
+                explicit,
+                post_expiry.or(frame.campaign_expiry),
+                s.end_of_day,
+            ) {
+                (Some((t, _)), _, _) => t,
+                (None, Some(d), _) => due.saturating_add(d).unwrap_or(Timestamp::MAX),
+                (None, None, Some(eod)) => eod,
+                (None, None, None) => due
+                    .saturating_add(frame.default_expiry)
+                    .unwrap_or(Timestamp::MAX),
+            };
+            if recurring && let Some(next) = slots.get(i + 1) {
+                na = na.min(next.resolved.instant);
+            }
+            not_afters.push(na);
+        }
+        if let Some((t, na)) = explicit
+            && let Some(first_late) = slots.iter().find(|s| s.resolved.instant > t)
+        {
+            self.error(
+                span(na),
+                format!(
+                    "`not_after` ({}) is before the time the post is due ({})",
+                    na.get_ref(),
+                    first_late.resolved.local_rfc3339()
+                ),
+            )
+            .help = Some("set `not_after` later than the due time, or remove it".into());
+            return;
+        }
+
+        // Already past?
+        let time_span = post
+            .at
+            .as_ref()
+            .map(|s| s.span())
+            .or(post.date_time.as_ref().map(|s| s.span()))
+            .or(post.cron.as_ref().map(|s| s.span()));
+        let now = self.ctx.now;
+        let dead = not_afters.iter().filter(|na| **na <= now).count();
+        if dead > 0 {
+            let msg = if recurring {
+                format!(
+                    "{dead} of the {} times of post `{}` are already past: they will not be published",
+                    slots.len(),
+                    post.id.get_ref()
+                )
+            } else {
+                format!(
+                    "post `{}` was due {} and its time is past: it will not be published",
+                    post.id.get_ref(),
+                    slots[0].resolved.local_rfc3339()
+                )
+            };
+            self.warning(time_span.clone(), msg);
+        } else if let Some((s, na)) = slots
+            .iter()
+            .zip(&not_afters)
+            .find(|(s, _)| s.resolved.instant < now)
+        {
+            self.warning(
+                time_span,
+                format!(
+                    "post `{}` was due {}, already past: it goes out late, as soon as possible, \
+                     until {}",
+                    post.id.get_ref(),
+                    s.resolved.local_rfc3339(),
+                    local_of(*na, &frame.tz)
+                ),
+            );
+        }
+
+        // Accounts × languages.
+        let c = &self.lc.file.campaign;
+        let accounts = post.accounts.as_ref().unwrap_or(&c.accounts);
+        let languages = post.languages.as_ref().unwrap_or(&c.languages);
+        let media: &[Media] = match &post.media {
+            Some(m) => m,
+            None => capsule.map_or(&[], |cap| cap.media.as_slice()),
+        };
+        let capsule_id = capsule.map(|cap| cap.id.get_ref().clone());
+        let mut contents: HashMap<(PlatformKind, &str), Content> = HashMap::new();
+        for account in accounts {
+            let account_id = account.get_ref();
+            // Unknown accounts are reported by campaign validation.
+            let Some(cfg) = self.ctx.config.accounts.get(account_id) else {
+                continue;
+            };
+            for lang in languages {
+                let lang = lang.get_ref().as_str();
+                if cfg
+                    .languages
+                    .as_ref()
+                    .is_some_and(|ls| !ls.iter().any(|l| l == lang))
+                {
+                    continue;
+                }
+                if base_text(post, cfg.platform, lang).is_none() {
+                    // A missing text is reported by campaign validation.
+                    continue;
+                }
+                let content = contents
+                    .entry((cfg.platform, lang))
+                    .or_insert_with(|| {
+                        render(&RenderInput {
+                            campaign: c,
+                            post,
+                            platform: cfg.platform,
+                            language: lang,
+                            media,
+                            media_dir: self.lc.dir(),
+                        })
+                    })
+                    .clone();
+                let prefix = format!(
+                    "{}/{}/{}/{}/{}",
+                    frame.campaign_id,
+                    capsule_id.as_deref().unwrap_or("_"),
+                    post.id.get_ref(),
+                    account_id,
+                    lang
+                );
+                let series = recurring.then(|| series_id(&prefix));
+                for (s, na) in slots.iter().zip(&not_afters) {
+                    let key = format!("{prefix}/{}", s.slot);
+                    self.out.push(Occurrence {
+                        id: occurrence_id(&key),
+                        key,
+                        campaign: frame.campaign_id.clone(),
+                        capsule: capsule_id.clone(),
+                        post: post.id.get_ref().clone(),
+                        account: account_id.clone(),
+                        platform: cfg.platform,
+                        language: lang.to_string(),
+                        due: s.resolved.instant,
+                        local: s.resolved.local_rfc3339(),
+                        timezone: frame.tz_name.clone(),
+                        not_after: *na,
+                        series: series.clone(),
+                        paused: c.paused || post.paused,
+                        source: self.lc.path.clone(),
+                        content: content.clone(),
+                    });
+                }
+            }
+        }
+    }
+
+    /// The times a post is due, or `None` after an error.
+    fn slots(
+        &mut self,
+        frame: &Frame,
+        capsule_anchor: Option<civil::Date>,
+        post: &Post,
+    ) -> Option<Vec<Slot>> {
+        if let Some(at) = &post.at {
+            let anchor = match &post.anchor {
+                Some(a) => self.anchor_date(frame, a)?,
+                // No anchor at all is reported by campaign validation; a
+                // capsule anchor that failed has been reported above.
+                None => capsule_anchor?,
+            };
+            if post.days_before.is_some() && post.days_after.is_some() {
+                // Reported by campaign validation.
+                return None;
+            }
+            let shift = post
+                .days_after
+                .as_ref()
+                .map_or(0, |d| i64::from(*d.get_ref()))
+                - post
+                    .days_before
+                    .as_ref()
+                    .map_or(0, |d| i64::from(*d.get_ref()));
+            let Ok(date) = anchor.checked_add(jiff::Span::new().days(shift)) else {
+                self.error(
+                    span(at),
+                    "the anchor day shifted by `days_before`/`days_after` is out of range",
+                );
+                return None;
+            };
+            let wall = date.to_datetime(at.get_ref().0);
+            let slot = self.single(frame, wall, span(at))?;
+            let end_of_day = date
+                .tomorrow()
+                .ok()
+                .and_then(|d| start_of_day(&frame.tz, d).ok());
+            return Some(vec![Slot { end_of_day, ..slot }]);
+        }
+        if let Some(dt) = &post.date_time {
+            return self
+                .single(frame, dt.get_ref().0, span(dt))
+                .map(|s| vec![s]);
+        }
+        let cron = post.cron.as_ref()?;
+        let rec = match Recurrence::parse(cron.get_ref()) {
+            Ok(r) => r,
+            Err(e) => {
+                self.error(span(cron), e.to_string()).help = Some(e.help().to_string());
+                return None;
+            }
+        };
+        let fires = rec.fires(&frame.tz, frame.start, frame.end, MAX_OCCURRENCES_PER_POST);
+        if fires.truncated {
+            self.error(
+                span(cron),
+                format!(
+                    "`{}` gives more than {MAX_OCCURRENCES_PER_POST} times in the campaign \
+                     ({} to {})",
+                    cron.get_ref(),
+                    frame.start,
+                    frame.end
+                ),
+            )
+            .help = Some(
+                "a post every minute or hour is almost certainly a mistake: \
+                          for example `cron = \"0 10 * * TUE\"` is every Tuesday at 10:00"
+                    .into(),
+            );
+            return None;
+        }
+        if fires.fires.is_empty() {
+            self.warning(
+                span(cron),
+                format!(
+                    "`{}` never happens between {} and {}",
+                    cron.get_ref(),
+                    frame.start,
+                    frame.end
+                ),
+            );
+        }
+        let mut slots = Vec::with_capacity(fires.fires.len());
+        let mut per_day: HashMap<civil::Date, u32> = HashMap::new();
+        let mut warned = false;
+        for f in fires.fires {
+            let n = per_day.entry(f.wall.date()).or_insert(0);
+            *n += 1;
+            let resolved = Resolved {
+                instant: f.instant,
+                zoned: f.zoned,
+                adjustment: f.adjustment,
+            };
+            if !warned && resolved.adjustment != Adjustment::Exact {
+                warned = true;
+                self.adjust_warning(span(cron), f.wall, &resolved, &frame.tz_name);
+            }
+            slots.push(Slot {
+                slot: format!("{}#{n}", f.wall.date()),
+                resolved,
+                end_of_day: None,
+            });
+        }
+        Some(slots)
+    }
+
+    /// A one-off time (`at` or `date_time`): window check, reading in the zone.
+    fn single(
+        &mut self,
+        frame: &Frame,
+        wall: civil::DateTime,
+        sp: Option<Range<usize>>,
+    ) -> Option<Slot> {
+        if !(frame.start..=frame.end).contains(&wall.date()) {
+            self.error(
+                sp,
+                format!(
+                    "this post is due on {}, outside the campaign ({} to {})",
+                    wall.strftime("%Y-%m-%d %H:%M"),
+                    frame.start,
+                    frame.end
+                ),
+            )
+            .help = Some("move the post inside the campaign, or change its `start`/`end`".into());
+            return None;
+        }
+        let resolved = match resolve(&frame.tz, wall) {
+            Ok(r) => r,
+            Err(e) => {
+                self.error(
+                    sp,
+                    format!("{wall} cannot be read in {}: {e}", frame.tz_name),
+                );
+                return None;
+            }
+        };
+        self.adjust_warning(sp, wall, &resolved, &frame.tz_name);
+        Some(Slot {
+            slot: "once".to_string(),
+            resolved,
+            end_of_day: None,
+        })
+    }
+}
+
+fn fmt_duration(d: SignedDuration) -> String {
+    let mins = d.as_mins();
+    if mins % 60 == 0 {
+        let h = mins / 60;
+        format!("{h} hour{}", if h == 1 { "" } else { "s" })
+    } else {
+        format!("{mins} minutes")
+    }
+}
+
+/// RFC 3339 local form of an instant in a zone (for messages and outputs).
+pub(crate) fn local_of(t: Timestamp, tz: &TimeZone) -> String {
+    rfc3339_local(&t.to_zoned(tz.clone()))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+    use crate::campaign::CampaignFile;
+    use crate::config::Config;
+    use crate::diag::Severity;
+
+    const CONFIG: &str = r#"
+[accounts.oim-facebook]
+platform = "facebook"
+
+[accounts.oim-x]
+platform = "x"
+languages = ["fr"]
+
+[accounts.unicef-youtube]
+platform = "youtube"
+"#;
+
+    const AMAL: &str = r##"
+[campaign]
+id = "amal"
+title = "AMAL"
+timezone = "Africa/Casablanca"
+start = 2026-12-01
+end = 2027-03-31
+accounts = ["oim-facebook", "oim-x", "ghost-account"]
+languages = ["fr", "ar"]
+hashtags = ["AMAL"]
+
+[[capsules]]
+id = "ep1"
+title = "Episode 1"
+anchor = { day = "migrants" }
+media = [{ file = "media/ep1.mp4", alt = { fr = "Amal" } }]
+
+[[capsules.posts]]
+id = "teaser"
+at = 10:00
+days_before = 2
+text = { fr = "Bientôt", ar = "قريبا" }
+
+[[capsules.posts]]
+id = "launch"
+at = 18:30
+text = { fr = "C'est parti", ar = "انطلقنا" }
+
+[[posts]]
+id = "weekly"
+cron = "0 10 * * TUE"
+accounts = ["oim-x"]
+text = { fr = "Chaque mardi" }
+languages = ["fr"]
+"##;
+
+    fn plan_str(src: &str, now: &str) -> (Vec<Occurrence>, Vec<Diagnostic>) {
+        let config: Config = toml::from_str(CONFIG).unwrap();
+        let calendar = Calendar::shipped();
+        let ctx = Context {
+            config: &config,
+            calendar: &calendar,
+            now: now.parse().unwrap(),
+        };
+        let file: CampaignFile = toml::from_str(src).unwrap();
+        let lc = LoadedCampaign {
+            path: PathBuf::from("/c/amal.toml"),
+            source: src.to_string(),
+            file,
+        };
+        plan_campaign(&lc, &ctx)
+    }
+
+    fn plan(src: &str) -> (Vec<Occurrence>, Vec<Diagnostic>) {
+        plan_str(src, "2026-11-23T00:00:00Z")
+    }
+
+    fn ts(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn errors(d: &[Diagnostic]) -> Vec<&str> {
+        d.iter()
+            .filter(|d| d.severity == Severity::Error)
+            .map(|d| d.message.as_str())
+            .collect()
+    }
+
+    #[test]
+    fn amal_capsule_accounts_languages_and_times() {
+        let (occ, diags) = plan(AMAL);
+        assert!(errors(&diags).is_empty(), "{diags:#?}");
+        let teaser: Vec<_> = occ.iter().filter(|o| o.post == "teaser").collect();
+        // facebook fr+ar, x fr only; the unknown account is skipped.
+        assert_eq!(teaser.len(), 3);
+        // 16 December 10:00 in Casablanca (UTC+1) is 09:00 UTC.
+        for o in &teaser {
+            assert_eq!(o.due, ts("2026-12-16T09:00:00Z"));
+            assert_eq!(o.local, "2026-12-16T10:00:00+01:00");
+            assert_eq!(o.timezone, "Africa/Casablanca");
+            // An `at` post expires at the end of its local day.
+            assert_eq!(o.not_after, ts("2026-12-16T23:00:00Z"));
+            assert_eq!(o.capsule.as_deref(), Some("ep1"));
+            assert_eq!(o.series, None);
+            assert_eq!(o.content.media[0].path, PathBuf::from("/c/media/ep1.mp4"));
+        }
+        let ar = teaser.iter().find(|o| o.language == "ar").unwrap();
+        assert_eq!(ar.key, "amal/ep1/teaser/oim-facebook/ar/once");
+        assert_eq!(ar.id, occurrence_id("amal/ep1/teaser/oim-facebook/ar/once"));
+        assert_eq!(ar.content.text, "قريبا\n\n#AMAL");
+        let launch = occ.iter().find(|o| o.post == "launch").unwrap();
+        assert_eq!(launch.due, ts("2026-12-18T17:30:00Z"));
+
+        let weekly: Vec<_> = occ.iter().filter(|o| o.post == "weekly").collect();
+        // Tuesdays from 2026-12-01 to 2027-03-30: 18 of them.
+        assert_eq!(weekly.len(), 18);
+        assert_eq!(weekly[0].key, "amal/_/weekly/oim-x/fr/2026-12-01#1");
+        assert!(weekly.iter().all(|o| o.series == weekly[0].series));
+        assert!(weekly[0].series.as_deref().unwrap().starts_with("s-"));
+        // The daemon's default: 24 hours.
+        let day = SignedDuration::from_hours(24);
+        assert_eq!(
+            weekly[0].not_after,
+            weekly[0].due.saturating_add(day).unwrap()
+        );
+        // With a longer expiry, each expires when the next one is due.
+        let (occ, _) = plan(&AMAL.replace(
+            "cron = \"0 10 * * TUE\"\n",
+            "cron = \"0 10 * * TUE\"\nexpires_after = \"2 weeks\"\n",
+        ));
+        let weekly: Vec<_> = occ.iter().filter(|o| o.post == "weekly").collect();
+        assert_eq!(weekly[0].not_after, weekly[1].due);
+        let last = weekly.last().unwrap();
+        assert_eq!(last.not_after, last.due.saturating_add(day * 14).unwrap());
+        // Time order overall.
+        assert!(occ.windows(2).all(|w| w[0].due <= w[1].due));
+    }
+
+    #[test]
+    fn casablanca_ramadan_2027_weekly() {
+        // Sundays at 10:00 local across Ramadan 2027 (UTC+0 from 2027-02-07
+        // 02:00 UTC to 2027-03-14 02:00 UTC); expected UTC written by hand.
+        let src = AMAL
+            .replace("start = 2026-12-01", "start = 2027-01-31")
+            .replace("cron = \"0 10 * * TUE\"", "cron = \"0 10 * * SUN\"")
+            .replace("end = 2027-03-31", "end = 2027-03-21")
+            .replace("day = \"migrants\"", "date = 2027-02-10");
+        let (occ, diags) = plan(&src);
+        assert!(errors(&diags).is_empty(), "{diags:#?}");
+        let got: Vec<(String, Timestamp)> = occ
+            .iter()
+            .filter(|o| o.post == "weekly")
+            .map(|o| (o.local.clone(), o.due))
+            .collect();
+        let want = [
+            ("2027-01-31T10:00:00+01:00", "2027-01-31T09:00:00Z"),
+            ("2027-02-07T10:00:00+00:00", "2027-02-07T10:00:00Z"),
+            ("2027-02-14T10:00:00+00:00", "2027-02-14T10:00:00Z"),
+            ("2027-02-21T10:00:00+00:00", "2027-02-21T10:00:00Z"),
+            ("2027-02-28T10:00:00+00:00", "2027-02-28T10:00:00Z"),
+            ("2027-03-07T10:00:00+00:00", "2027-03-07T10:00:00Z"),
+            ("2027-03-14T10:00:00+01:00", "2027-03-14T09:00:00Z"),
+            ("2027-03-21T10:00:00+01:00", "2027-03-21T09:00:00Z"),
+        ];
+        let want: Vec<(String, Timestamp)> =
+            want.iter().map(|(l, u)| (l.to_string(), ts(u))).collect();
+        assert_eq!(got, want);
+    }
+
+    #[test]
+    fn ids_survive_edits_reorders_additions_and_removals() {
+        let ids = |src: &str, post: &str| -> Vec<String> {
+            let (occ, diags) = plan(src);
+            assert!(errors(&diags).is_empty(), "{diags:#?}");
+            let mut v: Vec<_> = occ
+                .iter()
+                .filter(|o| o.post == post)
+                .map(|o| o.id.clone())
+                .collect();
+            v.sort();
+            v
+        };
+        let before = ids(AMAL, "launch");
+        let weekly_before = ids(AMAL, "weekly");
+        assert_eq!(before.len(), 3);
+
+        // Another post added before it, and the teaser removed.
+        let edited = AMAL.replace(
+            "[[capsules.posts]]\nid = \"teaser\"\nat = 10:00\ndays_before = 2\ntext = { fr = \"Bientôt\", ar = \"قريبا\" }\n",
+            "[[capsules.posts]]\nid = \"new-one\"\nat = 09:00\ntext = { fr = \"Nouveau\", ar = \"جديد\" }\n",
+        );
+        assert_ne!(edited, AMAL);
+        assert_eq!(ids(&edited, "launch"), before);
+        assert_eq!(ids(&edited, "weekly"), weekly_before);
+
+        // Its own text and time edited: same ids (rescheduled, not a new post).
+        let edited = AMAL
+            .replace("at = 18:30", "at = 20:00")
+            .replace("C'est parti", "C'est parti !");
+        assert_ne!(edited, AMAL);
+        assert_eq!(ids(&edited, "launch"), before);
+        let (occ, _) = plan(&edited);
+        let launch = occ.iter().find(|o| o.post == "launch").unwrap();
+        assert_eq!(launch.due, ts("2026-12-18T19:00:00Z"));
+
+        // Posts reordered: capsule posts swapped, campaign post moved first.
+        let teaser = "[[capsules.posts]]\nid = \"teaser\"\nat = 10:00\ndays_before = 2\ntext = { fr = \"Bientôt\", ar = \"قريبا\" }\n\n";
+        let reordered = AMAL
+            .replace(teaser, "")
+            .replace("[[posts]]", &format!("{teaser}[[posts]]"));
+        assert_ne!(reordered, AMAL);
+        assert_eq!(ids(&reordered, "launch"), before);
+        assert_eq!(ids(&reordered, "teaser"), ids(AMAL, "teaser"));
+
+        // The recurring post's text edited: same ids; a different post id: new ones.
+        let edited = AMAL.replace("Chaque mardi", "Tous les mardis");
+        assert_eq!(ids(&edited, "weekly"), weekly_before);
+        let renamed = AMAL.replace("id = \"launch\"", "id = \"launch-2\"");
+        let new_ids = ids(&renamed, "launch-2");
+        assert!(new_ids.iter().all(|i| !before.contains(i)));
+    }
+
+    #[test]
+    fn every_kind_of_problem_points_into_the_file() {
+        let src = AMAL.replace("Africa/Casablanca", "Africa/Casablance");
+        let (occ, d) = plan(&src);
+        assert!(occ.is_empty());
+        assert_eq!(d[0].message, "unknown time zone `Africa/Casablance`");
+        assert_eq!(
+            d[0].help.as_deref(),
+            Some("did you mean `Africa/Casablanca`?")
+        );
+        let span = d[0].span.clone().unwrap();
+        assert_eq!(&src[span], "\"Africa/Casablance\"");
+
+        let src = AMAL.replace("day = \"migrants\"", "day = \"migrant\"");
+        let (_, d) = plan(&src);
+        assert_eq!(errors(&d), ["unknown day `migrant`"]);
+        assert!(d[0].help.as_deref().unwrap().contains("`migrants`"));
+
+        let src = AMAL.replace("cron = \"0 10 * * TUE\"", "cron = \"0 10 * *\"");
+        let (_, d) = plan(&src);
+        let e = errors(&d);
+        assert_eq!(e.len(), 1);
+        assert!(e[0].starts_with("invalid cron expression"), "{e:?}");
+        assert!(d.iter().any(|d| {
+            d.help
+                .as_deref()
+                .is_some_and(|h| h.contains("0 10 * * TUE"))
+        }));
+
+        // Outside the window.
+        let src = AMAL.replace("days_before = 2", "days_before = 20");
+        let (_, d) = plan(&src);
+        assert_eq!(errors(&d).len(), 1);
+        assert!(errors(&d)[0].contains("outside the campaign"), "{d:?}");
+
+        // A day that does not fall in the window, and one with no date that year.
+        let src = AMAL.replace("day = \"migrants\"", "day = \"youth\"");
+        let (_, d) = plan(&src);
+        assert!(errors(&d)[0].contains("does not fall inside"), "{d:?}");
+        let src = format!(
+            "{}\n[[days]]\nslug = \"leap\"\nmonth = 2\nday = 29\n",
+            AMAL.replace("day = \"migrants\" }", "day = \"leap\", year = 2027 }")
+        );
+        let (_, d) = plan(&src);
+        assert_eq!(errors(&d), ["`leap` has no date in 2027"]);
+
+        // not_after before due.
+        let src = AMAL.replace(
+            "at = 18:30\n",
+            "at = 18:30\nnot_after = 2026-12-18T12:00:00\n",
+        );
+        let (_, d) = plan(&src);
+        assert_eq!(errors(&d).len(), 1);
+        assert!(errors(&d)[0].contains("`not_after`"), "{d:?}");
+
+        // Missing text in a language: validation reports it; the plan skips it.
+        let src = AMAL.replace(
+            "text = { fr = \"C'est parti\", ar = \"انطلقنا\" }",
+            "text = { fr = \"C'est parti\" }",
+        );
+        let (occ, d) = plan(&src);
+        assert!(errors(&d).is_empty());
+        assert!(!occ.iter().any(|o| o.post == "launch" && o.language == "ar"));
+        assert!(occ.iter().any(|o| o.post == "launch" && o.language == "fr"));
+    }
+
+    #[test]
+    fn past_times_warn() {
+        // Now is after the teaser's day but before the launch.
+        let (occ, d) = plan_str(AMAL, "2026-12-17T12:00:00Z");
+        assert!(errors(&d).is_empty());
+        assert!(
+            d.iter()
+                .any(|d| d.message.contains("`teaser`")
+                    && d.message.contains("will not be published")),
+            "{d:#?}"
+        );
+        assert!(
+            d.iter()
+                .any(|d| d.message.contains("of the 18 times of post `weekly`")),
+            "{d:#?}"
+        );
+        // Still planned (the daemon decides), the ids are the same.
+        assert!(occ.iter().any(|o| o.post == "teaser"));
+        // Due an hour ago, not yet expired: it goes out late.
+        let (_, d) = plan_str(AMAL, "2026-12-16T10:00:00Z");
+        assert!(
+            d.iter().any(|d| d.message.contains("goes out late")),
+            "{d:#?}"
+        );
+    }
+
+    #[test]
+    fn paris_gap_and_overlap_warnings() {
+        let base = AMAL
+            .replace("Africa/Casablanca", "Europe/Paris")
+            .replace("start = 2026-12-01", "start = 2026-10-01")
+            .replace("end = 2027-03-31", "end = 2027-04-30");
+        let src = base.replace(
+            "[[posts]]",
+            "[[posts]]\nid = \"gap\"\ndate_time = 2027-03-28T02:30:00\ntext = { fr = \"g\", ar = \"g\" }\n\n[[posts]]\nid = \"overlap\"\ndate_time = 2026-10-25T02:30:00\ntext = { fr = \"o\", ar = \"o\" }\n\n[[posts]]",
+        );
+        let (occ, d) = plan(&src);
+        assert!(errors(&d).is_empty(), "{d:#?}");
+        let gap = occ.iter().find(|o| o.post == "gap").unwrap();
+        assert_eq!(gap.due, ts("2027-03-28T01:30:00Z"));
+        assert_eq!(gap.local, "2027-03-28T03:30:00+02:00");
+        let over = occ.iter().find(|o| o.post == "overlap").unwrap();
+        assert_eq!(over.due, ts("2026-10-25T00:30:00Z"));
+        assert_eq!(over.local, "2026-10-25T02:30:00+02:00");
+        let w: Vec<&str> = d.iter().map(|d| d.message.as_str()).collect();
+        assert!(
+            w.iter()
+                .any(|m| m.contains("does not exist") && m.contains("2027-03-28T03:30:00+02:00")),
+            "{w:?}"
+        );
+        assert!(
+            w.iter()
+                .any(|m| m.contains("happens twice") && m.contains("2026-10-25T00:30:00Z")),
+            "{w:?}"
+        );
+    }
+
+    #[test]
+    fn expiry_rules() {
+        let src = AMAL
+            .replace(
+                "title = \"AMAL\"\n",
+                "title = \"AMAL\"\nexpires_after = \"6h\"\n",
+            )
+            .replace("at = 18:30\n", "at = 18:30\nexpires_after = \"2h\"\n");
+        let (occ, d) = plan(&src);
+        assert!(errors(&d).is_empty(), "{d:#?}");
+        let get = |p: &str| occ.iter().find(|o| o.post == p).unwrap();
+        assert_eq!(get("launch").not_after, ts("2026-12-18T19:30:00Z"));
+        assert_eq!(get("teaser").not_after, ts("2026-12-16T15:00:00Z"));
+        let src = AMAL.replace(
+            "at = 18:30\n",
+            "at = 18:30\nnot_after = 2026-12-18T21:00:00\n",
+        );
+        let (occ, _) = plan(&src);
+        assert_eq!(
+            occ.iter().find(|o| o.post == "launch").unwrap().not_after,
+            ts("2026-12-18T20:00:00Z")
+        );
+        let src = AMAL.replace(
+            "title = \"AMAL\"\n",
+            "title = \"AMAL\"\nexpires_after = \"soon\"\n",
+        );
+        // Validation reports the bad duration; the plan falls back to the default.
+        let (occ, d) = plan(&src);
+        assert!(errors(&d).is_empty());
+        assert_eq!(
+            occ.iter().find(|o| o.post == "launch").unwrap().not_after,
+            ts("2026-12-18T23:00:00Z")
+        );
+    }
+
+    #[test]
+    fn paused() {
+        let src = AMAL.replace(
+            "[[posts]]\nid = \"weekly\"",
+            "[[posts]]\nid = \"weekly\"\npaused = true",
+        );
+        let (occ, _) = plan(&src);
+        assert!(occ.iter().filter(|o| o.post == "weekly").all(|o| o.paused));
+        assert!(occ.iter().filter(|o| o.post == "launch").all(|o| !o.paused));
+    }
+}

@@ -1,0 +1,482 @@
+//! Rendering a post for one platform and one language: what is published.
+//!
+//! Pure: no I/O (media paths are joined, never read).
+//!
+//! - **Text**: the platform's variant (`variants.<platform>.text.<lang>`),
+//!   else the post's own text in that language, kept byte for byte.
+//! - **Hashtags**: the campaign's, then the post's, with `#` added when
+//!   missing, each once, and left out when the text already has it. They go on
+//!   their own line after a blank line, so that an Arabic (right-to-left)
+//!   sentence is never mixed with Latin tags on one line.
+//! - **Links**: every `http(s)://` link gets the campaign's UTM parameters
+//!   (existing query kept, `utm_` keys already there not overwritten, the
+//!   `#fragment` kept at the end). Punctuation right after a link
+//!   (`.`, `,`, `)`, `»`...) is not part of it.
+//! - **Thread and first comment**: per language, the variant's replacing the
+//!   post's. **Title and description** (YouTube, LinkedIn): the variant's.
+//! - **Alt text**: the occurrence's language, else French, else any.
+
+use std::path::Path;
+
+use crate::campaign::model::{Campaign, LangText, Media, Post, Utm};
+use crate::config::PlatformKind;
+use crate::plan::{Content, MediaRef};
+
+/// What [`render`] needs.
+#[derive(Debug, Clone, Copy)]
+pub struct RenderInput<'a> {
+    pub campaign: &'a Campaign,
+    pub post: &'a Post,
+    pub platform: PlatformKind,
+    pub language: &'a str,
+    /// The post's media (its own, else its capsule's).
+    pub media: &'a [Media],
+    /// The campaign file's folder, that media paths are relative to.
+    pub media_dir: &'a Path,
+}
+
+/// The text that would be published before hashtags and links are applied:
+/// the variant's, else the post's. `None` when the post has no text in that
+/// language (planning reports it).
+pub fn base_text<'a>(post: &'a Post, platform: PlatformKind, language: &str) -> Option<&'a str> {
+    post.variants
+        .get(platform.as_str())
+        .and_then(|v| v.text.get(language))
+        .or_else(|| post.text.get(language))
+        .map(|s| s.get_ref().as_str())
+}
+
+/// Renders one post for one platform and language.
+pub fn render(input: &RenderInput<'_>) -> Content {
+    let RenderInput {
+        campaign,
+        post,
+        platform,
+        language,
+        media,
+        media_dir,
+    } = *input;
+    let variant = post.variants.get(platform.as_str());
+    let utm = campaign.utm.as_ref();
+    let link = |s: &str| match utm {
+        Some(u) => tag_links(s, u),
+        None => s.to_string(),
+    };
+
+    let text = base_text(post, platform, language).unwrap_or_default();
+    let tags: Vec<&str> = campaign
+        .hashtags
+        .iter()
+        .chain(post.hashtags.iter())
+        .map(String::as_str)
+        .collect();
+    let text = append_hashtags(&link(text), &tags);
+
+    let in_lang = |t: &LangText| t.get(language).map(|s| s.get_ref().clone());
+    let first_comment = variant
+        .and_then(|v| in_lang(&v.first_comment))
+        .or_else(|| in_lang(&post.first_comment))
+        .map(|s| link(&s));
+    let thread_source = variant
+        .and_then(|v| v.thread.as_ref())
+        .unwrap_or(&post.thread);
+    let thread = thread_source
+        .iter()
+        .filter_map(in_lang)
+        .map(|s| link(&s))
+        .collect();
+    let title = variant.and_then(|v| in_lang(&v.title));
+    let description = variant
+        .and_then(|v| in_lang(&v.description))
+        .map(|s| link(&s));
+
+    let media = media
+        .iter()
+        .map(|m| MediaRef {
+            file: m.file.get_ref().clone(),
+            path: media_dir.join(m.file.get_ref()),
+            alt: alt_text(&m.alt, language),
+            thumbnail: m.thumbnail.as_ref().map(|t| media_dir.join(t.get_ref())),
+        })
+        .collect();
+
+    Content {
+        text,
+        title,
+        description,
+        media,
+        thread,
+        first_comment,
+    }
+}
+
+/// Alt text in `language`, else French (the campaigns' common language), else any.
+pub fn alt_text(alt: &LangText, language: &str) -> Option<String> {
+    alt.get(language)
+        .or_else(|| alt.get("fr"))
+        .or_else(|| alt.values().next())
+        .map(|s| s.get_ref().clone())
+}
+
+/// Appends `tags` (with `#` added when missing) on their own line after a
+/// blank line, leaving out tags the text already contains and repeated tags
+/// (case-insensitive). The text itself is not changed, except trailing
+/// whitespace before the tags.
+pub fn append_hashtags(text: &str, tags: &[&str]) -> String {
+    let mut kept: Vec<String> = Vec::new();
+    for tag in tags {
+        let tag = tag.trim();
+        let bare = tag.trim_start_matches('#').trim();
+        if bare.is_empty() {
+            continue;
+        }
+        let tag = format!("#{bare}");
+        let dup = kept.iter().any(|k| k.to_lowercase() == tag.to_lowercase());
+        if !dup && !contains_hashtag(text, &tag) {
+            kept.push(tag);
+        }
+    }
+    if kept.is_empty() {
+        return text.to_string();
+    }
+    let body = text.trim_end();
+    if body.is_empty() {
+        kept.join(" ")
+    } else {
+        format!("{body}\n\n{}", kept.join(" "))
+    }
+}
+
+/// Whether `text` has `tag` as a whole hashtag (not as the start of a longer one).
+fn contains_hashtag(text: &str, tag: &str) -> bool {
+    let hay = text.to_lowercase();
+    let needle = tag.to_lowercase();
+    let mut from = 0;
+    while let Some(i) = hay[from..].find(&needle) {
+        let end = from + i + needle.len();
+        let next = hay[end..].chars().next();
+        if !next.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+            return true;
+        }
+        from = end;
+    }
+    false
+}
+
+/// Adds UTM parameters to every `http://` and `https://` link of `text`.
+pub fn tag_links(text: &str, utm: &Utm) -> String {
+    let params: Vec<(&str, &str)> = [
+        ("utm_source", &utm.source),
+        ("utm_medium", &utm.medium),
+        ("utm_campaign", &utm.campaign),
+        ("utm_term", &utm.term),
+        ("utm_content", &utm.content),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| v.as_deref().map(|v| (k, v)))
+    .collect();
+    if params.is_empty() {
+        return text.to_string();
+    }
+    let mut out = String::with_capacity(text.len() + 64);
+    let mut rest = text;
+    while let Some((start, end)) = find_link(rest) {
+        out.push_str(&rest[..start]);
+        out.push_str(&add_params(&rest[start..end], &params));
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The byte range of the first link in `s`.
+fn find_link(s: &str) -> Option<(usize, usize)> {
+    let lower = s.to_ascii_lowercase();
+    let mut from = 0;
+    loop {
+        let i = from + lower[from..].find("http")?;
+        let after = &lower[i..];
+        let scheme = if after.starts_with("https://") {
+            8
+        } else if after.starts_with("http://") {
+            7
+        } else {
+            from = i + 4;
+            continue;
+        };
+        // Not inside a word (e.g. "xhttp://").
+        if s[..i]
+            .chars()
+            .next_back()
+            .is_some_and(|c| c.is_alphanumeric())
+        {
+            from = i + scheme;
+            continue;
+        }
+        let mut end = i + scheme;
+        for (off, c) in s[end..].char_indices() {
+            if c.is_whitespace() || matches!(c, '<' | '>' | '"' | '«' | '»' | '`') {
+                end += off;
+                return Some((i, trim_trailing(s, i, end, scheme)));
+            }
+        }
+        end = s.len();
+        return Some((i, trim_trailing(s, i, end, scheme)));
+    }
+}
+
+/// Drops punctuation that ends a sentence rather than the link, and a closing
+/// bracket that has no opening one inside the link.
+fn trim_trailing(s: &str, start: usize, mut end: usize, scheme: usize) -> usize {
+    while end > start + scheme {
+        let Some(c) = s[start..end].chars().next_back() else {
+            break;
+        };
+        let strip = match c {
+            '.' | ',' | ';' | ':' | '!' | '?' | '\'' | '،' | '؛' | '؟' => true,
+            ')' => s[start..end].matches('(').count() < s[start..end].matches(')').count(),
+            ']' => s[start..end].matches('[').count() < s[start..end].matches(']').count(),
+            '}' => true,
+            _ => false,
+        };
+        if !strip {
+            break;
+        }
+        end -= c.len_utf8();
+    }
+    end
+}
+
+fn add_params(link: &str, params: &[(&str, &str)]) -> String {
+    let (base, fragment) = match link.find('#') {
+        Some(i) => (&link[..i], Some(&link[i..])),
+        None => (link, None),
+    };
+    let (path, query) = match base.find('?') {
+        Some(i) => (&base[..i], Some(&base[i + 1..])),
+        None => (base, None),
+    };
+    let existing: Vec<&str> = query
+        .unwrap_or("")
+        .split('&')
+        .filter(|p| !p.is_empty())
+        .map(|p| p.split('=').next().unwrap_or(p))
+        .collect();
+    let added: Vec<String> = params
+        .iter()
+        .filter(|(k, _)| !existing.iter().any(|e| e.eq_ignore_ascii_case(k)))
+        .map(|(k, v)| {
+            let v: String = url::form_urlencoded::byte_serialize(v.as_bytes()).collect();
+            format!("{k}={v}")
+        })
+        .collect();
+    if added.is_empty() {
+        return link.to_string();
+    }
+    let mut out = String::from(path);
+    out.push('?');
+    match query {
+        Some(q) if !q.is_empty() => {
+            out.push_str(q);
+            if !q.ends_with('&') {
+                out.push('&');
+            }
+        }
+        _ => {}
+    }
+    out.push_str(&added.join("&"));
+    if let Some(f) = fragment {
+        out.push_str(f);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::campaign::CampaignFile;
+
+    fn utm() -> Utm {
+        Utm {
+            source: Some("facebook".into()),
+            medium: Some("social".into()),
+            campaign: Some("b7al b7al".into()),
+            ..Utm::default()
+        }
+    }
+
+    #[test]
+    fn links_get_utm_with_query_fragment_and_punctuation_kept() {
+        let u = utm();
+        assert_eq!(
+            tag_links("Voir https://oim.ma/amal.", &u),
+            "Voir https://oim.ma/amal?utm_source=facebook&utm_medium=social&utm_campaign=b7al+b7al."
+        );
+        assert_eq!(
+            tag_links("(https://x.org/a?id=3&utm_source=mail#top), ok", &u),
+            "(https://x.org/a?id=3&utm_source=mail&utm_medium=social&utm_campaign=b7al+b7al#top), ok"
+        );
+        assert_eq!(
+            tag_links("https://fr.wikipedia.org/wiki/Paix_(homonymie)", &u),
+            "https://fr.wikipedia.org/wiki/Paix_(homonymie)?utm_source=facebook&utm_medium=social&utm_campaign=b7al+b7al"
+        );
+        assert_eq!(
+            tag_links("no link here, http or https", &u),
+            "no link here, http or https"
+        );
+        assert_eq!(
+            tag_links("a HTTPS://A.ORG b http://b.org", &u),
+            "a HTTPS://A.ORG?utm_source=facebook&utm_medium=social&utm_campaign=b7al+b7al b http://b.org?utm_source=facebook&utm_medium=social&utm_campaign=b7al+b7al"
+        );
+        let full = Utm {
+            source: Some("s".into()),
+            medium: Some("m".into()),
+            campaign: Some("c".into()),
+            term: Some("t".into()),
+            content: Some("x".into()),
+        };
+        let tagged = tag_links(
+            "https://a.org/?utm_source=1&utm_medium=2&utm_campaign=3&utm_term=4&utm_content=5",
+            &full,
+        );
+        assert_eq!(
+            tagged,
+            "https://a.org/?utm_source=1&utm_medium=2&utm_campaign=3&utm_term=4&utm_content=5"
+        );
+    }
+
+    #[test]
+    fn arabic_text_and_links_survive_byte_for_byte() {
+        let u = utm();
+        let text = "تعرفوا على أمل: https://oim.ma/ar/أمل، شاهدوا الحلقة";
+        let out = tag_links(text, &u);
+        assert_eq!(
+            out,
+            "تعرفوا على أمل: https://oim.ma/ar/أمل?utm_source=facebook&utm_medium=social&utm_campaign=b7al+b7al، شاهدوا الحلقة"
+        );
+        let mixed = "AMAL أمل — épisode 2 « الهجرة » ✨";
+        assert_eq!(tag_links(mixed, &u), mixed);
+        assert_eq!(append_hashtags(mixed, &[]), mixed);
+    }
+
+    #[test]
+    fn hashtags_on_their_own_line_once() {
+        let out = append_hashtags(
+            "مرحبا بكم #AMAL\n",
+            &["AMAL", "#B7alB7al", "b7alb7al", "  ", "#الهجرة"],
+        );
+        assert_eq!(out, "مرحبا بكم #AMAL\n\n#B7alB7al #الهجرة");
+        // A longer tag in the text does not hide a shorter one.
+        assert_eq!(
+            append_hashtags("#AMAL2026", &["AMAL"]),
+            "#AMAL2026\n\n#AMAL"
+        );
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn never_panics_and_keeps_text_without_links(s in "\\PC{0,80}", t in "[#a-zA-Zء-ي ]{0,12}") {
+            let u = utm();
+            let out = tag_links(&s, &u);
+            if !s.to_ascii_lowercase().contains("http") {
+                proptest::prop_assert_eq!(&out, &s);
+            }
+            let tagged = append_hashtags(&s, &[t.as_str()]);
+            proptest::prop_assert!(tagged.starts_with(s.trim_end()));
+        }
+
+        #[test]
+        fn links_inside_any_text(pre in "\\PC{0,20}", path in "[a-zA-Z0-9/_.-]{0,20}", post in "[ .,)»؟]{0,3}\\PC{0,10}") {
+            let text = format!("{pre} https://oim.ma/{path}{post}");
+            let out = tag_links(&text, &utm());
+            proptest::prop_assert!(out.contains("utm_source=facebook"), "{}", out);
+        }
+    }
+
+    const FILE: &str = r##"
+[campaign]
+id = "amal"
+title = "AMAL"
+timezone = "Africa/Casablanca"
+start = 2026-12-01
+end = 2027-03-31
+hashtags = ["AMAL", "#B7alB7al"]
+utm = { source = "berrah", medium = "social" }
+
+[[posts]]
+id = "p"
+date_time = 2026-12-18T10:00:00
+hashtags = ["Migrants"]
+text = { fr = "Découvrez AMAL : https://oim.ma/amal", ar = "اكتشفوا أمل: https://oim.ma/amal" }
+first_comment = { fr = "Lien : https://oim.ma" }
+thread = [{ fr = "1/2", ar = "١/٢" }, { fr = "2/2" }]
+media = [{ file = "media/ep1.mp4", alt = { fr = "Une jeune femme", en = "A young woman" }, thumbnail = "media/ep1.jpg" }]
+
+[posts.variants.x]
+text = { fr = "AMAL court" }
+thread = [{ fr = "seul" }]
+
+[posts.variants.youtube]
+title = { fr = "AMAL — épisode 1" }
+description = { fr = "Voir https://oim.ma" }
+"##;
+
+    #[test]
+    fn render_variants_thread_comment_media() {
+        let f: CampaignFile = toml::from_str(FILE).unwrap();
+        let post = &f.posts[0];
+        let media = post.media.clone().unwrap_or_default();
+        let input = RenderInput {
+            campaign: &f.campaign,
+            post,
+            platform: PlatformKind::Facebook,
+            language: "ar",
+            media: &media,
+            media_dir: Path::new("/c"),
+        };
+        let c = render(&input);
+        assert_eq!(
+            c.text,
+            "اكتشفوا أمل: https://oim.ma/amal?utm_source=berrah&utm_medium=social\n\n#AMAL #B7alB7al #Migrants"
+        );
+        assert_eq!(c.thread, ["١/٢"]);
+        assert_eq!(c.first_comment, None);
+        assert_eq!(c.media[0].alt.as_deref(), Some("Une jeune femme"));
+        assert_eq!(c.media[0].path, Path::new("/c/media/ep1.mp4"));
+        assert_eq!(c.media[0].file, "media/ep1.mp4");
+        assert_eq!(
+            c.media[0].thumbnail.as_deref(),
+            Some(Path::new("/c/media/ep1.jpg"))
+        );
+
+        let c = render(&RenderInput {
+            platform: PlatformKind::X,
+            language: "fr",
+            ..input
+        });
+        assert_eq!(c.text, "AMAL court\n\n#AMAL #B7alB7al #Migrants");
+        assert_eq!(c.thread, ["seul"]);
+        assert_eq!(
+            c.first_comment.as_deref(),
+            Some("Lien : https://oim.ma?utm_source=berrah&utm_medium=social")
+        );
+
+        let c = render(&RenderInput {
+            platform: PlatformKind::Youtube,
+            language: "fr",
+            ..input
+        });
+        assert_eq!(c.title.as_deref(), Some("AMAL — épisode 1"));
+        assert_eq!(
+            c.description.as_deref(),
+            Some("Voir https://oim.ma?utm_source=berrah&utm_medium=social")
+        );
+        assert_eq!(c.thread, ["1/2", "2/2"]);
+        let c = render(&RenderInput {
+            language: "en",
+            ..input
+        });
+        assert_eq!(c.media[0].alt.as_deref(), Some("A young woman"));
+        assert_eq!(base_text(post, PlatformKind::Facebook, "en"), None);
+    }
+}

@@ -71,6 +71,24 @@ pub const WAKEUP_CHANNEL: &str = "berrah_wakeup";
 /// How long a SQLite writer waits for another process's write lock.
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 
+/// How many wake-ups may queue for a slow receiver before it sees `Lagged`
+/// (which it should treat as one more wake-up).
+const WAKEUP_CAPACITY: usize = 16;
+
+/// Pool settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Connections for queue work (PostgreSQL keeps one more for LISTEN;
+    /// SQLite never uses more than 4, and 1 for `:memory:`).
+    pub max_connections: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        StoreOptions { max_connections: 8 }
+    }
+}
+
 /// The connection pool of the backend in use, for modules with tables of
 /// their own (auth's tokens).
 #[derive(Debug, Clone)]
@@ -142,16 +160,19 @@ impl Store {
     /// `postgres://...` / `postgresql://...`. Connecting again to a migrated
     /// database is harmless.
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Store::connect_with(url, &StoreOptions::default()).await
+    }
+
+    /// [`Store::connect`] with explicit pool settings.
+    pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
         let connect_err = |source| StoreError::Connect {
             url: redact_url(url),
             source,
         };
         if url.starts_with("sqlite:") {
-            let pool = open_sqlite(url).await.map_err(connect_err)?;
-            sqlx::sqlx_macros::migrate!("migrations/sqlite")
-                .run(&pool)
-                .await?;
-            let (wake, _) = broadcast::channel(16);
+            let pool = open_sqlite(url, options).await.map_err(connect_err)?;
+            migrate_sqlite(&pool).await?;
+            let (wake, _) = broadcast::channel(WAKEUP_CAPACITY);
             Ok(Store {
                 inner: Arc::new(Inner {
                     db: Db::Sqlite(pool),
@@ -161,15 +182,17 @@ impl Store {
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
             let pool = PgPoolOptions::new()
-                .max_connections(10)
+                // One more than asked: the wake-up listener keeps one.
+                .max_connections(options.max_connections.max(1) + 1)
                 .acquire_timeout(Duration::from_secs(30))
                 .connect(url)
                 .await
                 .map_err(connect_err)?;
+            // Concurrent instances serialize on the migrator's advisory lock.
             sqlx::sqlx_macros::migrate!("migrations/postgres")
                 .run(&pool)
                 .await?;
-            let (wake, _) = broadcast::channel(16);
+            let (wake, _) = broadcast::channel(WAKEUP_CAPACITY);
             let mut listener = PgListener::connect_with(&pool).await?;
             listener.listen(WAKEUP_CHANNEL).await?;
             let token = CancellationToken::new();
@@ -205,7 +228,8 @@ impl Store {
     /// [`WAKEUP_CHANNEL`]); on SQLite only this process does.
     ///
     /// A missed wake-up is never a lost post: the scheduler also sleeps only
-    /// until [`Store::next_wakeup`].
+    /// until [`Store::next_wakeup`]. A receiver that falls behind gets
+    /// `RecvError::Lagged`, which means "wake up" too.
     pub fn wakeups(&self) -> broadcast::Receiver<()> {
         self.inner.wake.subscribe()
     }
@@ -235,7 +259,27 @@ impl Store {
     }
 }
 
-async fn open_sqlite(url: &str) -> Result<SqlitePool, sqlx::Error> {
+/// Applies the SQLite migrations. SQLite has no advisory lock: when two
+/// processes open a new file at once, the slower one may try to apply a
+/// migration the other just applied and fail; it then reads the applied
+/// list again and finds nothing left to do.
+async fn migrate_sqlite(pool: &SqlitePool) -> Result<(), StoreError> {
+    let migrator = sqlx::sqlx_macros::migrate!("migrations/sqlite");
+    let mut tries = 0;
+    loop {
+        match migrator.run(pool).await {
+            Ok(()) => return Ok(()),
+            Err(e) if tries < 3 => {
+                tries += 1;
+                tracing::debug!(error = %e, "SQLite migration raced another process; retrying");
+                tokio::time::sleep(Duration::from_millis(50 * tries)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+async fn open_sqlite(url: &str, options: &StoreOptions) -> Result<SqlitePool, sqlx::Error> {
     let path = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:");
@@ -247,7 +291,7 @@ async fn open_sqlite(url: &str) -> Result<SqlitePool, sqlx::Error> {
     {
         std::fs::create_dir_all(parent).map_err(sqlx::Error::Io)?;
     }
-    let options = SqliteConnectOptions::from_str(url)?
+    let connect = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
         .journal_mode(SqliteJournalMode::Wal)
         .synchronous(SqliteSynchronous::Full)
@@ -262,9 +306,9 @@ async fn open_sqlite(url: &str) -> Result<SqlitePool, sqlx::Error> {
             .idle_timeout(None)
             .max_lifetime(None);
     } else {
-        pool = pool.max_connections(4);
+        pool = pool.max_connections(options.max_connections.clamp(1, 4));
     }
-    pool.connect_with(options).await
+    pool.connect_with(connect).await
 }
 
 /// Forwards PostgreSQL notifications to the in-process broadcast until the

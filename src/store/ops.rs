@@ -71,37 +71,39 @@ impl Store {
             .await?;
             let mut existing = Vec::with_capacity(rows.len());
             for r in &rows {
-                let read = || -> Result<Existing, sqlx::Error> {
-                    let state: String = r.try_get("state")?;
-                    Ok(Existing {
-                        id: r.try_get("id")?,
-                        state: EntryState::parse(&state),
-                        cause: r.try_get("state_cause")?,
-                        fingerprint: Fingerprint {
-                            capsule: r.try_get("capsule")?,
-                            post: r.try_get("post")?,
-                            account: r.try_get("account")?,
-                            platform: r.try_get("platform")?,
-                            language: r.try_get("language")?,
-                            series: r.try_get("series")?,
-                            due_ms: r.try_get("due_ms")?,
-                            local: r.try_get("local")?,
-                            timezone: r.try_get("timezone")?,
-                            not_after_ms: r.try_get("not_after_ms")?,
-                            content_hash: r.try_get("content_hash")?,
-                        },
+                let fingerprint = || -> Result<Fingerprint, sqlx::Error> {
+                    Ok(Fingerprint {
+                        capsule: r.try_get("capsule")?,
+                        post: r.try_get("post")?,
+                        account: r.try_get("account")?,
+                        platform: r.try_get("platform")?,
+                        language: r.try_get("language")?,
+                        series: r.try_get("series")?,
+                        due_ms: r.try_get("due_ms")?,
+                        local: r.try_get("local")?,
+                        timezone: r.try_get("timezone")?,
+                        not_after_ms: r.try_get("not_after_ms")?,
+                        content_hash: r.try_get("content_hash")?,
                     })
                 };
-                match read() {
-                    Ok(ex) => existing.push(ex),
-                    Err(e) => {
-                        let id: String = r.try_get("id").unwrap_or_else(|_| "?".into());
-                        return Err(StoreError::Corrupt {
-                            id,
-                            why: e.to_string(),
-                        });
-                    }
-                }
+                let Ok(id) = r.try_get::<String, _>("id") else {
+                    tracing::error!(campaign, "skipping a queue row whose id is unreadable");
+                    continue;
+                };
+                let state: Option<String> = r.try_get("state").ok();
+                let (state, fingerprint) =
+                    match (state.as_deref().and_then(EntryState::parse), fingerprint()) {
+                        (Some(state), Ok(f)) => (Some(state), f),
+                        // Unreadable: sync leaves it alone (counted frozen);
+                        // the operator sees it as corrupt in `berrah list`.
+                        _ => (None, Fingerprint::default()),
+                    };
+                existing.push(Existing {
+                    id,
+                    state,
+                    cause: r.try_get("state_cause").unwrap_or(None),
+                    fingerprint,
+                });
             }
             let (actions, mut report) = sync::plan_sync(&existing, &wanted);
             for action in actions {

@@ -62,13 +62,35 @@ macro_rules! not_paused {
     };
 }
 
-/// The claimable entries at `$1` (due, not too late, not paused).
-macro_rules! claimable {
+/// A later due occurrence of the same series exists (`e` is superseded and
+/// must not go out: after downtime only the latest missed one does).
+/// `$1` is now.
+macro_rules! superseded {
+    () => {
+        "(e.series IS NOT NULL AND EXISTS (SELECT 1 FROM entries l WHERE l.series = e.series \
+         AND l.id <> e.id AND l.due_ms <= $1 \
+         AND l.state IN ('scheduled', 'retrying', 'claimed', 'publishing', 'published') \
+         AND (l.due_ms > e.due_ms OR (l.due_ms = e.due_ms AND l.id > e.id))))"
+    };
+}
+
+/// Entries waiting to be claimed at `$1`, now or later: not too late, not
+/// paused, not superseded.
+macro_rules! waiting {
     () => {
         concat!(
-            "e.state IN ('scheduled', 'retrying') AND e.run_at_ms <= $1 AND e.not_after_ms >= $1 AND ",
-            not_paused!()
+            "e.state IN ('scheduled', 'retrying') AND e.not_after_ms >= $1 AND ",
+            not_paused!(),
+            " AND NOT ",
+            superseded!()
         )
+    };
+}
+
+/// The claimable entries at `$1`.
+macro_rules! claimable {
+    () => {
+        concat!(waiting!(), " AND e.run_at_ms <= $1")
     };
 }
 
@@ -466,17 +488,15 @@ impl Store {
             .bind(now_ms)
             .fetch_all(&mut *tx)
             .await?;
-            let superseded = sqlx::query(
+            let superseded = sqlx::query(concat!(
                 "UPDATE entries SET state = 'expired', state_cause = NULL, \
                  last_error = 'superseded by a later occurrence of the same recurring post', \
-                 updated_ms = $1 \
-                 WHERE state IN ('scheduled', 'retrying') AND series IS NOT NULL AND due_ms <= $1 \
-                 AND EXISTS (SELECT 1 FROM entries l WHERE l.series = entries.series \
-                   AND l.id <> entries.id AND l.due_ms <= $1 \
-                   AND l.state IN ('scheduled', 'retrying', 'claimed', 'publishing', 'published') \
-                   AND (l.due_ms > entries.due_ms OR (l.due_ms = entries.due_ms AND l.id > entries.id))) \
-                 RETURNING *",
-            )
+                 updated_ms = $1 WHERE state IN ('scheduled', 'retrying') AND id IN \
+                 (SELECT e.id FROM entries e WHERE e.state IN ('scheduled', 'retrying') \
+                 AND e.due_ms <= $1 AND ",
+                superseded!(),
+                ") RETURNING *"
+            ))
             .bind(now_ms)
             .fetch_all(&mut *tx)
             .await?;
@@ -488,16 +508,16 @@ impl Store {
         Ok(all)
     }
 
-    /// When the scheduler should look again: the earliest `run_at` of a
-    /// claimable entry (not paused, not too late) after... or the earliest
-    /// lease expiry of an in-flight one.
+    /// When the scheduler should look again: the earliest `run_at` of an
+    /// entry waiting to be claimed (not paused, not too late, not superseded;
+    /// in the past when one is due now) or the earliest lease expiry of an
+    /// in-flight one.
     pub async fn next_wakeup(&self, now: Timestamp) -> Result<Option<Timestamp>, StoreError> {
         let now_ms = now.as_millisecond();
         let (run, lease): (Option<i64>, Option<i64>) = on_db!(self, |pool| {
             let run: Option<i64> = sqlx::query_scalar(concat!(
-                "SELECT MIN(e.run_at_ms) FROM entries e WHERE e.state IN ('scheduled', 'retrying') \
-                 AND e.not_after_ms >= $1 AND ",
-                not_paused!()
+                "SELECT MIN(e.run_at_ms) FROM entries e WHERE ",
+                waiting!()
             ))
             .bind(now_ms)
             .fetch_one(pool)

@@ -35,7 +35,7 @@ pub(crate) const PAUSED_IN_FILE: &str =
 
 /// The fields of an entry that come from the plan: when one differs, the
 /// entry is updated (or the edit is counted frozen).
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub(crate) struct Fingerprint {
     pub capsule: Option<String>,
     pub post: String,

@@ -8,7 +8,7 @@
 
 use sqlx::Connection;
 
-use super::Store;
+use super::{Store, StoreOptions};
 
 /// The variable that points the tests at a PostgreSQL server.
 pub const POSTGRES_URL_VAR: &str = "BERRAH_TEST_POSTGRES_URL";
@@ -32,7 +32,13 @@ pub fn postgres_url_or_skip(test_name: &str) -> Option<String> {
         );
         return None;
     };
-    let name = format!("berrah_t_{:016x}", rand::random::<u64>());
+    // The creation time in the name lets later runs drop what a crashed or
+    // finished run left behind (see `drop_stale`).
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0);
+    let name = format!("berrah_t_{now}_{:08x}", rand::random::<u32>());
     let mut url = match url::Url::parse(&admin) {
         Ok(u) => u,
         Err(e) => panic!("{POSTGRES_URL_VAR} is not a URL: {e}"),
@@ -48,6 +54,7 @@ pub fn postgres_url_or_skip(test_name: &str) -> Option<String> {
             let mut conn = sqlx::PgConnection::connect(&admin)
                 .await
                 .map_err(|e| e.to_string())?;
+            drop_stale(&mut conn, now).await;
             sqlx::query(sqlx::AssertSqlSafe(create))
                 .execute(&mut conn)
                 .await
@@ -63,11 +70,50 @@ pub fn postgres_url_or_skip(test_name: &str) -> Option<String> {
     }
 }
 
+/// Test databases older than this are dropped by later runs.
+const STALE_AFTER_SECS: u64 = 6 * 3600;
+
+/// Drops the test databases created more than [`STALE_AFTER_SECS`] ago, so
+/// that repeated test runs do not fill the disk. Best effort: a database
+/// still in use (or any error) is left for a later run.
+async fn drop_stale(conn: &mut sqlx::PgConnection, now: u64) {
+    let names: Vec<String> = match sqlx::query_scalar(
+        "SELECT datname FROM pg_database WHERE datname LIKE 'berrah\\_t\\_%'",
+    )
+    .fetch_all(&mut *conn)
+    .await
+    {
+        Ok(n) => n,
+        Err(_) => return,
+    };
+    for name in names {
+        let created = name
+            .strip_prefix("berrah_t_")
+            .and_then(|rest| rest.split('_').next())
+            .and_then(|secs| secs.parse::<u64>().ok());
+        let stale = match created {
+            Some(secs) => now.saturating_sub(secs) > STALE_AFTER_SECS,
+            // The first naming scheme had no time: those are from before.
+            None => true,
+        };
+        if stale && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            let drop = format!("DROP DATABASE IF EXISTS \"{name}\"");
+            let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
+                .execute(&mut *conn)
+                .await;
+        }
+    }
+}
+
+/// Pool size of test stores: PostgreSQL allows 100 connections for every
+/// helper's tests running at once.
+const TEST_POOL: StoreOptions = StoreOptions { max_connections: 2 };
+
 /// A store on a fresh PostgreSQL database, or `None` (skipped, see
 /// [`postgres_url_or_skip`]).
 pub async fn postgres_or_skip(test_name: &str) -> Option<Store> {
     let url = postgres_url_or_skip(test_name)?;
-    match Store::connect(&url).await {
+    match Store::connect_with(&url, &TEST_POOL).await {
         Ok(s) => Some(s),
         Err(e) => panic!("{test_name}: cannot connect to the test database: {e}"),
     }
@@ -81,7 +127,7 @@ pub async fn sqlite_temp() -> (tempfile::TempDir, Store) {
         Err(e) => panic!("cannot create a temporary directory: {e}"),
     };
     let url = sqlite_url(&dir.path().join("berrah.db"));
-    match Store::connect(&url).await {
+    match Store::connect_with(&url, &TEST_POOL).await {
         Ok(s) => (dir, s),
         Err(e) => panic!("cannot open a temporary SQLite store: {e}"),
     }

@@ -5,7 +5,9 @@ use berrah::config::PlatformKind;
 use berrah::plan::{Content, Occurrence};
 use berrah::platforms::Progress;
 use berrah::store::testing::sqlite_temp;
-use berrah::store::{Db, EntryState, Finish, ListFilter, PauseScope, Store, StoreError};
+use berrah::store::{
+    Db, EntryState, Finish, ListFilter, PauseScope, Store, StoreError, StoreOptions,
+};
 use jiff::Timestamp;
 
 /// Runs `$name(store)` on both backends.
@@ -48,6 +50,8 @@ both!(
     get_by_prefix,
     next_wakeup_ignores_paused,
     wakeups_are_delivered,
+    superseded_series_entries_are_never_claimed,
+    races_move_an_entry_once,
 );
 
 fn t(s: i64) -> Timestamp {
@@ -1252,7 +1256,7 @@ async fn concurrent_claims_are_disjoint_on_postgres() {
     };
     let mut stores = Vec::new();
     for _ in 0..6 {
-        stores.push(Store::connect(&url).await.expect("connect"));
+        stores.push(Store::connect_with(&url, &SMALL).await.expect("connect"));
     }
     claim_race(stores, 1_000).await;
 }
@@ -1263,4 +1267,218 @@ async fn concurrent_claims_are_disjoint_on_sqlite() {
     let url = berrah::store::testing::sqlite_url(&dir.path().join("berrah.db"));
     let second = Store::connect(&url).await.expect("second pool");
     claim_race(vec![first, second], 1_000).await;
+}
+
+/// Small pools: PostgreSQL's 100 connections are shared by every helper's tests.
+const SMALL: StoreOptions = StoreOptions { max_connections: 2 };
+
+async fn superseded_series_entries_are_never_claimed(store: Store) {
+    let mut occs = Vec::new();
+    for (i, due) in [0, 100, 200].into_iter().enumerate() {
+        let mut o = occ(&format!("s{i}"), due, "daily");
+        o.series = Some("daily-ar".into());
+        o.not_after = t(due + 50_000);
+        occs.push(o);
+    }
+    sync_campaign_adds_occurrences(&store, &occs).await;
+    // Even without expire_late first, only the latest due one is claimed.
+    let got = store
+        .claim_due(t(250), 10, "w", t(999))
+        .await
+        .expect("claim");
+    assert_eq!(
+        got.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        ["s2"]
+    );
+    assert_eq!(store.next_wakeup(t(250)).await.expect("next"), Some(t(999)));
+    // Once the latest is published, the older ones stay superseded.
+    store
+        .begin_attempt("s2", "w", t(250))
+        .await
+        .expect("begin")
+        .expect("goes");
+    store
+        .finish(
+            "s2",
+            "w",
+            Finish::Published {
+                remote_id: "1".into(),
+                url: None,
+            },
+            t(251),
+        )
+        .await
+        .expect("finish");
+    assert!(
+        store
+            .claim_due(t(260), 10, "w", t(999))
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    let expired = store.expire_late(t(260)).await.expect("expire");
+    assert_eq!(expired.len(), 2);
+}
+
+/// Several stores race to move the same entries: each move happens once.
+async fn races_move_an_entry_once(store: Store) {
+    let occs: Vec<_> = (0..20).map(|i| occ(&format!("r{i:02}"), 10, "x")).collect();
+    sync_campaign_adds_occurrences(&store, &occs).await;
+    let claimed = store
+        .claim_due(t(10), 20, "dead", t(20))
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 20);
+    for e in &claimed[..10] {
+        store
+            .begin_attempt(&e.id, "dead", t(11))
+            .await
+            .expect("begin")
+            .expect("goes");
+    }
+    // take_over of r00..r09 by 4 racing owners; cancel vs begin_attempt on r10..r19.
+    let mut tasks = Vec::new();
+    for n in 0..4 {
+        let s = store.clone();
+        tasks.push(tokio::spawn(async move {
+            let mut won = Vec::new();
+            for i in 0..10 {
+                let id = format!("r{i:02}");
+                if s.take_over(&id, "dead", &format!("w{n}"), t(99))
+                    .await
+                    .expect("take")
+                    .is_some()
+                {
+                    won.push(id);
+                }
+            }
+            won
+        }));
+    }
+    let canceller = {
+        let s = store.clone();
+        tokio::spawn(async move {
+            let mut cancelled = Vec::new();
+            for i in 10..20 {
+                let id = format!("r{i:02}");
+                if s.cancel(&id, t(12)).await.is_ok() {
+                    cancelled.push(id);
+                }
+            }
+            cancelled
+        })
+    };
+    let mut begun = Vec::new();
+    for i in 10..20 {
+        let id = format!("r{i:02}");
+        if store
+            .begin_attempt(&id, "dead", t(12))
+            .await
+            .expect("begin")
+            .is_some()
+        {
+            begun.push(id);
+        }
+    }
+    let mut won = Vec::new();
+    for task in tasks {
+        won.extend(task.await.expect("task"));
+    }
+    won.sort();
+    assert_eq!(
+        won,
+        (0..10).map(|i| format!("r{i:02}")).collect::<Vec<_>>(),
+        "each taken over once"
+    );
+    let cancelled = canceller.await.expect("task");
+    for i in 10..20 {
+        let id = format!("r{i:02}");
+        let st = state(&store, &id).await;
+        let (b, c) = (begun.contains(&id), cancelled.contains(&id));
+        assert!(b != c, "{id}: begun {b}, cancelled {c}");
+        assert_eq!(
+            st,
+            if b {
+                EntryState::Publishing
+            } else {
+                EntryState::Cancelled
+            },
+            "{id}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_connects_migrate_once_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = berrah::store::testing::sqlite_url(&dir.path().join("new.db"));
+    let (a, b, c) = tokio::join!(
+        Store::connect_with(&url, &SMALL),
+        Store::connect_with(&url, &SMALL),
+        Store::connect_with(&url, &SMALL)
+    );
+    let (a, _b, _c) = (a.expect("a"), b.expect("b"), c.expect("c"));
+    sync_campaign_adds_occurrences(&a, &[occ("a", 10, "A")]).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_connects_migrate_once_on_postgres() {
+    let Some(url) = berrah::store::testing::postgres_url_or_skip(
+        "store::concurrent_first_connects_migrate_once_on_postgres",
+    ) else {
+        return;
+    };
+    let (a, b, c) = tokio::join!(
+        Store::connect_with(&url, &SMALL),
+        Store::connect_with(&url, &SMALL),
+        Store::connect_with(&url, &SMALL)
+    );
+    let (a, _b, _c) = (a.expect("a"), b.expect("b"), c.expect("c"));
+    sync_campaign_adds_occurrences(&a, &[occ("a", 10, "A")]).await;
+}
+
+#[tokio::test]
+async fn wakeups_reach_other_instances_on_postgres() {
+    let Some(url) = berrah::store::testing::postgres_url_or_skip(
+        "store::wakeups_reach_other_instances_on_postgres",
+    ) else {
+        return;
+    };
+    let a = Store::connect_with(&url, &SMALL).await.expect("a");
+    let b = Store::connect_with(&url, &SMALL).await.expect("b");
+    let mut rx = b.wakeups();
+    sync_campaign_adds_occurrences(&a, &[occ("a", 10, "A")]).await;
+    tokio::time::timeout(std::time::Duration::from_secs(30), rx.recv())
+        .await
+        .expect("the other instance hears it")
+        .expect("channel open");
+}
+
+#[tokio::test]
+async fn sqlite_values_of_the_wrong_type_are_corrupt() {
+    let (_dir, store) = sqlite_temp().await;
+    sync_campaign_adds_occurrences(&store, &[occ("a", 10, "A"), occ("b", 10, "B")]).await;
+    exec(
+        &store,
+        "UPDATE entries SET due_ms = 'tomorrow' WHERE id = 'a'",
+    )
+    .await;
+    match store.get("a").await {
+        Err(StoreError::Corrupt { id, why }) => {
+            assert_eq!(id, "a");
+            assert!(why.contains("due_ms"), "{why}");
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    let (good, bad) = store
+        .list_checked(&ListFilter::default())
+        .await
+        .expect("list");
+    assert_eq!((good.len(), bad.len()), (1, 1));
+    // Sync keeps working around it.
+    let r = store
+        .sync_campaign("amal", &[occ("a", 10, "A"), occ("b", 10, "B2")], t(1))
+        .await
+        .expect("sync");
+    assert_eq!((r.updated, r.frozen), (1, 1), "{r:?}");
 }

@@ -54,7 +54,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 pub use self::ops::{ListFilter, Snapshot};
-pub use self::queue::Finish;
+pub use self::queue::{EntryCheckpoint, Finish};
 pub use self::types::*;
 
 mod ops;

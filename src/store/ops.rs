@@ -1,5 +1,7 @@
 //! Campaign sync, snapshots and the operators' commands over the queue.
 
+use std::borrow::Borrow;
+
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
@@ -320,7 +322,8 @@ impl Store {
 
     /// The entries matching `filter` by due time; fails on the first
     /// unreadable row (see [`Store::list_checked`] to see the others too).
-    pub async fn list(&self, filter: &ListFilter) -> Result<Vec<Entry>, StoreError> {
+    /// Takes the filter by value or by reference.
+    pub async fn list(&self, filter: impl Borrow<ListFilter>) -> Result<Vec<Entry>, StoreError> {
         let (good, mut bad) = self.list_checked(filter).await?;
         match bad.pop() {
             Some(e) => Err(e),
@@ -332,8 +335,9 @@ impl Store {
     /// unreadable row, so that `berrah list` can show both.
     pub async fn list_checked(
         &self,
-        filter: &ListFilter,
+        filter: impl Borrow<ListFilter>,
     ) -> Result<(Vec<Entry>, Vec<StoreError>), StoreError> {
+        let filter = filter.borrow();
         let states = filter
             .states
             .iter()

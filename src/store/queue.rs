@@ -114,7 +114,8 @@ const CLAIM_POSTGRES: &str = concat!(
 
 const BEGIN_ATTEMPT: &str = concat!(
     "UPDATE entries SET state = 'publishing', attempts = attempts + 1, updated_ms = $3 \
-     WHERE id = $1 AND state = 'claimed' AND lease_owner = $2 AND lease_until_ms > $3 AND id IN \
+     WHERE id = $1 AND state = 'claimed' AND lease_owner = $2 AND lease_until_ms > $3 \
+     AND not_after_ms >= $3 AND id IN \
      (SELECT e.id FROM entries e WHERE e.id = $1 AND ",
     not_paused!(),
     ") RETURNING *"
@@ -179,11 +180,13 @@ impl Store {
         }
     }
 
-    /// Starts an attempt: only if `owner` still holds an unexpired lease and
-    /// neither the campaign nor the account is paused. Returns the fresh
+    /// Starts an attempt: only if `owner` still holds an unexpired lease, the
+    /// entry is not past `not_after`, and neither the campaign nor the
+    /// account is paused. Returns the fresh
     /// entry (state `publishing`, attempts + 1, an attempt row recorded), or
     /// `None` when it must not go out now; an entry still claimed by `owner`
-    /// (paused, lease expired) is then put back to `scheduled`.
+    /// (paused, lease expired, too late) is then put back to `scheduled`
+    /// (where `expire_late` finds the late ones).
     pub async fn begin_attempt(
         &self,
         id: &str,
@@ -335,14 +338,15 @@ impl Store {
         };
         let done = on_db!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            // A publication is a fact: recorded even after a lost lease
-            // (`$2 = $2` only keeps the parameter list the same).
+            // A publication is a fact: recorded even after a lost lease, as
+            // long as an attempt was ever started (`$2 = $2` only keeps the
+            // parameter list the same).
             let sql = if matches!(result, Finish::Published { .. }) {
                 "UPDATE entries SET state = $3, state_cause = $4, last_error = $5, \
                  remote_id = COALESCE($6, remote_id), url = COALESCE($7, url), \
                  published_at_ms = COALESCE($8, published_at_ms), run_at_ms = COALESCE($9, run_at_ms), \
                  lease_owner = NULL, lease_until_ms = NULL, updated_ms = $10 \
-                 WHERE id = $1 AND state <> 'published' AND $2 = $2"
+                 WHERE id = $1 AND state <> 'published' AND attempts > 0 AND $2 = $2"
             } else {
                 "UPDATE entries SET state = $3, state_cause = $4, last_error = $5, \
                  remote_id = COALESCE($6, remote_id), url = COALESCE($7, url), \
@@ -550,4 +554,32 @@ fn log_corrupt((good, bad): (Vec<Entry>, Vec<StoreError>)) -> Vec<Entry> {
         tracing::error!(error = %e, "skipping an unreadable queue entry");
     }
     good
+}
+
+/// The [`Checkpoint`](crate::platforms::Checkpoint) of one entry being
+/// published by `owner`: what the platform confirms is written at once.
+pub struct EntryCheckpoint {
+    store: Store,
+    id: String,
+    owner: String,
+}
+
+impl EntryCheckpoint {
+    pub fn new(store: Store, id: impl Into<String>, owner: impl Into<String>) -> EntryCheckpoint {
+        EntryCheckpoint {
+            store,
+            id: id.into(),
+            owner: owner.into(),
+        }
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::platforms::Checkpoint for EntryCheckpoint {
+    async fn save(&self, progress: &Progress) -> Result<(), crate::platforms::CheckpointError> {
+        self.store
+            .checkpoint(&self.id, &self.owner, progress)
+            .await
+            .map_err(|e| crate::platforms::CheckpointError(e.to_string()))
+    }
 }

@@ -52,6 +52,7 @@ both!(
     wakeups_are_delivered,
     superseded_series_entries_are_never_claimed,
     races_move_an_entry_once,
+    late_and_unattempted_entries_are_never_published,
 );
 
 fn t(s: i64) -> Timestamp {
@@ -1481,4 +1482,79 @@ async fn sqlite_values_of_the_wrong_type_are_corrupt() {
         .await
         .expect("sync");
     assert_eq!((r.updated, r.frozen), (1, 1), "{r:?}");
+}
+
+async fn late_and_unattempted_entries_are_never_published(store: Store) {
+    use berrah::platforms::Checkpoint;
+    let mut late = occ("late", 10, "L");
+    late.not_after = t(20);
+    sync_campaign_adds_occurrences(&store, &[late, occ("a", 10, "A")]).await;
+    assert_eq!(
+        store
+            .claim_due(t(15), 10, "w", t(90))
+            .await
+            .expect("claim")
+            .len(),
+        2
+    );
+    // Claimed in time, but too late to begin: refused and put back, then expired.
+    assert!(
+        store
+            .begin_attempt("late", "w", t(21))
+            .await
+            .expect("begin")
+            .is_none()
+    );
+    assert_eq!(state(&store, "late").await, EntryState::Scheduled);
+    let expired = store.expire_late(t(21)).await.expect("expire");
+    assert_eq!(
+        expired.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        ["late"]
+    );
+    // "Published" without any attempt is refused: it would hide a post that never went out.
+    let err = store
+        .finish(
+            "a",
+            "someone",
+            Finish::Published {
+                remote_id: "1".into(),
+                url: None,
+            },
+            t(22),
+        )
+        .await
+        .expect_err("no attempt");
+    assert!(
+        matches!(
+            err,
+            StoreError::WrongState {
+                state: EntryState::Claimed,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    // The checkpoint adapter the scheduler hands to platforms.
+    store
+        .begin_attempt("a", "w", t(22))
+        .await
+        .expect("begin")
+        .expect("goes");
+    let cp = berrah::store::EntryCheckpoint::new(store.clone(), "a", "w");
+    let progress = Progress {
+        remote_id: Some("77".into()),
+        ..Progress::default()
+    };
+    cp.save(&progress).await.expect("saved");
+    assert_eq!(
+        store.get("a").await.expect("a").remote_id.as_deref(),
+        Some("77")
+    );
+    let foreign = berrah::store::EntryCheckpoint::new(store.clone(), "a", "other");
+    assert!(foreign.save(&progress).await.is_err());
+    // Listing takes the filter by value too.
+    assert_eq!(
+        store.list(ListFilter::default()).await.expect("list").len(),
+        2
+    );
 }

@@ -300,11 +300,15 @@ impl Store {
         if let Some(e) = self.get_exact(id_or_prefix).await? {
             return Ok(e);
         }
-        let pattern = format!("{}%", like_escape(id_or_prefix));
+        if id_or_prefix.is_empty() {
+            return Err(StoreError::NotFound(String::new()));
+        }
+        // `substr` rather than LIKE: exact and case-sensitive on both
+        // backends (SQLite's LIKE ignores ASCII case), no wildcards to escape.
         let ids: Vec<String> = on_db!(self, |pool| sqlx::query_scalar(
-            "SELECT id FROM entries WHERE id LIKE $1 ESCAPE '\\' ORDER BY id LIMIT 11"
+            "SELECT id FROM entries WHERE substr(id, 1, length($1)) = $1 ORDER BY id LIMIT 11"
         )
-        .bind(&pattern)
+        .bind(id_or_prefix)
         .fetch_all(pool)
         .await?);
         match ids.as_slice() {
@@ -616,27 +620,5 @@ impl Store {
         .await?
         .rows_affected());
         Ok(())
-    }
-}
-
-/// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
-fn like_escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        if matches!(c, '%' | '_' | '\\') {
-            out.push('\\');
-        }
-        out.push(c);
-    }
-    out
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn like_patterns_match_literally() {
-        assert_eq!(like_escape("o-3f_%\\"), "o-3f\\_\\%\\\\");
     }
 }

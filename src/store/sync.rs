@@ -404,4 +404,103 @@ mod tests {
         assert!(actions.is_empty());
         assert_eq!(report.unchanged, 1);
     }
+
+    mod properties {
+        use super::*;
+        use proptest::prelude::*;
+
+        fn any_state() -> impl Strategy<Value = Option<EntryState>> {
+            prop_oneof![
+                Just(None),
+                proptest::sample::select(EntryState::ALL.to_vec()).prop_map(Some)
+            ]
+        }
+
+        fn any_cause() -> impl Strategy<Value = Option<String>> {
+            proptest::option::of(
+                proptest::sample::select(vec![
+                    cause::SYNC,
+                    cause::OPERATOR,
+                    cause::FILE_PAUSE,
+                    cause::ACCOUNT,
+                    cause::OUTCOME,
+                ])
+                .prop_map(str::to_string),
+            )
+        }
+
+        proptest! {
+            /// Whatever the queue holds and the file says, sync never writes
+            /// to a published, in-flight, failed, expired or unreadable entry,
+            /// never revives an operator's cancel, and accounts for every
+            /// planned occurrence exactly once.
+            #[test]
+            fn sync_never_touches_what_went_out_or_is_in_flight(
+                rows in proptest::collection::vec((0u8..12, any_state(), any_cause(), any::<bool>()), 0..12),
+                planned in proptest::collection::vec((0u8..12, any::<bool>(), any::<bool>()), 0..12),
+            ) {
+                let occs: Vec<Occurrence> = planned
+                    .iter()
+                    .map(|(n, edited, paused)| {
+                        let mut o = occ(&format!("o{n}"), if *edited { "new" } else { "old" });
+                        o.paused = *paused;
+                        o
+                    })
+                    .collect();
+                let w = wanted(&occs).expect("serializable");
+                let old = occ("x", "old");
+                let old_w = wanted(std::slice::from_ref(&old)).expect("serializable");
+                let mut seen = HashSet::new();
+                let existing: Vec<Existing> = rows
+                    .iter()
+                    .filter(|(n, ..)| seen.insert(*n))
+                    .map(|(n, state, cause, _)| Existing {
+                        id: format!("o{n}"),
+                        state: *state,
+                        cause: cause.clone(),
+                        fingerprint: old_w[0].fingerprint.clone(),
+                    })
+                    .collect();
+                let (actions, report) = plan_sync(&existing, &w);
+                let state_of = |id: &str| existing.iter().find(|e| e.id == id).map(|e| (e.state, e.cause.clone()));
+                let mut written = HashSet::new();
+                for a in &actions {
+                    let (id, expected) = match a {
+                        Action::Insert { wanted, .. } => {
+                            let id = &w[*wanted].occurrence.id;
+                            prop_assert!(state_of(id).is_none(), "insert over an existing {id}");
+                            (id.clone(), None)
+                        }
+                        Action::Update { wanted, expected, .. } => (w[*wanted].occurrence.id.clone(), Some(*expected)),
+                        Action::Cancel { id, expected } => (id.clone(), Some(*expected)),
+                    };
+                    prop_assert!(written.insert(id.clone()), "two writes to {id}");
+                    if let Some(expected) = expected {
+                        let (state, cause) = state_of(&id).expect("exists");
+                        prop_assert_eq!(state, Some(expected));
+                        prop_assert!(!expected.is_in_flight(), "{id} is in flight");
+                        prop_assert!(
+                            !matches!(expected, EntryState::Published | EntryState::Failed | EntryState::Expired),
+                            "{id} is finished"
+                        );
+                        if expected == EntryState::Cancelled {
+                            prop_assert_eq!(cause.as_deref(), Some(cause::SYNC));
+                        }
+                    }
+                }
+                let distinct_planned: HashSet<&str> = occs.iter().map(|o| o.id.as_str()).collect();
+                let planned_writes = actions.iter().filter(|a| !matches!(a, Action::Cancel { .. })).count();
+                let planned_frozen_or_unchanged = distinct_planned.len() - planned_writes;
+                let removed_in_flight = existing
+                    .iter()
+                    .filter(|e| !distinct_planned.contains(e.id.as_str()))
+                    .filter(|e| e.state.is_none_or(EntryState::is_in_flight))
+                    .count();
+                prop_assert_eq!(
+                    report.unchanged + report.frozen,
+                    planned_frozen_or_unchanged + removed_in_flight
+                );
+            }
+        }
+    }
 }

@@ -14,12 +14,12 @@ use jiff::Timestamp;
 macro_rules! both {
     ($($name:ident),* $(,)?) => {$(
         mod $name {
-            #[tokio::test]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn sqlite() {
                 let (_dir, store) = berrah::store::testing::sqlite_temp().await;
                 super::$name(store).await;
             }
-            #[tokio::test]
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn postgres() {
                 let name = concat!("store::", stringify!($name));
                 if let Some(store) = berrah::store::testing::postgres_or_skip(name).await {
@@ -53,6 +53,7 @@ both!(
     superseded_series_entries_are_never_claimed,
     races_move_an_entry_once,
     late_and_unattempted_entries_are_never_published,
+    sync_racing_claims_never_edits_a_claimed_entry,
 );
 
 fn t(s: i64) -> Timestamp {
@@ -1557,4 +1558,66 @@ async fn late_and_unattempted_entries_are_never_published(store: Store) {
         store.list(ListFilter::default()).await.expect("list").len(),
         2
     );
+}
+
+/// Edits synced while other workers claim: every claimed entry keeps exactly
+/// the content it was claimed with (sync never writes to an in-flight entry).
+async fn sync_racing_claims_never_edits_a_claimed_entry(store: Store) {
+    let plan = |text: &str| -> Vec<Occurrence> {
+        (0..200)
+            .map(|i| occ(&format!("e{i:03}"), (i % 20) as i64, text))
+            .collect()
+    };
+    sync_campaign_adds_occurrences(&store, &plan("v0")).await;
+    let mut claimers = Vec::new();
+    for n in 0..3 {
+        let s = store.clone();
+        claimers.push(tokio::spawn(async move {
+            let mut claimed = Vec::new();
+            for _ in 0..40 {
+                let got = s
+                    .claim_due(t(100), 3, &format!("w{n}"), t(999))
+                    .await
+                    .expect("claim");
+                claimed.extend(got);
+                tokio::task::yield_now().await;
+            }
+            claimed
+        }));
+    }
+    let syncer = {
+        let s = store.clone();
+        tokio::spawn(async move {
+            for v in 1..6 {
+                s.sync_campaign("amal", &plan(&format!("v{v}")), t(50))
+                    .await
+                    .expect("sync");
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    syncer.await.expect("sync task");
+    let mut claimed = Vec::new();
+    for c in claimers {
+        claimed.extend(c.await.expect("claim task"));
+    }
+    assert!(!claimed.is_empty());
+    for e in claimed {
+        let now = store.get(&e.id).await.expect("entry");
+        assert_eq!(now.state, EntryState::Claimed, "{}", e.id);
+        assert_eq!(
+            now.content, e.content,
+            "{} was edited after its claim",
+            e.id
+        );
+    }
+    // Everything not claimed carries the last version.
+    let waiting = store
+        .list(ListFilter {
+            states: vec![EntryState::Scheduled],
+            ..ListFilter::default()
+        })
+        .await
+        .expect("list");
+    assert!(waiting.iter().all(|e| e.content.text == "v5"));
 }

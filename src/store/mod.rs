@@ -106,7 +106,8 @@ pub struct Store {
 struct Inner {
     db: Db,
     wake: broadcast::Sender<()>,
-    /// Stops the PostgreSQL listener task when the last clone is dropped.
+    /// Stops the wake-up task (PostgreSQL listener, SQLite change watcher)
+    /// when the last clone is dropped.
     _listener: Option<DropGuard>,
 }
 
@@ -170,14 +171,28 @@ impl Store {
             source,
         };
         if url.starts_with("sqlite:") {
-            let pool = open_sqlite(url, options).await.map_err(connect_err)?;
+            let (pool, file) = open_sqlite(url, options).await.map_err(connect_err)?;
             migrate_sqlite(&pool).await?;
             let (wake, _) = broadcast::channel(WAKEUP_CAPACITY);
+            let token = CancellationToken::new();
+            if let Some(file) = file {
+                // Best effort: without the watcher, other processes' changes
+                // are still found at the scheduler's next wake-up.
+                match sqlx::ConnectOptions::connect(&file).await {
+                    Ok(mut conn) => {
+                        let first = data_version(&mut conn).await;
+                        tokio::spawn(watch_sqlite(conn, first, wake.clone(), token.clone()));
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot watch the database for other processes' changes")
+                    }
+                }
+            }
             Ok(Store {
                 inner: Arc::new(Inner {
                     db: Db::Sqlite(pool),
                     wake,
-                    _listener: None,
+                    _listener: Some(token.drop_guard()),
                 }),
             })
         } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
@@ -225,7 +240,9 @@ impl Store {
     /// Signals that the queue changed in a way that may make work due sooner
     /// (sync, retry, resume, cancel, pause, account release). On PostgreSQL
     /// every instance hears it through LISTEN/NOTIFY (channel
-    /// [`WAKEUP_CHANNEL`]); on SQLite only this process does.
+    /// [`WAKEUP_CHANNEL`]); on SQLite this process at once, and other
+    /// processes on the same file within about a second (they watch
+    /// `PRAGMA data_version`).
     ///
     /// A missed wake-up is never a lost post: the scheduler also sleeps only
     /// until [`Store::next_wakeup`]. A receiver that falls behind gets
@@ -279,7 +296,12 @@ async fn migrate_sqlite(pool: &SqlitePool) -> Result<(), StoreError> {
     }
 }
 
-async fn open_sqlite(url: &str, options: &StoreOptions) -> Result<SqlitePool, sqlx::Error> {
+/// Opens the pool; also returns the connect options of a file database
+/// (`None` in memory), for the change watcher.
+async fn open_sqlite(
+    url: &str,
+    options: &StoreOptions,
+) -> Result<(SqlitePool, Option<SqliteConnectOptions>), sqlx::Error> {
     let path = url
         .trim_start_matches("sqlite://")
         .trim_start_matches("sqlite:");
@@ -308,7 +330,54 @@ async fn open_sqlite(url: &str, options: &StoreOptions) -> Result<SqlitePool, sq
     } else {
         pool = pool.max_connections(options.max_connections.clamp(1, 4));
     }
-    pool.connect_with(connect).await
+    let pool = pool.connect_with(connect.clone()).await?;
+    Ok((pool, (!in_memory).then_some(connect)))
+}
+
+async fn data_version(conn: &mut sqlx::SqliteConnection) -> Option<i64> {
+    match sqlx::query_scalar::<_, i64>("PRAGMA data_version")
+        .fetch_one(conn)
+        .await
+    {
+        Ok(v) => Some(v),
+        Err(e) => {
+            tracing::debug!(error = %e, "could not read the SQLite data version");
+            None
+        }
+    }
+}
+
+/// How often a SQLite store looks for changes committed by other processes.
+const SQLITE_WATCH_EVERY: Duration = Duration::from_secs(1);
+
+/// Wakes this process's scheduler when another process (`berrah retry`,
+/// `berrah pause` run from a shell) commits to the same SQLite file:
+/// `PRAGMA data_version` changes when any other connection commits. Our own
+/// pool's writes count too, so a busy daemon gets at most one spurious
+/// wake-up per second.
+async fn watch_sqlite(
+    mut conn: sqlx::SqliteConnection,
+    // Read in `connect`, so that a commit made right after it returns is
+    // seen as a change.
+    mut last: Option<i64>,
+    wake: broadcast::Sender<()>,
+    stop: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(SQLITE_WATCH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        if let Some(v) = data_version(&mut conn).await {
+            if last.is_some_and(|l| l != v) {
+                let _ = wake.send(());
+            }
+            last = Some(v);
+        }
+    }
+    let _ = sqlx::Connection::close(conn).await;
 }
 
 /// Forwards PostgreSQL notifications to the in-process broadcast until the

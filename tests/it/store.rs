@@ -1621,3 +1621,18 @@ async fn sync_racing_claims_never_edits_a_claimed_entry(store: Store) {
         .expect("list");
     assert!(waiting.iter().all(|e| e.content.text == "v5"));
 }
+
+#[tokio::test]
+async fn sqlite_wakes_other_processes_on_the_same_file() {
+    let (dir, a) = sqlite_temp().await;
+    let url = berrah::store::testing::sqlite_url(&dir.path().join("berrah.db"));
+    let b = Store::connect_with(&url, &SMALL)
+        .await
+        .expect("second instance");
+    let mut rx = b.wakeups();
+    a.pause(PauseScope::Account, "x").await.expect("pause");
+    tokio::time::timeout(std::time::Duration::from_secs(30), rx.recv())
+        .await
+        .expect("the other pool notices the commit")
+        .expect("channel open");
+}

@@ -21,7 +21,10 @@ pub const POSTGRES_URL_VAR: &str = "BERRAH_TEST_POSTGRES_URL";
 /// Synchronous so that it can be called from any test, async or not (it
 /// runs its own small runtime on a separate thread).
 pub fn postgres_url_or_skip(test_name: &str) -> Option<String> {
-    let Ok(admin) = std::env::var(POSTGRES_URL_VAR) else {
+    let admin = std::env::var(POSTGRES_URL_VAR)
+        .ok()
+        .filter(|u| !u.trim().is_empty());
+    let Some(admin) = admin else {
         if std::env::var_os("CI").is_some() {
             panic!(
                 "{test_name}: {POSTGRES_URL_VAR} is not set, and CI is: PostgreSQL tests must run in CI"

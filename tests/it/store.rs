@@ -610,6 +610,11 @@ async fn expired_leases_requeue_or_report(store: Store) {
     assert!(requeued.is_empty() && unknown.is_empty());
     // A heartbeat extends both.
     assert_eq!(store.heartbeat("w", t(50)).await.expect("hb"), 2);
+    assert_eq!(store.heartbeat("nobody", t(50)).await.expect("hb"), 0);
+    assert!(
+        !store.release("a", "nobody", t(60)).await.expect("release"),
+        "not the owner"
+    );
     let (requeued, unknown) = store.expired_leases(t(49)).await.expect("not yet");
     assert!(requeued.is_empty() && unknown.is_empty());
     let (requeued, unknown) = store.expired_leases(t(51)).await.expect("expired");
@@ -1208,6 +1213,15 @@ async fn sqlite_creates_its_folder_and_rejects_unknown_urls() {
         Store::connect("mysql://x").await,
         Err(StoreError::UnsupportedUrl(_))
     ));
+    // A database under a file (not a folder): a clear Connect error.
+    std::fs::write(dir.path().join("file"), "x").expect("write");
+    let bad = berrah::store::testing::sqlite_url(&dir.path().join("file/berrah.db"));
+    match Store::connect(&bad).await {
+        Err(e @ StoreError::Connect { .. }) => {
+            assert!(e.to_string().contains("file/berrah.db"), "{e}")
+        }
+        other => panic!("expected Connect, got {other:?}"),
+    }
     let mem = Store::connect("sqlite::memory:").await.expect("memory");
     sync_campaign_adds_occurrences(&mem, &[occ("a", 10, "A")]).await;
     assert_eq!(mem.get("a").await.expect("a").id, "a");

@@ -29,6 +29,22 @@
 //! expected state and lease owner, so two instances can never both move the
 //! same entry.
 //!
+//! How the scheduler drives it, per tick: [`Store::expired_leases`] (and
+//! [`Store::take_over`] for unknown outcomes), [`Store::expire_late`],
+//! [`Store::claim_due`]; per entry: [`Store::begin_attempt`] (refusal means
+//! "do not publish"), the platform with an [`EntryCheckpoint`], then
+//! [`Store::finish`]; [`Store::heartbeat`] while work is in progress; sleep
+//! until [`Store::next_wakeup`] or a [`Store::wakeups`] signal.
+//!
+//! Holds and cancels remember their cause (column `state_cause`), which
+//! decides what may undo them: an entry cancelled by sync (its post left the
+//! file) comes back if the post returns, an operator's cancel never does;
+//! `paused = true` in a file holds its entries until the flag goes;
+//! [`Store::release_account`] releases only what [`Store::hold_account`] or
+//! [`Finish::NeedsOperator`] held, never a [`Finish::Held`] entry (an
+//! unknown outcome that may be on the platform already: only an operator's
+//! `berrah retry` sends it again).
+//!
 //! Both backends run the same SQL text wherever the dialects agree (numbered
 //! `$n` parameters work in both); they differ only in how work is claimed
 //! (`FOR UPDATE SKIP LOCKED` on PostgreSQL, SQLite's single writer), how a

@@ -1650,3 +1650,89 @@ async fn sqlite_wakes_other_processes_on_the_same_file() {
         .expect("the other pool notices the commit")
         .expect("channel open");
 }
+
+/// Set in the child processes of [`sqlite_claims_are_disjoint_across_processes`].
+const CHILD_URL: &str = "BERRAH_STORE_TEST_CLAIM_URL";
+const CHILD_OWNER: &str = "BERRAH_STORE_TEST_CLAIM_OWNER";
+
+/// Several OS processes claim from one SQLite file at once (as a daemon and
+/// a second instance started by mistake would): `BEGIN IMMEDIATE`, the busy
+/// timeout and the single writer give each entry to exactly one of them.
+/// The test binary re-runs itself as the children (same test, with
+/// `BERRAH_STORE_TEST_CLAIM_URL` set).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_claims_are_disjoint_across_processes() {
+    const NAME: &str = "store::sqlite_claims_are_disjoint_across_processes";
+    if let (Ok(url), Ok(owner)) = (std::env::var(CHILD_URL), std::env::var(CHILD_OWNER)) {
+        let store = Store::connect_with(&url, &SMALL)
+            .await
+            .expect("child connect");
+        loop {
+            let got = store
+                .claim_due(t(100), 5, &owner, t(1_000))
+                .await
+                .expect("claim");
+            if got.is_empty() {
+                break;
+            }
+            for e in got {
+                println!("CLAIMED {}", e.id);
+            }
+        }
+        return;
+    }
+    let (dir, store) = sqlite_temp().await;
+    let url = berrah::store::testing::sqlite_url(&dir.path().join("berrah.db"));
+    let occs: Vec<_> = (0..600)
+        .map(|i| occ(&format!("p{i:04}"), (i % 30) as i64, "x"))
+        .collect();
+    sync_campaign_adds_occurrences(&store, &occs).await;
+    let exe = std::env::current_exe().expect("test binary");
+    let children: Vec<_> = (0..3)
+        .map(|n| {
+            std::process::Command::new(&exe)
+                .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+                .env(CHILD_URL, &url)
+                .env(CHILD_OWNER, format!("proc{n}"))
+                .stdout(std::process::Stdio::piped())
+                .stderr(std::process::Stdio::piped())
+                .spawn()
+                .expect("spawn a child")
+        })
+        .collect();
+    let mut all = Vec::new();
+    for child in children {
+        let out = tokio::task::spawn_blocking(move || child.wait_with_output())
+            .await
+            .expect("join")
+            .expect("child output");
+        assert!(
+            out.status.success(),
+            "child failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        all.extend(
+            stdout
+                .lines()
+                // The harness's "test ... " may precede the first line.
+                .filter_map(|l| {
+                    l.split_once("CLAIMED ")
+                        .map(|(_, id)| id.trim().to_string())
+                }),
+        );
+    }
+    let total = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(total, all.len(), "an entry was claimed by two processes");
+    assert_eq!(all.len(), 600, "every entry was claimed");
+    let (claimed, _) = store
+        .list_checked(ListFilter {
+            states: vec![EntryState::Claimed],
+            ..ListFilter::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(claimed.len(), 600);
+}

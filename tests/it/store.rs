@@ -1736,3 +1736,74 @@ async fn sqlite_claims_are_disjoint_across_processes() {
         .expect("list");
     assert_eq!(claimed.len(), 600);
 }
+
+const CRASH_URL: &str = "BERRAH_STORE_TEST_CRASH_URL";
+
+/// A process killed (kill -9) in the middle of its work:
+/// what it committed survives, its claimed entry goes back to the queue and
+/// its publishing entry comes back as unknown with the progress it saved.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_survives_a_killed_process() {
+    const NAME: &str = "store::sqlite_survives_a_killed_process";
+    if let Ok(url) = std::env::var(CRASH_URL) {
+        let store = Store::connect_with(&url, &SMALL)
+            .await
+            .expect("child connect");
+        let got = store
+            .claim_due(t(10), 2, "doomed", t(60))
+            .await
+            .expect("claim");
+        assert_eq!(got.len(), 2);
+        store
+            .begin_attempt("b", "doomed", t(11))
+            .await
+            .expect("begin")
+            .expect("goes");
+        let progress = Progress {
+            remote_id: Some("posted-1".into()),
+            ..Progress::default()
+        };
+        store
+            .checkpoint("b", "doomed", &progress)
+            .await
+            .expect("checkpoint");
+        // Die without closing anything: kill -9 ourselves (no core dump,
+        // unlike abort); exit without destructors if `kill` is missing.
+        let pid = std::process::id().to_string();
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid])
+            .status();
+        std::process::exit(3);
+    }
+    let (dir, store) = sqlite_temp().await;
+    let url = berrah::store::testing::sqlite_url(&dir.path().join("berrah.db"));
+    sync_campaign_adds_occurrences(&store, &[occ("a", 10, "A"), occ("b", 10, "B")]).await;
+    let exe = std::env::current_exe().expect("test binary");
+    let out = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(exe)
+            .args(["--exact", NAME, "--nocapture", "--test-threads=1"])
+            .env(CRASH_URL, &url)
+            .output()
+    })
+    .await
+    .expect("join")
+    .expect("child ran");
+    assert!(!out.status.success(), "the child was meant to die");
+    let (requeued, unknown) = store.expired_leases(t(61)).await.expect("leases");
+    assert_eq!(
+        requeued.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        ["a"]
+    );
+    assert_eq!(
+        unknown.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        ["b"]
+    );
+    assert_eq!(unknown[0].progress.remote_id.as_deref(), Some("posted-1"));
+    assert_eq!(unknown[0].attempts, 1);
+    let took = store
+        .take_over("b", "doomed", "heir", t(200))
+        .await
+        .expect("take over")
+        .expect("mine");
+    assert_eq!(took.remote_id.as_deref(), Some("posted-1"));
+}

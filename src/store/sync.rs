@@ -197,7 +197,8 @@ pub(crate) fn plan_sync(existing: &[Existing], wanted: &[Wanted<'_>]) -> (Vec<Ac
                 state: if state == Held { Held } else { Scheduled },
                 cause: ex.cause.clone(),
                 last_error: None,
-                reset_run_at: state != Held,
+                // Also for a held entry: `run_at` decides when it goes once released.
+                reset_run_at: true,
                 revived: false,
             }),
             Cancelled if sync_cancelled => actions.push(Action::Update {

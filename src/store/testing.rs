@@ -74,7 +74,7 @@ pub fn postgres_url_or_skip(test_name: &str) -> Option<String> {
 }
 
 /// Test databases older than this are dropped by later runs.
-const STALE_AFTER_SECS: u64 = 6 * 3600;
+const STALE_AFTER_SECS: u64 = 3600;
 
 /// Drops the test databases created more than [`STALE_AFTER_SECS`] ago, so
 /// that repeated test runs do not fill the disk. Best effort: a database

@@ -899,6 +899,28 @@ async fn accounts_hold_and_release(store: Store) {
         assert_eq!(state(&store, id).await, EntryState::Scheduled, "{id}");
     }
     assert_eq!(state(&store, "u").await, EntryState::Held);
+
+    // A held post moved later in the file goes out at its new time once released.
+    store
+        .hold_account("oim-mastodon", "again")
+        .await
+        .expect("hold");
+    let moved = vec![occ("a", 10, "A"), occ("b", 500, "B"), occ("c", 10, "C")];
+    store
+        .sync_campaign("amal", &moved, t(12))
+        .await
+        .expect("sync");
+    assert_eq!(state(&store, "b").await, EntryState::Held);
+    store
+        .release_account("oim-mastodon")
+        .await
+        .expect("release");
+    let got = store
+        .claim_due(t(100), 10, "w", t(160))
+        .await
+        .expect("claim");
+    assert!(got.iter().all(|e| e.id != "b"), "not before its new time");
+    assert_eq!(store.get("b").await.expect("b").run_at, t(500));
 }
 
 async fn counts_and_budgets(store: Store) {

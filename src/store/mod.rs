@@ -28,7 +28,423 @@
 //! Every transition is one statement or one transaction guarded by the
 //! expected state and lease owner, so two instances can never both move the
 //! same entry.
+//!
+//! How the scheduler drives it, per tick: [`Store::expired_leases`] (and
+//! [`Store::take_over`] for unknown outcomes), [`Store::expire_late`],
+//! [`Store::claim_due`]; per entry: [`Store::begin_attempt`] (refusal means
+//! "do not publish"), the platform with an [`EntryCheckpoint`], then
+//! [`Store::finish`]; [`Store::heartbeat`] while work is in progress; sleep
+//! until [`Store::next_wakeup`] or a [`Store::wakeups`] signal.
+//!
+//! Holds and cancels remember their cause (column `state_cause`), which
+//! decides what may undo them: an entry cancelled by sync (its post left the
+//! file) comes back if the post returns, an operator's cancel never does;
+//! `paused = true` in a file holds its entries until the flag goes;
+//! [`Store::release_account`] releases only what [`Store::hold_account`] or
+//! [`Finish::NeedsOperator`] held, never a [`Finish::Held`] entry (an
+//! unknown outcome that may be on the platform already: only an operator's
+//! `berrah retry` sends it again).
+//!
+//! Both backends run the same SQL text wherever the dialects agree (numbered
+//! `$n` parameters work in both); they differ only in how work is claimed
+//! (`FOR UPDATE SKIP LOCKED` on PostgreSQL, SQLite's single writer), how a
+//! writing transaction starts (`BEGIN IMMEDIATE` on SQLite, so concurrent
+//! processes queue on the busy timeout instead of failing) and how wake-ups
+//! travel (LISTEN/NOTIFY vs. an in-process broadcast).
+//!
+//! Corrupt rows: single-entry reads ([`Store::get`]) return
+//! [`StoreError::Corrupt`]; [`Store::list`] fails on the first corrupt row
+//! while [`Store::list_checked`] returns the good entries and the errors of the
+//! bad ones; queue operations (claim, lease expiry, expiry) log corrupt rows,
+//! skip them and, when they had just been claimed, hold them for an operator
+//! so that they never block the rows behind them.
 
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::{PgListener, PgPoolOptions};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{PgPool, SqlitePool};
+use tokio::sync::broadcast;
+use tokio_util::sync::{CancellationToken, DropGuard};
+
+pub use self::ops::{ListFilter, Snapshot};
+pub use self::queue::{EntryCheckpoint, Finish};
 pub use self::types::*;
 
+mod ops;
+mod queue;
+mod row;
+mod sync;
+#[doc(hidden)]
+pub mod testing;
 mod types;
+
+/// The PostgreSQL channel on which instances wake each other.
+pub const WAKEUP_CHANNEL: &str = "berrah_wakeup";
+
+/// How long a SQLite writer waits for another process's write lock.
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// How many wake-ups may queue for a slow receiver before it sees `Lagged`
+/// (which it should treat as one more wake-up).
+const WAKEUP_CAPACITY: usize = 16;
+
+/// Pool settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoreOptions {
+    /// Connections for queue work (PostgreSQL keeps one more for LISTEN;
+    /// SQLite never uses more than 4, and 1 for `:memory:`).
+    pub max_connections: u32,
+}
+
+impl Default for StoreOptions {
+    fn default() -> StoreOptions {
+        StoreOptions { max_connections: 8 }
+    }
+}
+
+/// The connection pool of the backend in use, for modules with tables of
+/// their own (auth's tokens).
+#[derive(Debug, Clone)]
+pub enum Db {
+    Sqlite(SqlitePool),
+    Postgres(PgPool),
+}
+
+/// The durable queue. Cheap to clone: clones share the pool.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    db: Db,
+    wake: broadcast::Sender<()>,
+    /// Stops the wake-up task (PostgreSQL listener, SQLite change watcher)
+    /// when the last clone is dropped.
+    _listener: Option<DropGuard>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("backend", &self.backend_name())
+            .finish()
+    }
+}
+
+/// Runs `$body` with `$pool` bound to the pool of whichever backend is in
+/// use: the same code, type-checked once per backend.
+macro_rules! on_db {
+    ($store:expr, |$pool:ident| $body:expr) => {
+        match $store.db() {
+            $crate::store::Db::Sqlite($pool) => $body,
+            $crate::store::Db::Postgres($pool) => $body,
+        }
+    };
+}
+pub(crate) use on_db;
+
+/// Starts a transaction that will write. On SQLite it takes the write lock
+/// at once (`BEGIN IMMEDIATE`): a deferred transaction that read first could
+/// fail with SQLITE_BUSY instead of waiting when it tries to write.
+pub(crate) trait WritePool {
+    type Db: sqlx::Database;
+    fn begin_write(
+        &self,
+    ) -> impl Future<Output = Result<sqlx::Transaction<'static, Self::Db>, sqlx::Error>> + Send;
+}
+
+impl WritePool for SqlitePool {
+    type Db = sqlx::Sqlite;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Sqlite>, sqlx::Error> {
+        self.begin_with("BEGIN IMMEDIATE").await
+    }
+}
+
+impl WritePool for PgPool {
+    type Db = sqlx::Postgres;
+    async fn begin_write(&self) -> Result<sqlx::Transaction<'static, sqlx::Postgres>, sqlx::Error> {
+        self.begin().await
+    }
+}
+
+impl Store {
+    /// Opens (creating if needed) the database at `url` and applies the
+    /// migrations. `sqlite://PATH` (or `sqlite:PATH`, `sqlite::memory:`) or
+    /// `postgres://...` / `postgresql://...`. Connecting again to a migrated
+    /// database is harmless.
+    pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Store::connect_with(url, &StoreOptions::default()).await
+    }
+
+    /// [`Store::connect`] with explicit pool settings.
+    pub async fn connect_with(url: &str, options: &StoreOptions) -> Result<Store, StoreError> {
+        let connect_err = |source| StoreError::Connect {
+            url: redact_url(url),
+            source,
+        };
+        if url.starts_with("sqlite:") {
+            let (pool, file) = open_sqlite(url, options).await.map_err(connect_err)?;
+            migrate_sqlite(&pool).await?;
+            let (wake, _) = broadcast::channel(WAKEUP_CAPACITY);
+            let token = CancellationToken::new();
+            if let Some(file) = file {
+                // Best effort: without the watcher, other processes' changes
+                // are still found at the scheduler's next wake-up.
+                match sqlx::ConnectOptions::connect(&file).await {
+                    Ok(mut conn) => {
+                        let first = data_version(&mut conn).await;
+                        tokio::spawn(watch_sqlite(conn, first, wake.clone(), token.clone()));
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot watch the database for other processes' changes")
+                    }
+                }
+            }
+            Ok(Store {
+                inner: Arc::new(Inner {
+                    db: Db::Sqlite(pool),
+                    wake,
+                    _listener: Some(token.drop_guard()),
+                }),
+            })
+        } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            let pool = PgPoolOptions::new()
+                // One more than asked: the wake-up listener keeps one.
+                .max_connections(options.max_connections.max(1) + 1)
+                .acquire_timeout(Duration::from_secs(30))
+                .connect(url)
+                .await
+                .map_err(connect_err)?;
+            // Concurrent instances serialize on the migrator's advisory lock.
+            sqlx::sqlx_macros::migrate!("migrations/postgres")
+                .run(&pool)
+                .await?;
+            let (wake, _) = broadcast::channel(WAKEUP_CAPACITY);
+            let mut listener = PgListener::connect_with(&pool).await?;
+            listener.listen(WAKEUP_CHANNEL).await?;
+            let token = CancellationToken::new();
+            tokio::spawn(forward_notifications(listener, wake.clone(), token.clone()));
+            Ok(Store {
+                inner: Arc::new(Inner {
+                    db: Db::Postgres(pool),
+                    wake,
+                    _listener: Some(token.drop_guard()),
+                }),
+            })
+        } else {
+            Err(StoreError::UnsupportedUrl(redact_url(url)))
+        }
+    }
+
+    /// The pool, for modules that keep tables of their own in the same database.
+    pub fn db(&self) -> &Db {
+        &self.inner.db
+    }
+
+    /// `"sqlite"` or `"postgres"`.
+    pub fn backend_name(&self) -> &'static str {
+        match self.db() {
+            Db::Sqlite(_) => "sqlite",
+            Db::Postgres(_) => "postgres",
+        }
+    }
+
+    /// Signals that the queue changed in a way that may make work due sooner
+    /// (sync, retry, resume, cancel, pause, account release). On PostgreSQL
+    /// every instance hears it through LISTEN/NOTIFY (channel
+    /// [`WAKEUP_CHANNEL`]); on SQLite this process at once, and other
+    /// processes on the same file within about a second (they watch
+    /// `PRAGMA data_version`).
+    ///
+    /// A missed wake-up is never a lost post: the scheduler also sleeps only
+    /// until [`Store::next_wakeup`]. A receiver that falls behind gets
+    /// `RecvError::Lagged`, which means "wake up" too.
+    pub fn wakeups(&self) -> broadcast::Receiver<()> {
+        self.inner.wake.subscribe()
+    }
+
+    /// Closes the pool (waits for connections to be returned).
+    pub async fn close(&self) {
+        match self.db() {
+            Db::Sqlite(p) => p.close().await,
+            Db::Postgres(p) => p.close().await,
+        }
+    }
+
+    /// Wakes schedulers after a change: in-process at once, and on
+    /// PostgreSQL every instance through NOTIFY. Failing to notify is logged,
+    /// never an error: the change itself is committed.
+    pub(crate) async fn notify(&self) {
+        let _ = self.inner.wake.send(());
+        if let Db::Postgres(pool) = self.db() {
+            let sent = sqlx::query("SELECT pg_notify($1, '')")
+                .bind(WAKEUP_CHANNEL)
+                .execute(pool)
+                .await;
+            if let Err(e) = sent {
+                tracing::warn!(error = %e, "could not notify other instances; they will poll");
+            }
+        }
+    }
+}
+
+/// Applies the SQLite migrations. SQLite has no advisory lock: when two
+/// processes open a new file at once, the slower one may try to apply a
+/// migration the other just applied and fail; it then reads the applied
+/// list again and finds nothing left to do.
+async fn migrate_sqlite(pool: &SqlitePool) -> Result<(), StoreError> {
+    let migrator = sqlx::sqlx_macros::migrate!("migrations/sqlite");
+    let mut tries = 0;
+    loop {
+        match migrator.run(pool).await {
+            Ok(()) => return Ok(()),
+            Err(e) if tries < 3 => {
+                tries += 1;
+                tracing::debug!(error = %e, "SQLite migration raced another process; retrying");
+                tokio::time::sleep(Duration::from_millis(50 * tries)).await;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    }
+}
+
+/// Opens the pool; also returns the connect options of a file database
+/// (`None` in memory), for the change watcher.
+async fn open_sqlite(
+    url: &str,
+    options: &StoreOptions,
+) -> Result<(SqlitePool, Option<SqliteConnectOptions>), sqlx::Error> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or(path);
+    let in_memory = path.is_empty() || path.starts_with(":memory:") || url.contains("mode=memory");
+    if !in_memory
+        && let Some(parent) = std::path::Path::new(path).parent()
+        && !parent.as_os_str().is_empty()
+    {
+        std::fs::create_dir_all(parent).map_err(sqlx::Error::Io)?;
+    }
+    let connect = SqliteConnectOptions::from_str(url)?
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Full)
+        .busy_timeout(SQLITE_BUSY_TIMEOUT)
+        .foreign_keys(true);
+    let mut pool = SqlitePoolOptions::new().acquire_timeout(SQLITE_BUSY_TIMEOUT);
+    if in_memory {
+        // Every connection to `:memory:` is its own database: keep exactly one.
+        pool = pool
+            .max_connections(1)
+            .min_connections(1)
+            .idle_timeout(None)
+            .max_lifetime(None);
+    } else {
+        pool = pool.max_connections(options.max_connections.clamp(1, 4));
+    }
+    let pool = pool.connect_with(connect.clone()).await?;
+    Ok((pool, (!in_memory).then_some(connect)))
+}
+
+async fn data_version(conn: &mut sqlx::SqliteConnection) -> Option<i64> {
+    match sqlx::query_scalar::<_, i64>("PRAGMA data_version")
+        .fetch_one(conn)
+        .await
+    {
+        Ok(v) => Some(v),
+        Err(e) => {
+            tracing::debug!(error = %e, "could not read the SQLite data version");
+            None
+        }
+    }
+}
+
+/// How often a SQLite store looks for changes committed by other processes.
+const SQLITE_WATCH_EVERY: Duration = Duration::from_secs(1);
+
+/// Wakes this process's scheduler when another process (`berrah retry`,
+/// `berrah pause` run from a shell) commits to the same SQLite file:
+/// `PRAGMA data_version` changes when any other connection commits. Our own
+/// pool's writes count too, so a busy daemon gets at most one spurious
+/// wake-up per second.
+async fn watch_sqlite(
+    mut conn: sqlx::SqliteConnection,
+    // Read in `connect`, so that a commit made right after it returns is
+    // seen as a change.
+    mut last: Option<i64>,
+    wake: broadcast::Sender<()>,
+    stop: CancellationToken,
+) {
+    let mut tick = tokio::time::interval(SQLITE_WATCH_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            _ = tick.tick() => {}
+        }
+        if let Some(v) = data_version(&mut conn).await {
+            if last.is_some_and(|l| l != v) {
+                let _ = wake.send(());
+            }
+            last = Some(v);
+        }
+    }
+    let _ = sqlx::Connection::close(conn).await;
+}
+
+/// Forwards PostgreSQL notifications to the in-process broadcast until the
+/// store is dropped. After a lost connection (notifications may have been
+/// missed) it wakes everyone once, to be safe.
+async fn forward_notifications(
+    mut listener: PgListener,
+    wake: broadcast::Sender<()>,
+    stop: CancellationToken,
+) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => return,
+            got = listener.try_recv() => match got {
+                Ok(Some(_)) | Ok(None) => {
+                    let _ = wake.send(());
+                }
+                Err(sqlx::Error::PoolClosed) => return,
+                Err(e) => {
+                    tracing::warn!(error = %e, "lost the PostgreSQL wake-up listener; retrying");
+                    let _ = wake.send(());
+                    tokio::select! {
+                        () = stop.cancelled() => return,
+                        () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The URL without its password, for error messages (promise 4).
+pub(crate) fn redact_url(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) if u.password().is_some() => {
+            let _ = u.set_password(Some("***"));
+            u.to_string()
+        }
+        _ => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn passwords_never_reach_error_messages() {
+        let r = redact_url("postgres://berrah:s3cret@db:5432/berrah");
+        assert!(!r.contains("s3cret"));
+        assert!(r.contains("db:5432"));
+        assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+    }
+}

@@ -1,4 +1,4 @@
-//! International days: the shipped list (`data/international_days.toml`,
+//! International days: the shipped list (`src/calendar/international_days.toml`,
 //! embedded in the binary) and a campaign's own `[[days]]`.
 //!
 //! A day has a rule that gives its date in any year: a fixed month and day
@@ -16,7 +16,7 @@ use serde::Deserialize;
 use crate::campaign::model::CustomDay;
 
 /// The shipped calendar's source, embedded at build time.
-const SHIPPED: &str = include_str!("../../data/international_days.toml");
+const SHIPPED: &str = include_str!("international_days.toml");
 
 /// How a day's date is found in a given year.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -125,7 +125,7 @@ fn month_name(m: i8) -> &'static str {
         .unwrap_or("?")
 }
 
-/// The file format of `data/international_days.toml`.
+/// The file format of `src/calendar/international_days.toml`.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ShippedFile {
@@ -199,7 +199,7 @@ fn shipped_days() -> &'static Arc<Vec<Day>> {
     DAYS.get_or_init(|| {
         // Invariant: the embedded file is part of the source tree and a unit
         // test (`shipped_calendar_parses`) parses it, so it cannot fail here.
-        Arc::new(parse_shipped(SHIPPED).expect("data/international_days.toml is valid"))
+        Arc::new(parse_shipped(SHIPPED).expect("src/calendar/international_days.toml is valid"))
     })
 }
 

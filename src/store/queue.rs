@@ -420,10 +420,20 @@ impl Store {
         }
         if let Finish::Published { remote_id, .. } = &result
             && let Ok(Some(e)) = self.get_exact(id).await
-            && e.remote_id.as_deref() == Some(remote_id.as_str())
+            && e.state == EntryState::Published
         {
-            // Already recorded with the same id: finishing twice is harmless.
-            return Ok(());
+            if e.remote_id.as_deref() == Some(remote_id.as_str()) {
+                // Already recorded with the same id: finishing twice is harmless.
+                return Ok(());
+            }
+            return Err(StoreError::WrongState {
+                id: id.to_string(),
+                state: e.state,
+                why: format!(
+                    "already published as {}, now reported as {remote_id}: check the account for a duplicate",
+                    e.remote_id.as_deref().unwrap_or("an unknown id")
+                ),
+            });
         }
         Err(self.lease_lost(id, owner).await)
     }

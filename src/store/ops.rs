@@ -375,11 +375,13 @@ impl Store {
     }
 
     /// `failed`/`held`/`expired` (or `retrying`, to skip its wait) →
-    /// `scheduled` now. Refused for published, in-flight and cancelled entries.
+    /// `scheduled` now, or at its due time if that is still ahead (a retry
+    /// never publishes a post early). Refused for published, in-flight and cancelled entries.
     pub async fn retry(&self, id: &str, now: Timestamp) -> Result<Entry, StoreError> {
         let entry = self.get(id).await?;
         let row = on_db!(self, |pool| sqlx::query(
-            "UPDATE entries SET state = 'scheduled', state_cause = NULL, run_at_ms = $2, \
+            "UPDATE entries SET state = 'scheduled', state_cause = NULL, \
+             run_at_ms = CASE WHEN due_ms > $2 THEN due_ms ELSE $2 END, \
              lease_owner = NULL, lease_until_ms = NULL, updated_ms = $2 \
              WHERE id = $1 AND state IN ('failed', 'held', 'expired', 'retrying', 'scheduled') \
              RETURNING *"

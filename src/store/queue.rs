@@ -338,36 +338,57 @@ impl Store {
         };
         let done = on_db!(self, |pool| {
             let mut tx = pool.begin_write().await?;
+            const GUARDED: &str = "UPDATE entries SET state = $3, state_cause = $4, last_error = $5, \
+                 remote_id = COALESCE($6, remote_id), url = COALESCE($7, url), \
+                 published_at_ms = COALESCE($8, published_at_ms), run_at_ms = COALESCE($9, run_at_ms), \
+                 lease_owner = NULL, lease_until_ms = NULL, updated_ms = $10 \
+                 WHERE id = $1 AND state IN ('claimed', 'publishing') AND lease_owner = $2";
             // A publication is a fact: recorded even after a lost lease, as
             // long as an attempt was ever started (`$2 = $2` only keeps the
             // parameter list the same).
-            let sql = if matches!(result, Finish::Published { .. }) {
-                "UPDATE entries SET state = $3, state_cause = $4, last_error = $5, \
+            const FACT: &str = "UPDATE entries SET state = $3, state_cause = $4, last_error = $5, \
                  remote_id = COALESCE($6, remote_id), url = COALESCE($7, url), \
                  published_at_ms = COALESCE($8, published_at_ms), run_at_ms = COALESCE($9, run_at_ms), \
                  lease_owner = NULL, lease_until_ms = NULL, updated_ms = $10 \
-                 WHERE id = $1 AND state <> 'published' AND attempts > 0 AND $2 = $2"
+                 WHERE id = $1 AND state <> 'published' AND attempts > 0 AND $2 = $2";
+            let published = matches!(result, Finish::Published { .. });
+            // The owner's guarded write first; for a publication, the fact
+            // write when the entry turned out to be in other hands.
+            let writes: &[&'static str] = if published {
+                &[GUARDED, FACT]
             } else {
-                "UPDATE entries SET state = $3, state_cause = $4, last_error = $5, \
-                 remote_id = COALESCE($6, remote_id), url = COALESCE($7, url), \
-                 published_at_ms = COALESCE($8, published_at_ms), run_at_ms = COALESCE($9, run_at_ms), \
-                 lease_owner = NULL, lease_until_ms = NULL, updated_ms = $10 \
-                 WHERE id = $1 AND state IN ('claimed', 'publishing') AND lease_owner = $2"
+                &[GUARDED]
             };
-            let n = sqlx::query(sql)
-                .bind(id)
-                .bind(owner)
-                .bind(state.as_str())
-                .bind(state_cause)
-                .bind(reason)
-                .bind(remote_id)
-                .bind(url)
-                .bind(published_at)
-                .bind(run_at)
-                .bind(now_ms)
-                .execute(&mut *tx)
-                .await?
-                .rows_affected();
+            let mut n = 0;
+            let mut lost_lease = false;
+            for (i, sql) in writes.iter().enumerate() {
+                n = sqlx::query(*sql)
+                    .bind(id)
+                    .bind(owner)
+                    .bind(state.as_str())
+                    .bind(state_cause)
+                    .bind(reason)
+                    .bind(remote_id)
+                    .bind(url)
+                    .bind(published_at)
+                    .bind(run_at)
+                    .bind(now_ms)
+                    .execute(&mut *tx)
+                    .await?
+                    .rows_affected();
+                if n == 1 {
+                    lost_lease = i > 0;
+                    break;
+                }
+            }
+            if n == 1 && lost_lease {
+                tracing::warn!(
+                    id,
+                    owner,
+                    "recorded a publication although this worker no longer held the entry: \
+                     another worker may be resolving it and will find it published"
+                );
+            }
             if n == 1 {
                 let detail = match &result {
                     Finish::Published { remote_id, url } => Some(match url {
@@ -399,10 +420,20 @@ impl Store {
         }
         if let Finish::Published { remote_id, .. } = &result
             && let Ok(Some(e)) = self.get_exact(id).await
-            && e.remote_id.as_deref() == Some(remote_id.as_str())
+            && e.state == EntryState::Published
         {
-            // Already recorded with the same id: finishing twice is harmless.
-            return Ok(());
+            if e.remote_id.as_deref() == Some(remote_id.as_str()) {
+                // Already recorded with the same id: finishing twice is harmless.
+                return Ok(());
+            }
+            return Err(StoreError::WrongState {
+                id: id.to_string(),
+                state: e.state,
+                why: format!(
+                    "already published as {}, now reported as {remote_id}: check the account for a duplicate",
+                    e.remote_id.as_deref().unwrap_or("an unknown id")
+                ),
+            });
         }
         Err(self.lease_lost(id, owner).await)
     }

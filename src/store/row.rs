@@ -321,4 +321,35 @@ mod tests {
             .contains("lease_until_ms")
         );
     }
+
+    proptest::proptest! {
+        /// Whatever a hand-edited database holds, decoding returns a value
+        /// or a `Corrupt` error naming the row: never a panic.
+        #[test]
+        fn decoding_arbitrary_rows_never_panics(
+            state in ".{0,12}",
+            platform in ".{0,12}",
+            content in ".{0,40}",
+            progress in ".{0,40}",
+            attempts in proptest::num::i64::ANY,
+            due in proptest::num::i64::ANY,
+            lease in proptest::option::of(proptest::num::i64::ANY),
+        ) {
+            let raw = RawEntry {
+                state,
+                platform,
+                content,
+                progress,
+                attempts,
+                due_ms: due,
+                lease_until_ms: lease,
+                ..good()
+            };
+            match raw.decode() {
+                Ok(e) => proptest::prop_assert_eq!(e.id, "o-1"),
+                Err(StoreError::Corrupt { id, .. }) => proptest::prop_assert_eq!(id, "o-1"),
+                Err(other) => proptest::prop_assert!(false, "unexpected error {other}"),
+            }
+        }
+    }
 }

@@ -830,6 +830,17 @@ async fn operator_commands(store: Store) {
         .await
         .expect("list");
     assert!(before.is_empty());
+    // Retrying a held post that is not due yet keeps its due time.
+    store
+        .sync_campaign("later", &[occ("f", 900, "F")], t(0))
+        .await
+        .expect("sync");
+    store
+        .hold_account("oim-mastodon", "login")
+        .await
+        .expect("hold");
+    let f = store.retry("f", t(20)).await.expect("retry");
+    assert_eq!(f.run_at, t(900));
 }
 
 async fn accounts_hold_and_release(store: Store) {

@@ -7,6 +7,24 @@
 use async_trait::async_trait;
 use secrecy::SecretString;
 
+pub mod crypto;
+pub mod login;
+pub mod oauth;
+pub mod providers;
+pub mod refresh;
+pub mod sources;
+pub mod tokens;
+
+pub use self::crypto::{CryptoError, TokenKey};
+pub use self::refresh::StoredCredentials;
+pub use self::sources::{
+    CredentialsFactory, EnvCredentials, ExpiryWarning, FileCredentials, check_key_available,
+    credentials_for, expiry_warnings,
+};
+pub use self::tokens::{
+    MemoryTokenStore, SqlTokenStore, TokenDb, TokenRecord, TokenSet, TokenStore,
+};
+
 /// The source of an account's current secret.
 ///
 /// What the secret is depends on the platform: an OAuth access token (X,
@@ -21,6 +39,12 @@ pub trait Credentials: Send + Sync {
 
 /// A fixed secret: from an environment variable or a file, and in tests.
 pub struct StaticCredentials(pub SecretString);
+
+impl std::fmt::Debug for StaticCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StaticCredentials([redacted])")
+    }
+}
 
 #[async_trait]
 impl Credentials for StaticCredentials {

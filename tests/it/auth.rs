@@ -1,1 +1,819 @@
-//! Integration tests: auth.
+//! Integration tests: auth. The login flow, refresh, rotation with crashes,
+//! revocation and redaction, against the fake authorization server
+//! (`berrah::fakes::oauth`), on the in-memory, SQLite and PostgreSQL token
+//! stores.
+//!
+//! Client credentials: the fake's client id and secret are the values of
+//! `CARGO_PKG_NAME` and `CARGO_PKG_VERSION`, which cargo sets for every test
+//! run, so no test has to call `std::env::set_var` (unsound while other test
+//! threads read the environment).
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use berrah::auth::crypto::TokenKey;
+use berrah::auth::login::{self, LoginError};
+use berrah::auth::oauth::OAuthError;
+use berrah::auth::refresh::{Refresher, StoredCredentials};
+use berrah::auth::tokens::TokenStoreError;
+use berrah::auth::{
+    AuthError, Credentials, MemoryTokenStore, SqlTokenStore, TokenDb, TokenRecord, TokenStore,
+    check_key_available, sources::KeyCheckError,
+};
+use berrah::config::AccountConfig;
+use berrah::fakes::oauth::{FakeOAuth, FakeOAuthConfig};
+use berrah::time::{BoxFuture, Clock};
+use jiff::{SignedDuration, Timestamp};
+use secrecy::{ExposeSecret, SecretString};
+
+// ---------------------------------------------------------------- helpers
+
+/// A clock tests move by hand.
+struct ManualClock(Mutex<Timestamp>);
+
+impl ManualClock {
+    fn new(at: Timestamp) -> Arc<ManualClock> {
+        Arc::new(ManualClock(Mutex::new(at)))
+    }
+    fn set(&self, at: Timestamp) {
+        *self.0.lock().unwrap() = at;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> Timestamp {
+        *self.0.lock().unwrap()
+    }
+    fn sleep_until(&self, _deadline: Timestamp) -> BoxFuture<'static, ()> {
+        Box::pin(async {})
+    }
+}
+
+fn t0() -> Timestamp {
+    "2026-11-23T10:00:00Z".parse().unwrap()
+}
+
+fn fake_config() -> FakeOAuthConfig {
+    FakeOAuthConfig {
+        client_id: env!("CARGO_PKG_NAME").to_string(),
+        client_secret: Some(env!("CARGO_PKG_VERSION").to_string()),
+        ..FakeOAuthConfig::default()
+    }
+}
+
+fn account(platform: &str, fake: &FakeOAuth) -> AccountConfig {
+    toml::from_str(&format!(
+        r#"
+platform = "{platform}"
+credentials = "store"
+[options]
+auth_url = "{}"
+token_url = "{}"
+client_id_env = "CARGO_PKG_NAME"
+client_secret_env = "CARGO_PKG_VERSION"
+"#,
+        fake.auth_url(),
+        fake.token_url()
+    ))
+    .unwrap()
+}
+
+/// Plays the operator's browser: opens the authorization URL, then follows
+/// the fake's redirect to the loopback listener.
+fn browser() -> impl FnOnce(&url::Url) {
+    |url: &url::Url| {
+        let url = url.clone();
+        tokio::spawn(async move {
+            let client = berrah::http::client();
+            let answer = client.get(url).send().await.unwrap();
+            assert_eq!(answer.status().as_u16(), 302, "the fake redirects");
+            let location = answer.headers()["location"].to_str().unwrap().to_string();
+            let done = client.get(location).send().await.unwrap();
+            assert!(done.status().is_success());
+        });
+    }
+}
+
+async fn do_login(
+    store: &dyn TokenStore,
+    key: &TokenKey,
+    name: &str,
+    cfg: &AccountConfig,
+) -> Result<login::LoginSummary, LoginError> {
+    login::oauth_login(
+        store,
+        key,
+        name,
+        cfg,
+        Duration::from_secs(30),
+        t0,
+        browser(),
+    )
+    .await
+}
+
+fn creds(
+    name: &str,
+    cfg: &AccountConfig,
+    store: Arc<dyn TokenStore>,
+    key: &Arc<TokenKey>,
+    clock: Arc<ManualClock>,
+) -> StoredCredentials {
+    let endpoints = berrah::auth::providers::oauth_endpoints(name, cfg)
+        .unwrap()
+        .unwrap();
+    StoredCredentials::new(
+        name,
+        cfg.platform,
+        store,
+        key.clone(),
+        clock,
+        Some(Refresher {
+            endpoints,
+            account: cfg.clone(),
+        }),
+    )
+}
+
+fn refresh_token_of(record: &TokenRecord, key: &TokenKey) -> Option<String> {
+    record
+        .open(key)
+        .unwrap()
+        .refresh
+        .map(|r| r.expose_secret().to_string())
+}
+
+fn access_token_of(record: &TokenRecord, key: &TokenKey) -> String {
+    record.open(key).unwrap().access.expose_secret().to_string()
+}
+
+async fn sqlite_store(dir: &tempfile::TempDir) -> Arc<dyn TokenStore> {
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
+    sqlx::raw_sql(include_str!("../../migrations/sqlite/0002_tokens.sql"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    Arc::new(SqlTokenStore::new(TokenDb::Sqlite(pool)))
+}
+
+async fn postgres_store(test: &str) -> Option<Arc<dyn TokenStore>> {
+    let Ok(base) = std::env::var("BERRAH_TEST_POSTGRES_URL") else {
+        eprintln!(
+            "SKIPPED (PostgreSQL): {test}: set BERRAH_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres"
+        );
+        assert!(
+            std::env::var("CI").is_err(),
+            "PostgreSQL tests must run in CI"
+        );
+        return None;
+    };
+    let admin = sqlx::PgPool::connect(&base).await.unwrap();
+    let name = format!(
+        "berrah_auth_{}_{}",
+        test,
+        std::process::id() as u64 * 1000 + rand_suffix()
+    );
+    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .execute(&admin)
+        .await
+        .unwrap();
+    let url = match base.rfind('/') {
+        Some(i) => format!("{}/{name}", &base[..i]),
+        None => panic!("BERRAH_TEST_POSTGRES_URL has no database part"),
+    };
+    let pool = sqlx::PgPool::connect(&url).await.unwrap();
+    sqlx::raw_sql(include_str!("../../migrations/postgres/0002_tokens.sql"))
+        .execute(&pool)
+        .await
+        .unwrap();
+    Some(Arc::new(SqlTokenStore::new(TokenDb::Postgres(pool))))
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos() as u64)
+        .unwrap_or(0);
+    (nanos % 997) * 1000 + N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// Every backend available: memory, SQLite, and PostgreSQL when configured.
+async fn stores(test: &str, dir: &tempfile::TempDir) -> Vec<(&'static str, Arc<dyn TokenStore>)> {
+    let mut out: Vec<(&'static str, Arc<dyn TokenStore>)> = vec![
+        ("memory", Arc::new(MemoryTokenStore::new())),
+        ("sqlite", sqlite_store(dir).await),
+    ];
+    if let Some(pg) = postgres_store(test).await {
+        out.push(("postgres", pg));
+    }
+    out
+}
+
+// ---------------------------------------------------------------- login
+
+#[tokio::test]
+async fn login_flow_with_pkce_stores_encrypted_tokens() {
+    let dir = tempfile::tempdir().unwrap();
+    for (backend, store) in stores("login_flow", &dir).await {
+        let fake = FakeOAuth::start(fake_config()).await.unwrap();
+        let key = TokenKey::generate();
+        let cfg = account("x", &fake);
+        let summary = do_login(store.as_ref(), &key, "oim-x", &cfg).await.unwrap();
+        assert!(summary.has_refresh_token, "{backend}");
+        assert_eq!(
+            summary.access_expires_at,
+            Some(t0() + SignedDuration::from_secs(7200))
+        );
+        let reqs = fake.requests();
+        let exchange = reqs
+            .iter()
+            .find(|r| r.grant_type.as_deref() == Some("authorization_code"))
+            .unwrap();
+        assert!(
+            exchange.pkce_verified,
+            "{backend}: the verifier matched the S256 challenge"
+        );
+        assert!(
+            exchange.basic_auth,
+            "{backend}: X's confidential client uses Basic"
+        );
+        assert_eq!(exchange.status, 200);
+        let record = store.get("oim-x").await.unwrap().unwrap();
+        assert_eq!(record.platform, "x");
+        assert!(record.refreshable && !record.needs_operator);
+        let access = access_token_of(&record, &key);
+        assert!(fake.access_token_issued(&access));
+        // At rest, the blob does not contain the token in clear.
+        assert!(
+            !record
+                .blob
+                .windows(access.len())
+                .any(|w| w == access.as_bytes()),
+            "{backend}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn login_with_a_wrong_state_is_refused_and_stores_nothing() {
+    let fake = FakeOAuth::start(fake_config()).await.unwrap();
+    fake.send_wrong_state_next();
+    let store = MemoryTokenStore::new();
+    let key = TokenKey::generate();
+    let cfg = account("x", &fake);
+    let err = do_login(&store, &key, "oim-x", &cfg).await.unwrap_err();
+    assert!(
+        matches!(err, LoginError::OAuth(OAuthError::StateMismatch)),
+        "{err}"
+    );
+    assert!(err.to_string().contains("state"), "{err}");
+    assert_eq!(
+        fake.token_requests("authorization_code"),
+        0,
+        "no code exchanged"
+    );
+    assert!(store.get("oim-x").await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn login_denied_by_the_operator_is_reported() {
+    let fake = FakeOAuth::start(fake_config()).await.unwrap();
+    fake.deny_next();
+    let store = MemoryTokenStore::new();
+    let key = TokenKey::generate();
+    let err = do_login(&store, &key, "a", &account("linkedin", &fake))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, LoginError::OAuth(OAuthError::Denied(_))),
+        "{err}"
+    );
+    assert!(err.to_string().contains("access_denied"));
+}
+
+#[tokio::test]
+async fn the_fake_refuses_a_wrong_pkce_verifier() {
+    let fake = FakeOAuth::start(fake_config()).await.unwrap();
+    let client = berrah::http::client();
+    let redirect = "http://127.0.0.1:9/callback";
+    let answer = client
+        .get(fake.auth_url())
+        .query(&[
+            ("response_type", "code"),
+            ("client_id", env!("CARGO_PKG_NAME")),
+            ("redirect_uri", redirect),
+            ("state", "s"),
+            // S256 of the RFC 7636 example verifier.
+            (
+                "code_challenge",
+                "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM",
+            ),
+            ("code_challenge_method", "S256"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    let location = url::Url::parse(answer.headers()["location"].to_str().unwrap()).unwrap();
+    let code = location
+        .query_pairs()
+        .find(|(k, _)| k == "code")
+        .unwrap()
+        .1
+        .to_string();
+    let token = |verifier: &'static str, code: String| {
+        client.post(fake.token_url()).form(&[
+            ("grant_type", "authorization_code".to_string()),
+            ("code", code),
+            ("redirect_uri", redirect.to_string()),
+            ("code_verifier", verifier.to_string()),
+            ("client_id", env!("CARGO_PKG_NAME").to_string()),
+            ("client_secret", env!("CARGO_PKG_VERSION").to_string()),
+        ])
+    };
+    let wrong = token(
+        "not-the-verifier-not-the-verifier-not-the-verifier",
+        code.clone(),
+    )
+    .send()
+    .await
+    .unwrap();
+    assert_eq!(wrong.status().as_u16(), 400);
+    assert!(wrong.text().await.unwrap().contains("invalid_grant"));
+}
+
+// ---------------------------------------------------------------- refresh
+
+#[tokio::test]
+async fn refreshes_shortly_before_expiry_and_not_before() {
+    let dir = tempfile::tempdir().unwrap();
+    for (backend, store) in stores("refresh_before_expiry", &dir).await {
+        let fake = FakeOAuth::start(fake_config()).await.unwrap();
+        let key = Arc::new(TokenKey::generate());
+        let cfg = account("x", &fake);
+        do_login(store.as_ref(), &key, "oim-x", &cfg).await.unwrap();
+        let first = store.get("oim-x").await.unwrap().unwrap();
+        let clock = ManualClock::new(t0() + SignedDuration::from_secs(3600));
+        let c = creds("oim-x", &cfg, store.clone(), &key, clock.clone());
+
+        // An hour left: the stored token, no refresh.
+        let s = c.secret().await.unwrap();
+        assert_eq!(s.expose_secret(), access_token_of(&first, &key));
+        assert_eq!(fake.token_requests("refresh_token"), 0, "{backend}");
+
+        // Two minutes left (inside the margin): refreshed first.
+        clock.set(t0() + SignedDuration::from_secs(7200 - 120));
+        let s = c.secret().await.unwrap();
+        assert_ne!(
+            s.expose_secret(),
+            access_token_of(&first, &key),
+            "{backend}"
+        );
+        assert!(fake.access_token_issued(s.expose_secret()));
+        assert_eq!(fake.token_requests("refresh_token"), 1);
+        let second = store.get("oim-x").await.unwrap().unwrap();
+        assert_eq!(access_token_of(&second, &key), s.expose_secret());
+        assert_eq!(
+            second.access_expires_at,
+            Some(clock.now() + SignedDuration::from_secs(7200))
+        );
+        // X rotates: the new refresh token is stored, the old one is spent.
+        let old_rt = refresh_token_of(&first, &key).unwrap();
+        let new_rt = refresh_token_of(&second, &key).unwrap();
+        assert_ne!(old_rt, new_rt);
+        assert!(!fake.refresh_token_valid(&old_rt) && fake.refresh_token_valid(&new_rt));
+
+        // Fresh again: no further refresh.
+        c.secret().await.unwrap();
+        assert_eq!(fake.token_requests("refresh_token"), 1, "{backend}");
+    }
+}
+
+#[tokio::test]
+async fn concurrent_publications_refresh_once() {
+    let fake = FakeOAuth::start(fake_config()).await.unwrap();
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryTokenStore::new());
+    let key = Arc::new(TokenKey::generate());
+    let cfg = account("x", &fake);
+    do_login(store.as_ref(), &key, "oim-x", &cfg).await.unwrap();
+    let clock = ManualClock::new(t0() + SignedDuration::from_secs(7300));
+    let a = creds("oim-x", &cfg, store.clone(), &key, clock.clone());
+    let b = creds("oim-x", &cfg, store.clone(), &key, clock.clone());
+    let (ra, rb) = tokio::join!(a.secret(), b.secret());
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert_eq!(ra.expose_secret(), rb.expose_secret());
+    assert_eq!(
+        fake.token_requests("refresh_token"),
+        1,
+        "one refresh for two concurrent publications (the second would be refused by a rotating server)"
+    );
+}
+
+#[tokio::test]
+async fn a_refresh_answer_without_refresh_token_keeps_the_old_one() {
+    let dir = tempfile::tempdir().unwrap();
+    for (backend, store) in stores("keep_refresh", &dir).await {
+        // Google: refreshes answer no refresh token.
+        let fake = FakeOAuth::start(FakeOAuthConfig {
+            rotate_refresh: false,
+            access_ttl: Some(3599),
+            ..fake_config()
+        })
+        .await
+        .unwrap();
+        let key = Arc::new(TokenKey::generate());
+        let cfg = account("youtube", &fake);
+        do_login(store.as_ref(), &key, "unicef-yt", &cfg)
+            .await
+            .unwrap();
+        let rt = refresh_token_of(&store.get("unicef-yt").await.unwrap().unwrap(), &key).unwrap();
+        let clock = ManualClock::new(t0() + SignedDuration::from_secs(3599));
+        let c = creds("unicef-yt", &cfg, store.clone(), &key, clock.clone());
+        c.secret().await.unwrap();
+        clock.set(t0() + SignedDuration::from_secs(3 * 3599));
+        c.secret().await.unwrap();
+        assert_eq!(fake.token_requests("refresh_token"), 2, "{backend}");
+        let after = store.get("unicef-yt").await.unwrap().unwrap();
+        assert_eq!(
+            refresh_token_of(&after, &key).as_deref(),
+            Some(rt.as_str()),
+            "{backend}"
+        );
+        assert!(after.refreshable);
+
+        // A reconnect whose answer carries no refresh token keeps it too.
+        let no_rt = FakeOAuth::start(FakeOAuthConfig {
+            issue_refresh: false,
+            ..fake_config()
+        })
+        .await
+        .unwrap();
+        let summary = do_login(
+            store.as_ref(),
+            &key,
+            "unicef-yt",
+            &account("youtube", &no_rt),
+        )
+        .await
+        .unwrap();
+        assert!(summary.kept_old_refresh_token, "{backend}");
+        let after = store.get("unicef-yt").await.unwrap().unwrap();
+        assert_eq!(refresh_token_of(&after, &key).as_deref(), Some(rt.as_str()));
+    }
+}
+
+#[tokio::test]
+async fn a_revoked_refresh_token_needs_login_for_that_account_only() {
+    let dir = tempfile::tempdir().unwrap();
+    for (backend, store) in stores("revoked", &dir).await {
+        let fake = FakeOAuth::start(fake_config()).await.unwrap();
+        let key = Arc::new(TokenKey::generate());
+        let cfg = account("x", &fake);
+        do_login(store.as_ref(), &key, "oim-x", &cfg).await.unwrap();
+        do_login(store.as_ref(), &key, "unhcr-x", &cfg)
+            .await
+            .unwrap();
+        let rt = refresh_token_of(&store.get("oim-x").await.unwrap().unwrap(), &key).unwrap();
+        fake.revoke_refresh_token(&rt);
+
+        let clock = ManualClock::new(t0() + SignedDuration::from_secs(8000));
+        let oim = creds("oim-x", &cfg, store.clone(), &key, clock.clone());
+        let unhcr = creds("unhcr-x", &cfg, store.clone(), &key, clock.clone());
+        let err = oim.secret().await.unwrap_err();
+        assert!(
+            matches!(err, AuthError::NeedsLogin { ref account, .. } if account == "oim-x"),
+            "{backend}: {err}"
+        );
+        assert!(
+            err.to_string().contains("berrah accounts login oim-x"),
+            "{err}"
+        );
+        let row = store.get("oim-x").await.unwrap().unwrap();
+        assert!(row.needs_operator && row.reason.is_some(), "{backend}");
+        // The other account is untouched and refreshes.
+        assert!(unhcr.secret().await.is_ok(), "{backend}");
+        assert!(!store.get("unhcr-x").await.unwrap().unwrap().needs_operator);
+        // Once flagged, no more requests to the token endpoint for it.
+        let before = fake.token_requests("refresh_token");
+        assert!(matches!(
+            oim.secret().await,
+            Err(AuthError::NeedsLogin { .. })
+        ));
+        assert_eq!(fake.token_requests("refresh_token"), before);
+        // A new login clears the flag.
+        do_login(store.as_ref(), &key, "oim-x", &cfg).await.unwrap();
+        assert!(!store.get("oim-x").await.unwrap().unwrap().needs_operator);
+    }
+}
+
+#[tokio::test]
+async fn a_transient_token_endpoint_failure_is_transient() {
+    let fake = FakeOAuth::start(fake_config()).await.unwrap();
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryTokenStore::new());
+    let key = Arc::new(TokenKey::generate());
+    let cfg = account("x", &fake);
+    do_login(store.as_ref(), &key, "oim-x", &cfg).await.unwrap();
+    let clock = ManualClock::new(t0() + SignedDuration::from_secs(7200 - 60));
+    let c = creds("oim-x", &cfg, store.clone(), &key, clock.clone());
+    // Still valid for a minute: the old token is used despite the failure.
+    fake.unavailable_next(1);
+    assert!(c.secret().await.is_ok());
+    // Expired and the endpoint down: Transient, and the account is not flagged.
+    clock.set(t0() + SignedDuration::from_secs(7300));
+    fake.unavailable_next(1);
+    let err = c.secret().await.unwrap_err();
+    assert!(matches!(err, AuthError::Transient { .. }), "{err}");
+    assert!(!store.get("oim-x").await.unwrap().unwrap().needs_operator);
+    // The endpoint is back: it works.
+    assert!(c.secret().await.is_ok());
+}
+
+// ---------------------------------------------------------------- crashes
+
+#[tokio::test]
+async fn a_caller_dropped_after_the_token_endpoint_answered_loses_nothing() {
+    let dir = tempfile::tempdir().unwrap();
+    for (backend, store) in stores("dropped_caller", &dir).await {
+        let fake = FakeOAuth::start(fake_config()).await.unwrap();
+        let key = Arc::new(TokenKey::generate());
+        let cfg = account("x", &fake);
+        do_login(store.as_ref(), &key, "oim-x", &cfg).await.unwrap();
+        let before = store.get("oim-x").await.unwrap().unwrap();
+        let old_rt = refresh_token_of(&before, &key).unwrap();
+        let clock = ManualClock::new(t0() + SignedDuration::from_secs(7300));
+        {
+            let c = creds("oim-x", &cfg, store.clone(), &key, clock.clone());
+            // The publication is abandoned (timeout, shutdown) right after the
+            // server rotated the refresh token.
+            tokio::select! {
+                _ = c.secret() => {}
+                _ = fake.token_answered() => {}
+            }
+        }
+        // The detached refresh still stores the new pair.
+        let mut after = before.clone();
+        for _ in 0..500 {
+            after = store.get("oim-x").await.unwrap().unwrap();
+            if after.blob != before.blob {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let new_rt = refresh_token_of(&after, &key).unwrap();
+        assert_ne!(new_rt, old_rt, "{backend}: the rotated token was stored");
+        assert!(!fake.refresh_token_valid(&old_rt));
+        // "Restart": new credentials over the same store work, and refresh again.
+        let restarted = creds("oim-x", &cfg, store.clone(), &key, clock.clone());
+        let s = restarted.secret().await.unwrap();
+        assert!(fake.access_token_issued(s.expose_secret()));
+        clock.set(t0() + SignedDuration::from_secs(7300 + 7200));
+        assert!(
+            restarted.secret().await.is_ok(),
+            "{backend}: the stored refresh token works"
+        );
+    }
+}
+
+/// A store that "crashes" (fails) when the refresh result is written:
+/// what a kill between the token endpoint's answer and the commit leaves.
+struct CrashOnReplace(Arc<dyn TokenStore>);
+
+#[async_trait]
+impl TokenStore for CrashOnReplace {
+    async fn get(&self, a: &str) -> Result<Option<TokenRecord>, TokenStoreError> {
+        self.0.get(a).await
+    }
+    async fn put(&self, r: &TokenRecord) -> Result<(), TokenStoreError> {
+        self.0.put(r).await
+    }
+    async fn replace(&self, _: &TokenRecord, _: &[u8]) -> Result<bool, TokenStoreError> {
+        Err(TokenStoreError::Crashed)
+    }
+    async fn mark_needs_operator(
+        &self,
+        a: &str,
+        why: &str,
+        now: Timestamp,
+    ) -> Result<(), TokenStoreError> {
+        self.0.mark_needs_operator(a, why, now).await
+    }
+    async fn delete(&self, a: &str) -> Result<bool, TokenStoreError> {
+        self.0.delete(a).await
+    }
+    async fn list(&self) -> Result<Vec<TokenRecord>, TokenStoreError> {
+        self.0.list().await
+    }
+}
+
+#[tokio::test]
+async fn a_crash_between_answer_and_commit_keeps_the_old_pair_intact() {
+    let dir = tempfile::tempdir().unwrap();
+    for (backend, store) in stores("crash_before_commit", &dir).await {
+        for grace in [true, false] {
+            let fake = FakeOAuth::start(FakeOAuthConfig {
+                rotation_grace: grace,
+                ..fake_config()
+            })
+            .await
+            .unwrap();
+            let key = Arc::new(TokenKey::generate());
+            let cfg = account("x", &fake);
+            do_login(store.as_ref(), &key, "oim-x", &cfg).await.unwrap();
+            do_login(store.as_ref(), &key, "other-x", &cfg)
+                .await
+                .unwrap();
+            let before = store.get("oim-x").await.unwrap().unwrap();
+            let clock = ManualClock::new(t0() + SignedDuration::from_secs(7300));
+            let crashing: Arc<dyn TokenStore> = Arc::new(CrashOnReplace(store.clone()));
+            let c = creds("oim-x", &cfg, crashing, &key, clock.clone());
+            let err = c.secret().await.unwrap_err();
+            assert!(
+                matches!(err, AuthError::Transient { .. }),
+                "{backend}: {err}"
+            );
+            // The row is exactly the old pair: intact, decryptable, not flagged.
+            let after = store.get("oim-x").await.unwrap().unwrap();
+            assert_eq!(after, before, "{backend}");
+            assert!(after.open(&key).is_ok());
+
+            // Restart with the real store.
+            let restarted = creds("oim-x", &cfg, store.clone(), &key, clock.clone());
+            let result = restarted.secret().await;
+            if grace {
+                // The provider still accepts the old refresh token: recovered.
+                assert!(result.is_ok(), "{backend}: {result:?}");
+            } else {
+                // Strictly single-use (X): flagged for an operator with a clear
+                // reason, and only this account.
+                let err = result.unwrap_err();
+                assert!(
+                    matches!(err, AuthError::NeedsLogin { .. }),
+                    "{backend}: {err}"
+                );
+                assert!(err.to_string().contains("rotated"), "{err}");
+                let other = creds("other-x", &cfg, store.clone(), &key, clock.clone());
+                assert!(other.secret().await.is_ok());
+            }
+            store.delete("oim-x").await.unwrap();
+            store.delete("other-x").await.unwrap();
+        }
+    }
+}
+
+// ---------------------------------------------------------------- keys
+
+#[tokio::test]
+async fn wrong_key_and_tampered_ciphertext_give_clear_errors() {
+    let dir = tempfile::tempdir().unwrap();
+    for (backend, store) in stores("wrong_key", &dir).await {
+        let fake = FakeOAuth::start(fake_config()).await.unwrap();
+        let key = Arc::new(TokenKey::generate());
+        let cfg = account("x", &fake);
+        // No tokens: no key needed.
+        check_key_available(store.as_ref(), None).await.unwrap();
+        do_login(store.as_ref(), &key, "oim-x", &cfg).await.unwrap();
+        check_key_available(store.as_ref(), Some(&key))
+            .await
+            .unwrap();
+        let err = check_key_available(store.as_ref(), None).await.unwrap_err();
+        assert!(matches!(err, KeyCheckError::NoKey { .. }), "{backend}");
+        assert!(err.to_string().contains("BERRAH_TOKEN_KEY"), "{err}");
+        let other = Arc::new(TokenKey::generate());
+        let err = check_key_available(store.as_ref(), Some(&other))
+            .await
+            .unwrap_err();
+        assert!(matches!(err, KeyCheckError::WrongKey { .. }), "{backend}");
+        assert!(err.to_string().contains("token key"), "{err}");
+
+        let clock = ManualClock::new(t0());
+        let c = creds("oim-x", &cfg, store.clone(), &other, clock.clone());
+        let err = c.secret().await.unwrap_err();
+        assert!(matches!(err, AuthError::Config { .. }), "{backend}: {err}");
+        assert!(err.to_string().contains("token key"), "{err}");
+
+        // Tampered ciphertext in the database.
+        let mut row = store.get("oim-x").await.unwrap().unwrap();
+        let last = row.blob.len() - 1;
+        row.blob[last] ^= 0x01;
+        store.put(&row).await.unwrap();
+        let c = creds("oim-x", &cfg, store.clone(), &key, clock.clone());
+        let err = c.secret().await.unwrap_err();
+        assert!(err.to_string().contains("altered"), "{backend}: {err}");
+    }
+}
+
+#[tokio::test]
+async fn secrets_from_the_prompt_are_stored_and_warned_before_expiry() {
+    let store = MemoryTokenStore::new();
+    let key = TokenKey::generate();
+    let expires = t0() + SignedDuration::from_hours(24 * 10);
+    login::save_secret(
+        &store,
+        &key,
+        "oim-facebook",
+        berrah::config::PlatformKind::Facebook,
+        SecretString::from("EAAG-page-token".to_string()),
+        Some(expires),
+        t0(),
+    )
+    .await
+    .unwrap();
+    let warnings = berrah::auth::sources::stored_expiry_warnings(&store, t0())
+        .await
+        .unwrap();
+    assert_eq!(warnings.len(), 1);
+    assert_eq!(warnings[0].account, "oim-facebook");
+    assert_eq!(warnings[0].days_left, Some(10));
+    assert!(!warnings[0].message.contains("EAAG"));
+    // And the stored secret is what platforms get.
+    let cfg: AccountConfig =
+        toml::from_str("platform = \"facebook\"\ncredentials = \"store\"").unwrap();
+    let store: Arc<dyn TokenStore> = Arc::new(store);
+    let c = berrah::auth::CredentialsFactory {
+        store,
+        key: Some(Arc::new(key)),
+        base_dir: ".".into(),
+        clock: ManualClock::new(t0()),
+    }
+    .for_account("oim-facebook", &cfg)
+    .unwrap();
+    assert_eq!(c.secret().await.unwrap().expose_secret(), "EAAG-page-token");
+}
+
+// ---------------------------------------------------------------- redaction
+
+/// A tracing writer into a shared buffer.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+impl std::io::Write for Captured {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Captured {
+    type Writer = Captured;
+    fn make_writer(&'a self) -> Captured {
+        self.clone()
+    }
+}
+
+#[tokio::test]
+async fn no_secret_in_logs_debug_display_or_errors() {
+    let captured = Captured::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_max_level(tracing::Level::TRACE)
+        .with_writer(captured.clone())
+        .finish();
+    // Current-thread runtime: every task (fake server, refresh) logs here.
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let fake = FakeOAuth::start(fake_config()).await.unwrap();
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryTokenStore::new());
+    let key = Arc::new(TokenKey::generate());
+    let cfg = account("x", &fake);
+    do_login(store.as_ref(), &key, "oim-x", &cfg).await.unwrap();
+    do_login(store.as_ref(), &key, "unhcr-x", &cfg)
+        .await
+        .unwrap();
+    let mut secrets = Vec::new();
+    let mut shown = Vec::new();
+    for name in ["oim-x", "unhcr-x"] {
+        let rec = store.get(name).await.unwrap().unwrap();
+        let set = rec.open(&key).unwrap();
+        secrets.push(set.access.expose_secret().to_string());
+        secrets.push(set.refresh.as_ref().unwrap().expose_secret().to_string());
+        shown.push(format!("{rec:?} {set:?}"));
+    }
+    let clock = ManualClock::new(t0() + SignedDuration::from_secs(7300));
+    let oim = creds("oim-x", &cfg, store.clone(), &key, clock.clone());
+    let refreshed = oim.secret().await.unwrap();
+    secrets.push(refreshed.expose_secret().to_string());
+    shown.push(format!("{refreshed:?} {oim:?} {key:?}"));
+    fake.revoke_all_refresh_tokens();
+    let unhcr = creds("unhcr-x", &cfg, store.clone(), &key, clock.clone());
+    let err = unhcr.secret().await.unwrap_err();
+    shown.push(format!("{err} {err:?}"));
+    fake.unavailable_next(1);
+    clock.set(t0() + SignedDuration::from_secs(20_000));
+    let err = oim.secret().await.unwrap_err();
+    shown.push(format!("{err} {err:?}"));
+
+    let logs = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+    assert!(logs.contains("refresh"), "the test captured logs: {logs}");
+    let everything = format!("{logs}\n{}", shown.join("\n"));
+    for secret in &secrets {
+        assert!(
+            !everything.contains(secret.as_str()),
+            "a secret leaked into logs or formatting:\n{everything}"
+        );
+    }
+}

@@ -817,3 +817,215 @@ async fn no_secret_in_logs_debug_display_or_errors() {
         );
     }
 }
+
+// ---------------------------------------------------------------- CLI
+
+fn write_config(dir: &std::path::Path, fake: &FakeOAuth) {
+    std::fs::write(
+        dir.join("berrah.toml"),
+        format!(
+            r#"
+[daemon]
+data_dir = "data"
+
+[accounts.oim-x]
+platform = "x"
+handle = "OIM_Maroc"
+credentials = "store"
+[accounts.oim-x.options]
+auth_url = "{}"
+token_url = "{}"
+client_id_env = "TEST_X_CLIENT_ID"
+client_secret_env = "TEST_X_CLIENT_SECRET"
+
+[accounts.oim-facebook]
+platform = "facebook"
+handle = "123456"
+credentials = "store"
+
+[accounts.unicef-outbox]
+platform = "mastodon"
+base_url = "https://mastodon.example"
+"#,
+            fake.auth_url(),
+            fake.token_url()
+        ),
+    )
+    .unwrap();
+}
+
+fn berrah_cmd(dir: &std::path::Path, key_hex: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_berrah"));
+    cmd.current_dir(dir)
+        .env("BERRAH_CONFIG", dir.join("berrah.toml"))
+        .env("BERRAH_TOKEN_KEY", key_hex)
+        .env("TEST_X_CLIENT_ID", env!("CARGO_PKG_NAME"))
+        .env("TEST_X_CLIENT_SECRET", env!("CARGO_PKG_VERSION"))
+        .env_remove("DATABASE_URL")
+        .env_remove("DISPLAY")
+        .env_remove("WAYLAND_DISPLAY")
+        .env_remove("RUST_LOG");
+    cmd
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_login_list_and_logout() {
+    use std::io::BufRead as _;
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeOAuth::start(fake_config()).await.unwrap();
+    write_config(dir.path(), &fake);
+    let key_hex = "ab".repeat(32);
+
+    // OAuth login: read the printed URL, play the browser, wait for the end.
+    let mut child = berrah_cmd(dir.path(), &key_hex)
+        .args([
+            "accounts",
+            "login",
+            "oim-x",
+            "--no-browser",
+            "--timeout",
+            "60",
+        ])
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let (url_tx, url_rx) = tokio::sync::oneshot::channel::<String>();
+    let reader = std::thread::spawn(move || {
+        let mut lines = std::io::BufReader::new(stdout).lines();
+        let mut seen = Vec::new();
+        let mut url_tx = Some(url_tx);
+        for line in lines.by_ref().map_while(Result::ok) {
+            if line.trim().starts_with("http")
+                && let Some(tx) = url_tx.take()
+            {
+                let _ = tx.send(line.trim().to_string());
+            }
+            seen.push(line);
+        }
+        seen.join("\n")
+    });
+    let url = url_rx
+        .await
+        .expect("the login prints the authorization URL");
+    browser()(&url::Url::parse(&url).unwrap());
+    let output = tokio::task::spawn_blocking(move || child.wait_with_output())
+        .await
+        .unwrap()
+        .unwrap();
+    let printed = reader.join().unwrap();
+    let stderr = String::from_utf8_lossy(&output.stderr).to_string();
+    assert!(output.status.success(), "{printed}\n{stderr}");
+    assert!(printed.contains("Connected `oim-x`"), "{printed}");
+    assert!(url.contains("code_challenge_method=S256"), "{url}");
+
+    // A secret from an environment variable, never from the arguments.
+    let out = berrah_cmd(dir.path(), &key_hex)
+        .args([
+            "accounts",
+            "login",
+            "oim-facebook",
+            "--from-env",
+            "PAGE_TOKEN",
+            "--expires-in-days",
+            "5",
+        ])
+        .env("PAGE_TOKEN", "EAAG-secret-page-token\n")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    // The list shows state, never a secret.
+    let out = berrah_cmd(dir.path(), &key_hex)
+        .args(["accounts", "list", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let json: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let accounts = json["accounts"].as_array().unwrap();
+    assert_eq!(accounts.len(), 3);
+    let x = accounts.iter().find(|a| a["account"] == "oim-x").unwrap();
+    assert_eq!(x["platform"], "x");
+    assert_eq!(x["handle"], "OIM_Maroc");
+    assert_eq!(x["token_stored"], true);
+    assert_eq!(x["renewable"], true);
+    assert_eq!(x["needs_operator"], false);
+    let outbox = accounts
+        .iter()
+        .find(|a| a["account"] == "unicef-outbox")
+        .unwrap();
+    assert_eq!(outbox["credentials"], "outbox");
+    let warnings = json["warnings"].as_array().unwrap();
+    assert!(
+        warnings.iter().any(|w| w["account"] == "oim-facebook"),
+        "{json}"
+    );
+    let table = berrah_cmd(dir.path(), &key_hex)
+        .args(["accounts", "list"])
+        .output()
+        .unwrap();
+    // The authorization URL carries random state and challenge: left out.
+    let printed: String = printed
+        .lines()
+        .filter(|l| !l.contains("http"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    let all = format!(
+        "{}{}{}{}{printed}{stderr}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr),
+        String::from_utf8_lossy(&table.stdout),
+        String::from_utf8_lossy(&table.stderr),
+    );
+    assert!(String::from_utf8_lossy(&table.stdout).contains("oim-facebook"));
+    assert!(!all.contains("EAAG-secret-page-token"), "{all}");
+    assert!(
+        !all.contains("at-") && !all.contains("rt-"),
+        "no fake token printed: {all}"
+    );
+
+    // Logout removes the tokens; a second logout says there is none.
+    let out = berrah_cmd(dir.path(), &key_hex)
+        .args(["accounts", "logout", "oim-facebook"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let out = berrah_cmd(dir.path(), &key_hex)
+        .args(["accounts", "logout", "oim-facebook"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no stored token"));
+
+    // Without a key, login refuses clearly.
+    let out = berrah_cmd(dir.path(), &key_hex)
+        .env_remove("BERRAH_TOKEN_KEY")
+        .args([
+            "accounts",
+            "login",
+            "oim-facebook",
+            "--from-env",
+            "PAGE_TOKEN",
+        ])
+        .env("PAGE_TOKEN", "x")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("BERRAH_TOKEN_KEY"));
+
+    // An unknown account lists the known ones.
+    let out = berrah_cmd(dir.path(), &key_hex)
+        .args(["accounts", "logout", "nope"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+}

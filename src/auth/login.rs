@@ -5,13 +5,13 @@
 
 use std::time::Duration;
 
-use jiff::{SignedDuration, Timestamp};
+use jiff::Timestamp;
 use secrecy::SecretString;
 
 use super::crypto::TokenKey;
 use super::oauth::{self, ClientCredentials, LoopbackListener, OAuthError, TokenAnswer};
 use super::providers::{self, LoginKind, ProviderError};
-use super::tokens::{TokenRecord, TokenSet, TokenStore, TokenStoreError};
+use super::tokens::{TokenRecord, TokenSet, TokenStore, TokenStoreError, expiry_after};
 use crate::config::{AccountConfig, PlatformKind};
 
 #[derive(Debug, thiserror::Error)]
@@ -43,8 +43,7 @@ pub struct LoginSummary {
 }
 
 fn after(now: Timestamp, secs: Option<u64>) -> Option<Timestamp> {
-    // Clamped: a silly `expires_in` from a server must not overflow.
-    secs.map(|s| now + SignedDuration::from_secs(s.min(100 * 365 * 86_400) as i64))
+    secs.map(|s| expiry_after(now, s))
 }
 
 /// Stores a token-endpoint answer for `account`, keeping the refresh token of

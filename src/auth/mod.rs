@@ -35,6 +35,18 @@ pub use self::tokens::{
 pub trait Credentials: Send + Sync {
     /// The secret to use now, refreshed first if it is about to expire.
     async fn secret(&self) -> Result<SecretString, AuthError>;
+
+    /// The platform refused `rejected` (HTTP 401 before its expiry: revoked,
+    /// or renewed elsewhere): renew it now if this source can, and return the
+    /// secret to retry with ONCE. If it returns the same secret again, there
+    /// is nothing better: the caller reports the account for an operator.
+    ///
+    /// The default (fixed secrets, variables, files) returns the current
+    /// secret, which picks up a rotated file.
+    async fn renew_rejected(&self, rejected: &SecretString) -> Result<SecretString, AuthError> {
+        let _ = rejected;
+        self.secret().await
+    }
 }
 
 /// A fixed secret: from an environment variable or a file, and in tests.

@@ -39,12 +39,12 @@ use std::sync::{Arc, LazyLock, Mutex};
 
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
-use secrecy::SecretString;
+use secrecy::{ExposeSecret, SecretString};
 
 use super::crypto::TokenKey;
 use super::oauth::{self, ClientCredentials, OAuthError};
 use super::providers::OAuthEndpoints;
-use super::tokens::{TokenRecord, TokenSet, TokenStore};
+use super::tokens::{TokenRecord, TokenSet, TokenStore, expiry_after, plus};
 use super::{AuthError, Credentials};
 use crate::config::{AccountConfig, PlatformKind};
 use crate::time::Clock;
@@ -143,7 +143,7 @@ impl StoredCredentials {
     fn fresh(&self, record: &TokenRecord, now: Timestamp) -> bool {
         match record.access_expires_at {
             None => true,
-            Some(at) => at > now + REFRESH_MARGIN,
+            Some(at) => at > plus(now, REFRESH_MARGIN),
         }
     }
 }
@@ -175,6 +175,39 @@ impl Credentials for StoredCredentials {
         if self.fresh(&record, now) {
             return Ok(tokens.access);
         }
+        self.run_job(refresher, record, tokens, true).await
+    }
+
+    async fn renew_rejected(&self, rejected: &SecretString) -> Result<SecretString, AuthError> {
+        let Some(refresher) = self.refresher.clone() else {
+            return Err(self
+                .needs_login("the platform refused the stored token and berrah cannot renew it"));
+        };
+        let lock = account_lock(&self.account);
+        let _guard = lock.lock().await;
+        let (record, tokens) = self.load().await?;
+        if tokens.access.expose_secret() != rejected.expose_secret() {
+            // Renewed meanwhile (by another publication, another instance, a login).
+            return Ok(tokens.access);
+        }
+        if tokens.refresh.is_none() {
+            return Err(self.needs_login(
+                "the platform refused the stored token and there is no refresh token",
+            ));
+        }
+        self.run_job(refresher, record, tokens, false).await
+    }
+}
+
+impl StoredCredentials {
+    /// Runs a refresh detached from the caller (module documentation, point 1).
+    async fn run_job(
+        &self,
+        refresher: Refresher,
+        record: TokenRecord,
+        tokens: TokenSet,
+        old_usable: bool,
+    ) -> Result<SecretString, AuthError> {
         let job = RefreshJob {
             account: self.account.clone(),
             store: self.store.clone(),
@@ -183,8 +216,8 @@ impl Credentials for StoredCredentials {
             refresher,
             record,
             tokens,
+            old_usable,
         };
-        // Detached: see the module documentation (point 1).
         match tokio::spawn(job.run()).await {
             Ok(result) => result,
             Err(e) => Err(AuthError::Transient {
@@ -203,6 +236,9 @@ struct RefreshJob {
     refresher: Refresher,
     record: TokenRecord,
     tokens: TokenSet,
+    /// Whether the old access token may still be used if the refresh fails
+    /// transiently (not when the platform just refused it).
+    old_usable: bool,
 }
 
 impl RefreshJob {
@@ -217,7 +253,7 @@ impl RefreshJob {
     fn fallback(&self, err: AuthError) -> Result<SecretString, AuthError> {
         let now = self.clock.now();
         match self.record.access_expires_at {
-            Some(at) if at > now => Ok(self.tokens.access.clone()),
+            Some(at) if self.old_usable && at > now => Ok(self.tokens.access.clone()),
             _ => Err(err),
         }
     }
@@ -226,7 +262,8 @@ impl RefreshJob {
         let creds = match ClientCredentials::from_config(&self.refresher.account) {
             Ok(c) => c,
             Err(why) => {
-                return Err(AuthError::Config {
+                tracing::error!(account = %self.account, why = %why, "cannot refresh the access token");
+                return self.fallback(AuthError::Config {
                     account: self.account.clone(),
                     why,
                 });
@@ -241,13 +278,9 @@ impl RefreshJob {
             Ok(answer) => {
                 let now = self.clock.now();
                 let merged = self.tokens.merged(answer.tokens());
-                let access_expires_at = answer
-                    .expires_in_secs()
-                    .map(|s| now + SignedDuration::from_secs(s.min(i64::MAX as u64 / 2) as i64));
+                let access_expires_at = answer.expires_in_secs().map(|s| expiry_after(now, s));
                 let refresh_expires_at = match answer.refresh_expires_in_secs() {
-                    Some(s) => {
-                        Some(now + SignedDuration::from_secs(s.min(i64::MAX as u64 / 2) as i64))
-                    }
+                    Some(s) => Some(expiry_after(now, s)),
                     None => self.record.refresh_expires_at,
                 };
                 let platform =

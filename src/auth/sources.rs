@@ -13,7 +13,7 @@ use secrecy::SecretString;
 use super::crypto::{CryptoError, TokenKey};
 use super::providers;
 use super::refresh::{Refresher, StoredCredentials};
-use super::tokens::{TokenRecord, TokenStore, TokenStoreError};
+use super::tokens::{TokenRecord, TokenStore, TokenStoreError, plus};
 use super::{AuthError, Credentials};
 use crate::config::AccountConfig;
 use crate::time::{Clock, SystemClock};
@@ -327,7 +327,7 @@ pub fn expiry_warnings(
             (ExpiryKind::AccessToken, r.access_expires_at)
         };
         let Some(at) = at else { continue };
-        if at > now + within {
+        if at > plus(now, within) {
             continue;
         }
         let days = at.duration_since(now).as_secs() / 86_400;

@@ -175,6 +175,22 @@ impl TokenRecord {
     }
 }
 
+/// `now + secs` for an `expires_in` from a server: clamped to 100 years and
+/// never overflowing (a hostile or broken answer must not panic).
+pub fn expiry_after(now: Timestamp, secs: u64) -> Timestamp {
+    let secs = secs.min(100 * 365 * 86_400) as i64;
+    plus(now, jiff::SignedDuration::from_secs(secs))
+}
+
+/// `t + d`, saturating at jiff's bounds.
+pub fn plus(t: Timestamp, d: jiff::SignedDuration) -> Timestamp {
+    t.checked_add(d).unwrap_or(if d.is_negative() {
+        Timestamp::MIN
+    } else {
+        Timestamp::MAX
+    })
+}
+
 /// A failure of the token store's database.
 #[derive(Debug, thiserror::Error)]
 pub enum TokenStoreError {

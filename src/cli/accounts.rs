@@ -219,7 +219,10 @@ async fn login_cmd(global: &GlobalArgs, args: LoginArgs) -> Result<ExitCode, Str
     let kind = providers::login_kind(&args.account, &cfg).map_err(|e| e.to_string())?;
     let expires_at = match (args.expires_at, args.expires_in_days) {
         (Some(at), _) => Some(at),
-        (None, Some(days)) => Some(loaded.now + SignedDuration::from_hours(24 * i64::from(days))),
+        (None, Some(days)) => Some(crate::auth::tokens::plus(
+            loaded.now,
+            SignedDuration::from_hours(24 * i64::from(days)),
+        )),
         (None, None) => None,
     };
 

@@ -1029,3 +1029,62 @@ async fn cli_login_list_and_logout() {
         .unwrap();
     assert!(!out.status.success());
 }
+
+#[tokio::test]
+async fn a_rejected_token_is_renewed_once_even_before_expiry() {
+    let fake = FakeOAuth::start(fake_config()).await.unwrap();
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryTokenStore::new());
+    let key = Arc::new(TokenKey::generate());
+    let cfg = account("linkedin", &fake);
+    do_login(store.as_ref(), &key, "oim-li", &cfg)
+        .await
+        .unwrap();
+    let clock = ManualClock::new(t0() + SignedDuration::from_secs(60));
+    let a = creds("oim-li", &cfg, store.clone(), &key, clock.clone());
+    let b = creds("oim-li", &cfg, store.clone(), &key, clock.clone());
+    let first = a.secret().await.unwrap();
+    // Two publications got 401 with the same token: one refresh.
+    let (ra, rb) = tokio::join!(a.renew_rejected(&first), b.renew_rejected(&first));
+    let (ra, rb) = (ra.unwrap(), rb.unwrap());
+    assert_ne!(ra.expose_secret(), first.expose_secret());
+    assert_eq!(ra.expose_secret(), rb.expose_secret());
+    assert_eq!(fake.token_requests("refresh_token"), 1);
+    // A platform refusal right after a revocation: the refresh is refused too.
+    fake.revoke_all_refresh_tokens();
+    let err = a.renew_rejected(&ra).await.unwrap_err();
+    assert!(matches!(err, AuthError::NeedsLogin { .. }), "{err}");
+    // Fixed secrets: the default gives the same secret back (nothing better).
+    let fixed = berrah::auth::StaticCredentials(SecretString::from("s".to_string()));
+    let again = fixed
+        .renew_rejected(&fixed.secret().await.unwrap())
+        .await
+        .unwrap();
+    assert_eq!(again.expose_secret(), "s");
+}
+
+#[tokio::test]
+async fn a_missing_client_variable_names_the_variable_and_keeps_a_valid_token() {
+    let fake = FakeOAuth::start(fake_config()).await.unwrap();
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryTokenStore::new());
+    let key = Arc::new(TokenKey::generate());
+    let cfg = account("x", &fake);
+    do_login(store.as_ref(), &key, "oim-x", &cfg).await.unwrap();
+    let mut broken = cfg.clone();
+    broken.options.insert(
+        "client_id_env".into(),
+        toml::Value::String("BERRAH_TEST_SURELY_UNSET_CLIENT_ID".into()),
+    );
+    // Inside the margin but not expired: the old token still serves.
+    let clock = ManualClock::new(t0() + SignedDuration::from_secs(7200 - 60));
+    let c = creds("oim-x", &broken, store.clone(), &key, clock.clone());
+    assert!(c.secret().await.is_ok());
+    clock.set(t0() + SignedDuration::from_secs(7300));
+    let err = c.secret().await.unwrap_err();
+    assert!(matches!(err, AuthError::Config { .. }), "{err}");
+    assert!(
+        err.to_string()
+            .contains("BERRAH_TEST_SURELY_UNSET_CLIENT_ID"),
+        "{err}"
+    );
+    assert!(!store.get("oim-x").await.unwrap().unwrap().needs_operator);
+}

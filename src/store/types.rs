@@ -171,4 +171,14 @@ pub enum StoreError {
     },
     #[error("unsupported database URL `{0}`: use sqlite://PATH or postgres://...")]
     UnsupportedUrl(String),
+    /// An id prefix that matches several entries (`berrah show o-3f`).
+    #[error("`{prefix}` matches several entries: {}; give more characters", candidates.join(", "))]
+    Ambiguous {
+        prefix: String,
+        candidates: Vec<String>,
+    },
+    /// An occurrence that cannot be written (its content does not serialize,
+    /// e.g. a media path that is not UTF-8).
+    #[error("entry {id} cannot be stored: {why}")]
+    Unstorable { id: String, why: String },
 }

@@ -1,1 +1,1266 @@
-//! Integration tests: store.
+//! Integration tests: store. Every case is one generic body run on SQLite and
+//! on PostgreSQL (when `BERRAH_TEST_POSTGRES_URL` is set; loudly skipped else).
+
+use berrah::config::PlatformKind;
+use berrah::plan::{Content, Occurrence};
+use berrah::platforms::Progress;
+use berrah::store::testing::sqlite_temp;
+use berrah::store::{Db, EntryState, Finish, ListFilter, PauseScope, Store, StoreError};
+use jiff::Timestamp;
+
+/// Runs `$name(store)` on both backends.
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test]
+            async fn sqlite() {
+                let (_dir, store) = berrah::store::testing::sqlite_temp().await;
+                super::$name(store).await;
+            }
+            #[tokio::test]
+            async fn postgres() {
+                let name = concat!("store::", stringify!($name));
+                if let Some(store) = berrah::store::testing::postgres_or_skip(name).await {
+                    super::$name(store).await;
+                }
+            }
+        }
+    )*};
+}
+
+both!(
+    sync_adds_updates_cancels_and_freezes,
+    sync_revives_and_file_pause,
+    claim_orders_and_limits,
+    paused_entries_are_not_claimed,
+    begin_attempt_refuses_what_must_not_go_out,
+    checkpoint_then_finish,
+    finish_outcomes,
+    expired_leases_requeue_or_report,
+    take_over_is_atomic,
+    expire_late_and_series_catch_up,
+    operator_commands,
+    accounts_hold_and_release,
+    counts_and_budgets,
+    upload_cache,
+    snapshots_keep_the_last_valid_source,
+    corrupt_rows_are_reported,
+    get_by_prefix,
+    next_wakeup_ignores_paused,
+    wakeups_are_delivered,
+);
+
+fn t(s: i64) -> Timestamp {
+    Timestamp::from_second(1_800_000_000 + s).expect("test instant")
+}
+
+fn occ(id: &str, due: i64, text: &str) -> Occurrence {
+    Occurrence {
+        id: id.into(),
+        key: format!("c/{id}"),
+        campaign: "amal".into(),
+        capsule: Some("capsule-1".into()),
+        post: format!("post-{id}"),
+        account: "oim-mastodon".into(),
+        platform: PlatformKind::Mastodon,
+        language: "fr".into(),
+        due: t(due),
+        local: "2027-01-15T10:00:00+01:00".into(),
+        timezone: "Africa/Casablanca".into(),
+        not_after: t(due + 3_600),
+        series: None,
+        paused: false,
+        source: "campaigns/amal.toml".into(),
+        content: Content {
+            text: text.into(),
+            ..Content::default()
+        },
+    }
+}
+
+fn on(account: &str, mut o: Occurrence) -> Occurrence {
+    o.account = account.into();
+    o
+}
+
+async fn state(store: &Store, id: &str) -> EntryState {
+    store.get(id).await.expect("entry").state
+}
+
+async fn exec(store: &Store, sql: &'static str) {
+    match store.db() {
+        Db::Sqlite(p) => {
+            sqlx::query(sql).execute(p).await.expect("sql");
+        }
+        Db::Postgres(p) => {
+            sqlx::query(sql).execute(p).await.expect("sql");
+        }
+    }
+}
+
+async fn sync_campaign_adds_occurrences(store: &Store, occs: &[Occurrence]) {
+    store.sync_campaign("amal", occs, t(0)).await.expect("sync");
+}
+
+async fn sync_adds_updates_cancels_and_freezes(store: Store) {
+    let occs = vec![occ("a", 10, "A"), occ("b", 20, "B"), occ("c", 30, "C")];
+    let r = store
+        .sync_campaign("amal", &occs, t(0))
+        .await
+        .expect("sync");
+    assert_eq!(
+        (r.added, r.updated, r.cancelled, r.unchanged, r.frozen),
+        (3, 0, 0, 0, 0)
+    );
+    let again = store
+        .sync_campaign("amal", &occs, t(1))
+        .await
+        .expect("sync");
+    assert_eq!(
+        again.unchanged, 3,
+        "syncing twice changes nothing: {again:?}"
+    );
+
+    let a = store.get("a").await.expect("a");
+    assert_eq!(a.state, EntryState::Scheduled);
+    assert_eq!(a.run_at, t(10));
+    assert_eq!(a.content.text, "A");
+    assert_eq!(a.capsule.as_deref(), Some("capsule-1"));
+
+    // Publish b; claim c (in flight).
+    let claimed = store
+        .claim_due(t(30), 10, "w1", t(100))
+        .await
+        .expect("claim");
+    assert_eq!(claimed.len(), 3);
+    store
+        .begin_attempt("b", "w1", t(25))
+        .await
+        .expect("begin")
+        .expect("b goes");
+    store
+        .finish(
+            "b",
+            "w1",
+            Finish::Published {
+                remote_id: "r-b".into(),
+                url: None,
+            },
+            t(26),
+        )
+        .await
+        .expect("finish");
+    store.release("a", "w1", t(50)).await.expect("release");
+
+    // Edit a (waiting), b (published), drop c (in flight), add d.
+    let edited = vec![occ("a", 40, "A2"), occ("b", 20, "B2"), occ("d", 60, "D")];
+    let r = store
+        .sync_campaign("amal", &edited, t(27))
+        .await
+        .expect("sync");
+    assert_eq!(
+        (r.added, r.updated, r.cancelled, r.frozen),
+        (1, 1, 0, 2),
+        "{r:?}"
+    );
+    let a = store.get("a").await.expect("a");
+    assert_eq!(
+        (a.content.text.as_str(), a.run_at, a.due),
+        ("A2", t(40), t(40))
+    );
+    let b = store.get("b").await.expect("b");
+    assert_eq!(
+        (b.state, b.content.text.as_str()),
+        (EntryState::Published, "B")
+    );
+    assert_eq!(state(&store, "c").await, EntryState::Claimed);
+
+    // Removing a waiting entry cancels it.
+    let r = store
+        .sync_campaign("amal", &[occ("b", 20, "B"), occ("d", 60, "D")], t(28))
+        .await
+        .expect("sync");
+    assert_eq!(r.cancelled, 1, "{r:?}");
+    assert_eq!(state(&store, "a").await, EntryState::Cancelled);
+    // Another campaign's sync never touches this one.
+    store
+        .sync_campaign("other", &[], t(29))
+        .await
+        .expect("sync");
+    assert_eq!(state(&store, "d").await, EntryState::Scheduled);
+}
+
+async fn sync_revives_and_file_pause(store: Store) {
+    let mut p = occ("p", 10, "P");
+    p.paused = true;
+    sync_campaign_adds_occurrences(&store, &[occ("a", 10, "A"), p.clone()]).await;
+    let held = store.get("p").await.expect("p");
+    assert_eq!(held.state, EntryState::Held);
+    assert!(held.last_error.unwrap_or_default().contains("paused"));
+    // a removed, then restored: it comes back.
+    store
+        .sync_campaign("amal", &[p.clone()], t(1))
+        .await
+        .expect("sync");
+    assert_eq!(state(&store, "a").await, EntryState::Cancelled);
+    let r = store
+        .sync_campaign("amal", &[occ("a", 10, "A"), p.clone()], t(2))
+        .await
+        .expect("sync");
+    assert_eq!(r.added, 1, "{r:?}");
+    assert_eq!(state(&store, "a").await, EntryState::Scheduled);
+    // An operator's cancel stays.
+    store.cancel("a", t(3)).await.expect("cancel");
+    store
+        .sync_campaign("amal", &[occ("a", 10, "A"), p.clone()], t(4))
+        .await
+        .expect("sync");
+    assert_eq!(state(&store, "a").await, EntryState::Cancelled);
+    // Unpausing in the file releases p.
+    p.paused = false;
+    store.sync_campaign("amal", &[p], t(5)).await.expect("sync");
+    assert_eq!(state(&store, "p").await, EntryState::Scheduled);
+}
+
+async fn claim_orders_and_limits(store: Store) {
+    let occs = vec![
+        occ("e", 50, "E"),
+        occ("b", 10, "B"),
+        occ("a", 10, "A"),
+        occ("c", 20, "C"),
+        occ("late", 1_000, "later"),
+    ];
+    sync_campaign_adds_occurrences(&store, &occs).await;
+    let first = store
+        .claim_due(t(60), 2, "w1", t(120))
+        .await
+        .expect("claim");
+    let ids: Vec<_> = first.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["a", "b"]);
+    assert!(first.iter().all(|e| e.state == EntryState::Claimed
+        && e.lease_owner.as_deref() == Some("w1")
+        && e.lease_until == Some(t(120))));
+    let rest = store
+        .claim_due(t(60), 10, "w2", t(120))
+        .await
+        .expect("claim");
+    let ids: Vec<_> = rest.iter().map(|e| e.id.as_str()).collect();
+    assert_eq!(ids, ["c", "e"], "not the future one, not the claimed ones");
+    assert!(
+        store
+            .claim_due(t(60), 10, "w3", t(120))
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+}
+
+async fn paused_entries_are_not_claimed(store: Store) {
+    let occs = vec![
+        occ("a", 10, "A"),
+        on("unicef-x", occ("b", 10, "B")),
+        on("unhcr-fb", occ("c", 10, "C")),
+    ];
+    sync_campaign_adds_occurrences(&store, &occs).await;
+    store
+        .pause(PauseScope::Account, "unicef-x")
+        .await
+        .expect("pause");
+    store
+        .pause(PauseScope::Account, "unicef-x")
+        .await
+        .expect("pausing twice is fine");
+    let got = store.claim_due(t(20), 10, "w", t(80)).await.expect("claim");
+    assert_eq!(got.len(), 2);
+    assert!(got.iter().all(|e| e.id != "b"));
+    store
+        .pause(PauseScope::Campaign, "amal")
+        .await
+        .expect("pause");
+    store
+        .resume(PauseScope::Account, "unicef-x")
+        .await
+        .expect("resume");
+    assert!(
+        store
+            .claim_due(t(20), 10, "w", t(80))
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    assert_eq!(
+        store.pauses().await.expect("pauses"),
+        vec![(PauseScope::Campaign, "amal".to_string())]
+    );
+    store
+        .resume(PauseScope::Campaign, "amal")
+        .await
+        .expect("resume");
+    let got = store.claim_due(t(20), 10, "w", t(80)).await.expect("claim");
+    assert_eq!(got.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(), ["b"]);
+}
+
+async fn begin_attempt_refuses_what_must_not_go_out(store: Store) {
+    let occs = vec![
+        occ("a", 10, "A"),
+        occ("b", 10, "B"),
+        occ("c", 10, "C"),
+        occ("d", 10, "D"),
+    ];
+    sync_campaign_adds_occurrences(&store, &occs).await;
+    assert_eq!(
+        store
+            .claim_due(t(20), 10, "w", t(60))
+            .await
+            .expect("claim")
+            .len(),
+        4
+    );
+
+    // Cancelled while claimed.
+    store.cancel("a", t(21)).await.expect("cancel");
+    assert!(
+        store
+            .begin_attempt("a", "w", t(22))
+            .await
+            .expect("begin")
+            .is_none()
+    );
+    assert_eq!(state(&store, "a").await, EntryState::Cancelled);
+
+    // Paused while claimed: refused and put back.
+    store
+        .pause(PauseScope::Account, "oim-mastodon")
+        .await
+        .expect("pause");
+    assert!(
+        store
+            .begin_attempt("b", "w", t(22))
+            .await
+            .expect("begin")
+            .is_none()
+    );
+    assert_eq!(state(&store, "b").await, EntryState::Scheduled);
+    store
+        .resume(PauseScope::Account, "oim-mastodon")
+        .await
+        .expect("resume");
+
+    // Lease expired: refused and put back.
+    assert!(
+        store
+            .begin_attempt("c", "w", t(61))
+            .await
+            .expect("begin")
+            .is_none()
+    );
+    assert_eq!(state(&store, "c").await, EntryState::Scheduled);
+
+    // Not the owner: refused, left alone.
+    assert!(
+        store
+            .begin_attempt("d", "intruder", t(22))
+            .await
+            .expect("begin")
+            .is_none()
+    );
+    assert_eq!(state(&store, "d").await, EntryState::Claimed);
+
+    // The owner, in time: goes.
+    let d = store
+        .begin_attempt("d", "w", t(22))
+        .await
+        .expect("begin")
+        .expect("d goes");
+    assert_eq!((d.state, d.attempts), (EntryState::Publishing, 1));
+    // Twice: refused (already publishing).
+    assert!(
+        store
+            .begin_attempt("d", "w", t(23))
+            .await
+            .expect("begin")
+            .is_none()
+    );
+    let attempts = store.attempts("d").await.expect("attempts");
+    assert_eq!(attempts.len(), 1);
+    assert_eq!((attempts[0].number, attempts[0].owner.as_str()), (1, "w"));
+    assert_eq!(attempts[0].started_at, t(22));
+    assert!(attempts[0].outcome.is_none());
+}
+
+async fn checkpoint_then_finish(store: Store) {
+    sync_campaign_adds_occurrences(&store, &[occ("a", 10, "A")]).await;
+    store.claim_due(t(10), 1, "w", t(60)).await.expect("claim");
+    store
+        .begin_attempt("a", "w", t(11))
+        .await
+        .expect("begin")
+        .expect("goes");
+    let mut progress = Progress {
+        remote_id: Some("111".into()),
+        url: Some("https://m.example/@oim/111".into()),
+        ..Progress::default()
+    };
+    progress.thread.push("112".into());
+    store
+        .checkpoint("a", "w", &progress)
+        .await
+        .expect("checkpoint");
+    let mid = store.get("a").await.expect("a");
+    assert_eq!(mid.progress, progress);
+    assert_eq!(mid.remote_id.as_deref(), Some("111"));
+    // Someone else cannot checkpoint it.
+    let err = store
+        .checkpoint("a", "other", &progress)
+        .await
+        .expect_err("not the owner");
+    assert!(matches!(err, StoreError::WrongState { .. }), "{err}");
+
+    store
+        .finish(
+            "a",
+            "w",
+            Finish::Published {
+                remote_id: "111".into(),
+                url: Some("https://m.example/@oim/111".into()),
+            },
+            t(12),
+        )
+        .await
+        .expect("finish");
+    let done = store.get("a").await.expect("a");
+    assert_eq!(done.state, EntryState::Published);
+    assert_eq!(done.published_at, Some(t(12)));
+    assert_eq!(done.progress.thread, ["112"]);
+    assert!(done.lease_owner.is_none() && done.lease_until.is_none());
+    let attempts = store.attempts("a").await.expect("attempts");
+    assert_eq!(attempts[0].outcome.as_deref(), Some("published"));
+    assert_eq!(attempts[0].finished_at, Some(t(12)));
+    // Finishing twice with the same id is harmless; another id is not.
+    store
+        .finish(
+            "a",
+            "w",
+            Finish::Published {
+                remote_id: "111".into(),
+                url: None,
+            },
+            t(13),
+        )
+        .await
+        .expect("idempotent");
+    assert!(
+        store
+            .finish(
+                "a",
+                "w",
+                Finish::Published {
+                    remote_id: "999".into(),
+                    url: None
+                },
+                t(13)
+            )
+            .await
+            .is_err()
+    );
+    assert!(
+        store.cancel("a", t(14)).await.is_err(),
+        "published cannot be cancelled"
+    );
+    assert!(
+        store.retry("a", t(14)).await.is_err(),
+        "published cannot be retried"
+    );
+}
+
+async fn finish_outcomes(store: Store) {
+    let occs = vec![
+        occ("r", 10, "R"),
+        occ("f", 10, "F"),
+        occ("h", 10, "H"),
+        occ("x", 10, "X"),
+    ];
+    sync_campaign_adds_occurrences(&store, &occs).await;
+    store.claim_due(t(10), 10, "w", t(60)).await.expect("claim");
+    for id in ["r", "f", "h"] {
+        store
+            .begin_attempt(id, "w", t(11))
+            .await
+            .expect("begin")
+            .expect("goes");
+    }
+    store
+        .finish(
+            "r",
+            "w",
+            Finish::Retry {
+                run_at: t(40),
+                reason: "HTTP 503".into(),
+            },
+            t(12),
+        )
+        .await
+        .expect("retry");
+    store
+        .finish(
+            "f",
+            "w",
+            Finish::Failed {
+                reason: "HTTP 422".into(),
+            },
+            t(12),
+        )
+        .await
+        .expect("f");
+    store
+        .finish(
+            "h",
+            "w",
+            Finish::Held {
+                reason: "unknown".into(),
+            },
+            t(12),
+        )
+        .await
+        .expect("h");
+    store
+        .finish(
+            "x",
+            "w",
+            Finish::Expired {
+                reason: "late".into(),
+            },
+            t(12),
+        )
+        .await
+        .expect("x");
+    let r = store.get("r").await.expect("r");
+    assert_eq!(
+        (r.state, r.run_at, r.last_error.as_deref()),
+        (EntryState::Retrying, t(40), Some("HTTP 503"))
+    );
+    assert_eq!(state(&store, "f").await, EntryState::Failed);
+    assert_eq!(state(&store, "h").await, EntryState::Held);
+    assert_eq!(state(&store, "x").await, EntryState::Expired);
+    assert_eq!(
+        store.attempts("r").await.expect("a")[0].outcome.as_deref(),
+        Some("retry")
+    );
+    // Retrying is claimable again at its run_at, not before.
+    assert!(
+        store
+            .claim_due(t(39), 10, "w", t(90))
+            .await
+            .expect("claim")
+            .is_empty()
+    );
+    assert_eq!(
+        store
+            .claim_due(t(40), 10, "w", t(90))
+            .await
+            .expect("claim")
+            .len(),
+        1
+    );
+    let again = store
+        .begin_attempt("r", "w", t(41))
+        .await
+        .expect("begin")
+        .expect("goes");
+    assert_eq!(again.attempts, 2);
+    // Not the owner: refused.
+    let err = store
+        .finish(
+            "r",
+            "other",
+            Finish::Failed {
+                reason: "no".into(),
+            },
+            t(42),
+        )
+        .await
+        .expect_err("not the owner");
+    assert!(
+        matches!(
+            err,
+            StoreError::WrongState {
+                state: EntryState::Publishing,
+                ..
+            }
+        ),
+        "{err}"
+    );
+}
+
+async fn expired_leases_requeue_or_report(store: Store) {
+    sync_campaign_adds_occurrences(&store, &[occ("a", 10, "A"), occ("b", 10, "B")]).await;
+    store.claim_due(t(10), 10, "w", t(30)).await.expect("claim");
+    store
+        .begin_attempt("b", "w", t(11))
+        .await
+        .expect("begin")
+        .expect("goes");
+    let (requeued, unknown) = store.expired_leases(t(30)).await.expect("not yet");
+    assert!(requeued.is_empty() && unknown.is_empty());
+    // A heartbeat extends both.
+    assert_eq!(store.heartbeat("w", t(50)).await.expect("hb"), 2);
+    let (requeued, unknown) = store.expired_leases(t(49)).await.expect("not yet");
+    assert!(requeued.is_empty() && unknown.is_empty());
+    let (requeued, unknown) = store.expired_leases(t(51)).await.expect("expired");
+    assert_eq!(
+        requeued.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        ["a"]
+    );
+    assert_eq!(requeued[0].state, EntryState::Scheduled);
+    assert_eq!(
+        unknown.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        ["b"]
+    );
+    assert_eq!(
+        state(&store, "b").await,
+        EntryState::Publishing,
+        "left for the scheduler"
+    );
+}
+
+async fn take_over_is_atomic(store: Store) {
+    sync_campaign_adds_occurrences(&store, &[occ("a", 10, "A")]).await;
+    store
+        .claim_due(t(10), 1, "dead", t(20))
+        .await
+        .expect("claim");
+    store
+        .begin_attempt("a", "dead", t(11))
+        .await
+        .expect("begin")
+        .expect("goes");
+    let got = store
+        .take_over("a", "dead", "w2", t(90))
+        .await
+        .expect("take")
+        .expect("mine");
+    assert_eq!(got.lease_owner.as_deref(), Some("w2"));
+    assert!(
+        store
+            .take_over("a", "dead", "w3", t(90))
+            .await
+            .expect("take")
+            .is_none()
+    );
+    // The old owner can no longer finish it (except as published).
+    assert!(
+        store
+            .finish("a", "dead", Finish::Failed { reason: "x".into() }, t(21))
+            .await
+            .is_err()
+    );
+    store
+        .finish(
+            "a",
+            "w2",
+            Finish::Published {
+                remote_id: "r".into(),
+                url: None,
+            },
+            t(22),
+        )
+        .await
+        .expect("resolved");
+    assert_eq!(state(&store, "a").await, EntryState::Published);
+}
+
+async fn expire_late_and_series_catch_up(store: Store) {
+    let mut occs = Vec::new();
+    for (i, due) in [0, 100, 200, 300, 10_000].into_iter().enumerate() {
+        let mut o = occ(&format!("s{i}"), due, "weekly");
+        o.series = Some("weekly-fr".into());
+        o.not_after = t(due + 50_000);
+        occs.push(o);
+    }
+    let mut lone = occ("late", 0, "late");
+    lone.not_after = t(100);
+    occs.push(lone);
+    sync_campaign_adds_occurrences(&store, &occs).await;
+    let expired = store.expire_late(t(350)).await.expect("expire");
+    let mut ids: Vec<_> = expired.iter().map(|e| e.id.clone()).collect();
+    ids.sort();
+    assert_eq!(ids, ["late", "s0", "s1", "s2"]);
+    assert!(
+        expired
+            .iter()
+            .all(|e| e.state == EntryState::Expired && e.last_error.is_some())
+    );
+    assert_eq!(
+        state(&store, "s3").await,
+        EntryState::Scheduled,
+        "the latest missed one survives"
+    );
+    assert_eq!(
+        state(&store, "s4").await,
+        EntryState::Scheduled,
+        "the future one too"
+    );
+    assert!(store.expire_late(t(351)).await.expect("expire").is_empty());
+    // Past its not_after, nothing is ever claimed.
+    let mut o = occ("z", 0, "Z");
+    o.not_after = t(10);
+    store
+        .sync_campaign("other", &[o], t(0))
+        .await
+        .expect("sync");
+    let got = store.claim_due(t(11), 10, "w", t(99)).await.expect("claim");
+    assert!(got.iter().all(|e| e.id != "z"));
+}
+
+async fn operator_commands(store: Store) {
+    let occs = vec![occ("a", 10, "A"), occ("b", 10, "B"), occ("c", 10, "C")];
+    sync_campaign_adds_occurrences(&store, &occs).await;
+    store.claim_due(t(10), 10, "w", t(60)).await.expect("claim");
+    store
+        .begin_attempt("a", "w", t(10))
+        .await
+        .expect("begin")
+        .expect("goes");
+    store
+        .begin_attempt("b", "w", t(10))
+        .await
+        .expect("begin")
+        .expect("goes");
+    store
+        .finish(
+            "a",
+            "w",
+            Finish::Failed {
+                reason: "bad".into(),
+            },
+            t(11),
+        )
+        .await
+        .expect("f");
+    // Cancelling a publishing entry is refused.
+    let err = store.cancel("b", t(11)).await.expect_err("in flight");
+    assert!(
+        matches!(
+            err,
+            StoreError::WrongState {
+                state: EntryState::Publishing,
+                ..
+            }
+        ),
+        "{err}"
+    );
+    let retried = store.retry("a", t(20)).await.expect("retry");
+    assert_eq!(
+        (retried.state, retried.run_at),
+        (EntryState::Scheduled, t(20))
+    );
+    assert!(
+        store.retry("b", t(20)).await.is_err(),
+        "in flight cannot be retried"
+    );
+    assert!(matches!(
+        store.retry("nope", t(20)).await,
+        Err(StoreError::NotFound(_))
+    ));
+    store.cancel("a", t(21)).await.expect("cancel");
+    store
+        .cancel("a", t(22))
+        .await
+        .expect("cancelling twice is fine");
+    assert!(
+        store.retry("a", t(23)).await.is_err(),
+        "cancelled stays cancelled"
+    );
+    // Listing.
+    let all = store.list(&ListFilter::default()).await.expect("list");
+    assert_eq!(all.len(), 3);
+    let claimed = store
+        .list(&ListFilter {
+            states: vec![EntryState::Claimed, EntryState::Cancelled],
+            ..ListFilter::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(
+        claimed.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        ["a", "c"]
+    );
+    let limited = store
+        .list(&ListFilter {
+            campaign: Some("amal".into()),
+            limit: Some(1),
+            ..ListFilter::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(limited.len(), 1);
+    let none = store
+        .list(&ListFilter {
+            account: Some("nobody".into()),
+            ..ListFilter::default()
+        })
+        .await
+        .expect("list");
+    assert!(none.is_empty());
+    let window = store
+        .list(&ListFilter {
+            from: Some(t(10)),
+            until: Some(t(11)),
+            ..ListFilter::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(window.len(), 3);
+    let before = store
+        .list(&ListFilter {
+            until: Some(t(10)),
+            ..ListFilter::default()
+        })
+        .await
+        .expect("list");
+    assert!(before.is_empty());
+}
+
+async fn accounts_hold_and_release(store: Store) {
+    let occs = vec![
+        occ("a", 10, "A"),
+        occ("b", 20, "B"),
+        occ("c", 10, "C"),
+        on("other", occ("d", 10, "D")),
+    ];
+    sync_campaign_adds_occurrences(&store, &occs).await;
+    store.claim_due(t(10), 1, "w", t(60)).await.expect("claim"); // a
+    store
+        .begin_attempt("a", "w", t(10))
+        .await
+        .expect("begin")
+        .expect("goes");
+    store
+        .finish(
+            "a",
+            "w",
+            Finish::NeedsOperator {
+                reason: "token revoked".into(),
+            },
+            t(11),
+        )
+        .await
+        .expect("finish");
+    assert_eq!(
+        store
+            .hold_account("oim-mastodon", "token revoked: run berrah accounts login")
+            .await
+            .expect("hold"),
+        2
+    );
+    assert_eq!(state(&store, "b").await, EntryState::Held);
+    assert_eq!(state(&store, "d").await, EntryState::Scheduled);
+    // An unknown-outcome hold of the same account must survive the release.
+    store
+        .sync_campaign("amal2", &[occ("u", 10, "U")], t(0))
+        .await
+        .expect("sync");
+    store.claim_due(t(10), 10, "w", t(60)).await.expect("claim");
+    store
+        .begin_attempt("u", "w", t(10))
+        .await
+        .expect("begin")
+        .expect("goes");
+    store
+        .finish(
+            "u",
+            "w",
+            Finish::Held {
+                reason: "unknown outcome".into(),
+            },
+            t(11),
+        )
+        .await
+        .expect("h");
+    assert_eq!(
+        store
+            .release_account("oim-mastodon")
+            .await
+            .expect("release"),
+        3
+    );
+    for id in ["a", "b", "c"] {
+        assert_eq!(state(&store, id).await, EntryState::Scheduled, "{id}");
+    }
+    assert_eq!(state(&store, "u").await, EntryState::Held);
+}
+
+async fn counts_and_budgets(store: Store) {
+    let occs = vec![
+        occ("a", 10, "A"),
+        occ("b", 10, "B"),
+        on("other", occ("c", 10, "C")),
+    ];
+    sync_campaign_adds_occurrences(&store, &occs).await;
+    store.claim_due(t(10), 10, "w", t(60)).await.expect("claim");
+    for (id, at) in [("a", 11), ("b", 20), ("c", 12)] {
+        store
+            .begin_attempt(id, "w", t(at))
+            .await
+            .expect("begin")
+            .expect("goes");
+        store
+            .finish(
+                id,
+                "w",
+                Finish::Published {
+                    remote_id: id.into(),
+                    url: None,
+                },
+                t(at),
+            )
+            .await
+            .expect("finish");
+    }
+    assert_eq!(
+        store
+            .count_published("oim-mastodon", t(0), t(100))
+            .await
+            .expect("count"),
+        2
+    );
+    assert_eq!(
+        store
+            .count_published("oim-mastodon", t(0), t(20))
+            .await
+            .expect("count"),
+        1
+    );
+    assert_eq!(
+        store
+            .count_published("other", t(0), t(100))
+            .await
+            .expect("count"),
+        1
+    );
+    store
+        .sync_campaign("wcd", &[occ("w", 99, "W")], t(0))
+        .await
+        .expect("sync");
+    let counts = store.counts_by_campaign().await.expect("counts");
+    assert_eq!(
+        counts,
+        vec![
+            ("amal".to_string(), EntryState::Published, 3),
+            ("wcd".to_string(), EntryState::Scheduled, 1)
+        ]
+    );
+}
+
+async fn upload_cache(store: Store) {
+    use berrah::media::UploadCache;
+    use berrah::media::cache::StoreUploadCache;
+    assert_eq!(
+        store
+            .media_upload_get("acc", "abc", t(0))
+            .await
+            .expect("get"),
+        None
+    );
+    store
+        .media_upload_put("acc", "abc", "m-1", Some(t(100)))
+        .await
+        .expect("put");
+    assert_eq!(
+        store
+            .media_upload_get("acc", "abc", t(99))
+            .await
+            .expect("get")
+            .as_deref(),
+        Some("m-1")
+    );
+    assert_eq!(
+        store
+            .media_upload_get("acc", "abc", t(100))
+            .await
+            .expect("get"),
+        None,
+        "expired"
+    );
+    assert_eq!(
+        store
+            .media_upload_get("other", "abc", t(0))
+            .await
+            .expect("get"),
+        None,
+        "per account"
+    );
+    store
+        .media_upload_put("acc", "abc", "m-2", None)
+        .await
+        .expect("replace");
+    assert_eq!(
+        store
+            .media_upload_get("acc", "abc", t(1_000))
+            .await
+            .expect("get")
+            .as_deref(),
+        Some("m-2")
+    );
+
+    let clock = berrah::time::SystemClock;
+    let cache = StoreUploadCache::new(store.clone(), std::sync::Arc::new(clock));
+    cache.put("acc", "def", "m-3", None).await;
+    assert_eq!(cache.get("acc", "def").await.as_deref(), Some("m-3"));
+    assert_eq!(cache.get("acc", "zzz").await, None);
+}
+
+async fn snapshots_keep_the_last_valid_source(store: Store) {
+    store
+        .save_snapshot("amal", "campaigns/amal.toml", "v1", t(0))
+        .await
+        .expect("save");
+    store
+        .save_snapshot("amal", "campaigns/amal.toml", "v2", t(5))
+        .await
+        .expect("save");
+    store
+        .save_snapshot("eu", "campaigns/eu.toml", "e1", t(6))
+        .await
+        .expect("save");
+    let snaps = store.snapshots().await.expect("snapshots");
+    assert_eq!(snaps.len(), 2);
+    assert_eq!(
+        (
+            snaps[0].campaign.as_str(),
+            snaps[0].source.as_str(),
+            snaps[0].saved_at
+        ),
+        ("amal", "v2", t(5))
+    );
+    assert_eq!(snaps[1].path, "campaigns/eu.toml");
+}
+
+async fn corrupt_rows_are_reported(store: Store) {
+    sync_campaign_adds_occurrences(
+        &store,
+        &[
+            occ("good", 10, "G"),
+            occ("bad-state", 10, "S"),
+            occ("bad-json", 10, "J"),
+        ],
+    )
+    .await;
+    exec(
+        &store,
+        "UPDATE entries SET state = 'flying' WHERE id = 'bad-state'",
+    )
+    .await;
+    exec(
+        &store,
+        "UPDATE entries SET content = '{not json' WHERE id = 'bad-json'",
+    )
+    .await;
+    match store.get("bad-state").await {
+        Err(StoreError::Corrupt { id, why }) => {
+            assert_eq!(id, "bad-state");
+            assert!(why.contains("flying"), "{why}");
+        }
+        other => panic!("expected Corrupt, got {other:?}"),
+    }
+    assert!(matches!(
+        store.get("bad-json").await,
+        Err(StoreError::Corrupt { .. })
+    ));
+    assert!(
+        store.list(&ListFilter::default()).await.is_err(),
+        "strict listing fails"
+    );
+    let (good, bad) = store
+        .list_checked(&ListFilter::default())
+        .await
+        .expect("lenient");
+    assert_eq!(
+        good.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        ["good"]
+    );
+    assert_eq!(bad.len(), 2);
+    // Claiming skips the corrupt row and holds it, without blocking the good one.
+    let got = store.claim_due(t(10), 10, "w", t(60)).await.expect("claim");
+    assert_eq!(
+        got.iter().map(|e| e.id.as_str()).collect::<Vec<_>>(),
+        ["good"]
+    );
+    let (_, bad) = store
+        .list_checked(&ListFilter {
+            states: vec![EntryState::Held],
+            ..ListFilter::default()
+        })
+        .await
+        .expect("list");
+    assert_eq!(bad.len(), 1, "the unreadable claimed row is held");
+    exec(
+        &store,
+        "UPDATE entries SET due_ms = 9223372036854775807 WHERE id = 'good'",
+    )
+    .await;
+    assert!(matches!(
+        store.get("good").await,
+        Err(StoreError::Corrupt { .. })
+    ));
+    // Counts skip the unreadable state instead of failing.
+    let counts = store.counts_by_campaign().await.expect("counts");
+    assert!(counts.iter().all(|(_, s, _)| s.as_str() != "flying"));
+    // Sync leaves the unreadable entry alone.
+    let r = store.sync_campaign("amal", &[], t(11)).await.expect("sync");
+    assert!(r.frozen >= 1, "{r:?}");
+}
+
+async fn get_by_prefix(store: Store) {
+    sync_campaign_adds_occurrences(
+        &store,
+        &[
+            occ("o-abc1", 10, "1"),
+            occ("o-abc2", 10, "2"),
+            occ("o-x_y", 10, "3"),
+        ],
+    )
+    .await;
+    assert_eq!(store.get("o-abc1").await.expect("exact").id, "o-abc1");
+    assert_eq!(store.get("o-x").await.expect("unique prefix").id, "o-x_y");
+    match store.get("o-abc").await {
+        Err(StoreError::Ambiguous { candidates, .. }) => {
+            assert_eq!(candidates, ["o-abc1", "o-abc2"])
+        }
+        other => panic!("expected Ambiguous, got {other:?}"),
+    }
+    assert!(
+        matches!(store.get("o-_").await, Err(StoreError::NotFound(_))),
+        "LIKE wildcards are literal"
+    );
+    assert!(matches!(
+        store.get("zzz").await,
+        Err(StoreError::NotFound(_))
+    ));
+}
+
+async fn next_wakeup_ignores_paused(store: Store) {
+    assert_eq!(store.next_wakeup(t(0)).await.expect("empty"), None);
+    sync_campaign_adds_occurrences(&store, &[occ("a", 10, "A"), on("x", occ("b", 5, "B"))]).await;
+    assert_eq!(store.next_wakeup(t(0)).await.expect("next"), Some(t(5)));
+    store.pause(PauseScope::Account, "x").await.expect("pause");
+    assert_eq!(store.next_wakeup(t(0)).await.expect("next"), Some(t(10)));
+    store.claim_due(t(10), 10, "w", t(70)).await.expect("claim");
+    assert_eq!(
+        store.next_wakeup(t(10)).await.expect("next"),
+        Some(t(70)),
+        "the lease"
+    );
+}
+
+async fn wakeups_are_delivered(store: Store) {
+    let mut rx = store.wakeups();
+    store
+        .pause(PauseScope::Campaign, "amal")
+        .await
+        .expect("pause");
+    tokio::time::timeout(std::time::Duration::from_secs(30), rx.recv())
+        .await
+        .expect("a wake-up arrives")
+        .expect("channel open");
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent_on_sqlite() {
+    let (dir, store) = sqlite_temp().await;
+    sync_campaign_adds_occurrences(&store, &[occ("a", 10, "A")]).await;
+    store.close().await;
+    let url = berrah::store::testing::sqlite_url(&dir.path().join("berrah.db"));
+    let again = Store::connect(&url).await.expect("reconnect");
+    let third = Store::connect(&url).await.expect("and again");
+    assert_eq!(again.get("a").await.expect("kept").content.text, "A");
+    assert_eq!(third.backend_name(), "sqlite");
+}
+
+#[tokio::test]
+async fn migrations_are_idempotent_on_postgres() {
+    let Some(url) = berrah::store::testing::postgres_url_or_skip(
+        "store::migrations_are_idempotent_on_postgres",
+    ) else {
+        return;
+    };
+    let store = Store::connect(&url).await.expect("connect");
+    sync_campaign_adds_occurrences(&store, &[occ("a", 10, "A")]).await;
+    let again = Store::connect(&url).await.expect("reconnect");
+    assert_eq!(again.get("a").await.expect("kept").content.text, "A");
+    assert_eq!(again.backend_name(), "postgres");
+}
+
+#[tokio::test]
+async fn sqlite_creates_its_folder_and_rejects_unknown_urls() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = berrah::store::testing::sqlite_url(&dir.path().join("deep/er/berrah.db"));
+    Store::connect(&url)
+        .await
+        .expect("creates the parent folders");
+    assert!(matches!(
+        Store::connect("mysql://x").await,
+        Err(StoreError::UnsupportedUrl(_))
+    ));
+    let mem = Store::connect("sqlite::memory:").await.expect("memory");
+    sync_campaign_adds_occurrences(&mem, &[occ("a", 10, "A")]).await;
+    assert_eq!(mem.get("a").await.expect("a").id, "a");
+}
+
+/// Claims everything from `due` entries with `workers` stores (separate
+/// pools) racing, and checks that the claimed sets are disjoint and complete.
+async fn claim_race(stores: Vec<Store>, due: usize) {
+    let occs: Vec<_> = (0..due)
+        .map(|i| occ(&format!("o-{i:04}"), (i % 50) as i64, "x"))
+        .collect();
+    sync_campaign_adds_occurrences(&stores[0], &occs).await;
+    let mut tasks = Vec::new();
+    for (n, store) in stores.into_iter().enumerate() {
+        tasks.push(tokio::spawn(async move {
+            let owner = format!("w{n}");
+            let mut mine = Vec::new();
+            loop {
+                let got = store
+                    .claim_due(t(100), 7, &owner, t(1_000))
+                    .await
+                    .expect("claim");
+                if got.is_empty() {
+                    break;
+                }
+                mine.extend(got.into_iter().map(|e| e.id));
+            }
+            mine
+        }));
+    }
+    let mut all = Vec::new();
+    for task in tasks {
+        all.extend(task.await.expect("task"));
+    }
+    let total = all.len();
+    all.sort();
+    all.dedup();
+    assert_eq!(total, all.len(), "an entry was claimed twice");
+    assert_eq!(all.len(), due, "every entry was claimed");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_claims_are_disjoint_on_postgres() {
+    let Some(url) = berrah::store::testing::postgres_url_or_skip(
+        "store::concurrent_claims_are_disjoint_on_postgres",
+    ) else {
+        return;
+    };
+    let mut stores = Vec::new();
+    for _ in 0..6 {
+        stores.push(Store::connect(&url).await.expect("connect"));
+    }
+    claim_race(stores, 1_000).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_claims_are_disjoint_on_sqlite() {
+    let (dir, first) = sqlite_temp().await;
+    let url = berrah::store::testing::sqlite_url(&dir.path().join("berrah.db"));
+    let second = Store::connect(&url).await.expect("second pool");
+    claim_race(vec![first, second], 1_000).await;
+}

@@ -1,0 +1,636 @@
+//! Campaign sync, snapshots and the operators' commands over the queue.
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+use sqlx::Row;
+
+use super::row;
+use super::sync::{self, Action, Existing, Fingerprint, cause};
+use super::types::{Attempt, Entry, EntryState, PauseScope, StoreError, SyncReport};
+use super::{Store, WritePool, on_db};
+use crate::plan::Occurrence;
+
+/// The last valid source text of a campaign file, so that the last valid
+/// version keeps running across a restart while the file is broken.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Snapshot {
+    pub campaign: String,
+    pub path: String,
+    pub source: String,
+    pub saved_at: Timestamp,
+}
+
+/// What `berrah list` asks for. Empty fields match everything; `from`/`until`
+/// bound the due time (`from <= due < until`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ListFilter {
+    pub campaign: Option<String>,
+    pub account: Option<String>,
+    pub states: Vec<EntryState>,
+    pub from: Option<Timestamp>,
+    pub until: Option<Timestamp>,
+    pub limit: Option<u32>,
+}
+
+fn scope_str(scope: PauseScope) -> &'static str {
+    match scope {
+        PauseScope::Campaign => "campaign",
+        PauseScope::Account => "account",
+    }
+}
+
+const LIST_SQL: &str = "SELECT * FROM entries WHERE ($1 IS NULL OR campaign = $1) \
+     AND ($2 IS NULL OR account = $2) \
+     AND ($3 = '' OR (',' || $3 || ',') LIKE ('%,' || state || ',%')) \
+     AND ($4 IS NULL OR due_ms >= $4) AND ($5 IS NULL OR due_ms < $5) \
+     ORDER BY due_ms, id LIMIT $6";
+
+impl Store {
+    /// Brings this campaign's queue entries in line with its plan, in one
+    /// transaction: adds new occurrences, updates waiting entries whose plan
+    /// changed, cancels waiting entries no longer planned; never touches
+    /// published, in-flight or finished entries (counted `frozen`). An entry
+    /// that sync itself cancelled comes back when its post returns to the file.
+    pub async fn sync_campaign(
+        &self,
+        campaign: &str,
+        occurrences: &[Occurrence],
+        now: Timestamp,
+    ) -> Result<SyncReport, StoreError> {
+        let wanted = sync::wanted(occurrences)?;
+        let now_ms = now.as_millisecond();
+        let report = on_db!(self, |pool| {
+            let mut tx = pool.begin_write().await?;
+            let rows = sqlx::query(
+                "SELECT id, state, state_cause, capsule, post, account, platform, language, \
+                 series, due_ms, local, timezone, not_after_ms, content_hash \
+                 FROM entries WHERE campaign = $1",
+            )
+            .bind(campaign)
+            .fetch_all(&mut *tx)
+            .await?;
+            let mut existing = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let read = || -> Result<Existing, sqlx::Error> {
+                    let state: String = r.try_get("state")?;
+                    Ok(Existing {
+                        id: r.try_get("id")?,
+                        state: EntryState::parse(&state),
+                        cause: r.try_get("state_cause")?,
+                        fingerprint: Fingerprint {
+                            capsule: r.try_get("capsule")?,
+                            post: r.try_get("post")?,
+                            account: r.try_get("account")?,
+                            platform: r.try_get("platform")?,
+                            language: r.try_get("language")?,
+                            series: r.try_get("series")?,
+                            due_ms: r.try_get("due_ms")?,
+                            local: r.try_get("local")?,
+                            timezone: r.try_get("timezone")?,
+                            not_after_ms: r.try_get("not_after_ms")?,
+                            content_hash: r.try_get("content_hash")?,
+                        },
+                    })
+                };
+                match read() {
+                    Ok(ex) => existing.push(ex),
+                    Err(e) => {
+                        let id: String = r.try_get("id").unwrap_or_else(|_| "?".into());
+                        return Err(StoreError::Corrupt {
+                            id,
+                            why: e.to_string(),
+                        });
+                    }
+                }
+            }
+            let (actions, mut report) = sync::plan_sync(&existing, &wanted);
+            for action in actions {
+                match action {
+                    Action::Insert {
+                        wanted: i,
+                        state,
+                        cause,
+                    } => {
+                        let w = &wanted[i];
+                        let o = w.occurrence;
+                        let last_error = cause.map(|_| sync::PAUSED_IN_FILE);
+                        let n = sqlx::query(
+                            "INSERT INTO entries (id, campaign, capsule, post, account, platform, \
+                             language, series, due_ms, local, timezone, not_after_ms, run_at_ms, \
+                             state, attempts, content, content_hash, progress, last_error, \
+                             state_cause, created_ms, updated_ms) \
+                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $9, $13, 0, \
+                             $14, $15, '{}', $16, $17, $18, $18) ON CONFLICT (id) DO NOTHING",
+                        )
+                        .bind(&o.id)
+                        .bind(campaign)
+                        .bind(o.capsule.as_deref())
+                        .bind(&o.post)
+                        .bind(&o.account)
+                        .bind(o.platform.as_str())
+                        .bind(&o.language)
+                        .bind(o.series.as_deref())
+                        .bind(w.fingerprint.due_ms)
+                        .bind(&o.local)
+                        .bind(&o.timezone)
+                        .bind(w.fingerprint.not_after_ms)
+                        .bind(state.as_str())
+                        .bind(&w.content_json)
+                        .bind(&w.fingerprint.content_hash)
+                        .bind(last_error)
+                        .bind(cause)
+                        .bind(now_ms)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                        if n == 1 {
+                            report.added += 1;
+                        } else {
+                            report.unchanged += 1;
+                        }
+                    }
+                    Action::Update {
+                        wanted: i,
+                        expected,
+                        state,
+                        cause,
+                        last_error,
+                        reset_run_at,
+                        revived,
+                    } => {
+                        let w = &wanted[i];
+                        let o = w.occurrence;
+                        let n = sqlx::query(
+                            "UPDATE entries SET capsule = $3, post = $4, account = $5, \
+                             platform = $6, language = $7, series = $8, due_ms = $9, local = $10, \
+                             timezone = $11, not_after_ms = $12, content = $13, content_hash = $14, \
+                             state = $15, state_cause = $16, \
+                             last_error = CASE WHEN $17 IS NULL THEN last_error ELSE $17 END, \
+                             run_at_ms = CASE WHEN $18 = 1 THEN $9 ELSE run_at_ms END, \
+                             updated_ms = $19 WHERE id = $1 AND state = $2",
+                        )
+                        .bind(&o.id)
+                        .bind(expected.as_str())
+                        .bind(o.capsule.as_deref())
+                        .bind(&o.post)
+                        .bind(&o.account)
+                        .bind(o.platform.as_str())
+                        .bind(&o.language)
+                        .bind(o.series.as_deref())
+                        .bind(w.fingerprint.due_ms)
+                        .bind(&o.local)
+                        .bind(&o.timezone)
+                        .bind(w.fingerprint.not_after_ms)
+                        .bind(&w.content_json)
+                        .bind(&w.fingerprint.content_hash)
+                        .bind(state.as_str())
+                        .bind(cause.as_deref())
+                        .bind(last_error.as_deref())
+                        .bind(i64::from(reset_run_at))
+                        .bind(now_ms)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                        match (n, revived) {
+                            (1, true) => report.added += 1,
+                            (1, false) => report.updated += 1,
+                            // Claimed by another instance meanwhile: left alone.
+                            _ => report.frozen += 1,
+                        }
+                    }
+                    Action::Cancel { id, expected } => {
+                        let n = sqlx::query(
+                            "UPDATE entries SET state = 'cancelled', state_cause = $3, \
+                             last_error = $4, updated_ms = $5 WHERE id = $1 AND state = $2",
+                        )
+                        .bind(&id)
+                        .bind(expected.as_str())
+                        .bind(cause::SYNC)
+                        .bind(sync::REMOVED_FROM_FILE)
+                        .bind(now_ms)
+                        .execute(&mut *tx)
+                        .await?
+                        .rows_affected();
+                        if n == 1 {
+                            report.cancelled += 1;
+                        } else {
+                            report.frozen += 1;
+                        }
+                    }
+                }
+            }
+            tx.commit().await?;
+            report
+        });
+        if report.added + report.updated + report.cancelled > 0 {
+            self.notify().await;
+        }
+        Ok(report)
+    }
+
+    /// Remembers the last valid source of a campaign file.
+    pub async fn save_snapshot(
+        &self,
+        campaign: &str,
+        path: &str,
+        source: &str,
+        now: Timestamp,
+    ) -> Result<(), StoreError> {
+        on_db!(self, |pool| sqlx::query(
+            "INSERT INTO campaign_snapshots (campaign, path, source, saved_ms) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (campaign) DO UPDATE SET \
+             path = excluded.path, source = excluded.source, saved_ms = excluded.saved_ms"
+        )
+        .bind(campaign)
+        .bind(path)
+        .bind(source)
+        .bind(now.as_millisecond())
+        .execute(pool)
+        .await?
+        .rows_affected());
+        Ok(())
+    }
+
+    /// Every campaign's last valid source, by campaign name.
+    pub async fn snapshots(&self) -> Result<Vec<Snapshot>, StoreError> {
+        on_db!(self, |pool| {
+            let rows = sqlx::query(
+                "SELECT campaign, path, source, saved_ms FROM campaign_snapshots ORDER BY campaign",
+            )
+            .fetch_all(pool)
+            .await?;
+            rows.iter()
+                .map(|r| {
+                    let campaign: String = r.try_get("campaign")?;
+                    let saved_ms: i64 = r.try_get("saved_ms")?;
+                    Ok(Snapshot {
+                        saved_at: row::instant(saved_ms, "saved_ms").map_err(|why| {
+                            StoreError::Corrupt {
+                                id: format!("snapshot of {campaign}"),
+                                why,
+                            }
+                        })?,
+                        path: r.try_get("path")?,
+                        source: r.try_get("source")?,
+                        campaign,
+                    })
+                })
+                .collect()
+        })
+    }
+
+    /// The entry with exactly this id, if any.
+    pub(crate) async fn get_exact(&self, id: &str) -> Result<Option<Entry>, StoreError> {
+        on_db!(self, |pool| sqlx::query(
+            "SELECT * FROM entries WHERE id = $1"
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await?
+        .map(|r| row::entry(&r))
+        .transpose())
+    }
+
+    /// The entry with this id, or the only one whose id starts with it.
+    pub async fn get(&self, id_or_prefix: &str) -> Result<Entry, StoreError> {
+        if let Some(e) = self.get_exact(id_or_prefix).await? {
+            return Ok(e);
+        }
+        let pattern = format!("{}%", like_escape(id_or_prefix));
+        let ids: Vec<String> = on_db!(self, |pool| sqlx::query_scalar(
+            "SELECT id FROM entries WHERE id LIKE $1 ESCAPE '\\' ORDER BY id LIMIT 11"
+        )
+        .bind(&pattern)
+        .fetch_all(pool)
+        .await?);
+        match ids.as_slice() {
+            [] => Err(StoreError::NotFound(id_or_prefix.to_string())),
+            [one] => self
+                .get_exact(one)
+                .await?
+                .ok_or_else(|| StoreError::NotFound(id_or_prefix.to_string())),
+            _ => Err(StoreError::Ambiguous {
+                prefix: id_or_prefix.to_string(),
+                candidates: ids,
+            }),
+        }
+    }
+
+    /// The entries matching `filter` by due time; fails on the first
+    /// unreadable row (see [`Store::list_checked`] to see the others too).
+    pub async fn list(&self, filter: &ListFilter) -> Result<Vec<Entry>, StoreError> {
+        let (good, mut bad) = self.list_checked(filter).await?;
+        match bad.pop() {
+            Some(e) => Err(e),
+            None => Ok(good),
+        }
+    }
+
+    /// The readable entries matching `filter`, and one `Corrupt` error per
+    /// unreadable row, so that `berrah list` can show both.
+    pub async fn list_checked(
+        &self,
+        filter: &ListFilter,
+    ) -> Result<(Vec<Entry>, Vec<StoreError>), StoreError> {
+        let states = filter
+            .states
+            .iter()
+            .map(|s| s.as_str())
+            .collect::<Vec<_>>()
+            .join(",");
+        let limit = filter.limit.map_or(i64::MAX, i64::from);
+        Ok(on_db!(self, |pool| {
+            let rows = sqlx::query(LIST_SQL)
+                .bind(filter.campaign.as_deref())
+                .bind(filter.account.as_deref())
+                .bind(&states)
+                .bind(filter.from.map(|t| t.as_millisecond()))
+                .bind(filter.until.map(|t| t.as_millisecond()))
+                .bind(limit)
+                .fetch_all(pool)
+                .await?;
+            row::split_corrupt(&rows)
+        }))
+    }
+
+    /// The attempts of an entry, oldest first.
+    pub async fn attempts(&self, id: &str) -> Result<Vec<Attempt>, StoreError> {
+        on_db!(self, |pool| {
+            let rows = sqlx::query("SELECT * FROM attempts WHERE entry_id = $1 ORDER BY number")
+                .bind(id)
+                .fetch_all(pool)
+                .await?;
+            rows.iter().map(row::attempt).collect()
+        })
+    }
+
+    /// `failed`/`held`/`expired` (or `retrying`, to skip its wait) →
+    /// `scheduled` now. Refused for published, in-flight and cancelled entries.
+    pub async fn retry(&self, id: &str, now: Timestamp) -> Result<Entry, StoreError> {
+        let entry = self.get(id).await?;
+        let row = on_db!(self, |pool| sqlx::query(
+            "UPDATE entries SET state = 'scheduled', state_cause = NULL, run_at_ms = $2, \
+             lease_owner = NULL, lease_until_ms = NULL, updated_ms = $2 \
+             WHERE id = $1 AND state IN ('failed', 'held', 'expired', 'retrying', 'scheduled') \
+             RETURNING *"
+        )
+        .bind(&entry.id)
+        .bind(now.as_millisecond())
+        .fetch_optional(pool)
+        .await?
+        .map(|r| row::entry(&r))
+        .transpose())?;
+        match row {
+            Some(e) => {
+                self.notify().await;
+                Ok(e)
+            }
+            None => Err(self
+                .wrong_state(
+                    &entry.id,
+                    "only failed, held or expired entries can be retried",
+                )
+                .await),
+        }
+    }
+
+    async fn wrong_state(&self, id: &str, why: &str) -> StoreError {
+        match self.get_exact(id).await {
+            Ok(Some(e)) => StoreError::WrongState {
+                id: id.to_string(),
+                state: e.state,
+                why: why.to_string(),
+            },
+            Ok(None) => StoreError::NotFound(id.to_string()),
+            Err(e) => e,
+        }
+    }
+
+    /// Cancels an entry that has not been published. A `claimed` one is
+    /// cancelled too (`begin_attempt` will refuse it); a `publishing` one is
+    /// refused, since the request may already be on the platform: cancel
+    /// after it finishes.
+    pub async fn cancel(&self, id: &str, now: Timestamp) -> Result<Entry, StoreError> {
+        let entry = self.get(id).await?;
+        if entry.state == EntryState::Cancelled {
+            return Ok(entry);
+        }
+        let row = on_db!(self, |pool| {
+            sqlx::query(
+            "UPDATE entries SET state = 'cancelled', state_cause = $2, \
+             last_error = 'cancelled by an operator', \
+             lease_owner = NULL, lease_until_ms = NULL, updated_ms = $3 \
+             WHERE id = $1 AND state IN ('scheduled', 'retrying', 'claimed', 'held', 'failed', 'expired') \
+             RETURNING *"
+        )
+        .bind(&entry.id)
+        .bind(cause::OPERATOR)
+        .bind(now.as_millisecond())
+        .fetch_optional(pool)
+        .await?
+        .map(|r| row::entry(&r))
+        .transpose()
+        })?;
+        match row {
+            Some(e) => {
+                self.notify().await;
+                Ok(e)
+            }
+            None => Err(self
+                .wrong_state(
+                    &entry.id,
+                    "a published entry cannot be cancelled, and one being published can be \
+                     cancelled only after its attempt ends",
+                )
+                .await),
+        }
+    }
+
+    /// Stops claiming a campaign's or an account's entries (idempotent).
+    pub async fn pause(&self, scope: PauseScope, name: &str) -> Result<(), StoreError> {
+        on_db!(self, |pool| sqlx::query(
+            "INSERT INTO pauses (scope, name) VALUES ($1, $2) ON CONFLICT DO NOTHING"
+        )
+        .bind(scope_str(scope))
+        .bind(name)
+        .execute(pool)
+        .await?
+        .rows_affected());
+        self.notify().await;
+        Ok(())
+    }
+
+    /// Undoes [`Store::pause`] (idempotent).
+    pub async fn resume(&self, scope: PauseScope, name: &str) -> Result<(), StoreError> {
+        on_db!(self, |pool| sqlx::query(
+            "DELETE FROM pauses WHERE scope = $1 AND name = $2"
+        )
+        .bind(scope_str(scope))
+        .bind(name)
+        .execute(pool)
+        .await?
+        .rows_affected());
+        self.notify().await;
+        Ok(())
+    }
+
+    /// Every pause in force. An unknown scope in the table is skipped and logged.
+    pub async fn pauses(&self) -> Result<Vec<(PauseScope, String)>, StoreError> {
+        let rows: Vec<(String, String)> = on_db!(self, |pool| sqlx::query_as(
+            "SELECT scope, name FROM pauses ORDER BY scope, name"
+        )
+        .fetch_all(pool)
+        .await?);
+        Ok(rows
+            .into_iter()
+            .filter_map(|(scope, name)| match scope.as_str() {
+                "campaign" => Some((PauseScope::Campaign, name)),
+                "account" => Some((PauseScope::Account, name)),
+                other => {
+                    tracing::error!(scope = other, name = %name, "ignoring a pause with an unknown scope");
+                    None
+                }
+            })
+            .collect())
+    }
+
+    /// Holds the waiting posts of an account whose credentials need an
+    /// operator; returns how many.
+    pub async fn hold_account(&self, account: &str, reason: &str) -> Result<u64, StoreError> {
+        Ok(on_db!(self, |pool| sqlx::query(
+            "UPDATE entries SET state = 'held', state_cause = $2, last_error = $3 \
+             WHERE account = $1 AND state IN ('scheduled', 'retrying')"
+        )
+        .bind(account)
+        .bind(cause::ACCOUNT)
+        .bind(reason)
+        .execute(pool)
+        .await?
+        .rows_affected()))
+    }
+
+    /// Back to `scheduled` the account's posts held by [`Store::hold_account`]
+    /// or [`Finish::NeedsOperator`](super::Finish::NeedsOperator) (after
+    /// `berrah accounts login`). Posts held for an unknown outcome stay held.
+    pub async fn release_account(&self, account: &str) -> Result<u64, StoreError> {
+        let n = on_db!(self, |pool| sqlx::query(
+            "UPDATE entries SET state = 'scheduled', state_cause = NULL, last_error = NULL \
+             WHERE account = $1 AND state = 'held' AND state_cause = $2"
+        )
+        .bind(account)
+        .bind(cause::ACCOUNT)
+        .execute(pool)
+        .await?
+        .rows_affected());
+        if n > 0 {
+            self.notify().await;
+        }
+        Ok(n)
+    }
+
+    /// Posts of `account` published in `[from, until)` (budgets).
+    pub async fn count_published(
+        &self,
+        account: &str,
+        from: Timestamp,
+        until: Timestamp,
+    ) -> Result<u64, StoreError> {
+        let n: i64 = on_db!(self, |pool| sqlx::query_scalar(
+            "SELECT COUNT(*) FROM entries WHERE account = $1 AND state = 'published' \
+             AND published_at_ms >= $2 AND published_at_ms < $3"
+        )
+        .bind(account)
+        .bind(from.as_millisecond())
+        .bind(until.as_millisecond())
+        .fetch_one(pool)
+        .await?);
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    /// How many entries each campaign has in each state (status). Rows with
+    /// an unreadable state are counted apart in the log, never hidden silently.
+    pub async fn counts_by_campaign(&self) -> Result<Vec<(String, EntryState, u64)>, StoreError> {
+        let rows: Vec<(String, String, i64)> = on_db!(self, |pool| sqlx::query_as(
+            "SELECT campaign, state, COUNT(*) FROM entries GROUP BY campaign, state \
+             ORDER BY campaign, state"
+        )
+        .fetch_all(pool)
+        .await?);
+        let mut out = Vec::with_capacity(rows.len());
+        for (campaign, state, n) in rows {
+            match EntryState::parse(&state) {
+                Some(s) => out.push((campaign, s, u64::try_from(n).unwrap_or(0))),
+                None => tracing::error!(
+                    campaign = %campaign, state = %state, count = n,
+                    "entries with an unreadable state"
+                ),
+            }
+        }
+        out.sort_by(|a, b| (&a.0, a.1).cmp(&(&b.0, b.1)));
+        Ok(out)
+    }
+
+    /// The media id of a file already uploaded on this account, unless it
+    /// expired by `now`.
+    pub async fn media_upload_get(
+        &self,
+        account: &str,
+        sha256: &str,
+        now: Timestamp,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(on_db!(self, |pool| sqlx::query_scalar(
+            "SELECT remote_id FROM media_uploads WHERE account = $1 AND sha256 = $2 \
+             AND (expires_ms IS NULL OR expires_ms > $3)"
+        )
+        .bind(account)
+        .bind(sha256)
+        .bind(now.as_millisecond())
+        .fetch_optional(pool)
+        .await?))
+    }
+
+    /// Remembers an upload (replacing an older one of the same file).
+    pub async fn media_upload_put(
+        &self,
+        account: &str,
+        sha256: &str,
+        remote_id: &str,
+        expires_at: Option<Timestamp>,
+    ) -> Result<(), StoreError> {
+        on_db!(self, |pool| sqlx::query(
+            "INSERT INTO media_uploads (account, sha256, remote_id, expires_ms) \
+             VALUES ($1, $2, $3, $4) ON CONFLICT (account, sha256) DO UPDATE SET \
+             remote_id = excluded.remote_id, expires_ms = excluded.expires_ms"
+        )
+        .bind(account)
+        .bind(sha256)
+        .bind(remote_id)
+        .bind(expires_at.map(|t| t.as_millisecond()))
+        .execute(pool)
+        .await?
+        .rows_affected());
+        Ok(())
+    }
+}
+
+/// Escapes `%`, `_` and `\` for a `LIKE ... ESCAPE '\'` pattern.
+fn like_escape(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn like_patterns_match_literally() {
+        assert_eq!(like_escape("o-3f_%\\"), "o-3f\\_\\%\\\\");
+    }
+}

@@ -301,12 +301,8 @@ impl TokenStore for MemoryTokenStore {
     }
 }
 
-/// The database a [`SqlTokenStore`] uses: the daemon's own (see `Store::db()`).
-#[derive(Debug, Clone)]
-pub enum TokenDb {
-    Sqlite(sqlx::SqlitePool),
-    Postgres(sqlx::PgPool),
-}
+/// The database a [`SqlTokenStore`] uses: the daemon's own ([`Store::db`](crate::store::Store::db)).
+pub type TokenDb = crate::store::Db;
 
 /// The `tokens` table of SQLite or PostgreSQL (migration `0002_tokens.sql`).
 #[derive(Debug, Clone)]
@@ -350,6 +346,11 @@ fn from_raw(r: RawRow) -> TokenRecord {
 impl SqlTokenStore {
     pub fn new(db: TokenDb) -> SqlTokenStore {
         SqlTokenStore { db }
+    }
+
+    /// The `tokens` table of the daemon's database (migrated by `Store::connect`).
+    pub fn from_store(store: &crate::store::Store) -> SqlTokenStore {
+        SqlTokenStore::new(store.db().clone())
     }
 
     async fn execute(

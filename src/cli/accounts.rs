@@ -20,8 +20,9 @@ use crate::auth::crypto::TokenKey;
 use crate::auth::login;
 use crate::auth::providers::{self, LoginKind};
 use crate::auth::sources::{self, Source};
-use crate::auth::tokens::{SqlTokenStore, TokenDb, TokenRecord, TokenStore};
+use crate::auth::tokens::{SqlTokenStore, TokenRecord, TokenStore};
 use crate::config::{AccountConfig, Config};
+use crate::store::Store;
 
 #[derive(Debug, Args)]
 pub struct AccountsArgs {
@@ -155,45 +156,13 @@ fn database_url(global: &GlobalArgs, loaded: &Loaded) -> String {
     format!("sqlite://{}", path.display())
 }
 
-/// Opens the token store of the daemon's database (creating the table if
-/// this is the first command run on it).
-async fn open_store(url: &str) -> Result<SqlTokenStore, String> {
-    let fail = |e: sqlx::Error| format!("cannot open the database: {e}");
-    if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let pool = sqlx::PgPool::connect(url).await.map_err(fail)?;
-        sqlx::raw_sql(include_str!("../../migrations/postgres/0002_tokens.sql"))
-            .execute(&pool)
-            .await
-            .map_err(fail)?;
-        Ok(SqlTokenStore::new(TokenDb::Postgres(pool)))
-    } else if let Some(path) = url.strip_prefix("sqlite://") {
-        let path = path.split('?').next().unwrap_or(path);
-        if let Some(parent) = Path::new(path).parent()
-            && !parent.as_os_str().is_empty()
-        {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| format!("cannot create `{}`: {e}", parent.display()))?;
-        }
-        let options = sqlx::sqlite::SqliteConnectOptions::new()
-            .filename(path)
-            .create_if_missing(true)
-            .journal_mode(sqlx::sqlite::SqliteJournalMode::Wal)
-            .synchronous(sqlx::sqlite::SqliteSynchronous::Full)
-            .busy_timeout(Duration::from_secs(10));
-        let pool = sqlx::SqlitePool::connect_with(options)
-            .await
-            .map_err(fail)?;
-        sqlx::raw_sql(include_str!("../../migrations/sqlite/0002_tokens.sql"))
-            .execute(&pool)
-            .await
-            .map_err(fail)?;
-        Ok(SqlTokenStore::new(TokenDb::Sqlite(pool)))
-    } else {
-        Err(format!(
-            "the database URL must start with `sqlite://` or `postgres://`, found `{}`",
-            url.split(':').next().unwrap_or("")
-        ))
-    }
+/// Opens the daemon's database (migrating it if needed) and its token store.
+async fn open_store(url: &str) -> Result<(Store, SqlTokenStore), String> {
+    let store = Store::connect(url)
+        .await
+        .map_err(|e| format!("cannot open the database: {e}"))?;
+    let tokens = SqlTokenStore::from_store(&store);
+    Ok((store, tokens))
 }
 
 fn account<'a>(loaded: &'a Loaded, id: &str) -> Result<&'a AccountConfig, String> {
@@ -215,7 +184,7 @@ async fn login_cmd(global: &GlobalArgs, args: LoginArgs) -> Result<ExitCode, Str
     let cfg = account(&loaded, &args.account)?.clone();
     let key = TokenKey::require(loaded.config.daemon.token_key.as_deref(), &loaded.dir)
         .map_err(|e| e.to_string())?;
-    let store = open_store(&database_url(global, &loaded)).await?;
+    let (queue, store) = open_store(&database_url(global, &loaded)).await?;
     let kind = providers::login_kind(&args.account, &cfg).map_err(|e| e.to_string())?;
     let expires_at = match (args.expires_at, args.expires_in_days) {
         (Some(at), _) => Some(at),
@@ -312,6 +281,19 @@ async fn login_cmd(global: &GlobalArgs, args: LoginArgs) -> Result<ExitCode, Str
         "Connected `{}`: token stored ({until}; {renew}).",
         args.account
     );
+    // Posts held because this account needed an operator go back in the queue.
+    match queue.release_account(&args.account).await {
+        Ok(0) => {}
+        Ok(n) => println!(
+            "{n} held post(s) of `{}` are scheduled again.",
+            args.account
+        ),
+        Err(e) => eprintln!(
+            "warning: the token is stored, but the held posts of `{}` could not be released: {e}; \
+             run `berrah retry` on them",
+            args.account
+        ),
+    }
     match cfg.credentials.as_ref().map(|c| Source::parse(c.get_ref())) {
         Some(Ok(Source::Store)) => {}
         _ => println!(
@@ -414,7 +396,7 @@ fn rows(config: &Config, tokens: &[TokenRecord]) -> Vec<Row> {
 
 async fn list_cmd(global: &GlobalArgs, args: ListArgs) -> Result<ExitCode, String> {
     let loaded = load(global)?;
-    let store = open_store(&database_url(global, &loaded)).await?;
+    let (_queue, store) = open_store(&database_url(global, &loaded)).await?;
     let tokens = store.list().await.map_err(|e| e.to_string())?;
     let rows = rows(&loaded.config, &tokens);
     let warnings = sources::expiry_warnings(&tokens, loaded.now, sources::WARN_BEFORE);
@@ -499,7 +481,7 @@ async fn list_cmd(global: &GlobalArgs, args: ListArgs) -> Result<ExitCode, Strin
 
 async fn logout_cmd(global: &GlobalArgs, args: LogoutArgs) -> Result<ExitCode, String> {
     let loaded = load(global)?;
-    let store = open_store(&database_url(global, &loaded)).await?;
+    let (_queue, store) = open_store(&database_url(global, &loaded)).await?;
     let store: Arc<dyn TokenStore> = Arc::new(store);
     if store
         .delete(&args.account)

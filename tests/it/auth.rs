@@ -18,7 +18,7 @@ use berrah::auth::oauth::OAuthError;
 use berrah::auth::refresh::{Refresher, StoredCredentials};
 use berrah::auth::tokens::TokenStoreError;
 use berrah::auth::{
-    AuthError, Credentials, MemoryTokenStore, SqlTokenStore, TokenDb, TokenRecord, TokenStore,
+    AuthError, Credentials, MemoryTokenStore, SqlTokenStore, TokenRecord, TokenStore,
     check_key_available, sources::KeyCheckError,
 };
 use berrah::config::AccountConfig;
@@ -148,57 +148,17 @@ fn access_token_of(record: &TokenRecord, key: &TokenKey) -> String {
     record.open(key).unwrap().access.expose_secret().to_string()
 }
 
+/// The tokens table of a real daemon database on SQLite, migrated by `Store::connect`.
 async fn sqlite_store(dir: &tempfile::TempDir) -> Arc<dyn TokenStore> {
-    let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-    let pool = sqlx::SqlitePool::connect(&url).await.unwrap();
-    sqlx::raw_sql(include_str!("../../migrations/sqlite/0002_tokens.sql"))
-        .execute(&pool)
-        .await
-        .unwrap();
-    Arc::new(SqlTokenStore::new(TokenDb::Sqlite(pool)))
+    let url = berrah::store::testing::sqlite_url(&dir.path().join("berrah.db"));
+    let store = berrah::store::Store::connect(&url).await.unwrap();
+    Arc::new(SqlTokenStore::from_store(&store))
 }
 
+/// The same on a fresh PostgreSQL database (or skipped, loudly).
 async fn postgres_store(test: &str) -> Option<Arc<dyn TokenStore>> {
-    let Ok(base) = std::env::var("BERRAH_TEST_POSTGRES_URL") else {
-        eprintln!(
-            "SKIPPED (PostgreSQL): {test}: set BERRAH_TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:5432/postgres"
-        );
-        assert!(
-            std::env::var("CI").is_err(),
-            "PostgreSQL tests must run in CI"
-        );
-        return None;
-    };
-    let admin = sqlx::PgPool::connect(&base).await.unwrap();
-    let name = format!(
-        "berrah_auth_{}_{}",
-        test,
-        std::process::id() as u64 * 1000 + rand_suffix()
-    );
-    sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .execute(&admin)
-        .await
-        .unwrap();
-    let url = match base.rfind('/') {
-        Some(i) => format!("{}/{name}", &base[..i]),
-        None => panic!("BERRAH_TEST_POSTGRES_URL has no database part"),
-    };
-    let pool = sqlx::PgPool::connect(&url).await.unwrap();
-    sqlx::raw_sql(include_str!("../../migrations/postgres/0002_tokens.sql"))
-        .execute(&pool)
-        .await
-        .unwrap();
-    Some(Arc::new(SqlTokenStore::new(TokenDb::Postgres(pool))))
-}
-
-fn rand_suffix() -> u64 {
-    use std::sync::atomic::{AtomicU64, Ordering};
-    static N: AtomicU64 = AtomicU64::new(0);
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos() as u64)
-        .unwrap_or(0);
-    (nanos % 997) * 1000 + N.fetch_add(1, Ordering::Relaxed)
+    let store = berrah::store::testing::postgres_or_skip(test).await?;
+    Some(Arc::new(SqlTokenStore::from_store(&store)))
 }
 
 /// Every backend available: memory, SQLite, and PostgreSQL when configured.

@@ -117,7 +117,8 @@ pub async fn save_secret(
     })
 }
 
-/// The whole browser login of an OAuth account: listens on 127.0.0.1, hands
+/// The whole browser login of an OAuth account: listens on 127.0.0.1 (an
+/// ephemeral port, or `options.redirect_port`), hands
 /// the authorization URL to `show_url`, waits up to `timeout` for the
 /// redirect, checks `state`, exchanges the code with the PKCE verifier and
 /// stores the tokens.
@@ -137,9 +138,21 @@ pub async fn oauth_login(
         account: account.to_string(),
         why,
     })?;
-    let listener = LoopbackListener::bind()
+    let port = match cfg.options.get("redirect_port") {
+        None => 0,
+        Some(v) => v
+            .as_integer()
+            .and_then(|p| u16::try_from(p).ok())
+            .filter(|p| *p > 0)
+            .ok_or_else(|| LoginError::Client {
+                account: account.to_string(),
+                why: "`options.redirect_port` must be a port number (1-65535), e.g. redirect_port = 8765"
+                    .into(),
+            })?,
+    };
+    let listener = LoopbackListener::bind_port(port)
         .await
-        .map_err(|e| LoginError::Listen(e.to_string()))?;
+        .map_err(|e| LoginError::Listen(format!("port {port}: {e}")))?;
     let pending = oauth::start_login(&endpoints, &creds, &listener.redirect_uri())?;
     show_url(&pending.url);
     let callback = listener.wait(timeout).await?;

@@ -419,7 +419,13 @@ pub struct LoopbackListener {
 
 impl LoopbackListener {
     pub async fn bind() -> std::io::Result<LoopbackListener> {
-        let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
+        LoopbackListener::bind_port(0).await
+    }
+
+    /// On a fixed port, for providers that match the registered redirect URI
+    /// exactly, port included (LinkedIn, some X apps): `options.redirect_port`.
+    pub async fn bind_port(port: u16) -> std::io::Result<LoopbackListener> {
+        let listener = tokio::net::TcpListener::bind(("127.0.0.1", port)).await?;
         let port = listener.local_addr()?.port();
         Ok(LoopbackListener { listener, port })
     }

@@ -228,6 +228,8 @@ pub enum KeyCheckError {
     },
     #[error(transparent)]
     Store(#[from] TokenStoreError),
+    #[error(transparent)]
+    Key(CryptoError),
 }
 
 /// The daemon calls this at start: once tokens are stored, it refuses to run
@@ -258,6 +260,22 @@ pub async fn check_key_available(
         })?;
     }
     Ok(())
+}
+
+/// What the daemon calls at start: loads the key (`daemon.token_key`,
+/// relative to `config_dir`, else `BERRAH_TOKEN_KEY`) and checks it against
+/// the stored tokens. `Ok(None)`: no key and nothing stored (accounts use
+/// variables, files or the outbox). Refuses a missing key once tokens exist,
+/// a key that does not open them, and a malformed key.
+pub async fn daemon_key(
+    store: &crate::store::Store,
+    token_key: Option<&str>,
+    config_dir: &Path,
+) -> Result<Option<Arc<TokenKey>>, KeyCheckError> {
+    let key = TokenKey::load(token_key, config_dir).map_err(KeyCheckError::Key)?;
+    let tokens = super::tokens::SqlTokenStore::from_store(store);
+    check_key_available(&tokens, key.as_ref()).await?;
+    Ok(key.map(Arc::new))
 }
 
 /// Loads the key from the config's `daemon.token_key` (relative to

@@ -1048,3 +1048,198 @@ async fn a_missing_client_variable_names_the_variable_and_keeps_a_valid_token() 
     );
     assert!(!store.get("oim-x").await.unwrap().unwrap().needs_operator);
 }
+
+/// Returns a stale record for the first `stale_reads` reads: what an instance
+/// that read the row just before another instance's refresh sees.
+struct StaleReads {
+    inner: Arc<dyn TokenStore>,
+    stale: TokenRecord,
+    stale_reads: Mutex<u32>,
+}
+
+#[async_trait]
+impl TokenStore for StaleReads {
+    async fn get(&self, a: &str) -> Result<Option<TokenRecord>, TokenStoreError> {
+        {
+            let mut n = self.stale_reads.lock().unwrap();
+            if *n > 0 {
+                *n -= 1;
+                return Ok(Some(self.stale.clone()));
+            }
+        }
+        self.inner.get(a).await
+    }
+    async fn put(&self, r: &TokenRecord) -> Result<(), TokenStoreError> {
+        self.inner.put(r).await
+    }
+    async fn replace(&self, r: &TokenRecord, b: &[u8]) -> Result<bool, TokenStoreError> {
+        self.inner.replace(r, b).await
+    }
+    async fn mark_needs_operator(
+        &self,
+        a: &str,
+        why: &str,
+        now: Timestamp,
+    ) -> Result<(), TokenStoreError> {
+        self.inner.mark_needs_operator(a, why, now).await
+    }
+    async fn delete(&self, a: &str) -> Result<bool, TokenStoreError> {
+        self.inner.delete(a).await
+    }
+    async fn list(&self) -> Result<Vec<TokenRecord>, TokenStoreError> {
+        self.inner.list().await
+    }
+}
+
+#[tokio::test]
+async fn another_instance_rotating_first_does_not_flag_the_account() {
+    let dir = tempfile::tempdir().unwrap();
+    for (backend, store) in stores("two_instances", &dir).await {
+        let fake = FakeOAuth::start(fake_config()).await.unwrap();
+        let key = Arc::new(TokenKey::generate());
+        let cfg = account("x", &fake);
+        do_login(store.as_ref(), &key, "oim-x", &cfg).await.unwrap();
+        let stale = store.get("oim-x").await.unwrap().unwrap();
+        let clock = ManualClock::new(t0() + SignedDuration::from_secs(7300));
+        // Instance A refreshes: the refresh token rotates.
+        let a = creds("oim-x", &cfg, store.clone(), &key, clock.clone());
+        let from_a = a.secret().await.unwrap();
+        // Instance B had read the row before A's write: its refresh with the
+        // spent token is refused, it re-reads and uses A's pair.
+        let b_store: Arc<dyn TokenStore> = Arc::new(StaleReads {
+            inner: store.clone(),
+            stale,
+            stale_reads: Mutex::new(2),
+        });
+        let b = creds("oim-x", &cfg, b_store, &key, clock.clone());
+        let from_b = b.secret().await.unwrap();
+        assert_eq!(from_a.expose_secret(), from_b.expose_secret(), "{backend}");
+        assert_eq!(
+            fake.token_requests("refresh_token"),
+            2,
+            "B tried once and was refused"
+        );
+        assert!(
+            !store.get("oim-x").await.unwrap().unwrap().needs_operator,
+            "{backend}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_ready_made_access_token_without_refresh_needs_login_when_expired() {
+    let fake = FakeOAuth::start(fake_config()).await.unwrap();
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryTokenStore::new());
+    let key = Arc::new(TokenKey::generate());
+    let cfg = account("x", &fake);
+    login::save_secret(
+        store.as_ref(),
+        &key,
+        "oim-x",
+        berrah::config::PlatformKind::X,
+        SecretString::from("ready-made".to_string()),
+        Some(t0() + SignedDuration::from_secs(3600)),
+        t0(),
+    )
+    .await
+    .unwrap();
+    let clock = ManualClock::new(t0());
+    let c = creds("oim-x", &cfg, store.clone(), &key, clock.clone());
+    assert_eq!(c.secret().await.unwrap().expose_secret(), "ready-made");
+    clock.set(t0() + SignedDuration::from_secs(3601));
+    let err = c.secret().await.unwrap_err();
+    assert!(matches!(err, AuthError::NeedsLogin { .. }), "{err}");
+    assert!(err.to_string().contains("expired"), "{err}");
+    assert_eq!(fake.token_requests("refresh_token"), 0);
+}
+
+#[tokio::test]
+async fn the_daemon_refuses_to_start_without_the_key_once_tokens_exist() {
+    let dir = tempfile::tempdir().unwrap();
+    let url = berrah::store::testing::sqlite_url(&dir.path().join("berrah.db"));
+    let store = berrah::store::Store::connect(&url).await.unwrap();
+    std::fs::write(dir.path().join("key"), "cd".repeat(32)).unwrap();
+    // Nothing stored: no key needed.
+    let none = berrah::auth::sources::daemon_key(
+        &store,
+        Some("env:BERRAH_TEST_SURELY_UNSET_KEY_VAR"),
+        dir.path(),
+    )
+    .await;
+    assert!(none.is_err(), "a configured but missing key is an error");
+    let key = berrah::auth::sources::daemon_key(&store, Some("file:key"), dir.path())
+        .await
+        .unwrap()
+        .unwrap();
+    let tokens = SqlTokenStore::from_store(&store);
+    login::save_secret(
+        &tokens,
+        &key,
+        "oim-telegram",
+        berrah::config::PlatformKind::Telegram,
+        SecretString::from("123:bot-token".to_string()),
+        None,
+        t0(),
+    )
+    .await
+    .unwrap();
+    std::fs::write(dir.path().join("other"), "ef".repeat(32)).unwrap();
+    let err = berrah::auth::sources::daemon_key(&store, Some("file:other"), dir.path())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, KeyCheckError::WrongKey { .. }), "{err}");
+    assert!(err.to_string().contains("oim-telegram"));
+    assert!(!err.to_string().contains("bot-token"));
+    std::fs::write(dir.path().join("short"), "ef".repeat(16)).unwrap();
+    let err = berrah::auth::sources::daemon_key(&store, Some("file:short"), dir.path())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("32 bytes"), "{err}");
+}
+
+#[tokio::test]
+async fn login_on_a_fixed_redirect_port_when_configured() {
+    let fake = FakeOAuth::start(fake_config()).await.unwrap();
+    let store = MemoryTokenStore::new();
+    let key = TokenKey::generate();
+    let mut cfg = account("linkedin", &fake);
+    // A free port, found by binding and releasing it.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    cfg.options.insert(
+        "redirect_port".into(),
+        toml::Value::Integer(i64::from(port)),
+    );
+    let seen = Arc::new(Mutex::new(String::new()));
+    let seen2 = seen.clone();
+    let visit = browser();
+    login::oauth_login(
+        &store,
+        &key,
+        "oim-li",
+        &cfg,
+        Duration::from_secs(30),
+        t0,
+        |url| {
+            *seen2.lock().unwrap() = url.to_string();
+            visit(url)
+        },
+    )
+    .await
+    .unwrap();
+    let url = url::Url::parse(&seen.lock().unwrap()).unwrap();
+    let redirect = url
+        .query_pairs()
+        .find(|(k, _)| k == "redirect_uri")
+        .unwrap()
+        .1
+        .to_string();
+    assert_eq!(redirect, format!("http://127.0.0.1:{port}/callback"));
+    cfg.options
+        .insert("redirect_port".into(), toml::Value::String("x".into()));
+    let err = do_login(&store, &key, "oim-li", &cfg).await.unwrap_err();
+    assert!(err.to_string().contains("redirect_port"), "{err}");
+}

@@ -348,19 +348,26 @@ pub fn expiry_warnings(
         if at > plus(now, within) {
             continue;
         }
-        let days = at.duration_since(now).as_secs() / 86_400;
+        // Rounded to the nearest day: "in 9 days" right after a 9-day token.
+        let secs = at.duration_since(now).as_secs();
+        let days = if secs >= 0 {
+            (secs + 43_200) / 86_400
+        } else {
+            -((-secs + 43_200) / 86_400)
+        };
+        let shown = at.strftime("%Y-%m-%d %H:%M UTC");
         let what = match kind {
             ExpiryKind::RefreshToken => "refresh token",
             _ => "token",
         };
         let message = if at <= now {
             format!(
-                "the {what} of `{}` ({}) expired on {at}: run `berrah accounts login {}`",
+                "the {what} of `{}` ({}) expired on {shown}: run `berrah accounts login {}`",
                 r.account, r.platform, r.account
             )
         } else {
             format!(
-                "the {what} of `{}` ({}) expires on {at} (in {days} day(s)) and berrah cannot renew it: \
+                "the {what} of `{}` ({}) expires on {shown} (in {days} day(s)) and berrah cannot renew it: \
                  run `berrah accounts login {}` before then",
                 r.account, r.platform, r.account
             )

@@ -17,6 +17,7 @@ use std::sync::Mutex;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
+use secrecy::zeroize::Zeroize;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
 // Every SQL string here is built from constants only (column lists and
@@ -69,20 +70,29 @@ impl TokenSet {
 
     /// Encrypts this set for `account`.
     pub fn seal(&self, key: &TokenKey, account: &str) -> Vec<u8> {
-        let sealed = Sealed {
+        let mut sealed = Sealed {
             access: self.access.expose_secret().to_string(),
             refresh: self.refresh.as_ref().map(|r| r.expose_secret().to_string()),
             scope: self.scope.clone(),
         };
         // Serializing a struct of strings to JSON cannot fail.
-        let json = serde_json::to_vec(&sealed).unwrap_or_default();
-        key.seal(account, &json)
+        let mut json = serde_json::to_vec(&sealed).unwrap_or_default();
+        let blob = key.seal(account, &json);
+        // Plaintext copies are wiped, not left in freed memory.
+        json.zeroize();
+        sealed.access.zeroize();
+        if let Some(r) = sealed.refresh.as_mut() {
+            r.zeroize();
+        }
+        blob
     }
 
     /// Decrypts a blob sealed for `account`.
     pub fn open(key: &TokenKey, account: &str, blob: &[u8]) -> Result<TokenSet, CryptoError> {
-        let json = key.open(account, blob)?;
-        let sealed: Sealed = serde_json::from_slice(&json).map_err(|_| CryptoError::Format)?;
+        let mut json = key.open(account, blob)?;
+        let parsed = serde_json::from_slice::<Sealed>(&json);
+        json.zeroize();
+        let sealed = parsed.map_err(|_| CryptoError::Format)?;
         Ok(TokenSet {
             access: SecretString::from(sealed.access),
             refresh: sealed.refresh.map(SecretString::from),

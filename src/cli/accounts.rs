@@ -269,7 +269,7 @@ async fn login_cmd(global: &GlobalArgs, args: LoginArgs) -> Result<ExitCode, Str
     };
 
     let until = match summary.access_expires_at {
-        Some(at) => format!("valid until {at}"),
+        Some(at) => format!("valid until {}", at.strftime("%Y-%m-%d %H:%M UTC")),
         None => "no expiry given".to_string(),
     };
     let renew = if summary.has_refresh_token {

@@ -1243,3 +1243,53 @@ async fn login_on_a_fixed_redirect_port_when_configured() {
     let err = do_login(&store, &key, "oim-li", &cfg).await.unwrap_err();
     assert!(err.to_string().contains("redirect_port"), "{err}");
 }
+
+#[tokio::test]
+async fn a_mastodon_instance_from_base_url_with_a_never_expiring_token() {
+    let fake = FakeOAuth::start(FakeOAuthConfig {
+        access_ttl: None,
+        issue_refresh: false,
+        ..fake_config()
+    })
+    .await
+    .unwrap();
+    let cfg: AccountConfig = toml::from_str(&format!(
+        r#"
+platform = "mastodon"
+base_url = "{}"
+credentials = "store"
+[options]
+client_id_env = "CARGO_PKG_NAME"
+client_secret_env = "CARGO_PKG_VERSION"
+"#,
+        fake.base_url()
+    ))
+    .unwrap();
+    let store: Arc<dyn TokenStore> = Arc::new(MemoryTokenStore::new());
+    let key = Arc::new(TokenKey::generate());
+    let summary = do_login(store.as_ref(), &key, "unhcr-masto", &cfg)
+        .await
+        .unwrap();
+    assert_eq!(summary.access_expires_at, None);
+    assert!(!summary.has_refresh_token);
+    let exchange = fake
+        .requests()
+        .into_iter()
+        .find(|r| r.grant_type.as_deref() == Some("authorization_code"))
+        .unwrap();
+    assert!(
+        !exchange.basic_auth,
+        "Mastodon takes the client in the form body"
+    );
+    assert!(exchange.pkce_verified);
+    // Years later, still the same token, never a refresh.
+    let clock = ManualClock::new(t0() + SignedDuration::from_hours(24 * 365 * 3));
+    let c = creds("unhcr-masto", &cfg, store.clone(), &key, clock);
+    let s = c.secret().await.unwrap();
+    assert!(fake.access_token_issued(s.expose_secret()));
+    assert_eq!(fake.token_requests("refresh_token"), 0);
+    let warnings = berrah::auth::sources::stored_expiry_warnings(store.as_ref(), t0())
+        .await
+        .unwrap();
+    assert!(warnings.is_empty());
+}

@@ -184,10 +184,11 @@ impl ClientCredentials {
 }
 
 fn read_var(var: &str) -> Result<String, String> {
+    let shown = super::sources::shown_var_name(var);
     match std::env::var(var) {
         Ok(v) if !v.trim().is_empty() => Ok(v.trim().to_string()),
-        Ok(_) => Err(format!("the environment variable `{var}` is empty")),
-        Err(_) => Err(format!("the environment variable `{var}` is not set")),
+        Ok(_) => Err(format!("the environment variable {shown} is empty")),
+        Err(_) => Err(format!("the environment variable {shown} is not set")),
     }
 }
 
@@ -496,6 +497,31 @@ mod tests {
             secret: Some(SecretString::from("CS-SECRET".to_string())),
         };
         assert!(!format!("{c:?}").contains("CS-SECRET"));
+    }
+
+    #[tokio::test]
+    async fn the_listener_gives_up_after_its_timeout_and_takes_one_callback() {
+        let listener = LoopbackListener::bind().await.unwrap();
+        let err = listener.wait(Duration::from_millis(20)).await.unwrap_err();
+        assert!(matches!(err, OAuthError::Timeout(_)));
+
+        let listener = LoopbackListener::bind().await.unwrap();
+        let uri = listener.redirect_uri();
+        assert!(uri.starts_with("http://127.0.0.1:") && uri.ends_with("/callback"));
+        let waiting = tokio::spawn(listener.wait(Duration::from_secs(30)));
+        let page = crate::http::client()
+            .get(format!("{uri}?code=c1&state=s1"))
+            .send()
+            .await
+            .unwrap();
+        assert!(page.status().is_success());
+        let cb = waiting.await.unwrap().unwrap();
+        assert_eq!(cb.code.as_deref(), Some("c1"));
+        assert_eq!(cb.state.as_deref(), Some("s1"));
+        assert!(
+            !format!("{cb:?}").contains("c1"),
+            "the code is redacted in Debug"
+        );
     }
 
     #[test]

@@ -18,6 +18,23 @@ use super::{AuthError, Credentials};
 use crate::config::AccountConfig;
 use crate::time::{Clock, SystemClock};
 
+/// How a variable name appears in errors: as is when it looks like one
+/// (`OIM_X_TOKEN`), otherwise not at all, since an unusual "name" may be a
+/// secret written where its variable's name belongs.
+pub fn shown_var_name(name: &str) -> String {
+    let conventional = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    if conventional {
+        format!("`{name}`")
+    } else {
+        "(name not shown: it does not look like a variable name; is it a secret?)".to_string()
+    }
+}
+
 /// A secret read from an environment variable at each use (so a rotated
 /// value is picked up without a restart), trimmed.
 pub struct EnvCredentials {
@@ -27,7 +44,12 @@ pub struct EnvCredentials {
 
 impl fmt::Debug for EnvCredentials {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "EnvCredentials({}: ${})", self.account, self.var)
+        write!(
+            f,
+            "EnvCredentials({}: {})",
+            self.account,
+            shown_var_name(&self.var)
+        )
     }
 }
 
@@ -116,9 +138,10 @@ impl Source {
         } else if text == "store" {
             Ok(Source::Store)
         } else {
-            Err(format!(
-                "`credentials = \"{text}\"` is not a source: write \"env:VAR\", \"file:PATH\" or \"store\""
-            ))
+            // The value is not repeated: it may be a secret pasted by mistake.
+            Err("`credentials` is not a source (its value is not shown, in case it is a secret): \
+                 write \"env:VAR\", \"file:PATH\" or \"store\", and keep the secret itself out of berrah.toml"
+                .to_string())
         }
     }
 }
@@ -437,11 +460,19 @@ mod tests {
     }
 
     #[test]
+    fn unusual_variable_names_are_not_echoed() {
+        assert_eq!(shown_var_name("OIM_X_TOKEN"), "`OIM_X_TOKEN`");
+        assert!(!shown_var_name("EAAGm0PX4ZCpsBA").contains("EAAG"));
+        assert!(!shown_var_name("ghp_abc123").contains("abc"));
+    }
+
+    #[test]
     fn sources_parse_with_helpful_errors() {
         assert_eq!(Source::parse("env:A"), Ok(Source::Env("A".into())));
         assert_eq!(Source::parse("store"), Ok(Source::Store));
         assert!(Source::parse("env:").is_err());
-        assert!(Source::parse("secret123").unwrap_err().contains("env:VAR"));
+        let err = Source::parse("secret123").unwrap_err();
+        assert!(err.contains("env:VAR") && !err.contains("secret123"));
     }
 
     #[tokio::test]

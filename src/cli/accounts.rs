@@ -325,6 +325,9 @@ fn try_open_browser(url: &str) {
     }
 }
 
+/// Shown instead of a `credentials` value that is not a source.
+const INVALID_SOURCE: &str = "invalid (write env:VAR, file:PATH or store)";
+
 #[derive(serde::Serialize)]
 struct Row {
     account: String,
@@ -343,9 +346,14 @@ fn rows(config: &Config, tokens: &[TokenRecord]) -> Vec<Row> {
     let mut out = Vec::new();
     for (id, cfg) in &config.accounts {
         let token = tokens.iter().find(|t| &t.account == id);
+        // Only a well-formed source is shown: a value that is not one may be
+        // a secret pasted into berrah.toml by mistake.
         let credentials = match &cfg.credentials {
             None => "outbox".to_string(),
-            Some(c) => c.get_ref().clone(),
+            Some(c) => match Source::parse(c.get_ref()) {
+                Ok(source) => source.to_string(),
+                Err(_) => INVALID_SOURCE.to_string(),
+            },
         };
         out.push(Row {
             account: id.clone(),
@@ -425,7 +433,9 @@ async fn list_cmd(global: &GlobalArgs, args: ListArgs) -> Result<ExitCode, Strin
                         (true, None) => "never".to_string(),
                         (true, Some(at)) => at.strftime("%Y-%m-%d %H:%M UTC").to_string(),
                     };
-                    let state = if r.needs_operator {
+                    let state = if r.credentials == INVALID_SOURCE {
+                        "NEEDS FIX in berrah.toml".to_string()
+                    } else if r.needs_operator {
                         "NEEDS LOGIN".to_string()
                     } else if r.credentials == "outbox" {
                         "local outbox".to_string()

@@ -235,6 +235,23 @@ mod tests {
         assert!(TokenKey::parse("not a key", "t").is_err());
     }
 
+    proptest::proptest! {
+        #[test]
+        fn any_plaintext_round_trips_and_any_bit_flip_is_detected(
+            account in "[a-z0-9-]{1,40}",
+            plaintext in proptest::collection::vec(proptest::num::u8::ANY, 0..512),
+            flip in proptest::num::usize::ANY,
+        ) {
+            let key = TokenKey::from_bytes([42; 32]);
+            let blob = key.seal(&account, &plaintext);
+            proptest::prop_assert_eq!(key.open(&account, &blob).unwrap(), plaintext);
+            let mut tampered = blob.clone();
+            let i = flip % tampered.len();
+            tampered[i] ^= 0x80;
+            proptest::prop_assert!(key.open(&account, &tampered).is_err());
+        }
+    }
+
     #[test]
     fn debug_is_redacted() {
         let key = TokenKey::from_bytes([0xAB; 32]);

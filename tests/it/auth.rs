@@ -1293,3 +1293,72 @@ client_secret_env = "CARGO_PKG_VERSION"
         .unwrap();
     assert!(warnings.is_empty());
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_login_puts_the_accounts_held_posts_back_in_the_queue() {
+    use berrah::plan::{Content, Occurrence};
+    use berrah::store::{EntryState, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeOAuth::start(fake_config()).await.unwrap();
+    write_config(dir.path(), &fake);
+    let url = berrah::store::testing::sqlite_url(&dir.path().join("data").join("berrah.db"));
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    let store = Store::connect(&url).await.unwrap();
+    let due = t0() + SignedDuration::from_hours(24);
+    let occurrence = Occurrence {
+        id: "o-held-1".into(),
+        key: "b7al/p/oim-facebook/fr/0".into(),
+        campaign: "b7al".into(),
+        capsule: None,
+        post: "p".into(),
+        account: "oim-facebook".into(),
+        platform: berrah::config::PlatformKind::Facebook,
+        language: "fr".into(),
+        due,
+        local: "2026-11-24T11:00:00+01:00".into(),
+        timezone: "Africa/Casablanca".into(),
+        not_after: due + SignedDuration::from_hours(24),
+        series: None,
+        paused: false,
+        source: "campaigns/b7al.toml".into(),
+        content: Content {
+            text: "Migrants #B7al_b7al".into(),
+            ..Content::default()
+        },
+    };
+    store
+        .sync_campaign("b7al", &[occurrence], t0())
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .hold_account("oim-facebook", "needs `berrah accounts login oim-facebook`")
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(store.get("o-held-1").await.unwrap().state, EntryState::Held);
+
+    let out = berrah_cmd(dir.path(), &"ab".repeat(32))
+        .args([
+            "accounts",
+            "login",
+            "oim-facebook",
+            "--from-env",
+            "PAGE_TOKEN",
+        ])
+        .env("PAGE_TOKEN", "EAAG-page-token")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("1 held post(s)"), "{stdout}");
+    assert_eq!(
+        store.get("o-held-1").await.unwrap().state,
+        EntryState::Scheduled
+    );
+}

@@ -1,0 +1,501 @@
+//! Where an account's credentials come from (`credentials = "env:VAR"`,
+//! `"file:PATH"` or `"store"` in berrah.toml), what the daemon checks at start
+//! (the token key), and the expiry warnings it logs and `status` shows.
+
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use jiff::{SignedDuration, Timestamp};
+use secrecy::SecretString;
+
+use super::crypto::{CryptoError, TokenKey};
+use super::providers;
+use super::refresh::{Refresher, StoredCredentials};
+use super::tokens::{TokenRecord, TokenStore, TokenStoreError, plus};
+use super::{AuthError, Credentials};
+use crate::config::AccountConfig;
+use crate::time::{Clock, SystemClock};
+
+/// How a variable name appears in errors: as is when it looks like one
+/// (`OIM_X_TOKEN`), otherwise not at all, since an unusual "name" may be a
+/// secret written where its variable's name belongs.
+pub fn shown_var_name(name: &str) -> String {
+    let conventional = !name.is_empty()
+        && name.len() <= 64
+        && !name.starts_with(|c: char| c.is_ascii_digit())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
+    if conventional {
+        format!("`{name}`")
+    } else {
+        "(name not shown: it does not look like a variable name; is it a secret?)".to_string()
+    }
+}
+
+/// A secret read from an environment variable at each use (so a rotated
+/// value is picked up without a restart), trimmed.
+pub struct EnvCredentials {
+    pub account: String,
+    pub var: String,
+}
+
+impl fmt::Debug for EnvCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "EnvCredentials({}: {})",
+            self.account,
+            shown_var_name(&self.var)
+        )
+    }
+}
+
+#[async_trait]
+impl Credentials for EnvCredentials {
+    async fn secret(&self) -> Result<SecretString, AuthError> {
+        let config = |why: String| AuthError::Config {
+            account: self.account.clone(),
+            why,
+        };
+        match std::env::var(&self.var) {
+            Ok(v) if !v.trim().is_empty() => Ok(SecretString::from(v.trim().to_string())),
+            Ok(_) => Err(config(format!(
+                "the environment variable `{}` is empty",
+                self.var
+            ))),
+            Err(_) => Err(config(format!(
+                "the environment variable `{}` is not set",
+                self.var
+            ))),
+        }
+    }
+}
+
+/// A secret read from a file at each use, trimmed.
+pub struct FileCredentials {
+    pub account: String,
+    pub path: PathBuf,
+}
+
+impl fmt::Debug for FileCredentials {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "FileCredentials({}: {})",
+            self.account,
+            self.path.display()
+        )
+    }
+}
+
+#[async_trait]
+impl Credentials for FileCredentials {
+    async fn secret(&self) -> Result<SecretString, AuthError> {
+        let config = |why: String| AuthError::Config {
+            account: self.account.clone(),
+            why,
+        };
+        match tokio::fs::read_to_string(&self.path).await {
+            Ok(v) if !v.trim().is_empty() => Ok(SecretString::from(v.trim().to_string())),
+            Ok(_) => Err(config(format!(
+                "the file `{}` is empty",
+                self.path.display()
+            ))),
+            Err(e) => Err(config(format!(
+                "cannot read `{}`: {}",
+                self.path.display(),
+                e.kind()
+            ))),
+        }
+    }
+}
+
+/// Where an account's `credentials` says its secret comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    Env(String),
+    File(PathBuf),
+    Store,
+}
+
+impl Source {
+    /// Parses `env:VAR`, `file:PATH` or `store`.
+    pub fn parse(text: &str) -> Result<Source, String> {
+        let text = text.trim();
+        if let Some(var) = text.strip_prefix("env:") {
+            if var.is_empty() {
+                return Err("`env:` needs a variable name, e.g. \"env:OIM_FACEBOOK_TOKEN\"".into());
+            }
+            Ok(Source::Env(var.to_string()))
+        } else if let Some(path) = text.strip_prefix("file:") {
+            if path.is_empty() {
+                return Err("`file:` needs a path, e.g. \"file:/run/secrets/oim-facebook\"".into());
+            }
+            Ok(Source::File(PathBuf::from(path)))
+        } else if text == "store" {
+            Ok(Source::Store)
+        } else {
+            // The value is not repeated: it may be a secret pasted by mistake.
+            Err("`credentials` is not a source (its value is not shown, in case it is a secret): \
+                 write \"env:VAR\", \"file:PATH\" or \"store\", and keep the secret itself out of berrah.toml"
+                .to_string())
+        }
+    }
+}
+
+impl fmt::Display for Source {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Source::Env(v) => write!(f, "env:{v}"),
+            Source::File(p) => write!(f, "file:{}", p.display()),
+            Source::Store => f.write_str("store"),
+        }
+    }
+}
+
+/// Builds accounts' credentials for the daemon.
+#[derive(Clone)]
+pub struct CredentialsFactory {
+    pub store: Arc<dyn TokenStore>,
+    pub key: Option<Arc<TokenKey>>,
+    /// The folder relative `file:` paths are relative to (berrah.toml's).
+    pub base_dir: PathBuf,
+    pub clock: Arc<dyn Clock>,
+}
+
+impl CredentialsFactory {
+    /// The credentials of one account. An account without `credentials`
+    /// (the outbox) has none: `AuthError::Config`.
+    pub fn for_account(
+        &self,
+        account: &str,
+        cfg: &AccountConfig,
+    ) -> Result<Arc<dyn Credentials>, AuthError> {
+        let config = |why: String| AuthError::Config {
+            account: account.to_string(),
+            why,
+        };
+        let Some(spec) = &cfg.credentials else {
+            return Err(config(
+                "no `credentials` in berrah.toml: this account publishes to the local outbox"
+                    .into(),
+            ));
+        };
+        match Source::parse(spec.get_ref()).map_err(config)? {
+            Source::Env(var) => Ok(Arc::new(EnvCredentials {
+                account: account.to_string(),
+                var,
+            })),
+            Source::File(path) => Ok(Arc::new(FileCredentials {
+                account: account.to_string(),
+                path: self.base_dir.join(path),
+            })),
+            Source::Store => {
+                let key = self
+                    .key
+                    .clone()
+                    .ok_or_else(|| config(CryptoError::NoKey.to_string()))?;
+                let refresher = providers::oauth_endpoints(account, cfg)
+                    .map_err(|e| config(e.why))?
+                    .map(|endpoints| Refresher {
+                        endpoints,
+                        account: cfg.clone(),
+                    });
+                Ok(Arc::new(StoredCredentials::new(
+                    account,
+                    cfg.platform,
+                    self.store.clone(),
+                    key,
+                    self.clock.clone(),
+                    refresher,
+                )))
+            }
+        }
+    }
+}
+
+/// The credentials of one account, with the system clock and relative
+/// `file:` paths taken from the current directory. The daemon, which knows
+/// berrah.toml's folder, uses a [`CredentialsFactory`].
+pub fn credentials_for(
+    account: &str,
+    cfg: &AccountConfig,
+    store: Arc<dyn TokenStore>,
+    key: Option<Arc<TokenKey>>,
+) -> Result<Arc<dyn Credentials>, AuthError> {
+    CredentialsFactory {
+        store,
+        key,
+        base_dir: PathBuf::from("."),
+        clock: Arc::new(SystemClock),
+    }
+    .for_account(account, cfg)
+}
+
+/// Why the daemon must not start.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyCheckError {
+    #[error("{count} account(s) have stored tokens ({accounts}) but {source}")]
+    NoKey {
+        count: usize,
+        accounts: String,
+        source: CryptoError,
+    },
+    #[error("the token key does not open the stored tokens of `{account}`: {source}")]
+    WrongKey {
+        account: String,
+        source: CryptoError,
+    },
+    #[error(transparent)]
+    Store(#[from] TokenStoreError),
+    #[error(transparent)]
+    Key(CryptoError),
+}
+
+/// The daemon calls this at start: once tokens are stored, it refuses to run
+/// without a key, or with a key that does not open them.
+pub async fn check_key_available(
+    store: &dyn TokenStore,
+    key: Option<&TokenKey>,
+) -> Result<(), KeyCheckError> {
+    let rows = store.list().await?;
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let Some(key) = key else {
+        return Err(KeyCheckError::NoKey {
+            count: rows.len(),
+            accounts: rows
+                .iter()
+                .map(|r| r.account.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            source: CryptoError::NoKey,
+        });
+    };
+    for row in &rows {
+        row.open(key).map_err(|source| KeyCheckError::WrongKey {
+            account: row.account.clone(),
+            source,
+        })?;
+    }
+    Ok(())
+}
+
+/// What the daemon calls at start: loads the key (`daemon.token_key`,
+/// relative to `config_dir`, else `BERRAH_TOKEN_KEY`) and checks it against
+/// the stored tokens. `Ok(None)`: no key and nothing stored (accounts use
+/// variables, files or the outbox). Refuses a missing key once tokens exist,
+/// a key that does not open them, and a malformed key.
+pub async fn daemon_key(
+    store: &crate::store::Store,
+    token_key: Option<&str>,
+    config_dir: &Path,
+) -> Result<Option<Arc<TokenKey>>, KeyCheckError> {
+    let key = TokenKey::load(token_key, config_dir).map_err(KeyCheckError::Key)?;
+    let tokens = super::tokens::SqlTokenStore::from_store(store);
+    check_key_available(&tokens, key.as_ref()).await?;
+    Ok(key.map(Arc::new))
+}
+
+/// Loads the key from the config's `daemon.token_key` (relative to
+/// `config_dir`) or `BERRAH_TOKEN_KEY`; `None` when neither is set.
+pub fn load_key(
+    token_key: Option<&str>,
+    config_dir: &Path,
+) -> Result<Option<TokenKey>, CryptoError> {
+    TokenKey::load(token_key, config_dir)
+}
+
+/// What an expiry warning is about.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ExpiryKind {
+    /// A token berrah cannot renew itself (Facebook/Instagram ~60 days, LinkedIn without refresh).
+    AccessToken,
+    /// A refresh token with a fixed end (LinkedIn's 365 days).
+    RefreshToken,
+    /// Already flagged: the refresh token was refused.
+    NeedsLogin,
+}
+
+/// One account whose credentials need an operator soon (or now).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct ExpiryWarning {
+    pub account: String,
+    pub platform: String,
+    pub kind: ExpiryKind,
+    pub expires_at: Option<Timestamp>,
+    /// Whole days left (negative: expired that many days ago).
+    pub days_left: Option<i64>,
+    pub message: String,
+}
+
+/// How long before expiry warnings start.
+pub const WARN_BEFORE: SignedDuration = SignedDuration::from_hours(14 * 24);
+
+/// The warnings for these stored records at `now`, for tokens expiring
+/// within `within` (pure: the daemon logs them, `status` shows them).
+pub fn expiry_warnings(
+    records: &[TokenRecord],
+    now: Timestamp,
+    within: SignedDuration,
+) -> Vec<ExpiryWarning> {
+    let mut out = Vec::new();
+    for r in records {
+        if r.needs_operator {
+            out.push(ExpiryWarning {
+                account: r.account.clone(),
+                platform: r.platform.clone(),
+                kind: ExpiryKind::NeedsLogin,
+                expires_at: None,
+                days_left: None,
+                message: format!(
+                    "`{}` needs `berrah accounts login {}`: {}",
+                    r.account,
+                    r.account,
+                    r.reason.as_deref().unwrap_or("its token was refused")
+                ),
+            });
+            continue;
+        }
+        let (kind, at) = if r.refreshable {
+            (ExpiryKind::RefreshToken, r.refresh_expires_at)
+        } else {
+            (ExpiryKind::AccessToken, r.access_expires_at)
+        };
+        let Some(at) = at else { continue };
+        if at > plus(now, within) {
+            continue;
+        }
+        // Rounded to the nearest day: "in 9 days" right after a 9-day token.
+        let secs = at.duration_since(now).as_secs();
+        let days = if secs >= 0 {
+            (secs + 43_200) / 86_400
+        } else {
+            -((-secs + 43_200) / 86_400)
+        };
+        let shown = at.strftime("%Y-%m-%d %H:%M UTC");
+        let what = match kind {
+            ExpiryKind::RefreshToken => "refresh token",
+            _ => "token",
+        };
+        let message = if at <= now {
+            format!(
+                "the {what} of `{}` ({}) expired on {shown}: run `berrah accounts login {}`",
+                r.account, r.platform, r.account
+            )
+        } else {
+            format!(
+                "the {what} of `{}` ({}) expires on {shown} (in {days} day(s)) and berrah cannot renew it: \
+                 run `berrah accounts login {}` before then",
+                r.account, r.platform, r.account
+            )
+        };
+        out.push(ExpiryWarning {
+            account: r.account.clone(),
+            platform: r.platform.clone(),
+            kind,
+            expires_at: Some(at),
+            days_left: Some(days),
+            message,
+        });
+    }
+    out
+}
+
+/// [`expiry_warnings`] over the whole store, with the default 14 days.
+pub async fn stored_expiry_warnings(
+    store: &dyn TokenStore,
+    now: Timestamp,
+) -> Result<Vec<ExpiryWarning>, TokenStoreError> {
+    Ok(expiry_warnings(&store.list().await?, now, WARN_BEFORE))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rec(
+        account: &str,
+        refreshable: bool,
+        access: Option<i64>,
+        refresh: Option<i64>,
+    ) -> TokenRecord {
+        TokenRecord {
+            account: account.into(),
+            platform: "facebook".into(),
+            blob: vec![],
+            access_expires_at: access
+                .map(|d| Timestamp::UNIX_EPOCH + SignedDuration::from_hours(24 * d)),
+            refresh_expires_at: refresh
+                .map(|d| Timestamp::UNIX_EPOCH + SignedDuration::from_hours(24 * d)),
+            refreshable,
+            needs_operator: false,
+            reason: None,
+            updated_at: Timestamp::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn warns_only_for_what_cannot_be_renewed_soon() {
+        let now = Timestamp::UNIX_EPOCH;
+        let records = vec![
+            rec("fb-soon", false, Some(10), None),
+            rec("fb-later", false, Some(50), None),
+            rec("x-refreshable", true, Some(0), None),
+            rec("li-refresh-ending", true, Some(50), Some(5)),
+            rec("fb-expired", false, Some(-2), None),
+            rec("tg-never", false, None, None),
+        ];
+        let w = expiry_warnings(&records, now, WARN_BEFORE);
+        let names: Vec<_> = w.iter().map(|w| w.account.as_str()).collect();
+        assert_eq!(names, vec!["fb-soon", "li-refresh-ending", "fb-expired"]);
+        assert_eq!(w[0].days_left, Some(10));
+        assert!(w[2].message.contains("expired"));
+        assert_eq!(w[1].kind, ExpiryKind::RefreshToken);
+    }
+
+    #[test]
+    fn unusual_variable_names_are_not_echoed() {
+        assert_eq!(shown_var_name("OIM_X_TOKEN"), "`OIM_X_TOKEN`");
+        assert!(!shown_var_name("EAAGm0PX4ZCpsBA").contains("EAAG"));
+        assert!(!shown_var_name("ghp_abc123").contains("abc"));
+    }
+
+    #[test]
+    fn sources_parse_with_helpful_errors() {
+        assert_eq!(Source::parse("env:A"), Ok(Source::Env("A".into())));
+        assert_eq!(Source::parse("store"), Ok(Source::Store));
+        assert!(Source::parse("env:").is_err());
+        let err = Source::parse("secret123").unwrap_err();
+        assert!(err.contains("env:VAR") && !err.contains("secret123"));
+    }
+
+    #[tokio::test]
+    async fn env_credentials_name_the_variable_never_a_value() {
+        let c = EnvCredentials {
+            account: "a".into(),
+            var: "BERRAH_TEST_UNSET_VARIABLE_XYZ".into(),
+        };
+        let err = c.secret().await.unwrap_err();
+        assert!(matches!(err, AuthError::Config { .. }));
+        assert!(err.to_string().contains("BERRAH_TEST_UNSET_VARIABLE_XYZ"));
+    }
+
+    #[tokio::test]
+    async fn file_credentials_trim() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("s");
+        std::fs::write(&p, "  tok \n").unwrap();
+        let c = FileCredentials {
+            account: "a".into(),
+            path: p,
+        };
+        use secrecy::ExposeSecret;
+        assert_eq!(c.secret().await.unwrap().expose_secret(), "tok");
+    }
+}

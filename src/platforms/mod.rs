@@ -29,6 +29,7 @@ use crate::media::UploadCache;
 use crate::plan::Content;
 
 pub mod bluesky;
+pub mod common;
 pub mod facebook;
 pub mod instagram;
 pub mod linkedin;
@@ -165,6 +166,8 @@ pub struct PlatformDeps {
     pub http: reqwest::Client,
     /// Media already uploaded per account and content hash.
     pub uploads: Arc<dyn UploadCache>,
+    /// The clock (simulated in `rehearse` and tests): never call `Timestamp::now()`.
+    pub clock: Arc<dyn crate::time::Clock>,
 }
 
 /// Builds the client of an account with credentials, for its platform.

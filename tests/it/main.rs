@@ -4,9 +4,14 @@
 mod support;
 
 mod auth;
+mod bluesky;
 mod check;
 mod daemon;
+mod end_to_end;
+mod meta_linkedin;
+mod ops;
 mod plan;
-mod platforms_big;
 mod platforms_open;
 mod store;
+mod webhook;
+mod x_youtube;

@@ -1,1 +1,1 @@
-//! Integration tests: platforms_open.
+//! Mastodon and Telegram against their fake servers.

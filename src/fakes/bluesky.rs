@@ -1,0 +1,1 @@
+//! A fake AT Protocol PDS (sessions, blobs, records with record keys).

@@ -1,0 +1,1 @@
+//! A fake Meta Graph API: Facebook Pages and Instagram (containers).

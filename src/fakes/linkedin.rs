@@ -1,0 +1,1 @@
+//! A fake LinkedIn Posts, Images and Videos API.

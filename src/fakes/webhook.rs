@@ -1,0 +1,1 @@
+//! Fake webhook receivers: generic JSON with HMAC signature, Slack, Microsoft Teams and Discord incoming webhooks.

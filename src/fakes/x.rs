@@ -1,0 +1,1 @@
+//! A fake X API v2 (posts, chunked media upload), checked against X's OpenAPI description.

@@ -1,0 +1,1 @@
+//! A fake YouTube Data API v3 with the resumable upload protocol.

@@ -1,0 +1,403 @@
+//! What every platform client shares: turning HTTP answers and transport
+//! faults into [`Outcome`]s, reading rate-limit headers, and reading media
+//! files (hashed once, streamed from disk).
+//!
+//! Platform modules keep their own endpoints, bodies and error codes; only
+//! the rules that are the same everywhere live here.
+
+use std::path::Path;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use jiff::Timestamp;
+use reqwest::StatusCode;
+use reqwest::header::HeaderMap;
+use sha2::{Digest, Sha256};
+use tokio::io::AsyncReadExt;
+
+use super::Outcome;
+
+/// How far a request got before a transport fault, which decides whether it
+/// may have reached the platform.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sent {
+    /// The connection was never made: the platform cannot have seen it.
+    No,
+    /// The request may have been received (timeout, connection dropped while
+    /// waiting for the answer, body error).
+    Maybe,
+}
+
+/// Classifies a reqwest error: `connect` failures never reached the platform.
+pub fn sent(err: &reqwest::Error) -> Sent {
+    if err.is_connect() || err.is_builder() || is_connect_refused(err) {
+        Sent::No
+    } else {
+        Sent::Maybe
+    }
+}
+
+fn is_connect_refused(err: &reqwest::Error) -> bool {
+    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(err);
+    while let Some(e) = source {
+        if let Some(io) = e.downcast_ref::<std::io::Error>()
+            && io.kind() == std::io::ErrorKind::ConnectionRefused
+        {
+            return true;
+        }
+        source = e.source();
+    }
+    false
+}
+
+/// The outcome of a transport fault on a request that creates something.
+///
+/// `keyed`: the platform deduplicates this request on a key we chose, so
+/// sending it again is safe. Otherwise a request that may have reached the
+/// platform is [`Outcome::Unknown`], never retried blindly.
+pub fn transport_outcome(what: &str, err: &reqwest::Error, keyed: bool) -> Outcome {
+    let reason = format!("{what}: {}", describe_transport(err));
+    match (sent(err), keyed) {
+        (Sent::No, _) | (Sent::Maybe, true) => Outcome::Retry { at: None, reason },
+        (Sent::Maybe, false) => Outcome::Unknown { reason },
+    }
+}
+
+/// A transport fault described without the URL's query (which may hold a token).
+pub fn describe_transport(err: &reqwest::Error) -> String {
+    let kind = if err.is_timeout() {
+        "the platform did not answer in time"
+    } else if err.is_connect() {
+        "could not connect to the platform"
+    } else if err.is_body() || err.is_decode() {
+        "the platform's answer could not be read"
+    } else {
+        "the connection failed"
+    };
+    // `without_url` drops the URL, which can carry an access token (Graph API).
+    let detail = err_chain(err);
+    format!("{kind} ({detail})")
+}
+
+fn err_chain(err: &reqwest::Error) -> String {
+    let mut parts = Vec::new();
+    let mut source: Option<&(dyn std::error::Error + 'static)> = std::error::Error::source(err);
+    while let Some(e) = source {
+        parts.push(e.to_string());
+        source = e.source();
+    }
+    if parts.is_empty() {
+        "no detail".to_string()
+    } else {
+        parts.join(": ")
+    }
+}
+
+/// The instant a rate-limited or unavailable platform asks us to come back:
+/// `Retry-After` (seconds or an HTTP date), else the reset header of
+/// `x-ratelimit-reset` / `x-rate-limit-reset` / `ratelimit-reset` (Unix
+/// seconds, seconds from now, or an RFC 3339 instant as Mastodon sends).
+pub fn retry_at(headers: &HeaderMap, now: Timestamp) -> Option<Timestamp> {
+    if let Some(v) = header_str(headers, "retry-after") {
+        if let Ok(secs) = v.trim().parse::<i64>() {
+            return now
+                .checked_add(jiff::SignedDuration::from_secs(secs.max(0)))
+                .ok();
+        }
+        if let Ok(t) = httpdate_to_timestamp(v) {
+            return Some(t);
+        }
+    }
+    for name in ["x-ratelimit-reset", "x-rate-limit-reset", "ratelimit-reset"] {
+        if let Some(v) = header_str(headers, name) {
+            return reset_value(v.trim(), now);
+        }
+    }
+    None
+}
+
+fn reset_value(v: &str, now: Timestamp) -> Option<Timestamp> {
+    if let Ok(n) = v.parse::<i64>() {
+        // Unix seconds are large; small numbers are "seconds from now".
+        return if n > 1_000_000_000 {
+            Timestamp::from_second(n).ok()
+        } else {
+            now.checked_add(jiff::SignedDuration::from_secs(n.max(0)))
+                .ok()
+        };
+    }
+    v.parse::<Timestamp>().ok()
+}
+
+fn httpdate_to_timestamp(v: &str) -> Result<Timestamp, ()> {
+    // RFC 7231 IMF-fixdate: "Sun, 06 Nov 1994 08:49:37 GMT".
+    let v = v.trim().trim_end_matches(" GMT");
+    let dt = jiff::civil::DateTime::strptime("%a, %d %b %Y %H:%M:%S", v).map_err(|_| ())?;
+    dt.to_zoned(jiff::tz::TimeZone::UTC)
+        .map(|z| z.timestamp())
+        .map_err(|_| ())
+}
+
+/// A header's value as text, if present and readable.
+pub fn header_str<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get(name).and_then(|v| v.to_str().ok())
+}
+
+/// The generic reading of a non-success HTTP status, for platforms whose
+/// error bodies add nothing more specific. `message` is the platform's own
+/// message, already extracted from its error body.
+pub fn classify_status(
+    status: StatusCode,
+    headers: &HeaderMap,
+    message: &str,
+    now: Timestamp,
+) -> Outcome {
+    let reason = format!("HTTP {}: {}", status.as_u16(), message);
+    match status.as_u16() {
+        401 => Outcome::NeedsOperator {
+            reason: format!("{reason} (the credentials were refused: run `berrah accounts login`)"),
+        },
+        408 | 425 | 429 | 500..=599 => Outcome::Retry {
+            at: retry_at(headers, now),
+            reason,
+        },
+        _ => Outcome::Failed { reason },
+    }
+}
+
+/// A short excerpt of an answer body for messages (never the whole body).
+pub fn excerpt(body: &str) -> String {
+    const MAX: usize = 300;
+    let body = body.trim();
+    if body.len() <= MAX {
+        return body.to_string();
+    }
+    let mut end = MAX;
+    while !body.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &body[..end])
+}
+
+/// Remembers what a platform's rate-limit headers said, per client (one
+/// client is one account), so that a publication that would surely be
+/// refused waits for the reset instead of spending a request on a 429.
+#[derive(Debug, Default)]
+pub struct RateLimits {
+    state: Mutex<Option<(u64, Timestamp)>>,
+}
+
+impl RateLimits {
+    /// Records `remaining` and `reset` from an answer's headers
+    /// (`x-ratelimit-remaining` / `x-rate-limit-remaining` / `ratelimit-remaining`).
+    pub fn observe(&self, headers: &HeaderMap, now: Timestamp) {
+        let remaining = [
+            "x-ratelimit-remaining",
+            "x-rate-limit-remaining",
+            "ratelimit-remaining",
+        ]
+        .iter()
+        .find_map(|n| header_str(headers, n))
+        .and_then(|v| v.trim().parse::<u64>().ok());
+        let reset = ["x-ratelimit-reset", "x-rate-limit-reset", "ratelimit-reset"]
+            .iter()
+            .find_map(|n| header_str(headers, n))
+            .and_then(|v| reset_value(v.trim(), now));
+        if let (Some(remaining), Some(reset)) = (remaining, reset) {
+            *self.state.lock().unwrap_or_else(|p| p.into_inner()) = Some((remaining, reset));
+        }
+    }
+
+    /// `Some(reset)` when the last answer said no request is left before `reset`.
+    pub fn wait_until(&self, now: Timestamp) -> Option<Timestamp> {
+        let state = *self.state.lock().unwrap_or_else(|p| p.into_inner());
+        match state {
+            Some((0, reset)) if reset > now => Some(reset),
+            _ => None,
+        }
+    }
+
+    /// The outcome to return instead of calling the platform, when the budget is spent.
+    pub fn exhausted(&self, now: Timestamp) -> Option<Outcome> {
+        self.wait_until(now).map(|at| Outcome::Retry {
+            at: Some(at),
+            reason: format!(
+                "the platform's rate limit is spent until {at}; waiting instead of calling"
+            ),
+        })
+    }
+}
+
+/// A media file read for upload: its size, sniffed type and SHA-256 (the key
+/// of the upload cache), computed by streaming the file once.
+#[derive(Debug, Clone)]
+pub struct MediaFile {
+    pub path: std::path::PathBuf,
+    pub size: u64,
+    pub mime: String,
+    pub sha256: String,
+    /// The file name to send in multipart forms.
+    pub file_name: String,
+}
+
+/// Reads a media file's size, type and hash without holding it in memory.
+pub async fn media_file(path: &Path) -> Result<MediaFile, String> {
+    let info = {
+        let p = path.to_path_buf();
+        tokio::task::spawn_blocking(move || crate::media::probe::probe(&p))
+            .await
+            .map_err(|e| format!("could not read `{}`: {e}", path.display()))?
+            .map_err(|e| e.to_string())?
+    };
+    let mut file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| format!("could not open `{}`: {e}", path.display()))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 256 * 1024];
+    loop {
+        let n = file
+            .read(&mut buf)
+            .await
+            .map_err(|e| format!("could not read `{}`: {e}", path.display()))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+    }
+    let file_name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| format!("media.{}", info.extension));
+    Ok(MediaFile {
+        path: path.to_path_buf(),
+        size: info.size,
+        mime: info.mime,
+        sha256: hex::encode(hasher.finalize()),
+        file_name,
+    })
+}
+
+/// A streaming request body over a whole file (never loaded into memory).
+pub async fn file_body(path: &Path) -> Result<reqwest::Body, String> {
+    let file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| format!("could not open `{}`: {e}", path.display()))?;
+    let stream = tokio_util::io::ReaderStream::new(file);
+    Ok(reqwest::Body::wrap_stream(stream))
+}
+
+/// Reads `len` bytes of a file from `offset` (one chunk of a chunked upload).
+pub async fn file_chunk(path: &Path, offset: u64, len: usize) -> Result<Vec<u8>, String> {
+    use tokio::io::AsyncSeekExt;
+    let mut file = tokio::fs::File::open(path)
+        .await
+        .map_err(|e| format!("could not open `{}`: {e}", path.display()))?;
+    file.seek(std::io::SeekFrom::Start(offset))
+        .await
+        .map_err(|e| format!("could not read `{}`: {e}", path.display()))?;
+    let mut buf = Vec::with_capacity(len);
+    (&mut file)
+        .take(len as u64)
+        .read_to_end(&mut buf)
+        .await
+        .map_err(|e| format!("could not read `{}`: {e}", path.display()))?;
+    Ok(buf)
+}
+
+/// How long to wait between polls of a platform's processing status.
+pub fn poll_interval(attempt: u32) -> Duration {
+    Duration::from_millis((500u64 << attempt.min(4)).min(5_000))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use reqwest::header::HeaderValue;
+
+    fn now() -> Timestamp {
+        "2026-12-18T09:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let mut h = HeaderMap::new();
+        h.insert("retry-after", HeaderValue::from_static("120"));
+        assert_eq!(
+            retry_at(&h, now()),
+            Some("2026-12-18T09:02:00Z".parse().unwrap())
+        );
+        h.insert(
+            "retry-after",
+            HeaderValue::from_static("Fri, 18 Dec 2026 09:05:00 GMT"),
+        );
+        assert_eq!(
+            retry_at(&h, now()),
+            Some("2026-12-18T09:05:00Z".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn reset_headers_in_three_shapes() {
+        let mut h = HeaderMap::new();
+        h.insert("x-rate-limit-reset", HeaderValue::from_static("1797584700"));
+        assert_eq!(retry_at(&h, now()), Timestamp::from_second(1797584700).ok());
+        let mut h = HeaderMap::new();
+        h.insert(
+            "x-ratelimit-reset",
+            HeaderValue::from_static("2026-12-18T09:10:00.000Z"),
+        );
+        assert_eq!(
+            retry_at(&h, now()),
+            Some("2026-12-18T09:10:00Z".parse().unwrap())
+        );
+        let mut h = HeaderMap::new();
+        h.insert("ratelimit-reset", HeaderValue::from_static("30"));
+        assert_eq!(
+            retry_at(&h, now()),
+            Some("2026-12-18T09:00:30Z".parse().unwrap())
+        );
+    }
+
+    #[test]
+    fn spent_rate_limit_waits_for_reset() {
+        let limits = RateLimits::default();
+        let mut h = HeaderMap::new();
+        h.insert("x-ratelimit-remaining", HeaderValue::from_static("0"));
+        h.insert(
+            "x-ratelimit-reset",
+            HeaderValue::from_static("2026-12-18T09:10:00Z"),
+        );
+        limits.observe(&h, now());
+        assert!(matches!(
+            limits.exhausted(now()),
+            Some(Outcome::Retry { at: Some(_), .. })
+        ));
+        let later: Timestamp = "2026-12-18T09:11:00Z".parse().unwrap();
+        assert_eq!(limits.exhausted(later), None);
+    }
+
+    #[test]
+    fn statuses() {
+        let h = HeaderMap::new();
+        assert!(matches!(
+            classify_status(StatusCode::UNAUTHORIZED, &h, "x", now()),
+            Outcome::NeedsOperator { .. }
+        ));
+        assert!(matches!(
+            classify_status(StatusCode::BAD_GATEWAY, &h, "x", now()),
+            Outcome::Retry { .. }
+        ));
+        assert!(matches!(
+            classify_status(StatusCode::UNPROCESSABLE_ENTITY, &h, "x", now()),
+            Outcome::Failed { .. }
+        ));
+    }
+
+    #[test]
+    fn excerpts_cut_on_char_boundaries() {
+        let long = "م".repeat(400);
+        let e = excerpt(&long);
+        assert!(e.ends_with('…'));
+        assert!(e.len() <= 304);
+    }
+}

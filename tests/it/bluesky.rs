@@ -1,0 +1,1 @@
+//! Bluesky against the fake PDS and the reference PDS.

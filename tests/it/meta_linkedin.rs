@@ -1,0 +1,1 @@
+//! Facebook Pages, Instagram and LinkedIn against their fake servers.

@@ -1,0 +1,1 @@
+//! Webhook publishing against fake receivers.

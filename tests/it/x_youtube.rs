@@ -1,0 +1,1 @@
+//! X and YouTube against their fake servers.

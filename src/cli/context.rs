@@ -79,6 +79,18 @@ pub fn load(global: &GlobalArgs) -> Result<Loaded, Report> {
     })
 }
 
+/// The database to open: `--database` / `DATABASE_URL`, else the config's
+/// `daemon.database`, else `sqlite://<data_dir>/berrah.db`.
+pub fn database_url(global: &GlobalArgs, loaded: &Loaded) -> String {
+    if let Some(url) = &global.database {
+        return url.clone();
+    }
+    if let Some(url) = &loaded.config.daemon.database {
+        return url.clone();
+    }
+    format!("sqlite://{}", loaded.data_dir.join("berrah.db").display())
+}
+
 /// Reads and checks `berrah.toml`. `Ok(None)`: the default file is absent.
 pub fn read_config(path: &Path, explicit: bool) -> Result<Option<Config>, Report> {
     let mut report = Report::default();

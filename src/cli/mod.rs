@@ -91,6 +91,8 @@ pub enum Command {
     Pause(ops::PauseArgs),
     /// Resume a paused campaign or account.
     Resume(ops::PauseArgs),
+    /// Show one entry with all its attempts and the platform's answers.
+    Show(ops::ShowArgs),
     /// Replay the schedule on a simulated clock into the local outbox.
     Rehearse(rehearse::RehearseArgs),
     /// Connect accounts and list them.
@@ -111,6 +113,7 @@ pub fn main() -> ExitCode {
         Command::Cancel(args) => ops::cancel(&cli.global, args),
         Command::Pause(args) => ops::pause(&cli.global, args),
         Command::Resume(args) => ops::resume(&cli.global, args),
+        Command::Show(args) => ops::show(&cli.global, args),
         Command::Rehearse(args) => rehearse::run(&cli.global, args),
         Command::Accounts(args) => accounts::run(&cli.global, args),
     }

@@ -1,8 +1,0 @@
-//! Bluesky publishing.
-
-use super::{Platform, PlatformDeps, Unsupported};
-
-/// Builds the client of one Bluesky account.
-pub fn build(deps: PlatformDeps) -> Box<dyn Platform> {
-    Box::new(Unsupported(deps.account.platform))
-}

@@ -1,14 +1,153 @@
 //! `berrah run`: the long-running daemon.
+//!
+//! The database is `--database URL` / `DATABASE_URL`, else `daemon.database`
+//! in berrah.toml, else SQLite at `<data_dir>/berrah.db` (created and
+//! migrated on first start, WAL). Accounts without credentials publish to
+//! `<data_dir>/outbox.jsonl`. The daemon refuses to start when tokens are
+//! stored but the key that opens them is missing or wrong.
+//!
+//! `SIGTERM`/`SIGINT`: stop claiming, let publications in flight finish
+//! (30 s at most), exit 0. A second signal exits at once (exit code 130):
+//! that is safe, leases expire and the next start rescues what was cut.
 
+use std::path::Path;
 use std::process::ExitCode;
+use std::sync::Arc;
 
 use clap::Args;
+use tokio_util::sync::CancellationToken;
 
 use super::GlobalArgs;
+use crate::auth::{CredentialsFactory, SqlTokenStore};
+use crate::scheduler::{Daemon, DaemonConfig};
+use crate::store::Store;
+use crate::time::{Clock, SimClock, SystemClock};
 
 #[derive(Debug, Args)]
-pub struct RunArgs {}
+pub struct RunArgs {
+    /// Seconds publications in flight may take to finish after SIGTERM/SIGINT.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    pub grace: u64,
+    /// Do not watch the campaign folder and berrah.toml for changes.
+    #[arg(long)]
+    pub no_watch: bool,
+}
 
-pub fn run(_global: &GlobalArgs, _args: RunArgs) -> ExitCode {
-    super::fail("`berrah run` is not built yet")
+/// The database URL: `--database`/`DATABASE_URL`, the config's, or SQLite in the data folder.
+pub fn database_url(global: &GlobalArgs, config_db: Option<&str>, data_dir: &Path) -> String {
+    global
+        .database
+        .clone()
+        .filter(|u| !u.trim().is_empty())
+        .or_else(|| config_db.map(str::to_string))
+        .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("berrah.db").display()))
+}
+
+pub fn run(global: &GlobalArgs, args: RunArgs) -> ExitCode {
+    crate::logging::init(global.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => return super::fail(format!("cannot start the runtime: {e}")),
+    };
+    runtime.block_on(run_async(global, args))
+}
+
+async fn run_async(global: &GlobalArgs, args: RunArgs) -> ExitCode {
+    let loaded = match super::context::load(global) {
+        Ok(l) => l,
+        Err(report) => {
+            eprint!("{}", report.render());
+            return super::fail("the configuration cannot be loaded");
+        }
+    };
+    // A fixed "now" (BERRAH_NOW, for demonstrations and tests) starts a
+    // clock that runs at the normal speed from there.
+    let clock: Arc<dyn Clock> = match global.now {
+        Some(start) => Arc::new(SimClock::scaled(start, 1.0)),
+        None => Arc::new(SystemClock),
+    };
+    let url = database_url(
+        global,
+        loaded.config.daemon.database.as_deref(),
+        &loaded.data_dir,
+    );
+    let store = match Store::connect(&url).await {
+        Ok(s) => s,
+        Err(e) => return super::fail(e),
+    };
+    let config_dir = loaded
+        .config_path
+        .as_deref()
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default();
+    let key = match crate::auth::sources::daemon_key(
+        &store,
+        loaded.config.daemon.token_key.as_deref(),
+        &config_dir,
+    )
+    .await
+    {
+        Ok(k) => k,
+        Err(e) => {
+            return super::fail(format!(
+                "{e}; set `daemon.token_key` in berrah.toml or BERRAH_TOKEN_KEY"
+            ));
+        }
+    };
+    let credentials = CredentialsFactory {
+        store: Arc::new(SqlTokenStore::from_store(&store)),
+        key,
+        base_dir: config_dir,
+        clock: clock.clone(),
+    };
+    let mut cfg = DaemonConfig::new(
+        loaded.config.clone(),
+        loaded.campaigns_dir.clone(),
+        loaded.data_dir.clone(),
+        store.clone(),
+        clock,
+    );
+    cfg.config_path = loaded.config_path.clone();
+    cfg.credentials = Some(credentials);
+    cfg.watch = !args.no_watch;
+    cfg.grace = std::time::Duration::from_secs(args.grace);
+
+    let shutdown = CancellationToken::new();
+    tokio::spawn(signals(shutdown.clone()));
+    let result = Daemon::new(cfg).run(shutdown).await;
+    store.close().await;
+    match result {
+        Ok(_) => ExitCode::SUCCESS,
+        Err(e) => super::fail(e),
+    }
+}
+
+/// First SIGTERM/SIGINT: graceful stop. Second: exit at once.
+async fn signals(shutdown: CancellationToken) {
+    use tokio::signal::unix::{SignalKind, signal};
+    let (Ok(mut term), Ok(mut int)) = (
+        signal(SignalKind::terminate()),
+        signal(SignalKind::interrupt()),
+    ) else {
+        tracing::warn!("cannot listen for SIGTERM/SIGINT");
+        return;
+    };
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    tracing::info!("signal received: stopping (send it again to exit at once)");
+    shutdown.cancel();
+    tokio::select! {
+        _ = term.recv() => {}
+        _ = int.recv() => {}
+    }
+    tracing::warn!(
+        "second signal: exiting now; publications cut here are rescued at the next start"
+    );
+    std::process::exit(130);
 }

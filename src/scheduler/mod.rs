@@ -1,2 +1,168 @@
 //! The scheduler: syncing the plan into the queue, claiming due entries with a
 //! lease, publishing them on time and recording the outcome.
+//!
+//! [`Daemon::run`] is `berrah run` (and, on a [`SimClock`](crate::time::SimClock),
+//! `berrah rehearse` and the tests). One turn of its loop:
+//!
+//! 1. campaign files changed (or at start): re-plan and `sync_campaign` each
+//!    valid campaign ([`sync`]); a broken file is logged like `berrah check`
+//!    and its last valid version stays scheduled;
+//! 2. rescue expired leases ([`crate::store::Store::expired_leases`]): a
+//!    `claimed` entry goes back to the queue, a `publishing` one whose
+//!    outcome is unknown is taken over and retried (keyed platforms),
+//!    resolved (queryable ones) or held for an operator;
+//! 3. drop what is too late ([`crate::store::Store::expire_late`]);
+//! 4. claim due entries up to the free workers, admit each under the
+//!    per-account and per-platform limits and backoff ([`limits`]), and
+//!    publish it in a task of its own ([`worker`]);
+//! 5. sleep until [`crate::store::Store::next_wakeup`], a store wake-up
+//!    (another process's command, PostgreSQL NOTIFY), a file change, the end
+//!    of a publication, or shutdown. Never a polling loop.
+//!
+//! Shutdown (first `SIGTERM`/`SIGINT`): stop claiming, let publications in
+//! flight finish within [`DaemonConfig::grace`], give back claims not
+//! started, exit. What is cut after the grace period is safe: its lease
+//! expires and the next start rescues it.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use jiff::Timestamp;
+
+use crate::auth::CredentialsFactory;
+use crate::config::{AccountConfig, Config};
+use crate::platforms::Platform;
+use crate::platforms::outbox::Outbox;
+use crate::store::{Entry, Store, StoreError};
+use crate::time::{Clock, SimClock};
+
+mod daemon;
+pub mod limits;
+pub mod sync;
+mod watch;
+mod worker;
+
+pub use daemon::{Daemon, RunSummary};
+
+/// Builds the platform client of an account, to point accounts at fakes in
+/// tests and benchmarks. `None`: the daemon's default (the outbox for an
+/// account without credentials, else the real platform).
+pub trait PlatformFactory: Send + Sync {
+    /// The client that publishes `account_id`'s entries.
+    fn platform(&self, account_id: &str, account: &Arc<AccountConfig>)
+    -> Option<Arc<dyn Platform>>;
+}
+
+impl<F> PlatformFactory for F
+where
+    F: Fn(&str, &Arc<AccountConfig>) -> Option<Arc<dyn Platform>> + Send + Sync,
+{
+    fn platform(
+        &self,
+        account_id: &str,
+        account: &Arc<AccountConfig>,
+    ) -> Option<Arc<dyn Platform>> {
+        self(account_id, account)
+    }
+}
+
+/// A publication, as the daemon reports it to [`DaemonConfig::events`]
+/// (`berrah rehearse` prints them).
+#[derive(Debug, Clone)]
+pub struct Published {
+    pub entry: Entry,
+    pub remote_id: String,
+    pub url: Option<String>,
+    pub at: Timestamp,
+}
+
+/// Everything a daemon runs with.
+pub struct DaemonConfig {
+    pub config: Config,
+    /// `berrah.toml`, watched and re-read on change when set.
+    pub config_path: Option<PathBuf>,
+    pub campaigns_dir: PathBuf,
+    pub data_dir: PathBuf,
+    pub store: Store,
+    pub clock: Arc<dyn Clock>,
+    /// "Jump" mode: when nothing is in flight, the daemon moves this clock
+    /// straight to the next due time instead of sleeping (`rehearse
+    /// --speed 0`, tests), and returns once nothing is left to do.
+    pub jump: Option<Arc<SimClock>>,
+    /// Return once the clock is past this instant and nothing is in flight.
+    pub until: Option<Timestamp>,
+    /// Per-account clients (tests, benchmarks).
+    pub platforms: Option<Arc<dyn PlatformFactory>>,
+    /// Credentials of accounts that have some (`None`: every such account is
+    /// held for an operator, which `berrah run` never does).
+    pub credentials: Option<CredentialsFactory>,
+    /// The outbox (default `<data_dir>/outbox.jsonl`).
+    pub outbox: Option<Arc<Outbox>>,
+    /// Every account publishes to the outbox, credentials or not (`rehearse`).
+    pub outbox_only: bool,
+    /// Watch the campaign folder and the configuration for changes.
+    pub watch: bool,
+    /// How long publications in flight may take to finish at shutdown.
+    pub grace: Duration,
+    /// The lease owner name (default: host, process id and a random suffix).
+    pub owner: Option<String>,
+    /// Where publications are reported as they happen.
+    pub events: Option<tokio::sync::mpsc::UnboundedSender<Published>>,
+    /// Publications in flight per platform, all accounts together.
+    pub per_platform: usize,
+}
+
+impl DaemonConfig {
+    /// The defaults: watch files, 30 s of grace, the data folder's outbox.
+    pub fn new(
+        config: Config,
+        campaigns_dir: PathBuf,
+        data_dir: PathBuf,
+        store: Store,
+        clock: Arc<dyn Clock>,
+    ) -> DaemonConfig {
+        DaemonConfig {
+            config,
+            config_path: None,
+            campaigns_dir,
+            data_dir,
+            store,
+            clock,
+            jump: None,
+            until: None,
+            platforms: None,
+            credentials: None,
+            outbox: None,
+            outbox_only: false,
+            watch: true,
+            grace: Duration::from_secs(30),
+            owner: None,
+            events: None,
+            per_platform: limits::DEFAULT_PER_PLATFORM,
+        }
+    }
+}
+
+/// Why the daemon stopped with an error.
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot watch {path}: {why}")]
+    Watch { path: String, why: String },
+}
+
+/// A lease owner name unique to this process: `host-pid-xxxx`.
+pub fn default_owner() -> String {
+    let host = std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "berrah".to_string());
+    format!(
+        "{host}-{}-{:04x}",
+        std::process::id(),
+        rand::random::<u16>()
+    )
+}

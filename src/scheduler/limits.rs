@@ -1,0 +1,269 @@
+//! Limits: publications in flight per account and per platform, backoff
+//! per account and platform after transient faults, retry delays, and
+//! posting budgets (per day, per month).
+//!
+//! Everything here is pure bookkeeping kept by the daemon's loop; only
+//! [`budget_deferral`] reads the store (what was published in the window).
+
+use std::collections::HashMap;
+
+use jiff::{SignedDuration, Timestamp, ToSpan};
+
+use crate::config::{Budget, PlatformKind};
+use crate::store::{Store, StoreError};
+
+/// Publications in flight at once on one platform, all accounts together.
+pub const DEFAULT_PER_PLATFORM: usize = 8;
+
+/// The first retry delay after a transient fault; it doubles per attempt.
+pub const RETRY_BASE: SignedDuration = SignedDuration::from_secs(30);
+
+/// The longest retry delay.
+pub const RETRY_MAX: SignedDuration = SignedDuration::from_secs(30 * 60);
+
+/// The delay before attempt `attempt + 1` after `attempt` transient faults
+/// (1-based): `RETRY_BASE * 2^(attempt-1)`, capped at [`RETRY_MAX`], with
+/// `jitter` in `[0, 1)` taking off up to a quarter (so that many posts
+/// failing at once do not come back at once).
+pub fn retry_delay(attempt: u32, jitter: f64) -> SignedDuration {
+    let exp = attempt.saturating_sub(1).min(16);
+    let base = RETRY_BASE.as_secs_f64() * f64::from(1u32 << exp);
+    let capped = base.min(RETRY_MAX.as_secs_f64());
+    let jitter = jitter.clamp(0.0, 1.0);
+    SignedDuration::from_secs_f64(capped * (1.0 - 0.25 * jitter))
+}
+
+/// Whether an entry may start now.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Admit {
+    /// Start it.
+    Go,
+    /// The account or platform is at its concurrency limit: give it back
+    /// and try when a publication ends.
+    Busy,
+    /// The account is backing off until then.
+    Later(Timestamp),
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct Backoff {
+    until: Option<Timestamp>,
+    failures: u32,
+}
+
+/// In-flight counts and backoff per account and platform.
+#[derive(Debug, Default)]
+pub struct Limits {
+    per_account: HashMap<String, usize>,
+    per_platform: HashMap<PlatformKind, usize>,
+    backoff: HashMap<(String, PlatformKind), Backoff>,
+    platform_limit: usize,
+}
+
+impl Limits {
+    /// `platform_limit`: publications in flight per platform.
+    pub fn new(platform_limit: usize) -> Limits {
+        Limits {
+            platform_limit: platform_limit.max(1),
+            ..Limits::default()
+        }
+    }
+
+    /// May a publication on `account` (`account_limit` at once) start at `now`?
+    pub fn admit(
+        &self,
+        account: &str,
+        platform: PlatformKind,
+        account_limit: usize,
+        now: Timestamp,
+    ) -> Admit {
+        if let Some(b) = self.backoff.get(&(account.to_string(), platform))
+            && let Some(until) = b.until
+            && until > now
+        {
+            return Admit::Later(until);
+        }
+        let a = self.per_account.get(account).copied().unwrap_or(0);
+        let p = self.per_platform.get(&platform).copied().unwrap_or(0);
+        if a >= account_limit.max(1) || p >= self.platform_limit {
+            Admit::Busy
+        } else {
+            Admit::Go
+        }
+    }
+
+    /// Publications in flight on `account`.
+    pub fn in_flight_on(&self, account: &str) -> usize {
+        self.per_account.get(account).copied().unwrap_or(0)
+    }
+
+    /// A publication started.
+    pub fn start(&mut self, account: &str, platform: PlatformKind) {
+        *self.per_account.entry(account.to_string()).or_default() += 1;
+        *self.per_platform.entry(platform).or_default() += 1;
+    }
+
+    /// A publication ended.
+    pub fn end(&mut self, account: &str, platform: PlatformKind) {
+        if let Some(n) = self.per_account.get_mut(account) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.per_account.remove(account);
+            }
+        }
+        if let Some(n) = self.per_platform.get_mut(&platform) {
+            *n = n.saturating_sub(1);
+        }
+    }
+
+    /// A transient fault on `account`: it backs off until `at` when the
+    /// platform said (rate limit reset), else for a delay that doubles with
+    /// each consecutive fault. Returns until when.
+    pub fn failed(
+        &mut self,
+        account: &str,
+        platform: PlatformKind,
+        at: Option<Timestamp>,
+        now: Timestamp,
+        jitter: f64,
+    ) -> Timestamp {
+        let b = self
+            .backoff
+            .entry((account.to_string(), platform))
+            .or_default();
+        b.failures = b.failures.saturating_add(1);
+        let until = match at {
+            Some(at) if at > now => at,
+            _ => now
+                .checked_add(retry_delay(b.failures, jitter) / 4)
+                .unwrap_or(now),
+        };
+        b.until = Some(until);
+        until
+    }
+
+    /// A success (or a permanent answer) on `account`: no more backoff.
+    pub fn succeeded(&mut self, account: &str, platform: PlatformKind) {
+        self.backoff.remove(&(account.to_string(), platform));
+    }
+}
+
+/// The windows a budget counts in: the UTC day and the UTC month of `now`
+/// (X's daily limits reset on a rolling or UTC basis; the UTC day is the
+/// conservative reading).
+pub fn windows(now: Timestamp) -> ((Timestamp, Timestamp), (Timestamp, Timestamp)) {
+    let utc = now.to_zoned(jiff::tz::TimeZone::UTC);
+    let day = utc.date();
+    let to_ts = |d: jiff::civil::Date| {
+        d.to_zoned(jiff::tz::TimeZone::UTC)
+            .map(|z| z.timestamp())
+            .unwrap_or(now)
+    };
+    let day_start = to_ts(day);
+    let day_end = to_ts(day.tomorrow().unwrap_or(day));
+    let month = day.first_of_month();
+    let month_end = to_ts(month.checked_add(1.month()).unwrap_or(month));
+    ((day_start, day_end), (to_ts(month), month_end))
+}
+
+/// When a publication on an account with `budget` may go out, if not now:
+/// the end of the UTC day (or month) whose budget is spent. `in_flight`
+/// counts this account's publications not yet recorded.
+pub async fn budget_deferral(
+    store: &Store,
+    account: &str,
+    budget: Option<Budget>,
+    in_flight: u64,
+    now: Timestamp,
+) -> Result<Option<(Timestamp, String)>, StoreError> {
+    let Some(budget) = budget else {
+        return Ok(None);
+    };
+    let ((day_start, day_end), (month_start, month_end)) = windows(now);
+    if let Some(per_day) = budget.per_day {
+        let n = store.count_published(account, day_start, day_end).await? + in_flight;
+        if n >= u64::from(per_day) {
+            return Ok(Some((
+                day_end,
+                format!("its budget of {per_day} per day is spent ({n} published today, UTC)"),
+            )));
+        }
+    }
+    if let Some(per_month) = budget.per_month {
+        let n = store
+            .count_published(account, month_start, month_end)
+            .await?
+            + in_flight;
+        if n >= u64::from(per_month) {
+            return Ok(Some((
+                month_end,
+                format!(
+                    "its budget of {per_month} per month is spent ({n} published this month, UTC)"
+                ),
+            )));
+        }
+    }
+    Ok(None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    #[test]
+    fn retry_delays_double_and_are_capped() {
+        assert_eq!(retry_delay(1, 0.0), SignedDuration::from_secs(30));
+        assert_eq!(retry_delay(2, 0.0), SignedDuration::from_secs(60));
+        assert_eq!(retry_delay(3, 0.0), SignedDuration::from_secs(120));
+        assert_eq!(retry_delay(30, 0.0), RETRY_MAX);
+        assert!(retry_delay(2, 0.99) < SignedDuration::from_secs(60));
+        assert!(retry_delay(2, 0.99) >= SignedDuration::from_secs(45));
+    }
+
+    #[test]
+    fn concurrency_per_account_and_platform() {
+        let mut l = Limits::new(2);
+        let now = t("2027-01-01T00:00:00Z");
+        assert_eq!(l.admit("a", PlatformKind::X, 1, now), Admit::Go);
+        l.start("a", PlatformKind::X);
+        assert_eq!(l.admit("a", PlatformKind::X, 1, now), Admit::Busy);
+        assert_eq!(l.admit("b", PlatformKind::X, 1, now), Admit::Go);
+        l.start("b", PlatformKind::X);
+        // The platform is full: a third account waits too.
+        assert_eq!(l.admit("c", PlatformKind::X, 1, now), Admit::Busy);
+        assert_eq!(l.admit("c", PlatformKind::Mastodon, 1, now), Admit::Go);
+        l.end("a", PlatformKind::X);
+        assert_eq!(l.admit("c", PlatformKind::X, 1, now), Admit::Go);
+    }
+
+    #[test]
+    fn backoff_is_per_account_and_platform() {
+        let mut l = Limits::new(8);
+        let now = t("2027-01-01T00:00:00Z");
+        let reset = t("2027-01-01T00:15:00Z");
+        assert_eq!(l.failed("a", PlatformKind::X, Some(reset), now, 0.0), reset);
+        assert_eq!(l.admit("a", PlatformKind::X, 1, now), Admit::Later(reset));
+        assert_eq!(l.admit("b", PlatformKind::X, 1, now), Admit::Go);
+        assert_eq!(l.admit("a", PlatformKind::Mastodon, 1, now), Admit::Go);
+        assert_eq!(l.admit("a", PlatformKind::X, 1, reset), Admit::Go);
+        l.succeeded("a", PlatformKind::X);
+        assert_eq!(l.admit("a", PlatformKind::X, 1, now), Admit::Go);
+        // Without a time from the platform, the backoff grows.
+        let first = l.failed("a", PlatformKind::X, None, now, 0.0);
+        let second = l.failed("a", PlatformKind::X, None, now, 0.0);
+        assert!(first > now && second > first);
+    }
+
+    #[test]
+    fn budget_windows_are_utc_days_and_months() {
+        let ((ds, de), (ms, me)) = windows(t("2027-02-14T23:30:00Z"));
+        assert_eq!(ds, t("2027-02-14T00:00:00Z"));
+        assert_eq!(de, t("2027-02-15T00:00:00Z"));
+        assert_eq!(ms, t("2027-02-01T00:00:00Z"));
+        assert_eq!(me, t("2027-03-01T00:00:00Z"));
+    }
+}

@@ -620,7 +620,7 @@ pub async fn show_entry(store: &Store, id: &str) -> Result<ShowReport, Refusal> 
             .await?
             .remove(&entry.id)
             .flatten();
-        Some(hold_for(&entry, cause.as_deref()))
+        Some(hold_for(&entry, &entry.id, cause.as_deref()))
     } else {
         None
     };

@@ -238,9 +238,27 @@ pub fn short_id(id: &str) -> String {
     id.chars().take(SHORT_ID).collect()
 }
 
-/// What releases a held entry, from its stored cause (`state_cause`).
-pub fn hold_for(entry: &Entry, cause: Option<&str>) -> Hold {
-    let short = short_id(&entry.id);
+/// The shortest prefix of each id, at least [`SHORT_ID`] characters long,
+/// that no other id of `ids` starts with (ids are random hashes, so this is
+/// nearly always the first 12 characters).
+pub fn short_ids<'a>(ids: impl IntoIterator<Item = &'a str>) -> HashMap<String, String> {
+    let mut sorted: Vec<&str> = ids.into_iter().collect();
+    sorted.sort_unstable();
+    sorted.dedup();
+    let common = |a: &str, b: &str| a.chars().zip(b.chars()).take_while(|(x, y)| x == y).count();
+    let mut out = HashMap::with_capacity(sorted.len());
+    for (i, id) in sorted.iter().enumerate() {
+        let before = i.checked_sub(1).map_or(0, |j| common(sorted[j], id));
+        let after = sorted.get(i + 1).map_or(0, |n| common(n, id));
+        let len = SHORT_ID.max(before.max(after) + 1);
+        out.insert((*id).to_string(), id.chars().take(len).collect());
+    }
+    out
+}
+
+/// What releases a held entry, from its stored cause (`state_cause`);
+/// `short` is the id to show in commands.
+pub fn hold_for(entry: &Entry, short: &str, cause: Option<&str>) -> Hold {
     match cause {
         Some("account") => Hold {
             cause: "credentials".into(),
@@ -269,7 +287,16 @@ fn empty_counts() -> BTreeMap<EntryState, u64> {
     EntryState::ALL.into_iter().map(|s| (s, 0)).collect()
 }
 
-fn status_entry(e: &Entry, paused: bool, causes: &HashMap<String, Option<String>>) -> StatusEntry {
+fn status_entry(
+    e: &Entry,
+    paused: bool,
+    causes: &HashMap<String, Option<String>>,
+    shorts: &HashMap<String, String>,
+) -> StatusEntry {
+    let short = shorts
+        .get(&e.id)
+        .cloned()
+        .unwrap_or_else(|| short_id(&e.id));
     let waits_later = matches!(
         e.state,
         EntryState::Scheduled | EntryState::Retrying | EntryState::Held
@@ -277,7 +304,6 @@ fn status_entry(e: &Entry, paused: bool, causes: &HashMap<String, Option<String>
     let next_attempt = waits_later.then_some(e.run_at);
     StatusEntry {
         id: e.id.clone(),
-        short_id: short_id(&e.id),
         state: e.state,
         campaign: e.campaign.clone(),
         capsule: e.capsule.clone(),
@@ -304,7 +330,8 @@ fn status_entry(e: &Entry, paused: bool, causes: &HashMap<String, Option<String>
         lease_until: e.lease_until,
         paused,
         hold: (e.state == EntryState::Held)
-            .then(|| hold_for(e, causes.get(&e.id).and_then(|c| c.as_deref()))),
+            .then(|| hold_for(e, &short, causes.get(&e.id).and_then(|c| c.as_deref()))),
+        short_id: short,
     }
 }
 
@@ -333,6 +360,7 @@ pub fn build_report(
         .map(|(_, n)| n.as_str())
         .collect();
     let accounts_seen: BTreeSet<String> = entries.iter().map(|e| e.account.clone()).collect();
+    let shorts = short_ids(entries.iter().map(|e| e.id.as_str()));
 
     let mut by_campaign: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
     for e in entries {
@@ -361,7 +389,7 @@ pub fn build_report(
             retrying: vec![],
             failed: vec![],
             held: vec![],
-            partly_published: partly_published(&list),
+            partly_published: partly_published(&list, &shorts),
             name,
         };
         list.sort_by(|a, b| (a.run_at, &a.id).cmp(&(b.run_at, &b.id)));
@@ -369,7 +397,7 @@ pub fn build_report(
         for e in &list {
             *c.counts.entry(e.state).or_default() += 1;
             *counts.entry(e.state).or_default() += 1;
-            let shown = || status_entry(e, is_paused(e), causes);
+            let shown = || status_entry(e, is_paused(e), causes, &shorts);
             match e.state {
                 EntryState::Scheduled if c.next.len() < query.next => c.next.push(shown()),
                 EntryState::Claimed | EntryState::Publishing => c.in_flight.push(shown()),
@@ -391,7 +419,7 @@ pub fn build_report(
         c.published = published
             .into_iter()
             .take(keep)
-            .map(|e| status_entry(e, is_paused(e), causes))
+            .map(|e| status_entry(e, is_paused(e), causes, &shorts))
             .collect();
         campaigns.push(c);
     }
@@ -447,7 +475,7 @@ pub fn build_report(
 
 /// The posts of a campaign that are out on some accounts or languages and
 /// not on the others (grouped by capsule, post and due time).
-fn partly_published(list: &[Entry]) -> Vec<PartlyPublished> {
+fn partly_published(list: &[Entry], shorts: &HashMap<String, String>) -> Vec<PartlyPublished> {
     let mut groups: BTreeMap<(Timestamp, Option<&str>, &str), Vec<&Entry>> = BTreeMap::new();
     for e in list {
         groups
@@ -456,7 +484,10 @@ fn partly_published(list: &[Entry]) -> Vec<PartlyPublished> {
             .push(e);
     }
     let part = |e: &Entry| Part {
-        short_id: short_id(&e.id),
+        short_id: shorts
+            .get(&e.id)
+            .cloned()
+            .unwrap_or_else(|| short_id(&e.id)),
         account: e.account.clone(),
         language: e.language.clone(),
         state: e.state,
@@ -624,11 +655,7 @@ fn readable_utc(at: Timestamp) -> String {
 
 /// Local and UTC: `2026-12-18 10:00 +01:00 (09:00 UTC)`.
 fn when(local: &str, utc: Timestamp) -> String {
-    format!(
-        "{} ({})",
-        readable_local(local),
-        utc.strftime("%Y-%m-%d %H:%M UTC")
-    )
+    format!("{} ({})", readable_local(local), readable_utc(utc))
 }
 
 fn plural(n: u64, one: &str, many: &str) -> String {
@@ -975,6 +1002,22 @@ mod tests {
             next: 5,
             ..StatusQuery::default()
         }
+    }
+
+    #[test]
+    fn short_ids_grow_only_to_stay_unique() {
+        let s = short_ids([
+            "o-3fa9c2d1e4b5a6f7",
+            "o-3fa9c2d1e4b5ffff",
+            "o-3fa9c2d1e4b4aaaa",
+            "o-0000000000000000",
+            "short",
+        ]);
+        assert_eq!(s["o-0000000000000000"], "o-0000000000");
+        assert_eq!(s["o-3fa9c2d1e4b5a6f7"], "o-3fa9c2d1e4b5a");
+        assert_eq!(s["o-3fa9c2d1e4b5ffff"], "o-3fa9c2d1e4b5f");
+        assert_eq!(s["o-3fa9c2d1e4b4aaaa"], "o-3fa9c2d1e4b4");
+        assert_eq!(s["short"], "short");
     }
 
     #[test]

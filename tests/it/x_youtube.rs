@@ -289,20 +289,21 @@ async fn x_video_is_uploaded_in_chunks_and_waited_for() {
         .publish(&job(acct.clone(), "fr", content.clone()), &saved)
         .await;
     assert!(matches!(outcome, Outcome::Published { .. }), "{outcome:?}");
-    let st = fake.lock();
-    let id = &st.posts[0].media_ids[0];
-    let up = &st.uploads[id];
-    assert_eq!(up.category, "tweet_video");
-    assert_eq!(up.media_type, "video/mp4");
-    assert_eq!(up.segments.len(), 3);
-    assert_eq!(up.bytes(), std::fs::read(&video).unwrap());
-    let polls = st
-        .requests
-        .iter()
-        .filter(|r| r.method == "GET" && r.path == "/2/media/upload")
-        .count();
-    assert_eq!(polls, 4, "three in_progress answers, then succeeded");
-    drop(st);
+    {
+        let st = fake.lock();
+        let id = &st.posts[0].media_ids[0];
+        let up = &st.uploads[id];
+        assert_eq!(up.category, "tweet_video");
+        assert_eq!(up.media_type, "video/mp4");
+        assert_eq!(up.segments.len(), 3);
+        assert_eq!(up.bytes(), std::fs::read(&video).unwrap());
+        let polls = st
+            .requests
+            .iter()
+            .filter(|r| r.method == "GET" && r.path == "/2/media/upload")
+            .count();
+        assert_eq!(polls, 4, "three in_progress answers, then succeeded");
+    }
     // It waited check_after_secs on the injected clock between polls.
     assert!(clock.now() >= start + jiff::SignedDuration::from_secs(6));
     // A second post with the same file reuses the upload (cache), no new INIT.

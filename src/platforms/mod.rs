@@ -31,6 +31,7 @@ use crate::plan::Content;
 pub mod bluesky;
 pub mod common;
 pub mod facebook;
+pub mod graph;
 pub mod instagram;
 pub mod linkedin;
 pub mod mastodon;

@@ -1,1 +1,549 @@
 //! Facebook Pages, Instagram and LinkedIn against their fake servers.
+//!
+//! Each test builds the platform client exactly as the daemon does
+//! (`berrah::platforms::build`) on an account pointing at the fake, with a
+//! simulated clock whose sleeps return at once (container and media
+//! polling), and checks both the outcome and what the fake received.
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use berrah::auth::StaticCredentials;
+use berrah::config::AccountConfig;
+use berrah::fakes::graph::{self as fg, FakeGraph, FakeGraphConfig};
+use berrah::media::MemoryUploadCache;
+use berrah::plan::{Content, MediaRef};
+use berrah::platforms::{
+    Checkpoint, CheckpointError, Idempotency, Outcome, Platform, PlatformDeps, Progress, PublishJob,
+};
+use berrah::time::{BoxFuture, Clock};
+use jiff::Timestamp;
+use secrecy::SecretString;
+use sha2::{Digest, Sha256};
+
+// ---------------------------------------------------------------- support
+
+/// A clock that only moves when something sleeps (sleeps return at once).
+struct TestClock(Mutex<Timestamp>);
+
+impl TestClock {
+    fn at(t: &str) -> Arc<TestClock> {
+        Arc::new(TestClock(Mutex::new(t.parse().unwrap())))
+    }
+}
+
+impl Clock for TestClock {
+    fn now(&self) -> Timestamp {
+        *self.0.lock().unwrap()
+    }
+    fn sleep_until(&self, deadline: Timestamp) -> BoxFuture<'static, ()> {
+        let mut now = self.0.lock().unwrap();
+        if deadline > *now {
+            *now = deadline;
+        }
+        Box::pin(async {})
+    }
+}
+
+const NOW: &str = "2026-12-18T09:00:00Z";
+
+/// Records every saved progress.
+#[derive(Default)]
+struct Saved(Mutex<Vec<Progress>>);
+
+impl Saved {
+    fn last(&self) -> Progress {
+        self.0.lock().unwrap().last().cloned().unwrap_or_default()
+    }
+}
+
+#[async_trait]
+impl Checkpoint for Saved {
+    async fn save(&self, progress: &Progress) -> Result<(), CheckpointError> {
+        self.0.lock().unwrap().push(progress.clone());
+        Ok(())
+    }
+}
+
+fn account(toml_text: &str) -> Arc<AccountConfig> {
+    Arc::new(toml::from_str(toml_text).unwrap())
+}
+
+fn deps(
+    account_id: &str,
+    account: Arc<AccountConfig>,
+    token: &str,
+    clock: Arc<TestClock>,
+) -> PlatformDeps {
+    PlatformDeps {
+        account_id: account_id.into(),
+        account,
+        credentials: Arc::new(StaticCredentials(SecretString::from(token.to_string()))),
+        http: berrah::http::client_builder()
+            .timeout(std::time::Duration::from_secs(10))
+            .build()
+            .unwrap(),
+        uploads: Arc::new(MemoryUploadCache::default()),
+        clock,
+    }
+}
+
+fn job(account_id: &str, account: Arc<AccountConfig>, content: Content) -> PublishJob {
+    PublishJob {
+        occurrence_id: "amal-2026-12-18-fb".into(),
+        attempt: 1,
+        account_id: account_id.into(),
+        account,
+        language: "ar".into(),
+        content,
+        progress: Progress::default(),
+        due: NOW.parse().unwrap(),
+    }
+}
+
+fn text(t: &str) -> Content {
+    Content {
+        text: t.into(),
+        ..Content::default()
+    }
+}
+
+fn media(path: &Path, alt: Option<&str>) -> MediaRef {
+    MediaRef {
+        file: path.file_name().unwrap().to_string_lossy().into_owned(),
+        path: path.to_path_buf(),
+        alt: alt.map(str::to_string),
+        thumbnail: None,
+    }
+}
+
+/// A baseline JPEG header (SOI, APP0, SOF0) of the given size.
+fn jpeg(width: u16, height: u16, salt: u8) -> Vec<u8> {
+    let mut v = vec![0xFF, 0xD8, 0xFF, 0xE0, 0x00, 0x10];
+    v.extend_from_slice(b"JFIF\0");
+    v.extend_from_slice(&[1, 1, 0, 0, 1, 0, 1, 0, 0]);
+    v.extend_from_slice(&[0xFF, 0xC0, 0x00, 0x11, 8]);
+    v.extend_from_slice(&height.to_be_bytes());
+    v.extend_from_slice(&width.to_be_bytes());
+    v.extend_from_slice(&[3, 1, 0x22, 0, 2, 0x11, 1, 3, 0x11, 1]);
+    v.extend_from_slice(&[0xFF, 0xFE, 0x00, 0x03, salt]); // a comment: distinct files
+    v.extend_from_slice(&[0xFF, 0xD9]);
+    v
+}
+
+/// A real MP4 (H.264 + AAC) of `seconds` seconds, `sample` bytes per second.
+fn mp4(width: u16, height: u16, seconds: u32, sample: usize) -> Vec<u8> {
+    use mp4::{
+        AacConfig, AvcConfig, MediaConfig, Mp4Config, Mp4Sample, Mp4Writer, TrackConfig, TrackType,
+    };
+    let config = Mp4Config {
+        major_brand: "isom".parse().unwrap(),
+        minor_version: 512,
+        compatible_brands: vec!["isom".parse().unwrap(), "avc1".parse().unwrap()],
+        timescale: 1000,
+    };
+    let mut w = Mp4Writer::write_start(std::io::Cursor::new(Vec::new()), &config).unwrap();
+    w.add_track(&TrackConfig {
+        track_type: TrackType::Video,
+        timescale: 1000,
+        language: "und".to_string(),
+        media_conf: MediaConfig::AvcConfig(AvcConfig {
+            width,
+            height,
+            seq_param_set: vec![0x67, 0x64, 0x00, 0x1F, 0xAC],
+            pic_param_set: vec![0x68, 0xEE, 0x3C, 0x80],
+        }),
+    })
+    .unwrap();
+    w.add_track(&TrackConfig {
+        track_type: TrackType::Audio,
+        timescale: 1000,
+        language: "und".to_string(),
+        media_conf: MediaConfig::AacConfig(AacConfig::default()),
+    })
+    .unwrap();
+    for i in 0..seconds {
+        let s = Mp4Sample {
+            start_time: u64::from(i) * 1000,
+            duration: 1000,
+            rendering_offset: 0,
+            is_sync: true,
+            bytes: vec![(i % 251) as u8; sample].into(),
+        };
+        w.write_sample(1, &s).unwrap();
+        w.write_sample(2, &s).unwrap();
+    }
+    w.write_end().unwrap();
+    w.into_writer().into_inner()
+}
+
+fn write(dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+    let p = dir.join(name);
+    std::fs::write(&p, bytes).unwrap();
+    p
+}
+
+fn sha(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn assert_no_secret(outcome: &Outcome, secret: &str) {
+    let text = format!("{outcome:?}");
+    assert!(!text.contains(secret), "the token leaked: {text}");
+}
+
+// ---------------------------------------------------------------- Facebook
+
+const AR_TEXT: &str =
+    "في اليوم الدولي للمهاجرين، نحتفي بمساهمات المهاجرين في المغرب. #اليوم_الدولي_للمهاجرين";
+const FR_TEXT: &str =
+    "Journée internationale des migrants : célébrons leurs contributions au Maroc ! #JIM2026";
+
+struct Fb {
+    fake: FakeGraph,
+    clock: Arc<TestClock>,
+    account: Arc<AccountConfig>,
+    client: Box<dyn Platform>,
+}
+
+async fn facebook(config: FakeGraphConfig) -> Fb {
+    let clock = TestClock::at(NOW);
+    let config = FakeGraphConfig {
+        clock: clock.clone(),
+        ..config
+    };
+    let fake = FakeGraph::start(config).await.unwrap();
+    let account = account(&format!(
+        "platform = \"facebook\"\nhandle = \"{}\"\nbase_url = \"{}\"\ncredentials = \"env:FB_TOKEN\"\n",
+        fake.config().page_id,
+        fake.url()
+    ));
+    let client = berrah::platforms::build(deps(
+        "oim-facebook",
+        account.clone(),
+        &fake.config().token,
+        clock.clone(),
+    ));
+    Fb {
+        fake,
+        clock,
+        account,
+        client,
+    }
+}
+
+fn fb_job(fb: &Fb, content: Content) -> PublishJob {
+    job("oim-facebook", fb.account.clone(), content)
+}
+
+fn assert_token_in_headers_only(fake: &FakeGraph) {
+    for r in fake.requests() {
+        assert!(!r.token_in_params, "token in the URL or body of {r:?}");
+        assert!(r.auth_scheme.is_some(), "no Authorization header on {r:?}");
+    }
+}
+
+#[tokio::test]
+async fn facebook_text_post_in_arabic_with_first_comment() {
+    let fb = facebook(FakeGraphConfig::default()).await;
+    assert_eq!(fb.client.idempotency(), Idempotency::Queryable);
+    let saved = Saved::default();
+    let mut content = text(AR_TEXT);
+    content.first_comment = Some("التفاصيل: https://morocco.iom.int".into());
+    let outcome = fb.client.publish(&fb_job(&fb, content), &saved).await;
+    let posts = fb.fake.posts();
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].message.as_deref(), Some(AR_TEXT));
+    assert_eq!(posts[0].kind, fg::PostKind::Status);
+    assert_eq!(
+        outcome,
+        Outcome::Published {
+            remote_id: posts[0].id.clone(),
+            url: Some(format!("https://www.facebook.com/{}", posts[0].id)),
+        }
+    );
+    let comments = fb.fake.comments();
+    assert_eq!(comments.len(), 1);
+    assert_eq!(comments[0].on, posts[0].id);
+    assert_eq!(
+        saved.last().first_comment.as_deref(),
+        Some(comments[0].id.as_str())
+    );
+    assert_eq!(
+        saved.last().remote_id.as_deref(),
+        Some(posts[0].id.as_str())
+    );
+    assert!(fb.fake.requests()[0].path.starts_with("/v25.0/"));
+    assert_token_in_headers_only(&fb.fake);
+
+    // Publishing again with the saved progress does nothing more.
+    let mut again = fb_job(&fb, text(AR_TEXT));
+    again.content.first_comment = Some("التفاصيل: https://morocco.iom.int".into());
+    again.progress = saved.last();
+    let outcome2 = fb.client.publish(&again, &saved).await;
+    assert_eq!(outcome2, outcome);
+    assert_eq!(fb.fake.posts().len(), 1);
+    assert_eq!(fb.fake.comments().len(), 1);
+}
+
+#[tokio::test]
+async fn facebook_single_photo_in_french_with_alt_text() {
+    let fb = facebook(FakeGraphConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = jpeg(1200, 628, 1);
+    let photo = write(dir.path(), "affiche.jpg", &bytes);
+    let mut content = text(FR_TEXT);
+    content.media = vec![media(&photo, Some("Affiche de la journée"))];
+    let outcome = fb
+        .client
+        .publish(&fb_job(&fb, content), &Saved::default())
+        .await;
+    let posts = fb.fake.posts();
+    assert_eq!(posts.len(), 1);
+    assert_eq!(posts[0].kind, fg::PostKind::Photo);
+    assert_eq!(posts[0].message.as_deref(), Some(FR_TEXT));
+    let p = fb.fake.photo(&posts[0].photos[0]).unwrap();
+    assert_eq!(p.sha256, sha(&bytes));
+    assert_eq!(p.alt.as_deref(), Some("Affiche de la journée"));
+    assert!(p.published);
+    assert!(matches!(outcome, Outcome::Published { remote_id, .. } if remote_id == posts[0].id));
+    assert_token_in_headers_only(&fb.fake);
+}
+
+#[tokio::test]
+async fn facebook_multi_photo_post_attaches_unpublished_photos() {
+    let fb = facebook(FakeGraphConfig::default()).await;
+    let dir = tempfile::tempdir().unwrap();
+    let a = jpeg(1080, 1080, 1);
+    let b = jpeg(1080, 1080, 2);
+    let mut content = text(AR_TEXT);
+    content.media = vec![
+        media(&write(dir.path(), "a.jpg", &a), Some("صورة أولى")),
+        media(&write(dir.path(), "b.jpg", &b), None),
+    ];
+    let saved = Saved::default();
+    let outcome = fb.client.publish(&fb_job(&fb, content), &saved).await;
+    let posts = fb.fake.posts();
+    assert_eq!(posts.len(), 1, "{outcome:?}");
+    assert_eq!(posts[0].kind, fg::PostKind::MultiPhoto);
+    assert_eq!(posts[0].photos.len(), 2);
+    let first = fb.fake.photo(&posts[0].photos[0]).unwrap();
+    assert!(!first.published);
+    assert_eq!(first.sha256, sha(&a));
+    assert_eq!(first.alt.as_deref(), Some("صورة أولى"));
+    assert_eq!(fb.fake.photo(&posts[0].photos[1]).unwrap().sha256, sha(&b));
+    // Each upload was saved before the post.
+    let progress = saved.last();
+    assert_eq!(progress.media.len(), 2);
+    assert_eq!(progress.media[&sha(&a)], posts[0].photos[0]);
+    assert!(matches!(outcome, Outcome::Published { .. }));
+}
+
+#[tokio::test]
+async fn facebook_video_chunked_upload_resumes_from_the_servers_offset() {
+    let fb = facebook(FakeGraphConfig {
+        chunk_size: 16 * 1024,
+        ..FakeGraphConfig::default()
+    })
+    .await;
+    let dir = tempfile::tempdir().unwrap();
+    let bytes = mp4(1080, 1920, 12, 2048);
+    assert!(bytes.len() > 3 * 16 * 1024, "{}", bytes.len());
+    let video = write(dir.path(), "capsule.mp4", &bytes);
+    let mut content = text(FR_TEXT);
+    content.title = Some("Capsule AMAL".into());
+    content.media = vec![media(&video, None)];
+
+    // The second transfer fails: a retry later.
+    fb.fake.fail_next(
+        fg::Endpoint::VideoTransfer,
+        fg::Fault::Error {
+            status: 200,
+            body: serde_json::json!({}),
+            headers: vec![],
+        },
+    );
+    let saved = Saved::default();
+    let first = fb
+        .client
+        .publish(&fb_job(&fb, content.clone()), &saved)
+        .await;
+    assert!(matches!(first, Outcome::Retry { .. }), "{first:?}");
+    // The first transfer never happened (the fault answered it), the session was saved.
+    let progress = saved.last();
+    assert!(progress.extra.contains_key("fb_upload_session"));
+
+    // A transient error in the middle of the transfers.
+    let second = {
+        let mut j = fb_job(&fb, content.clone());
+        j.progress = progress;
+        fb.fake
+            .fail_next(fg::Endpoint::VideoTransfer, fg::Fault::transient());
+        // The resumed transfer (from the saved offset) fails at once.
+        fb.client.publish(&j, &saved).await
+    };
+    assert!(matches!(second, Outcome::Retry { .. }), "{second:?}");
+
+    let mut j = fb_job(&fb, content);
+    j.progress = saved.last();
+    let outcome = fb.client.publish(&j, &saved).await;
+    let videos = fb.fake.videos();
+    assert_eq!(videos.len(), 1, "one upload session only");
+    let v = &videos[0];
+    assert!(v.finished);
+    assert_eq!(v.sha256(), sha(&bytes));
+    assert_eq!(v.description.as_deref(), Some(FR_TEXT));
+    assert_eq!(v.title.as_deref(), Some("Capsule AMAL"));
+    assert!(v.transfers >= 4);
+    assert_eq!(
+        outcome,
+        Outcome::Published {
+            remote_id: v.id.clone(),
+            url: Some(format!(
+                "https://www.facebook.com/{}/videos/{}/",
+                fb.fake.config().page_id,
+                v.id
+            )),
+        }
+    );
+    assert_token_in_headers_only(&fb.fake);
+}
+
+#[tokio::test]
+async fn facebook_graph_errors_are_classified() {
+    let fb = facebook(FakeGraphConfig::default()).await;
+    let token = fb.fake.config().token.clone();
+    let fbr = &fb;
+    let run = |fault: fg::Fault| async move {
+        fbr.fake.fail_next(fg::Endpoint::FeedPost, fault);
+        let j = fb_job(fbr, text(FR_TEXT));
+        fbr.client.publish(&j, &Saved::default()).await
+    };
+    for code in [4, 17, 32, 613] {
+        let now = fb.clock.now();
+        let o = run(fg::Fault::rate_limited(code, 12)).await;
+        assert_eq!(
+            o,
+            match &o {
+                Outcome::Retry { reason, .. } => Outcome::Retry {
+                    at: Some(now + jiff::SignedDuration::from_mins(12)),
+                    reason: reason.clone()
+                },
+                other => panic!("code {code}: {other:?}"),
+            }
+        );
+        // The client remembers the throttling until then.
+        fb.clock
+            .sleep_until(now + jiff::SignedDuration::from_mins(13))
+            .await;
+    }
+    match run(fg::Fault::token_expired()).await {
+        Outcome::NeedsOperator { reason } => {
+            assert!(reason.contains("berrah accounts login"), "{reason}");
+            assert!(reason.contains("Session has expired"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+    match run(fg::Fault::permission("pages_manage_posts")).await {
+        Outcome::NeedsOperator { reason } => {
+            assert!(reason.contains("`pages_manage_posts`"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        run(fg::Fault::transient()).await,
+        Outcome::Retry { at: None, .. }
+    ));
+    assert!(matches!(
+        run(fg::Fault::graph(1, None, "An unknown error occurred")).await,
+        Outcome::Retry { .. }
+    ));
+    match run(fg::Fault::graph(100, None, "(#100) Invalid parameter")).await {
+        Outcome::Failed { reason } => assert!(reason.contains("Invalid parameter"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    // A wrong token everywhere: 190 without subcode.
+    fb.fake.expire_token();
+    let o = run(fg::Fault::DropBefore).await; // the expired token answers first
+    assert!(matches!(o, Outcome::NeedsOperator { .. }), "{o:?}");
+    assert_no_secret(&o, &token);
+    assert!(fb.fake.posts().is_empty());
+}
+
+#[tokio::test]
+async fn facebook_spent_usage_waits_without_calling() {
+    let fb = facebook(FakeGraphConfig::default()).await;
+    fb.fake
+        .fail_next(fg::Endpoint::FeedPost, fg::Fault::rate_limited(80001, 30));
+    let o = fb
+        .client
+        .publish(&fb_job(&fb, text(FR_TEXT)), &Saved::default())
+        .await;
+    assert!(matches!(o, Outcome::Retry { at: Some(_), .. }), "{o:?}");
+    let calls = fb.fake.requests().len();
+    let o = fb
+        .client
+        .publish(&fb_job(&fb, text(AR_TEXT)), &Saved::default())
+        .await;
+    assert!(matches!(o, Outcome::Retry { at: Some(_), .. }), "{o:?}");
+    assert_eq!(
+        fb.fake.requests().len(),
+        calls,
+        "no request while throttled"
+    );
+    // Once the announced time has passed, it calls again.
+    fb.clock
+        .sleep_until(NOW.parse::<Timestamp>().unwrap() + jiff::SignedDuration::from_mins(31))
+        .await;
+    let o = fb
+        .client
+        .publish(&fb_job(&fb, text(AR_TEXT)), &Saved::default())
+        .await;
+    assert!(matches!(o, Outcome::Published { .. }), "{o:?}");
+}
+
+#[tokio::test]
+async fn facebook_unknown_outcome_is_resolved_from_the_feed_and_the_duplicate_error() {
+    let fb = facebook(FakeGraphConfig::default()).await;
+    // The post is created but the answer is lost.
+    fb.fake
+        .fail_next(fg::Endpoint::FeedPost, fg::Fault::DropAfter);
+    let saved = Saved::default();
+    let j = fb_job(&fb, text(AR_TEXT));
+    let o = fb.client.publish(&j, &saved).await;
+    assert!(matches!(o, Outcome::Unknown { .. }), "{o:?}");
+    let posts = fb.fake.posts();
+    assert_eq!(posts.len(), 1);
+
+    // resolve finds it among the Page's posts.
+    let mut j = j;
+    j.progress = saved.last();
+    let resolved = fb.client.resolve(&j).await;
+    assert_eq!(
+        resolved,
+        Some(Outcome::Published {
+            remote_id: posts[0].id.clone(),
+            url: Some(format!("https://www.facebook.com/{}", posts[0].id)),
+        })
+    );
+
+    // Publishing again gets 506 (duplicate) and adopts the same post.
+    j.attempt = 2;
+    let again = fb.client.publish(&j, &saved).await;
+    assert_eq!(Some(again), resolved);
+    assert_eq!(fb.fake.posts().len(), 1, "never twice");
+}
+
+#[tokio::test]
+async fn facebook_resolve_says_none_when_nothing_was_posted() {
+    let fb = facebook(FakeGraphConfig::default()).await;
+    fb.fake
+        .fail_next(fg::Endpoint::FeedPost, fg::Fault::DropBefore);
+    let j = fb_job(&fb, text(FR_TEXT));
+    let o = fb.client.publish(&j, &Saved::default()).await;
+    assert!(matches!(o, Outcome::Unknown { .. }), "{o:?}");
+    assert_eq!(fb.client.resolve(&j).await, None);
+    // An older post with the same text (before the due time) is not ours.
+    assert!(fb.fake.posts().is_empty());
+}

@@ -196,6 +196,15 @@ fn assert_spec_clean(fake: &FakeX) {
         st.requests.iter().all(|r| r.token.as_deref().is_some()),
         "a request went without a token"
     );
+    // The fake's own answers have the shapes the description gives.
+    let spec = berrah::fakes::x::OpenApi::locate().unwrap();
+    for (method, template, status, body) in &st.answers {
+        let schema = spec
+            .response_schema(method, template, *status)
+            .unwrap_or_else(|| panic!("no {status} answer for {method} {template}"));
+        let errors = spec.validate(schema, body, "answer");
+        assert!(errors.is_empty(), "{method} {template}: {errors:?}");
+    }
 }
 
 #[tokio::test]
@@ -346,11 +355,34 @@ async fn x_failed_processing_is_permanent() {
         panic!("{outcome:?}")
     };
     assert!(
-        reason.contains("Unsupported video format") && reason.contains("bad.mp4"),
+        reason.contains("could not process") && reason.contains("bad.mp4"),
         "{reason}"
     );
     assert!(fake.lock().posts.is_empty());
     assert_spec_clean(&fake);
+}
+
+#[tokio::test]
+async fn x_refuses_a_video_mixed_with_images_before_uploading() {
+    let fake = FakeX::start().await.unwrap();
+    let (x, acct, _) = x_client(&fake, "");
+    let dir = tempfile::tempdir().unwrap();
+    let content = Content {
+        text: "mélange".into(),
+        media: vec![
+            media(&png_file(dir.path(), "a.png", 10), None),
+            media(&mp4_file(dir.path(), "v.mp4", 10), None),
+        ],
+        ..Content::default()
+    };
+    let outcome = x
+        .publish(&job(acct, "fr", content), &Saved::default())
+        .await;
+    let Outcome::Failed { reason } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(reason.contains("v.mp4"), "{reason}");
+    assert!(fake.lock().requests.is_empty());
 }
 
 #[tokio::test]

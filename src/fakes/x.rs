@@ -76,6 +76,19 @@ impl OpenApi {
             .get("schema")
     }
 
+    /// The JSON schema of the `status` answer of `method path`.
+    pub fn response_schema(&self, method: &str, path: &str, status: u16) -> Option<&Value> {
+        self.doc
+            .get("paths")?
+            .get(path)?
+            .get(method.to_ascii_lowercase())?
+            .get("responses")?
+            .get(status.to_string())?
+            .get("content")?
+            .get("application/json")?
+            .get("schema")
+    }
+
     /// The parameters (`in`: `query` or `path`) of `method path`.
     pub fn parameters(&self, method: &str, path: &str) -> Vec<&Value> {
         self.doc
@@ -493,6 +506,11 @@ pub struct XState {
     pub faults: XFaults,
     /// `x-rate-limit-remaining` of `POST /2/tweets` (decremented per post; 0 ⇒ 429).
     pub tweets_remaining: u64,
+    /// Every successful answer: (method, path template, status, body), for
+    /// checking the fake's own answers against the description's response schemas.
+    pub answers: Vec<(String, String, u16, Value)>,
+    /// The operation being answered.
+    current: (String, String),
     /// `x-rate-limit-reset` (Unix seconds) sent on every answer.
     pub reset: i64,
     next_id: u64,
@@ -509,6 +527,8 @@ impl Default for XState {
             validated: 0,
             faults: XFaults::default(),
             tweets_remaining: 100,
+            answers: Vec::new(),
+            current: (String::new(), String::new()),
             reset: 1_797_584_700,
             next_id: 1_870_000_000_000_000_000,
         }
@@ -570,7 +590,12 @@ fn problem(status: StatusCode, kind: &str, title: &str, detail: &str) -> Value {
     json!({"title": title, "detail": detail, "type": kind, "status": status.as_u16()})
 }
 
-fn answer(status: StatusCode, body: Value, st: &XState, tweets: bool) -> Response {
+fn answer(status: StatusCode, body: Value, st: &mut XState, tweets: bool) -> Response {
+    if status.is_success() {
+        let (method, template) = st.current.clone();
+        st.answers
+            .push((method, template, status.as_u16(), body.clone()));
+    }
     let mut resp = (status, axum::Json(body)).into_response();
     let h = resp.headers_mut();
     let (limit, remaining) = if tweets {
@@ -662,6 +687,7 @@ fn handle(
             return answer(StatusCode::NOT_FOUND, body, st, false);
         }
     };
+    st.current = (method.to_string(), template.to_string());
     // Authentication first, as X does (401 answers carry no rate-limit headers).
     let authorized = token.as_ref().is_some_and(|t| st.tokens.contains(t));
     if !authorized || st.faults.unauthorized > 0 {
@@ -994,7 +1020,7 @@ fn initialize(st: &mut XState, body: Value) -> Response {
     answer(StatusCode::OK, body, st, false)
 }
 
-fn not_found_media(st: &XState, id: &str) -> Response {
+fn not_found_media(st: &mut XState, id: &str) -> Response {
     let body = json!({
         "title": "Not Found Error",
         "detail": format!("Could not find media with id: [{id}]."),
@@ -1049,7 +1075,9 @@ fn media_data(id: &str, u: &XUpload) -> Value {
     });
     if u.category != "tweet_image" {
         let info = if u.failed {
-            json!({"state": "failed", "progress_percent": 100, "error": {"code": 1, "name": "InvalidMedia", "message": "Unsupported video format"}})
+            // The description's `processing_info` has no `error` (v1.1 had one);
+            // the fake follows the description.
+            json!({"state": "failed", "progress_percent": 100})
         } else if u.polls_left > 0 {
             json!({"state": "in_progress", "check_after_secs": 2, "progress_percent": 50})
         } else {

@@ -262,11 +262,16 @@ impl XClient {
         progress: &mut Progress,
         checkpoint: &dyn Checkpoint,
     ) -> Result<Vec<String>, Outcome> {
-        let mut ids = Vec::new();
+        let mut files = Vec::new();
         for media in &job.content.media {
             let file = media_file(&media.path)
                 .await
                 .map_err(|reason| Outcome::Failed { reason })?;
+            files.push(file);
+        }
+        check_mix(&files)?;
+        let mut ids = Vec::new();
+        for (media, file) in job.content.media.iter().zip(files) {
             let id = match progress.media.get(&file.sha256) {
                 Some(id) => id.clone(),
                 None => {
@@ -679,6 +684,23 @@ pub fn check_job(job: &PublishJob) -> Result<(), Outcome> {
     Ok(())
 }
 
+/// X attaches up to 4 images, or one video, or one GIF, never a mix.
+fn check_mix(files: &[super::common::MediaFile]) -> Result<(), Outcome> {
+    let single = files
+        .iter()
+        .find(|f| f.mime.starts_with("video/") || f.mime == "image/gif");
+    match single {
+        Some(f) if files.len() > 1 => Err(Outcome::Failed {
+            reason: format!(
+                "`{}` is a video or GIF, which X attaches alone: the post has {} media; keep it alone or publish the images in another post",
+                f.path.display(),
+                files.len()
+            ),
+        }),
+        _ => Ok(()),
+    }
+}
+
 /// `https://x.com/<handle>/status/<id>` (`i` when the handle is unknown).
 pub fn post_url(handle: Option<&str>, id: &str) -> String {
     let handle = handle
@@ -747,7 +769,7 @@ pub fn processing(answer: &Value) -> Processing {
             info.pointer("/error/message")
                 .or_else(|| info.pointer("/error/name"))
                 .and_then(Value::as_str)
-                .unwrap_or("no reason given")
+                .unwrap_or("its processing failed")
                 .to_string(),
         ),
         Some(_) => Processing::Pending(after),

@@ -443,6 +443,14 @@ impl YouTube {
                 let file = media_file(&video.path)
                     .await
                     .map_err(|reason| Outcome::Failed { reason })?;
+                if !file.mime.starts_with("video/") {
+                    return Err(Outcome::Failed {
+                        reason: format!(
+                            "`{}` is {}, not a video: YouTube publishes videos only",
+                            video.file, file.mime
+                        ),
+                    });
+                }
                 let id = self
                     .upload_video(&mut token, &file, &metadata, &mut progress, checkpoint)
                     .await?;

@@ -196,6 +196,15 @@ fn assert_spec_clean(fake: &FakeX) {
         st.requests.iter().all(|r| r.token.as_deref().is_some()),
         "a request went without a token"
     );
+    // The fake's own answers have the shapes the description gives.
+    let spec = berrah::fakes::x::OpenApi::locate().unwrap();
+    for (method, template, status, body) in &st.answers {
+        let schema = spec
+            .response_schema(method, template, *status)
+            .unwrap_or_else(|| panic!("no {status} answer for {method} {template}"));
+        let errors = spec.validate(schema, body, "answer");
+        assert!(errors.is_empty(), "{method} {template}: {errors:?}");
+    }
 }
 
 #[tokio::test]
@@ -346,11 +355,34 @@ async fn x_failed_processing_is_permanent() {
         panic!("{outcome:?}")
     };
     assert!(
-        reason.contains("Unsupported video format") && reason.contains("bad.mp4"),
+        reason.contains("could not process") && reason.contains("bad.mp4"),
         "{reason}"
     );
     assert!(fake.lock().posts.is_empty());
     assert_spec_clean(&fake);
+}
+
+#[tokio::test]
+async fn x_refuses_a_video_mixed_with_images_before_uploading() {
+    let fake = FakeX::start().await.unwrap();
+    let (x, acct, _) = x_client(&fake, "");
+    let dir = tempfile::tempdir().unwrap();
+    let content = Content {
+        text: "mélange".into(),
+        media: vec![
+            media(&png_file(dir.path(), "a.png", 10), None),
+            media(&mp4_file(dir.path(), "v.mp4", 10), None),
+        ],
+        ..Content::default()
+    };
+    let outcome = x
+        .publish(&job(acct, "fr", content), &Saved::default())
+        .await;
+    let Outcome::Failed { reason } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(reason.contains("v.mp4"), "{reason}");
+    assert!(fake.lock().requests.is_empty());
 }
 
 #[tokio::test]
@@ -604,4 +636,378 @@ async fn x_permission_errors_are_classified() {
         "{reason}"
     );
     assert_spec_clean(&fake);
+}
+
+// ---------------------------------------------------------------- YouTube
+
+use berrah::fakes::youtube::FakeYouTube;
+use berrah::platforms::youtube::{FINAL_SENT_KEY, SESSION_KEY, THUMBNAIL_KEY};
+
+fn yt_account(fake: &FakeYouTube, extra: &str) -> Arc<AccountConfig> {
+    account(&format!(
+        "platform = \"youtube\"\nhandle = \"UNICEFMaroc\"\nbase_url = \"{}\"\ncredentials = \"env:YT\"\n{extra}",
+        fake.url()
+    ))
+}
+
+fn yt_client(
+    fake: &FakeYouTube,
+    extra: &str,
+) -> (
+    Box<dyn berrah::platforms::Platform>,
+    Arc<AccountConfig>,
+    Arc<TestClock>,
+) {
+    let acct = yt_account(fake, extra);
+    let clock = TestClock::new();
+    let p = berrah::platforms::youtube::build(deps_with(
+        acct.clone(),
+        token("yt-token"),
+        clock.clone(),
+    ));
+    (p, acct, clock)
+}
+
+fn jpeg_file(dir: &Path, name: &str) -> PathBuf {
+    let src =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("campaigns/media/amal-capsule-1-miniature.jpg");
+    let p = dir.join(name);
+    std::fs::copy(src, &p).unwrap();
+    p
+}
+
+fn capsule(video: &Path, thumbnail: Option<PathBuf>) -> Content {
+    Content {
+        text: "AMAL, capsule 1 🎬\nLa parole aux enfants et jeunes réfugiés et migrants du Maroc."
+            .into(),
+        title: Some(
+            "AMAL, capsule 1 : enfants et jeunes réfugiés et migrants face à la COVID-19".into(),
+        ),
+        description: Some("Première capsule de la web série AMAL — برنامج \"أمل\" 🌍".into()),
+        media: vec![MediaRef {
+            thumbnail,
+            ..media(video, None)
+        }],
+        ..Content::default()
+    }
+}
+
+fn assert_protocol_clean(fake: &FakeYouTube) {
+    let st = fake.lock();
+    assert!(st.violations.is_empty(), "{:#?}", st.violations);
+}
+
+#[tokio::test]
+async fn youtube_upload_in_chunks_with_metadata_and_thumbnail() {
+    let fake = FakeYouTube::start().await.unwrap();
+    let (yt, acct, _) = yt_client(
+        &fake,
+        "options = { privacy = \"unlisted\", chunk_size = 262144, category = 29, tags = [\"AMAL\", \"UNICEF\"] }",
+    );
+    assert_eq!(yt.idempotency(), Idempotency::Queryable);
+    let dir = tempfile::tempdir().unwrap();
+    let video = mp4_file(dir.path(), "capsule.mp4", 700_000);
+    let thumb = jpeg_file(dir.path(), "mini.jpg");
+    let saved = Saved::default();
+    let outcome = yt
+        .publish(
+            &job(acct, "fr", capsule(&video, Some(thumb.clone()))),
+            &saved,
+        )
+        .await;
+    let Outcome::Published { remote_id, url } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(
+        url,
+        Some(format!("https://www.youtube.com/watch?v={remote_id}"))
+    );
+    let st = fake.lock();
+    assert_eq!(st.videos.len(), 1);
+    let v = &st.videos[0];
+    assert_eq!(v.id, remote_id);
+    assert_eq!(v.bytes, std::fs::read(&video).unwrap());
+    assert_eq!(
+        v.snippet["title"],
+        "AMAL, capsule 1 : enfants et jeunes réfugiés et migrants face à la COVID-19"
+    );
+    assert_eq!(
+        v.snippet["description"],
+        "Première capsule de la web série AMAL — برنامج \"أمل\" 🌍"
+    );
+    assert_eq!(v.snippet["defaultLanguage"], "fr");
+    assert_eq!(v.snippet["categoryId"], "29");
+    assert_eq!(v.snippet["tags"], serde_json::json!(["AMAL", "UNICEF"]));
+    assert_eq!(v.status["privacyStatus"], "unlisted");
+    assert!(v.status.get("publishAt").is_none());
+    // 725 KB in 256 KiB chunks: three PUTs with byte ranges.
+    let puts: Vec<_> = st
+        .requests
+        .iter()
+        .filter(|r| r.method == "PUT")
+        .map(|r| r.content_range.clone().unwrap())
+        .collect();
+    assert_eq!(puts.len(), 3, "{puts:?}");
+    assert!(puts[0].starts_with("bytes 0-262143/"));
+    assert_eq!(st.thumbnails[&remote_id].1, std::fs::read(&thumb).unwrap());
+    drop(st);
+    // The session was saved before any byte was sent.
+    let all = saved.all();
+    assert!(all[0].extra.contains_key(SESSION_KEY));
+    let last = saved.last();
+    assert_eq!(last.remote_id.as_deref(), Some(remote_id.as_str()));
+    assert!(!last.extra.contains_key(SESSION_KEY));
+    assert_eq!(
+        last.extra.get(THUMBNAIL_KEY).map(String::as_str),
+        Some("set")
+    );
+    assert_protocol_clean(&fake);
+}
+
+#[tokio::test]
+async fn youtube_interrupted_upload_resumes_from_the_servers_offset() {
+    let fake = FakeYouTube::start().await.unwrap();
+    fake.lock().faults.interrupt_at = Some(300_000);
+    let (yt, acct, _) = yt_client(&fake, "options = { chunk_size = 524288 }");
+    let dir = tempfile::tempdir().unwrap();
+    let video = mp4_file(dir.path(), "capsule.mp4", 700_000);
+    let total = std::fs::metadata(&video).unwrap().len();
+    let outcome = yt
+        .publish(&job(acct, "fr", capsule(&video, None)), &Saved::default())
+        .await;
+    assert!(matches!(outcome, Outcome::Published { .. }), "{outcome:?}");
+    let st = fake.lock();
+    assert_eq!(st.videos.len(), 1);
+    assert_eq!(st.videos[0].bytes, std::fs::read(&video).unwrap());
+    let ranges: Vec<String> = st
+        .requests
+        .iter()
+        .filter(|r| r.method == "PUT")
+        .map(|r| r.content_range.clone().unwrap())
+        .collect();
+    // The first chunk broke at 300,000 bytes; the status query said so; the
+    // upload resumed exactly there.
+    assert_eq!(ranges[0], format!("bytes 0-524287/{total}"));
+    assert_eq!(ranges[1], format!("bytes */{total}"));
+    assert!(ranges[2].starts_with("bytes 300000-"), "{ranges:?}");
+    drop(st);
+    assert_protocol_clean(&fake);
+}
+
+#[tokio::test]
+async fn youtube_resolve_after_a_crash_asks_the_session() {
+    let fake = FakeYouTube::start().await.unwrap();
+    // The last chunk arrives, the answer is lost, and the session cannot be
+    // asked for now: the attempt ends with its session saved.
+    {
+        let mut st = fake.lock();
+        st.faults.drop_final_answer = true;
+        st.faults.query_unavailable = 10;
+    }
+    let (yt, acct, _) = yt_client(&fake, "");
+    let dir = tempfile::tempdir().unwrap();
+    let video = mp4_file(dir.path(), "capsule.mp4", 1000);
+    let saved = Saved::default();
+    let mut j = job(acct.clone(), "fr", capsule(&video, None));
+    let outcome = yt.publish(&j, &saved).await;
+    assert!(matches!(outcome, Outcome::Retry { .. }), "{outcome:?}");
+    let progress = saved.last();
+    assert!(progress.extra.contains_key(SESSION_KEY));
+    assert!(progress.extra.contains_key(FINAL_SENT_KEY));
+    assert_eq!(fake.lock().videos.len(), 1);
+    // After the "crash", the queue asks: the session replays the final answer.
+    fake.lock().faults.query_unavailable = 0;
+    j.progress = progress.clone();
+    let resolved = yt.resolve(&j).await;
+    let video_id = fake.lock().videos[0].id.clone();
+    assert_eq!(
+        resolved,
+        Some(Outcome::Published {
+            remote_id: video_id.clone(),
+            url: Some(format!("https://www.youtube.com/watch?v={video_id}")),
+        })
+    );
+    // Publishing again (instead of resolving) also adopts it: no second video.
+    let outcome = yt.publish(&j, &Saved::default()).await;
+    assert_eq!(
+        outcome,
+        Outcome::Published {
+            remote_id: video_id.clone(),
+            url: Some(format!("https://www.youtube.com/watch?v={video_id}")),
+        }
+    );
+    assert_eq!(fake.lock().videos.len(), 1);
+    // No session saved: nothing to ask.
+    let fresh = job(acct, "fr", capsule(&video, None));
+    assert_eq!(yt.resolve(&fresh).await, None);
+    assert_protocol_clean(&fake);
+}
+
+#[tokio::test]
+async fn youtube_resolve_of_a_partial_upload_resumes_it() {
+    let fake = FakeYouTube::start().await.unwrap();
+    {
+        let mut st = fake.lock();
+        st.faults.interrupt_at = Some(262_144);
+        st.faults.query_unavailable = 10;
+    }
+    let (yt, acct, _) = yt_client(&fake, "options = { chunk_size = 524288 }");
+    let dir = tempfile::tempdir().unwrap();
+    let video = mp4_file(dir.path(), "capsule.mp4", 700_000);
+    let saved = Saved::default();
+    let mut j = job(acct, "ar", capsule(&video, None));
+    let outcome = yt.publish(&j, &saved).await;
+    assert!(matches!(outcome, Outcome::Retry { .. }), "{outcome:?}");
+    fake.lock().faults.query_unavailable = 0;
+    j.progress = saved.last();
+    let resolved = yt.resolve(&j).await;
+    let Some(Outcome::Retry { reason, .. }) = resolved else {
+        panic!("{resolved:?}")
+    };
+    assert!(reason.contains("byte 262144"), "{reason}");
+    j.attempt = 2;
+    let outcome = yt.publish(&j, &Saved::default()).await;
+    assert!(matches!(outcome, Outcome::Published { .. }), "{outcome:?}");
+    let st = fake.lock();
+    assert_eq!(st.videos.len(), 1);
+    assert_eq!(st.videos[0].bytes, std::fs::read(&video).unwrap());
+    assert_eq!(
+        st.sessions.len(),
+        1,
+        "the saved session was resumed, not a new one"
+    );
+    drop(st);
+    assert_protocol_clean(&fake);
+}
+
+#[tokio::test]
+async fn youtube_expired_session_restarts_unless_its_last_bytes_were_sent() {
+    let fake = FakeYouTube::start().await.unwrap();
+    let (yt, acct, _) = yt_client(&fake, "");
+    let dir = tempfile::tempdir().unwrap();
+    let video = mp4_file(dir.path(), "capsule.mp4", 1000);
+    let mut j = job(acct, "fr", capsule(&video, None));
+    let sha = berrah::platforms::common::media_file(&video)
+        .await
+        .unwrap()
+        .sha256;
+    j.progress.extra.insert(
+        SESSION_KEY.into(),
+        format!(
+            "{}/upload/youtube/v3/videos?uploadType=resumable&upload_id=gone",
+            fake.url()
+        ),
+    );
+    j.progress.extra.insert("youtube.sha256".into(), sha);
+    let outcome = yt.publish(&j, &Saved::default()).await;
+    assert!(matches!(outcome, Outcome::Published { .. }), "{outcome:?}");
+    assert_eq!(fake.lock().videos.len(), 1);
+    // The same, but the last chunk had been sent: the video may exist.
+    j.progress
+        .extra
+        .insert(FINAL_SENT_KEY.into(), "true".into());
+    let outcome = yt.publish(&j, &Saved::default()).await;
+    assert!(matches!(outcome, Outcome::Unknown { .. }), "{outcome:?}");
+    assert_eq!(yt.resolve(&j).await, None);
+    assert_eq!(fake.lock().videos.len(), 1);
+}
+
+#[tokio::test]
+async fn youtube_quota_permission_and_token_errors_are_classified() {
+    let fake = FakeYouTube::start().await.unwrap();
+    let (yt, acct, _) = yt_client(&fake, "");
+    let dir = tempfile::tempdir().unwrap();
+    let video = mp4_file(dir.path(), "capsule.mp4", 1000);
+    let j = job(acct.clone(), "fr", capsule(&video, None));
+    fake.lock().faults.quota_exceeded = 1;
+    let outcome = yt.publish(&j, &Saved::default()).await;
+    // 09:00 UTC is 01:00 in California: the quota resets at 08:00 UTC the next day.
+    let Outcome::Retry { at, reason } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(at, Some("2026-12-19T08:00:00Z".parse().unwrap()));
+    assert!(
+        reason.contains("quotaExceeded") && !reason.contains("<a"),
+        "{reason}"
+    );
+    fake.lock().faults.upload_limit = 1;
+    let outcome = yt.publish(&j, &Saved::default()).await;
+    let Outcome::Retry { at, .. } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert_eq!(at, Some("2026-12-19T09:00:00Z".parse().unwrap()));
+    fake.lock().faults.forbidden = 1;
+    let outcome = yt.publish(&j, &Saved::default()).await;
+    let Outcome::Failed { reason } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(reason.contains("forbidden"), "{reason}");
+    // A bad title is caught before any call.
+    let before = fake.lock().requests.len();
+    let mut bad = capsule(&video, None);
+    bad.title = Some("x".repeat(101));
+    let outcome = yt
+        .publish(&job(acct.clone(), "fr", bad), &Saved::default())
+        .await;
+    let Outcome::Failed { reason } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(reason.contains("title"), "{reason}");
+    assert_eq!(fake.lock().requests.len(), before);
+    // A post without a video.
+    let text_only = Content {
+        text: "Texte seul".into(),
+        ..Content::default()
+    };
+    let outcome = yt
+        .publish(&job(acct.clone(), "fr", text_only), &Saved::default())
+        .await;
+    assert!(matches!(outcome, Outcome::Failed { .. }), "{outcome:?}");
+    // 401: renewed once, then an operator.
+    let creds = Arc::new(Renewing {
+        stale: "expired",
+        fresh: "yt-token",
+        renewals: AtomicU32::new(0),
+    });
+    let yt2 =
+        berrah::platforms::youtube::build(deps_with(acct.clone(), creds.clone(), TestClock::new()));
+    let outcome = yt2.publish(&j, &Saved::default()).await;
+    assert!(matches!(outcome, Outcome::Published { .. }), "{outcome:?}");
+    assert_eq!(creds.renewals.load(Ordering::SeqCst), 1);
+    let yt3 =
+        berrah::platforms::youtube::build(deps_with(acct, token("revoked"), TestClock::new()));
+    let outcome = yt3.publish(&j, &Saved::default()).await;
+    let Outcome::NeedsOperator { reason } = outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(!reason.contains("revoked"), "{reason}");
+    assert_protocol_clean(&fake);
+}
+
+#[tokio::test]
+async fn youtube_schedules_with_publish_at_and_survives_a_refused_thumbnail() {
+    let fake = FakeYouTube::start().await.unwrap();
+    fake.lock().faults.thumbnail_forbidden = 1;
+    let (yt, acct, clock) = yt_client(&fake, "options = { scheduled = true }");
+    let dir = tempfile::tempdir().unwrap();
+    let video = mp4_file(dir.path(), "capsule.mp4", 1000);
+    let thumb = jpeg_file(dir.path(), "mini.jpg");
+    let mut j = job(acct, "ar", capsule(&video, Some(thumb)));
+    j.content.title = None;
+    j.content.description = None;
+    j.due = clock.now() + jiff::SignedDuration::from_hours(6);
+    let saved = Saved::default();
+    let outcome = yt.publish(&j, &saved).await;
+    assert!(matches!(outcome, Outcome::Published { .. }), "{outcome:?}");
+    let st = fake.lock();
+    let v = &st.videos[0];
+    assert_eq!(v.status["privacyStatus"], "private");
+    assert_eq!(v.status["publishAt"], "2026-12-18T15:00:00Z");
+    // Title from the text's first line, description from the text.
+    assert_eq!(v.snippet["title"], "AMAL, capsule 1 🎬");
+    assert_eq!(v.snippet["defaultLanguage"], "ar");
+    assert!(st.thumbnails.is_empty());
+    drop(st);
+    assert!(saved.last().extra[THUMBNAIL_KEY].starts_with("refused"));
+    assert_protocol_clean(&fake);
 }

@@ -39,6 +39,8 @@ pub struct CampaignSync {
     known: BTreeMap<String, PathBuf>,
     /// Whether the snapshots were read (once, at the first pass).
     loaded_snapshots: bool,
+    /// The source last saved as each campaign's snapshot (to write only changes).
+    saved: BTreeMap<String, String>,
 }
 
 impl CampaignSync {
@@ -75,7 +77,11 @@ impl CampaignSync {
             Vec::new()
         } else {
             self.loaded_snapshots = true;
-            store.snapshots().await?
+            let all = store.snapshots().await?;
+            for s in &all {
+                self.saved.insert(s.campaign.clone(), s.source.clone());
+            }
+            all
         };
         let snapshot_of_path: BTreeMap<String, String> = snapshots
             .iter()

@@ -120,3 +120,171 @@ async fn a_second_run_publishes_nothing_again() {
     assert_exactly_once_on_time(&planned, &second.outbox);
     assert_eq!(first.events.len() + second.events.len(), planned.len());
 }
+
+// ---------------------------------------------------------------------------
+// Crash safety: the real binary, killed with SIGKILL during bursts.
+// ---------------------------------------------------------------------------
+
+/// A folder whose three outbox accounts publish the rounds' campaign files.
+fn crash_project() -> tempfile::TempDir {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(
+        tmp.path().join("berrah.toml"),
+        "[daemon]\nlease_seconds = 3\nworkers = 16\n\n\
+         [accounts.a1]\nplatform = \"facebook\"\n\n\
+         [accounts.a2]\nplatform = \"x\"\nconcurrency = 2\n\n\
+         [accounts.a3]\nplatform = \"linkedin\"\n",
+    )
+    .unwrap();
+    std::fs::create_dir_all(tmp.path().join("campaigns")).unwrap();
+    tmp
+}
+
+/// Writes campaign `round-N` with `posts` posts on the three accounts, due a
+/// second ago (UTC): a burst of `3 * posts` publications due now.
+fn write_round(dir: &std::path::Path, round: usize, posts: usize) {
+    let now = Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC);
+    let due = (now.clone() - jiff::SignedDuration::from_secs(1))
+        .strftime("%Y-%m-%dT%H:%M:%S")
+        .to_string();
+    let day = now.date();
+    let mut text = format!(
+        "[campaign]\nid = \"round-{round}\"\ntitle = \"Round {round}\"\ntimezone = \"UTC\"\n\
+         start = {}\nend = {}\naccounts = [\"a1\", \"a2\", \"a3\"]\nlanguages = [\"fr\"]\n",
+        day.yesterday().unwrap(),
+        day.tomorrow().unwrap()
+    );
+    for p in 0..posts {
+        text.push_str(&format!(
+            "\n[[posts]]\nid = \"p{p:02}\"\ndate_time = {due}\ntext = {{ fr = \"Tour {round}, message {p}\" }}\n"
+        ));
+    }
+    std::fs::write(
+        dir.join("campaigns").join(format!("round-{round:03}.toml")),
+        text,
+    )
+    .unwrap();
+}
+
+fn daemon_command(dir: &std::path::Path, database: &str) -> std::process::Command {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_berrah"));
+    cmd.current_dir(dir)
+        .env_remove("BERRAH_CONFIG")
+        .env_remove("BERRAH_CAMPAIGNS")
+        .env_remove("DATABASE_URL")
+        .env_remove("BERRAH_NOW")
+        .env("RUST_LOG", "warn,berrah=info")
+        .args([
+            "--config",
+            "berrah.toml",
+            "--database",
+            database,
+            "run",
+            "--no-watch",
+        ])
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null());
+    cmd
+}
+
+/// Kills the binary at random moments of bursts of 30 publications, `rounds`
+/// times, then lets it finish: every entry is published and written to the
+/// outbox (keyed on the occurrence id) exactly once.
+async fn crash_rounds(database: String, dir: tempfile::TempDir, rounds: usize) {
+    const POSTS: usize = 10;
+    let log = |round: usize| {
+        std::fs::File::create(dir.path().join(format!("round-{round}.log"))).unwrap()
+    };
+    let outbox_path = dir.path().join("data").join("outbox.jsonl");
+    let mut partial = 0;
+    // The kill comes at a random moment within `window`, which adapts so
+    // that kills land during the burst (start-up takes longer as rounds
+    // accumulate, and longer on PostgreSQL).
+    let mut window: u64 = 700;
+    for round in 0..rounds {
+        write_round(dir.path(), round, POSTS);
+        let before = berrah::platforms::outbox::Outbox::read_all(&outbox_path)
+            .unwrap()
+            .len();
+        let mut child = daemon_command(dir.path(), &database)
+            .stderr(log(round))
+            .spawn()
+            .unwrap();
+        let wait = rand::random::<u64>() % window;
+        tokio::time::sleep(std::time::Duration::from_millis(wait)).await;
+        child.kill().unwrap();
+        child.wait().unwrap();
+        let after = berrah::platforms::outbox::Outbox::read_all(&outbox_path)
+            .unwrap()
+            .len();
+        if after > before && after < (round + 1) * 3 * POSTS {
+            partial += 1;
+        } else if after == before {
+            window += 150;
+        } else {
+            window = window.saturating_sub(100).max(200);
+        }
+    }
+    // A last, undisturbed run finishes the work (expired leases rescued).
+    let mut child = daemon_command(dir.path(), &database)
+        .stderr(log(rounds))
+        .spawn()
+        .unwrap();
+    let store = berrah::store::Store::connect(&database).await.unwrap();
+    let total = rounds * 3 * POSTS;
+    eventually("every entry published", 120, || {
+        let store = store.clone();
+        async move {
+            let all = store.list(ListFilter::default()).await.unwrap();
+            all.len() == total && all.iter().all(|e| e.state == EntryState::Published)
+        }
+    })
+    .await;
+    // A graceful stop exits 0.
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "SIGTERM exit: {status:?}");
+
+    let records = berrah::platforms::outbox::Outbox::read_all(&outbox_path).unwrap();
+    let mut count: BTreeMap<String, usize> = BTreeMap::new();
+    for r in &records {
+        *count.entry(r.occurrence.clone()).or_default() += 1;
+    }
+    let dups: Vec<_> = count.iter().filter(|(_, n)| **n > 1).collect();
+    assert!(dups.is_empty(), "written twice: {dups:?}");
+    assert_eq!(records.len(), total, "every entry written once");
+    let all = store.list(ListFilter::default()).await.unwrap();
+    for e in &all {
+        assert_eq!(count.get(&e.id), Some(&1), "{} not in the outbox", e.id);
+    }
+    eprintln!(
+        "crash safety: {rounds} kills, {partial} in the middle of a burst, {total} posts, no duplicate"
+    );
+    assert!(
+        partial >= rounds / 10,
+        "too few kills landed in the middle of a burst ({partial} of {rounds})"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_safety_sigkill_during_bursts_sqlite() {
+    let dir = crash_project();
+    let url = berrah::store::testing::sqlite_url(&dir.path().join("data").join("berrah.db"));
+    crash_rounds(url, dir, 50).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn crash_safety_sigkill_during_bursts_postgres() {
+    let Some(url) = berrah::store::testing::postgres_url_or_skip(
+        "daemon::crash_safety_sigkill_during_bursts_postgres",
+    ) else {
+        return;
+    };
+    crash_rounds(url, crash_project(), 50).await;
+}

@@ -259,6 +259,13 @@ pub async fn retry_entry(store: &Store, id: &str, now: Timestamp) -> Result<Stri
         .await?
         .remove(&before.id)
         .flatten();
+    if before.state == EntryState::Held && cause.as_deref() == Some("file_pause") {
+        return Err(Refusal::Refused(format!(
+            "{} is held by `paused = true` in its campaign file: remove that line (the daemon \
+             then schedules it again); a retry would be undone by the file",
+            describe(&before)
+        )));
+    }
     let after = store.retry(&before.id, now).await?;
     if before.state == EntryState::Held && cause.as_deref() == Some("outcome") {
         eprintln!(

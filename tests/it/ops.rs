@@ -50,6 +50,7 @@ both!(
     retry_and_cancel,
     pause_and_resume,
     show_lists_attempts_and_answers,
+    status_shows_accounts_needing_attention,
 );
 
 fn at(s: &str) -> Timestamp {
@@ -621,4 +622,47 @@ fn a_missing_sqlite_database_is_a_clear_error() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("no database at"), "{err}");
     assert!(!db.exists(), "status never creates a database");
+}
+
+async fn status_shows_accounts_needing_attention(store: Store, url: String) {
+    use berrah::auth::{SqlTokenStore, TokenRecord, TokenStore};
+    fill(&store).await;
+    let tokens = SqlTokenStore::from_store(&store);
+    let now = at(NOW);
+    let record = |account: &str, expires_in_days: Option<i64>, needs_operator: bool| TokenRecord {
+        account: account.into(),
+        platform: "facebook".into(),
+        blob: b"SEALED-SECRET-BLOB".to_vec(),
+        access_expires_at: expires_in_days.map(|d| now + jiff::SignedDuration::from_hours(24 * d)),
+        refresh_expires_at: None,
+        refreshable: false,
+        needs_operator,
+        reason: needs_operator.then(|| "the refresh token was refused".to_string()),
+        updated_at: now,
+    };
+    tokens.put(&record("oim-fb", Some(5), false)).await.unwrap();
+    tokens.put(&record("oim-x", None, true)).await.unwrap();
+    tokens
+        .put(&record("oim-later", Some(50), false))
+        .await
+        .unwrap();
+    let j = json(&run(&url, &["status", "--format", "json"]).await);
+    let warned: Vec<&str> = j["accounts_needing_attention"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|w| w["account"].as_str().unwrap())
+        .collect();
+    assert_eq!(warned, vec!["oim-fb", "oim-x"]);
+    let r = run(&url, &["status"]).await;
+    let text = ok(&r);
+    assert!(text.contains("accounts needing attention:"), "{text}");
+    assert!(text.contains("berrah accounts login oim-x"), "{text}");
+    assert!(
+        !text.contains("SEALED") && !r.stderr.contains("SEALED"),
+        "{text}"
+    );
+    // Filtered by account: only that account's warning.
+    let j = json(&run(&url, &["status", "--format", "json", "--account", "oim-x"]).await);
+    assert_eq!(j["accounts_needing_attention"].as_array().unwrap().len(), 1);
 }

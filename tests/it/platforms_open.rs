@@ -375,6 +375,57 @@ async fn mastodon_retry_after_a_dropped_answer_gives_one_status() {
 }
 
 #[tokio::test]
+async fn mastodon_ambiguous_attempt_older_than_the_key_lifetime_is_held() {
+    let fake = FakeMastodon::start().await.unwrap();
+    let env = Env::new();
+    let acc = masto_account(&fake, "");
+    let p = masto(&env, &acc);
+    let content = Content {
+        text: "Peut-être publié ❓ ربما".into(),
+        ..Content::default()
+    };
+    fake.fail_next(fm::Endpoint::Statuses, fm::Fault::DropAfterProcessing);
+    let saved = Saved::default();
+    let mut j = job(&acc, "o-late", "fr", content);
+    let out = p.publish(&j, &saved).await;
+    assert!(matches!(out, Outcome::Retry { .. }), "{out:?}");
+    assert!(saved.last().extra.contains_key("maybe_sent:o-late"));
+    // 61 minutes later the instance may have forgotten the key: held, not re-sent.
+    env.clock.set("2026-12-18T10:01:00Z".parse().unwrap());
+    j.progress = saved.last();
+    j.attempt = 2;
+    let out = p.publish(&j, &saved).await;
+    assert!(
+        matches!(&out, Outcome::Unknown { reason } if reason.contains("one hour")),
+        "{out:?}"
+    );
+    assert_eq!(fake.count("POST", "/api/v1/statuses"), 1);
+    // A plain 429 is not ambiguous: nothing is marked.
+    let fake = FakeMastodon::start().await.unwrap();
+    let acc = masto_account(&fake, "");
+    let p = masto(&env, &acc);
+    fake.fail_next(
+        fm::Endpoint::Statuses,
+        fm::Fault::RateLimited {
+            reset: "2026-12-18T10:02:00Z".parse().unwrap(),
+        },
+    );
+    let saved = Saved::default();
+    let j = job(
+        &acc,
+        "o-429b",
+        "fr",
+        Content {
+            text: "x".into(),
+            ..Content::default()
+        },
+    );
+    let out = p.publish(&j, &saved).await;
+    assert!(matches!(out, Outcome::Retry { .. }), "{out:?}");
+    assert!(saved.last().extra.is_empty());
+}
+
+#[tokio::test]
 async fn mastodon_slow_answer_times_out_into_a_keyed_retry() {
     let fake = FakeMastodon::start().await.unwrap();
     let mut env = Env::new();

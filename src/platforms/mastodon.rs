@@ -27,6 +27,8 @@
 //! `unlisted`, `private`, `direct`; default: the account's preference),
 //! `sensitive` (bool), `spoiler_text` (a content warning on every post).
 
+use std::sync::atomic::{AtomicBool, Ordering};
+
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
 use reqwest::header::HeaderMap;
@@ -54,6 +56,11 @@ const PROCESSING_RETRY: SignedDuration = SignedDuration::from_secs(60);
 /// How long an unattached upload stays usable (the server removes unattached
 /// media after roughly a day; half of it to be safe).
 const UPLOAD_TTL: SignedDuration = SignedDuration::from_hours(12);
+/// How long after an ambiguous attempt its Idempotency-Key still surely
+/// protects a retry (the server keeps keys for 3600 s; margin for clocks).
+const KEY_SAFE_FOR: SignedDuration = SignedDuration::from_mins(50);
+/// `progress.extra` key prefix: when a create with this key may have reached the instance.
+const MAYBE_SENT: &str = "maybe_sent:";
 /// Upstream `Status::MEDIA_ATTACHMENTS_LIMIT`.
 const MAX_MEDIA: usize = 4;
 
@@ -145,24 +152,38 @@ impl Mastodon {
         what: &str,
         build: impl Fn(&SecretString) -> Result<RequestBuilder, Outcome>,
     ) -> Result<Answer, Outcome> {
+        self.call_flagged(what, None, build).await
+    }
+
+    /// [`call`](Self::call), setting `maybe_sent` when a transport fault
+    /// happened after the request may have reached the instance.
+    async fn call_flagged(
+        &self,
+        what: &str,
+        maybe_sent: Option<&AtomicBool>,
+        build: impl Fn(&SecretString) -> Result<RequestBuilder, Outcome>,
+    ) -> Result<Answer, Outcome> {
+        let fault = |e: reqwest::Error| {
+            let e = e.without_url();
+            if let Some(flag) = maybe_sent
+                && common::sent(&e) == common::Sent::Maybe
+            {
+                flag.store(true, Ordering::Relaxed);
+            }
+            // Every Mastodon request here is keyed or harmless to repeat.
+            transport_outcome(what, &e, true)
+        };
         let mut secret = self.secret().await?;
         let mut renewed = false;
         loop {
             if let Some(wait) = self.limits.exhausted(self.now()) {
                 return Err(wait);
             }
-            let resp = build(&secret)?
-                .send()
-                .await
-                // Every Mastodon request here is keyed or harmless to repeat.
-                .map_err(|e| transport_outcome(what, &e.without_url(), true))?;
+            let resp = build(&secret)?.send().await.map_err(fault)?;
             let status = resp.status();
             let headers = resp.headers().clone();
             self.limits.observe(&headers, self.now());
-            let body = resp
-                .text()
-                .await
-                .map_err(|e| transport_outcome(what, &e.without_url(), true))?;
+            let body = resp.text().await.map_err(fault)?;
             if status == StatusCode::UNAUTHORIZED && !renewed {
                 renewed = true;
                 let fresh = self
@@ -185,10 +206,39 @@ impl Mastodon {
     }
 
     /// `POST /api/v1/statuses` with an idempotency key.
-    async fn post_status(&self, base: &str, what: &str, key: &str, body: &Value) -> Reply {
+    ///
+    /// The instance remembers a key for one hour only: when an earlier
+    /// attempt with this key may have reached it (a transport fault after
+    /// sending, a 5xx) and that was longer ago than [`KEY_SAFE_FOR`], sending
+    /// again could post twice, so the post is held for an operator instead.
+    async fn post_status(
+        &self,
+        base: &str,
+        what: &str,
+        key: &str,
+        body: &Value,
+        progress: &mut Progress,
+        checkpoint: &dyn Checkpoint,
+    ) -> Reply {
+        let marker = format!("{MAYBE_SENT}{key}");
+        if let Some(at) = progress
+            .extra
+            .get(&marker)
+            .and_then(|t| t.parse::<Timestamp>().ok())
+            && self.now().duration_since(at) > KEY_SAFE_FOR
+        {
+            return Err(Outcome::Unknown {
+                reason: format!(
+                    "{what}: an attempt at {at} may have reached the instance, and Mastodon \
+                     remembers an Idempotency-Key for one hour only: check the account for \
+                     this post, then release or cancel it"
+                ),
+            });
+        }
         let url = format!("{base}/api/v1/statuses");
+        let maybe_sent = AtomicBool::new(false);
         let answer = self
-            .call(what, |secret| {
+            .call_flagged(what, Some(&maybe_sent), |secret| {
                 Ok(self
                     .deps
                     .http
@@ -197,19 +247,41 @@ impl Mastodon {
                     .header("Idempotency-Key", key)
                     .json(body))
             })
-            .await?;
-        if answer.status.is_success() {
-            return serde_json::from_str::<StatusAnswer>(&answer.body).map_err(|e| {
-                Outcome::Retry {
-                    at: None,
-                    reason: format!(
-                        "{what}: the instance's answer could not be read ({e}): {}",
-                        excerpt(&answer.body)
-                    ),
+            .await;
+        let result = match answer {
+            Ok(answer) if answer.status.is_success() => {
+                serde_json::from_str::<StatusAnswer>(&answer.body).map_err(|e| {
+                    maybe_sent.store(true, Ordering::Relaxed);
+                    Outcome::Retry {
+                        at: None,
+                        reason: format!(
+                            "{what}: the instance's answer could not be read ({e}): {}",
+                            excerpt(&answer.body)
+                        ),
+                    }
+                })
+            }
+            Ok(answer) => {
+                if answer.status.is_server_error() {
+                    maybe_sent.store(true, Ordering::Relaxed);
                 }
-            });
+                Err(classify(what, &answer, self.now()))
+            }
+            Err(outcome) => Err(outcome),
+        };
+        match &result {
+            Ok(_) => {
+                progress.extra.remove(&marker);
+            }
+            Err(_)
+                if maybe_sent.load(Ordering::Relaxed) && !progress.extra.contains_key(&marker) =>
+            {
+                progress.extra.insert(marker, self.now().to_string());
+                save(checkpoint, progress).await?;
+            }
+            Err(_) => {}
         }
-        Err(classify(what, &answer, self.now()))
+        result
     }
 
     /// Makes sure every media of the post is uploaded and processed, and
@@ -510,7 +582,14 @@ impl Mastodon {
             );
             let what = "posting the main text";
             let status = match self
-                .post_status(&base, what, &job.occurrence_id, &body)
+                .post_status(
+                    &base,
+                    what,
+                    &job.occurrence_id,
+                    &body,
+                    &mut progress,
+                    checkpoint,
+                )
                 .await
             {
                 Ok(s) => s,
@@ -547,7 +626,7 @@ impl Mastodon {
             let what = format!("posting thread reply {}", i + 1);
             let key = reply_key(&job.occurrence_id, i);
             let status = self
-                .post_status(&base, &what, &key, &body)
+                .post_status(&base, &what, &key, &body, &mut progress, checkpoint)
                 .await
                 .map_err(|o| after_main(o, progress.url.as_deref()))?;
             progress.thread.push(status.id);
@@ -560,7 +639,14 @@ impl Mastodon {
             let body = status_body(comment, &options, language.as_deref(), &[], Some(&main_id));
             let key = comment_key(&job.occurrence_id);
             let status = self
-                .post_status(&base, "posting the first comment", &key, &body)
+                .post_status(
+                    &base,
+                    "posting the first comment",
+                    &key,
+                    &body,
+                    &mut progress,
+                    checkpoint,
+                )
                 .await
                 .map_err(|o| after_main(o, progress.url.as_deref()))?;
             progress.first_comment = Some(status.id);

@@ -375,6 +375,57 @@ async fn mastodon_retry_after_a_dropped_answer_gives_one_status() {
 }
 
 #[tokio::test]
+async fn mastodon_ambiguous_attempt_older_than_the_key_lifetime_is_held() {
+    let fake = FakeMastodon::start().await.unwrap();
+    let env = Env::new();
+    let acc = masto_account(&fake, "");
+    let p = masto(&env, &acc);
+    let content = Content {
+        text: "Peut-être publié ❓ ربما".into(),
+        ..Content::default()
+    };
+    fake.fail_next(fm::Endpoint::Statuses, fm::Fault::DropAfterProcessing);
+    let saved = Saved::default();
+    let mut j = job(&acc, "o-late", "fr", content);
+    let out = p.publish(&j, &saved).await;
+    assert!(matches!(out, Outcome::Retry { .. }), "{out:?}");
+    assert!(saved.last().extra.contains_key("maybe_sent:o-late"));
+    // 61 minutes later the instance may have forgotten the key: held, not re-sent.
+    env.clock.set("2026-12-18T10:01:00Z".parse().unwrap());
+    j.progress = saved.last();
+    j.attempt = 2;
+    let out = p.publish(&j, &saved).await;
+    assert!(
+        matches!(&out, Outcome::Unknown { reason } if reason.contains("one hour")),
+        "{out:?}"
+    );
+    assert_eq!(fake.count("POST", "/api/v1/statuses"), 1);
+    // A plain 429 is not ambiguous: nothing is marked.
+    let fake = FakeMastodon::start().await.unwrap();
+    let acc = masto_account(&fake, "");
+    let p = masto(&env, &acc);
+    fake.fail_next(
+        fm::Endpoint::Statuses,
+        fm::Fault::RateLimited {
+            reset: "2026-12-18T10:02:00Z".parse().unwrap(),
+        },
+    );
+    let saved = Saved::default();
+    let j = job(
+        &acc,
+        "o-429b",
+        "fr",
+        Content {
+            text: "x".into(),
+            ..Content::default()
+        },
+    );
+    let out = p.publish(&j, &saved).await;
+    assert!(matches!(out, Outcome::Retry { .. }), "{out:?}");
+    assert!(saved.last().extra.is_empty());
+}
+
+#[tokio::test]
 async fn mastodon_slow_answer_times_out_into_a_keyed_retry() {
     let fake = FakeMastodon::start().await.unwrap();
     let mut env = Env::new();
@@ -687,4 +738,384 @@ async fn mastodon_upload_cache_reuses_an_unattached_upload_with_its_new_alt_text
     assert_eq!(fake.count("POST", "/api/v2/media"), 2);
     let statuses = fake.statuses();
     assert_ne!(statuses[0].media_ids, statuses[1].media_ids);
+}
+
+// ---------------------------------------------------------------- Telegram
+
+use berrah::fakes::telegram::{self as ft, FakeTelegram};
+
+fn tg_account(fake: &FakeTelegram, handle: &str) -> Arc<AccountConfig> {
+    account(&format!(
+        "platform = \"telegram\"\nbase_url = \"{}\"\nhandle = \"{handle}\"\ncredentials = \"env:TG\"",
+        fake.url()
+    ))
+}
+
+fn tg(env: &Env, account: &Arc<AccountConfig>) -> Box<dyn Platform> {
+    berrah::platforms::build(env.deps(account, token(ft::DEFAULT_TOKEN)))
+}
+
+/// Arabic and French over 1,024 UTF-16 units: too long for a caption.
+fn long_text() -> String {
+    let mut t = String::new();
+    while t.encode_utf16().count() <= 1100 {
+        t.push_str("التعليم حق لكل طفل 📚 L'éducation est un droit (vraiment) ! ");
+    }
+    t
+}
+
+#[tokio::test]
+async fn telegram_text_thread_and_comment_go_out_as_plain_replies() {
+    let fake = FakeTelegram::start().await.unwrap();
+    let env = Env::new();
+    let acc = tg_account(&fake, "@berrah_test");
+    let p = tg(&env, &acc);
+    assert_eq!(p.idempotency(), Idempotency::None);
+    let text = "مرحبا 👋 *Bonjour* _à tous_ [lien](https://example.org) #Maroc_2026 !";
+    let content = Content {
+        text: text.into(),
+        thread: vec!["2/3 الجزء الثاني".into(), "3/3 fin ✅".into()],
+        first_comment: Some("Commentaire 💬".into()),
+        ..Content::default()
+    };
+    let saved = Saved::default();
+    let out = p.publish(&job(&acc, "o-tg", "ar", content), &saved).await;
+    let m = fake.messages();
+    assert_eq!(m.len(), 4, "{out:?}");
+    assert_eq!(
+        out,
+        Outcome::Published {
+            remote_id: m[0].message_id.to_string(),
+            url: Some(format!("https://t.me/berrah_test/{}", m[0].message_id))
+        }
+    );
+    assert_eq!(m[0].text.as_deref(), Some(text));
+    assert_eq!(m[0].parse_mode, None, "plain text: nothing to escape");
+    assert_eq!(m[1].reply_to, Some(m[0].message_id));
+    assert_eq!(m[2].reply_to, Some(m[1].message_id));
+    assert_eq!(m[2].text.as_deref(), Some("3/3 fin ✅"));
+    assert_eq!(m[3].reply_to, Some(m[0].message_id));
+    let last = saved.last();
+    assert_eq!(last.thread.len(), 2);
+    assert_eq!(last.first_comment, Some(m[3].message_id.to_string()));
+}
+
+#[tokio::test]
+async fn telegram_photo_with_caption_then_reused_by_file_id() {
+    let fake = FakeTelegram::start().await.unwrap();
+    let env = Env::new();
+    let acc = tg_account(&fake, "@berrah_test");
+    let p = tg(&env, &acc);
+    let content = Content {
+        text: "Journée de l'enfance 🎈 يوم الطفل".into(),
+        media: vec![media(
+            "journee-enfance-2027.jpg",
+            Some("alt ignored by Telegram"),
+        )],
+        ..Content::default()
+    };
+    let out = p
+        .publish(&job(&acc, "o-p1", "fr", content.clone()), &Saved::default())
+        .await;
+    assert!(matches!(out, Outcome::Published { .. }), "{out:?}");
+    let out = p
+        .publish(&job(&acc, "o-p2", "fr", content), &Saved::default())
+        .await;
+    assert!(matches!(out, Outcome::Published { .. }), "{out:?}");
+    let m = fake.messages();
+    assert_eq!(m.len(), 2);
+    assert_eq!(m[0].kind, "photo");
+    assert_eq!(
+        m[0].caption.as_deref(),
+        Some("Journée de l'enfance 🎈 يوم الطفل")
+    );
+    assert_eq!(m[0].file_name.as_deref(), Some("journee-enfance-2027.jpg"));
+    assert_eq!(m[1].file_name, None, "sent again by file_id, not uploaded");
+    assert_eq!(m[1].file_id, m[0].file_id);
+}
+
+#[tokio::test]
+async fn telegram_video_is_streamed() {
+    let fake = FakeTelegram::start().await.unwrap();
+    let env = Env::new();
+    let acc = tg_account(&fake, "-1001234567890");
+    let p = tg(&env, &acc);
+    let content = Content {
+        text: "Capsule 3 : vivre ensemble 🎬".into(),
+        media: vec![media("amal-capsule-3-vivre-ensemble.mp4", None)],
+        ..Content::default()
+    };
+    let out = p
+        .publish(&job(&acc, "o-v", "fr", content), &Saved::default())
+        .await;
+    let m = fake.messages();
+    assert_eq!(
+        out,
+        Outcome::Published {
+            remote_id: m[0].message_id.to_string(),
+            url: Some(format!("https://t.me/c/1234567890/{}", m[0].message_id))
+        }
+    );
+    assert_eq!(m[0].kind, "video");
+    assert!(m[0].supports_streaming);
+    let size = std::fs::metadata(media_path("amal-capsule-3-vivre-ensemble.mp4"))
+        .unwrap()
+        .len();
+    assert_eq!(m[0].file_size as u64, size);
+}
+
+#[tokio::test]
+async fn telegram_album_with_a_long_text_sends_the_text_as_a_reply() {
+    let fake = FakeTelegram::start().await.unwrap();
+    let env = Env::new();
+    let acc = tg_account(&fake, "@berrah_test");
+    let p = tg(&env, &acc);
+    let text = long_text();
+    let content = Content {
+        text: text.clone(),
+        media: vec![
+            media("amal-ecole-pour-tous.jpg", Some("école")),
+            media("amal-capsule-1-migrants.mp4", None),
+            media("b7al-b7al-semaine.jpg", None),
+        ],
+        ..Content::default()
+    };
+    let saved = Saved::default();
+    let out = p
+        .publish(&job(&acc, "o-album", "ar", content), &saved)
+        .await;
+    assert!(matches!(out, Outcome::Published { .. }), "{out:?}");
+    let m = fake.messages();
+    assert_eq!(m.len(), 4);
+    let group = m[0].media_group_id.clone();
+    assert!(group.is_some());
+    assert!(
+        m[..3]
+            .iter()
+            .all(|x| x.media_group_id == group && x.caption.is_none())
+    );
+    assert_eq!(
+        m.iter()
+            .take(3)
+            .map(|x| x.kind.as_str())
+            .collect::<Vec<_>>(),
+        ["photo", "video", "photo"]
+    );
+    assert!(m[1].supports_streaming);
+    assert_eq!(m[3].text.as_deref(), Some(text.as_str()));
+    assert_eq!(m[3].reply_to, Some(m[0].message_id));
+    let last = saved.last();
+    assert_eq!(
+        last.extra.get("text_message"),
+        Some(&m[3].message_id.to_string())
+    );
+    assert_eq!(last.media.len(), 3);
+}
+
+#[tokio::test]
+async fn telegram_resumes_after_a_flood_wait_without_reposting_the_album() {
+    let fake = FakeTelegram::start().await.unwrap();
+    let env = Env::new();
+    let acc = tg_account(&fake, "@berrah_test");
+    let p = tg(&env, &acc);
+    let content = Content {
+        text: long_text(),
+        media: vec![
+            media("amal-capsule-1-miniature.jpg", None),
+            media("amal-capsule-2-miniature.jpg", None),
+        ],
+        thread: vec!["suite 🧵".into()],
+        ..Content::default()
+    };
+    fake.fail_next(
+        Some("sendMessage"),
+        ft::Fault::RateLimited { retry_after: 35 },
+    );
+    let saved = Saved::default();
+    let mut j = job(&acc, "o-flood", "fr", content);
+    let before = env.clock.now();
+    let out = p.publish(&j, &saved).await;
+    match &out {
+        Outcome::Retry { at: Some(at), .. } => {
+            assert!(
+                *at >= before + jiff::SignedDuration::from_secs(35),
+                "{out:?}"
+            )
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(fake.messages().len(), 2, "the album went out");
+    j.progress = saved.last();
+    j.attempt = 2;
+    let out = p.publish(&j, &saved).await;
+    assert!(matches!(out, Outcome::Published { .. }), "{out:?}");
+    assert_eq!(fake.count("sendMediaGroup"), 1);
+    let m = fake.messages();
+    assert_eq!(m.len(), 4);
+    assert_eq!(m[2].reply_to, Some(m[0].message_id));
+    assert_eq!(m[3].text.as_deref(), Some("suite 🧵"));
+    assert_eq!(m[3].reply_to, Some(m[2].message_id));
+}
+
+#[tokio::test]
+async fn telegram_dropped_or_slow_answers_are_unknown_never_resent() {
+    let fake = FakeTelegram::start().await.unwrap();
+    let mut env = Env::new();
+    env.http = berrah::http::client_builder()
+        .timeout(Duration::from_millis(500))
+        .build()
+        .unwrap();
+    let acc = tg_account(&fake, "@berrah_test");
+    let p = tg(&env, &acc);
+    let text = |t: &str| Content {
+        text: t.into(),
+        ..Content::default()
+    };
+    fake.fail_next(Some("sendMessage"), ft::Fault::DropAfterProcessing);
+    let out = p
+        .publish(&job(&acc, "o-d", "fr", text("coupé")), &Saved::default())
+        .await;
+    assert!(matches!(out, Outcome::Unknown { .. }), "{out:?}");
+    assert_no_secret(&out, ft::DEFAULT_TOKEN);
+    fake.fail_next(Some("sendMessage"), ft::Fault::Slow(Duration::from_secs(3)));
+    let out = p
+        .publish(&job(&acc, "o-s", "fr", text("lent")), &Saved::default())
+        .await;
+    assert!(matches!(out, Outcome::Unknown { .. }), "{out:?}");
+    assert_no_secret(&out, ft::DEFAULT_TOKEN);
+    fake.fail_next(Some("sendMessage"), ft::Fault::ServerError(500));
+    let out = p
+        .publish(&job(&acc, "o-5", "fr", text("500")), &Saved::default())
+        .await;
+    assert!(matches!(out, Outcome::Unknown { .. }), "{out:?}");
+    assert_eq!(fake.count("sendMessage"), 3, "each sent once, never again");
+}
+
+#[tokio::test]
+async fn telegram_error_classes() {
+    let fake = FakeTelegram::start().await.unwrap();
+    let env = Env::new();
+    let acc = tg_account(&fake, "@berrah_test");
+    let p = tg(&env, &acc);
+    let text = |t: &str| Content {
+        text: t.into(),
+        ..Content::default()
+    };
+
+    // A revoked token: for an operator, and the token (in the URL path) never shown.
+    fake.set_token("654321:NEW-token");
+    let out = p
+        .publish(&job(&acc, "o-1", "fr", text("a")), &Saved::default())
+        .await;
+    assert!(matches!(out, Outcome::NeedsOperator { .. }), "{out:?}");
+    assert_no_secret(&out, ft::DEFAULT_TOKEN);
+    // A token rotated in the credentials file: renewed once, published.
+    let rotating = Arc::new(Rotating {
+        current: Mutex::new(ft::DEFAULT_TOKEN.into()),
+        next: "654321:NEW-token".into(),
+        renewals: Mutex::new(0),
+    });
+    let p2 = berrah::platforms::build(env.deps(&acc, rotating.clone()));
+    let out = p2
+        .publish(&job(&acc, "o-2", "fr", text("b")), &Saved::default())
+        .await;
+    assert!(matches!(out, Outcome::Published { .. }), "{out:?}");
+    assert_eq!(*rotating.renewals.lock().unwrap(), 1);
+    fake.set_token(ft::DEFAULT_TOKEN);
+
+    fake.fail_next(None, ft::Fault::BotRemoved);
+    let out = p
+        .publish(&job(&acc, "o-3", "fr", text("c")), &Saved::default())
+        .await;
+    assert!(
+        matches!(&out, Outcome::NeedsOperator { reason } if reason.contains("administrator")),
+        "{out:?}"
+    );
+    fake.fail_next(None, ft::Fault::NotAdmin);
+    let out = p
+        .publish(&job(&acc, "o-4", "fr", text("d")), &Saved::default())
+        .await;
+    assert!(matches!(out, Outcome::NeedsOperator { .. }), "{out:?}");
+
+    // A wrong channel: the handle is named.
+    let wrong = tg_account(&fake, "@another_channel");
+    let out = tg(&env, &wrong)
+        .publish(&job(&wrong, "o-5", "fr", text("e")), &Saved::default())
+        .await;
+    assert!(
+        matches!(&out, Outcome::Failed { reason } if reason.contains("handle")),
+        "{out:?}"
+    );
+
+    // Too long for Telegram: refused before anything is sent.
+    let sent = fake.count("sendMessage");
+    let long = "é".repeat(4097);
+    let out = p
+        .publish(&job(&acc, "o-6", "fr", text(&long)), &Saved::default())
+        .await;
+    assert!(
+        matches!(&out, Outcome::Failed { reason } if reason.contains("1 over")),
+        "{out:?}"
+    );
+    assert_eq!(fake.count("sendMessage"), sent);
+
+    // An upload over the limit: 413, permanent, actionable.
+    fake.set_upload_limits(1000, 1000);
+    let photo = Content {
+        text: "photo".into(),
+        media: vec![media("b7al-b7al-lancement.jpg", None)],
+        ..Content::default()
+    };
+    let out = p
+        .publish(&job(&acc, "o-7", "fr", photo), &Saved::default())
+        .await;
+    assert!(
+        matches!(&out, Outcome::Failed { reason } if reason.contains("smaller")),
+        "{out:?}"
+    );
+
+    // A handle without `@` works; a 502 on a send is unknown (may be published).
+    let bad = tg_account(&fake, "berrah_test");
+    fake.fail_next(None, ft::Fault::ServerError(502));
+    let out = tg(&env, &bad)
+        .publish(&job(&bad, "o-8", "fr", text("f")), &Saved::default())
+        .await;
+    assert!(matches!(out, Outcome::Unknown { .. }), "{out:?}");
+    assert!(
+        fake.messages()
+            .iter()
+            .all(|m| m.text.as_deref() != Some("c"))
+    );
+}
+
+#[tokio::test]
+async fn telegram_forgotten_file_id_is_uploaded_again() {
+    let fake = FakeTelegram::start().await.unwrap();
+    let env = Env::new();
+    let acc = tg_account(&fake, "@berrah_test");
+    let p = tg(&env, &acc);
+    let path = media_path("amal-activites-interculturelles.jpg");
+    let sha = hex::encode(<sha2::Sha256 as sha2::Digest>::digest(
+        std::fs::read(&path).unwrap(),
+    ));
+    use berrah::media::UploadCache;
+    env.uploads
+        .put("acct", &sha, "AgAC-unknown-to-this-bot", None)
+        .await;
+    let content = Content {
+        text: "Activités interculturelles 🤝 أنشطة".into(),
+        media: vec![media("amal-activites-interculturelles.jpg", None)],
+        ..Content::default()
+    };
+    let saved = Saved::default();
+    let out = p.publish(&job(&acc, "o-fid", "fr", content), &saved).await;
+    assert!(matches!(out, Outcome::Published { .. }), "{out:?}");
+    let m = fake.messages();
+    assert_eq!(m.len(), 1);
+    assert_eq!(
+        m[0].file_name.as_deref(),
+        Some("amal-activites-interculturelles.jpg")
+    );
+    assert_eq!(saved.last().media.get(&sha), m[0].file_id.as_ref());
+    assert_eq!(env.uploads.get("acct", &sha).await, m[0].file_id);
 }

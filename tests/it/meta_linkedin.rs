@@ -547,3 +547,434 @@ async fn facebook_resolve_says_none_when_nothing_was_posted() {
     // An older post with the same text (before the due time) is not ours.
     assert!(fb.fake.posts().is_empty());
 }
+
+// ---------------------------------------------------------------- Instagram
+
+/// A public web server for the campaign's media (Instagram fetches them).
+struct MediaHost {
+    running: berrah::fakes::Running,
+    files: Arc<Mutex<std::collections::HashMap<String, Vec<u8>>>>,
+}
+
+impl MediaHost {
+    async fn start() -> MediaHost {
+        let files: Arc<Mutex<std::collections::HashMap<String, Vec<u8>>>> = Arc::default();
+        let f = files.clone();
+        let app = axum::Router::new().fallback(move |uri: axum::http::Uri| {
+            let f = f.clone();
+            async move {
+                let name = uri.path().trim_start_matches("/media/").to_string();
+                match f.lock().unwrap().get(&name) {
+                    Some(b) => (axum::http::StatusCode::OK, b.clone()),
+                    None => (axum::http::StatusCode::NOT_FOUND, Vec::new()),
+                }
+            }
+        });
+        MediaHost {
+            running: berrah::fakes::serve(app).await.unwrap(),
+            files,
+        }
+    }
+
+    fn base(&self) -> String {
+        format!("{}/media", self.running.url())
+    }
+
+    /// Writes the file in `dir` and publishes it under its name.
+    fn put(&self, dir: &Path, name: &str, bytes: &[u8]) -> PathBuf {
+        self.files
+            .lock()
+            .unwrap()
+            .insert(name.to_string(), bytes.to_vec());
+        write(dir, name, bytes)
+    }
+}
+
+struct Ig {
+    fake: FakeGraph,
+    host: MediaHost,
+    account: Arc<AccountConfig>,
+    client: Box<dyn Platform>,
+    dir: tempfile::TempDir,
+}
+
+async fn instagram_with(config: FakeGraphConfig, media_base_url: bool) -> Ig {
+    let clock = TestClock::at(NOW);
+    let fake = FakeGraph::start(FakeGraphConfig {
+        clock: clock.clone(),
+        ..config
+    })
+    .await
+    .unwrap();
+    let host = MediaHost::start().await;
+    let mut toml_text = format!(
+        "platform = \"instagram\"\nhandle = \"{}\"\nbase_url = \"{}\"\ncredentials = \"env:IG_TOKEN\"\n",
+        fake.config().ig_user_id,
+        fake.url()
+    );
+    if media_base_url {
+        toml_text.push_str(&format!(
+            "[options]\nmedia_base_url = \"{}\"\n",
+            host.base()
+        ));
+    }
+    let account = account(&toml_text);
+    let client = berrah::platforms::build(deps(
+        "unhcr-instagram",
+        account.clone(),
+        &fake.config().token,
+        clock,
+    ));
+    Ig {
+        fake,
+        host,
+        account,
+        client,
+        dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+async fn instagram(config: FakeGraphConfig) -> Ig {
+    instagram_with(config, true).await
+}
+
+fn ig_job(ig: &Ig, content: Content) -> PublishJob {
+    job("unhcr-instagram", ig.account.clone(), content)
+}
+
+#[tokio::test]
+async fn instagram_image_with_alt_text_and_first_comment() {
+    let ig = instagram(FakeGraphConfig::default()).await;
+    assert_eq!(ig.client.idempotency(), Idempotency::Queryable);
+    let photo = ig
+        .host
+        .put(ig.dir.path(), "affiche-ar.jpg", &jpeg(1080, 1350, 3));
+    let mut content = text(AR_TEXT);
+    content.media = vec![media(&photo, Some("ملصق اليوم الدولي للمهاجرين"))];
+    content.first_comment = Some("#مهاجرون #المغرب".into());
+    let saved = Saved::default();
+    let outcome = ig.client.publish(&ig_job(&ig, content), &saved).await;
+    let published = ig.fake.media();
+    assert_eq!(published.len(), 1, "{outcome:?}");
+    let m = &published[0];
+    assert_eq!(m.caption.as_deref(), Some(AR_TEXT));
+    assert_eq!(m.media_type, "IMAGE");
+    let containers = ig.fake.containers();
+    assert_eq!(containers.len(), 1);
+    assert_eq!(
+        containers[0].url.as_deref(),
+        Some(format!("{}/affiche-ar.jpg", ig.host.base()).as_str())
+    );
+    assert_eq!(
+        containers[0].alt_text.as_deref(),
+        Some("ملصق اليوم الدولي للمهاجرين")
+    );
+    assert_eq!(
+        outcome,
+        Outcome::Published {
+            remote_id: m.id.clone(),
+            url: Some(m.permalink.clone()),
+        }
+    );
+    assert!(m.permalink.starts_with("https://www.instagram.com/p/"));
+    let comments = ig.fake.comments();
+    assert_eq!(comments.len(), 1);
+    assert_eq!(comments[0].on, m.id);
+    assert_eq!(
+        saved.last().first_comment.as_deref(),
+        Some(comments[0].id.as_str())
+    );
+    assert_token_in_headers_only(&ig.fake);
+}
+
+#[tokio::test]
+async fn instagram_carousel_of_images_and_a_video() {
+    let ig = instagram(FakeGraphConfig::default()).await;
+    let a = ig.host.put(ig.dir.path(), "un.jpg", &jpeg(1080, 1080, 1));
+    let b = ig.host.put(ig.dir.path(), "deux.jpg", &jpeg(1080, 1080, 2));
+    let v = ig
+        .host
+        .put(ig.dir.path(), "trois.mp4", &mp4(1080, 1080, 4, 512));
+    let mut content = text(FR_TEXT);
+    content.media = vec![
+        media(&a, Some("Première image")),
+        media(&b, None),
+        media(&v, None),
+    ];
+    let outcome = ig
+        .client
+        .publish(&ig_job(&ig, content), &Saved::default())
+        .await;
+    let published = ig.fake.media();
+    assert_eq!(published.len(), 1, "{outcome:?}");
+    assert_eq!(published[0].media_type, "CAROUSEL_ALBUM");
+    assert_eq!(published[0].children, 3);
+    assert_eq!(published[0].caption.as_deref(), Some(FR_TEXT));
+    let containers = ig.fake.containers();
+    let items: Vec<_> = containers.iter().filter(|c| c.is_carousel_item).collect();
+    assert_eq!(items.len(), 3);
+    assert!(items.iter().any(|c| c.media_type == "VIDEO"));
+    assert!(items.iter().all(|c| c.caption.is_none()));
+    assert!(
+        items
+            .iter()
+            .any(|c| c.alt_text.as_deref() == Some("Première image"))
+    );
+    assert!(matches!(outcome, Outcome::Published { .. }));
+}
+
+#[tokio::test]
+async fn instagram_reel_polls_its_container_and_saves_it_first() {
+    let ig = instagram(FakeGraphConfig {
+        container_polls: 3,
+        ..FakeGraphConfig::default()
+    })
+    .await;
+    let v = ig
+        .host
+        .put(ig.dir.path(), "capsule.mp4", &mp4(1080, 1920, 5, 512));
+    let mut content = text(AR_TEXT);
+    content.media = vec![media(&v, None)];
+    let saved = Saved::default();
+    let outcome = ig.client.publish(&ig_job(&ig, content), &saved).await;
+    let containers = ig.fake.containers();
+    assert_eq!(containers.len(), 1);
+    assert_eq!(containers[0].media_type, "REELS");
+    // The container id was saved before anything else.
+    let first = saved.0.lock().unwrap()[0].clone();
+    assert_eq!(first.extra.get("ig_container"), Some(&containers[0].id));
+    assert!(first.remote_id.is_none());
+    let polls = ig
+        .fake
+        .requests()
+        .iter()
+        .filter(|r| r.method == "GET" && r.path.ends_with(&containers[0].id))
+        .count();
+    assert!(polls >= 3, "{polls} polls");
+    let m = &ig.fake.media()[0];
+    assert!(m.permalink.starts_with("https://www.instagram.com/reel/"));
+    assert_eq!(
+        outcome,
+        Outcome::Published {
+            remote_id: m.id.clone(),
+            url: Some(m.permalink.clone())
+        }
+    );
+}
+
+#[tokio::test]
+async fn instagram_still_processing_retries_later_with_the_same_container() {
+    let ig = instagram(FakeGraphConfig {
+        container_polls: 10_000,
+        ..FakeGraphConfig::default()
+    })
+    .await;
+    let v = ig
+        .host
+        .put(ig.dir.path(), "long.mp4", &mp4(1080, 1920, 5, 512));
+    let mut content = text(FR_TEXT);
+    content.media = vec![media(&v, None)];
+    let saved = Saved::default();
+    let j = ig_job(&ig, content);
+    let o = ig.client.publish(&j, &saved).await;
+    assert!(matches!(o, Outcome::Retry { at: Some(_), .. }), "{o:?}");
+    let mut j = j;
+    j.progress = saved.last();
+    let o = ig.client.publish(&j, &saved).await;
+    assert!(matches!(o, Outcome::Retry { .. }), "{o:?}");
+    assert_eq!(ig.fake.containers().len(), 1, "the container is reused");
+    assert!(ig.fake.media().is_empty());
+}
+
+#[tokio::test]
+async fn instagram_refuses_bad_input_before_calling() {
+    // No media.
+    let ig = instagram(FakeGraphConfig::default()).await;
+    match ig
+        .client
+        .publish(&ig_job(&ig, text(FR_TEXT)), &Saved::default())
+        .await
+    {
+        Outcome::Failed { reason } => assert!(reason.contains("image or a video"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    // Too many hashtags.
+    let photo = ig.host.put(ig.dir.path(), "a.jpg", &jpeg(1080, 1080, 1));
+    let tags: String = (0..31).map(|i| format!(" #tag{i}")).collect();
+    let mut content = text(&format!("{FR_TEXT}{tags}"));
+    content.media = vec![media(&photo, None)];
+    match ig
+        .client
+        .publish(&ig_job(&ig, content), &Saved::default())
+        .await
+    {
+        Outcome::Failed { reason } => assert!(reason.contains("32 hashtags"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    // More than ten media.
+    let mut content = text(FR_TEXT);
+    content.media = (0..11).map(|_| media(&photo, None)).collect();
+    assert!(matches!(
+        ig.client
+            .publish(&ig_job(&ig, content), &Saved::default())
+            .await,
+        Outcome::Failed { .. }
+    ));
+    // A PNG.
+    let png = write(ig.dir.path(), "b.png", b"\x89PNG\r\n\x1a\n\0\0\0\rIHDR\0\0\0\x10\0\0\0\x10\x08\x06\0\0\0\0\0\0\0\0\0\0\0IEND\xaeB`\x82");
+    let mut content = text(FR_TEXT);
+    content.media = vec![media(&png, None)];
+    match ig
+        .client
+        .publish(&ig_job(&ig, content), &Saved::default())
+        .await
+    {
+        Outcome::Failed { reason } => assert!(reason.contains("JPEG"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(ig.fake.requests().is_empty());
+
+    // No media_base_url: said clearly.
+    let ig = instagram_with(FakeGraphConfig::default(), false).await;
+    let photo = write(ig.dir.path(), "a.jpg", &jpeg(1080, 1080, 1));
+    let mut content = text(FR_TEXT);
+    content.media = vec![media(&photo, None)];
+    match ig
+        .client
+        .publish(&ig_job(&ig, content), &Saved::default())
+        .await
+    {
+        Outcome::Failed { reason } => assert!(reason.contains("media_base_url"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn instagram_unreachable_media_is_a_clear_failure() {
+    let ig = instagram(FakeGraphConfig::default()).await;
+    // Written locally but not published on the media host.
+    let photo = write(ig.dir.path(), "absent.jpg", &jpeg(1080, 1080, 1));
+    let mut content = text(FR_TEXT);
+    content.media = vec![media(&photo, None)];
+    match ig
+        .client
+        .publish(&ig_job(&ig, content), &Saved::default())
+        .await
+    {
+        Outcome::Failed { reason } => {
+            assert!(reason.contains("could not be fetched"), "{reason}");
+            assert!(reason.contains("2207052"), "{reason}");
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn instagram_graph_errors_are_classified() {
+    let ig = instagram(FakeGraphConfig::default()).await;
+    let photo = ig.host.put(ig.dir.path(), "a.jpg", &jpeg(1080, 1080, 1));
+    let mut content = text(AR_TEXT);
+    content.media = vec![media(&photo, None)];
+    let j = ig_job(&ig, content);
+    let run = |endpoint: fg::Endpoint, fault: fg::Fault| {
+        let j = j.clone();
+        let ig = &ig;
+        async move {
+            ig.fake.fail_next(endpoint, fault);
+            ig.client.publish(&j, &Saved::default()).await
+        }
+    };
+    match run(fg::Endpoint::IgMedia, fg::Fault::token_expired()).await {
+        Outcome::NeedsOperator { reason } => assert!(reason.contains("accounts login"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    match run(
+        fg::Endpoint::IgMedia,
+        fg::Fault::permission("instagram_content_publish"),
+    )
+    .await
+    {
+        Outcome::NeedsOperator { reason } => {
+            assert!(reason.contains("`instagram_content_publish`"), "{reason}")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        run(fg::Endpoint::IgMedia, fg::Fault::transient()).await,
+        Outcome::Retry { at: None, .. }
+    ));
+    match run(
+        fg::Endpoint::IgMedia,
+        fg::Fault::graph(36003, Some(2207009), "The aspect ratio is not supported."),
+    )
+    .await
+    {
+        Outcome::Failed { reason } => assert!(reason.contains("aspect ratio"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    // The daily publishing cap, at media_publish: retried later.
+    match run(
+        fg::Endpoint::IgPublish,
+        fg::Fault::graph(9, Some(2207042), "Application request limit reached"),
+    )
+    .await
+    {
+        Outcome::Retry { at: Some(_), .. } => {}
+        other => panic!("{other:?}"),
+    }
+    assert!(ig.fake.media().is_empty());
+}
+
+#[tokio::test]
+async fn instagram_resolve_adopts_a_published_container() {
+    let ig = instagram(FakeGraphConfig::default()).await;
+    let photo = ig.host.put(ig.dir.path(), "a.jpg", &jpeg(1080, 1080, 1));
+    let mut content = text(FR_TEXT);
+    content.media = vec![media(&photo, None)];
+    ig.fake
+        .fail_next(fg::Endpoint::IgPublish, fg::Fault::DropAfter);
+    let saved = Saved::default();
+    let mut j = ig_job(&ig, content);
+    let o = ig.client.publish(&j, &saved).await;
+    assert!(matches!(o, Outcome::Unknown { .. }), "{o:?}");
+    assert_eq!(ig.fake.media().len(), 1);
+    j.progress = saved.last();
+    let m = ig.fake.media()[0].clone();
+    let expected = Outcome::Published {
+        remote_id: m.id.clone(),
+        url: Some(m.permalink.clone()),
+    };
+    assert_eq!(ig.client.resolve(&j).await, Some(expected.clone()));
+    // Publishing again adopts it too, never a second media.
+    j.attempt = 2;
+    assert_eq!(ig.client.publish(&j, &saved).await, expected);
+    assert_eq!(ig.fake.media().len(), 1);
+}
+
+#[tokio::test]
+async fn instagram_resolve_publishes_a_finished_container() {
+    let ig = instagram(FakeGraphConfig::default()).await;
+    let photo = ig.host.put(ig.dir.path(), "a.jpg", &jpeg(1080, 1080, 1));
+    let mut content = text(AR_TEXT);
+    content.media = vec![media(&photo, None)];
+    ig.fake
+        .fail_next(fg::Endpoint::IgPublish, fg::Fault::DropBefore);
+    let saved = Saved::default();
+    let mut j = ig_job(&ig, content);
+    let o = ig.client.publish(&j, &saved).await;
+    assert!(matches!(o, Outcome::Unknown { .. }), "{o:?}");
+    assert!(ig.fake.media().is_empty());
+    j.progress = saved.last();
+    let resolved = ig.client.resolve(&j).await;
+    let media = ig.fake.media();
+    assert_eq!(media.len(), 1);
+    assert_eq!(
+        resolved,
+        Some(Outcome::Published {
+            remote_id: media[0].id.clone(),
+            url: Some(media[0].permalink.clone()),
+        })
+    );
+    // Without a container there is nothing to ask.
+    assert_eq!(ig.client.resolve(&ig_job(&ig, text("x"))).await, None);
+}

@@ -439,7 +439,8 @@ async fn instance(State(shared): State<Arc<Shared>>, headers: HeaderMap) -> Resp
     deliver(&shared, "GET", "/api/v2/instance", after, r).await
 }
 
-/// The parameters of `POST /api/v1/statuses`, from JSON or a form.
+/// The parameters of `POST /api/v1/statuses`, from JSON, a form or multipart
+/// (Rails accepts all three).
 #[derive(Debug, Default)]
 struct StatusParams {
     status: Option<String>,
@@ -480,10 +481,21 @@ fn parse_status_params(headers: &HeaderMap, body: &[u8]) -> Result<StatusParams,
                 }
             }
         }
-    } else if ct.starts_with("application/x-www-form-urlencoded") {
-        for (k, v) in url::form_urlencoded::parse(body) {
-            let v = v.into_owned();
-            match k.as_ref() {
+    } else if ct.starts_with("application/x-www-form-urlencoded")
+        || ct.starts_with("multipart/form-data")
+    {
+        let pairs: Vec<(String, String)> = if ct.starts_with("multipart/form-data") {
+            parse_multipart(ct, body)?
+                .into_iter()
+                .map(|p| (p.name, String::from_utf8_lossy(&p.data).into_owned()))
+                .collect()
+        } else {
+            url::form_urlencoded::parse(body)
+                .map(|(k, v)| (k.into_owned(), v.into_owned()))
+                .collect()
+        };
+        for (k, v) in pairs {
+            match k.as_str() {
                 "status" => p.status = Some(v),
                 "media_ids[]" => p.media_ids.push(v),
                 "in_reply_to_id" => p.in_reply_to_id = Some(v),
@@ -946,5 +958,35 @@ mod tests {
         assert_eq!(parts[1].data, b"\xff\xd8\r\n\xff");
         assert!(parse_multipart("application/json", body).is_err());
         assert!(parse_multipart("multipart/form-data; boundary=XyZ", b"--XyZ\r\nbroken").is_err());
+    }
+
+    #[test]
+    fn status_params_from_json_and_form() {
+        let mut h = HeaderMap::new();
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        let p = parse_status_params(
+            &h,
+            br#"{"status":"s","media_ids":["1",2],"sensitive":true,"visibility":"unlisted"}"#,
+        )
+        .unwrap();
+        assert_eq!(p.media_ids, vec!["1", "2"]);
+        assert!(p.sensitive);
+        h.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/x-www-form-urlencoded"),
+        );
+        let p = parse_status_params(
+            &h,
+            b"status=%D9%85&media_ids[]=7&media_ids[]=8&in_reply_to_id=3",
+        )
+        .unwrap();
+        assert_eq!(p.status.as_deref(), Some("م"));
+        assert_eq!(p.media_ids, vec!["7", "8"]);
+        assert_eq!(p.in_reply_to_id.as_deref(), Some("3"));
+        h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/plain"));
+        assert!(parse_status_params(&h, b"x").is_err());
     }
 }

@@ -288,3 +288,48 @@ async fn crash_safety_sigkill_during_bursts_postgres() {
     };
     crash_rounds(url, crash_project(), 50).await;
 }
+
+/// `berrah rehearse --instant` prints every publication of the plan once,
+/// with its local and UTC time, and never touches the data folder.
+#[test]
+fn rehearse_prints_every_publication_once() {
+    let dir = copy_project(&fixture("plan"));
+    let planned = planned(dir.path(), t("2026-09-01T00:00:00Z"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_berrah"))
+        .current_dir(dir.path())
+        .env_remove("BERRAH_CONFIG")
+        .env_remove("DATABASE_URL")
+        .env_remove("BERRAH_NOW")
+        .args([
+            "--config",
+            "berrah.toml",
+            "rehearse",
+            "--from",
+            "2026-09-01",
+            "--instant",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().filter(|l| l.contains(" UTC)  ")).collect();
+    assert_eq!(lines.len(), planned.len(), "{stdout}");
+    // Paris in summer time, Casablanca during Ramadan (UTC+0).
+    assert!(
+        stdout.contains("2027-03-28 03:30 +02:00 (2027-03-28 01:30 UTC)  paris/-/in-the-gap"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("2027-02-14 21:00 +00:00 (2027-02-14 21:00 UTC)  ramadan/-/sundays"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("late]"), "{stdout}");
+    assert!(
+        !dir.path().join("data").exists(),
+        "rehearse wrote to the data folder"
+    );
+}

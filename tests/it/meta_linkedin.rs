@@ -252,10 +252,12 @@ async fn facebook_text_post_in_arabic_with_first_comment() {
     let mut content = text(AR_TEXT);
     content.first_comment = Some("التفاصيل: https://morocco.iom.int".into());
     let outcome = fb.client.publish(&fb_job(&fb, content), &saved).await;
+    // (the first comment's link stays in the comment)
     let posts = fb.fake.posts();
     assert_eq!(posts.len(), 1);
     assert_eq!(posts[0].message.as_deref(), Some(AR_TEXT));
     assert_eq!(posts[0].kind, fg::PostKind::Status);
+    assert_eq!(posts[0].link, None);
     assert_eq!(
         outcome,
         Outcome::Published {
@@ -285,6 +287,23 @@ async fn facebook_text_post_in_arabic_with_first_comment() {
     assert_eq!(outcome2, outcome);
     assert_eq!(fb.fake.posts().len(), 1);
     assert_eq!(fb.fake.comments().len(), 1);
+}
+
+#[tokio::test]
+async fn facebook_link_post_sends_the_link() {
+    let fb = facebook(FakeGraphConfig::default()).await;
+    let t = "Lisez notre rapport : https://morocco.iom.int/fr/rapport?utm_source=facebook.";
+    let o = fb
+        .client
+        .publish(&fb_job(&fb, text(t)), &Saved::default())
+        .await;
+    assert!(matches!(o, Outcome::Published { .. }), "{o:?}");
+    let posts = fb.fake.posts();
+    assert_eq!(posts[0].message.as_deref(), Some(t));
+    assert_eq!(
+        posts[0].link.as_deref(),
+        Some("https://morocco.iom.int/fr/rapport?utm_source=facebook")
+    );
 }
 
 #[tokio::test]

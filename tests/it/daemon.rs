@@ -530,3 +530,127 @@ async fn two_instances_on_postgres_share_the_work_without_duplicates() {
 async fn three_instances_on_postgres_share_the_work_without_duplicates() {
     instances_share_the_work(3).await;
 }
+
+// ---------------------------------------------------------------------------
+// Files changing while the daemon runs.
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Default)]
+struct LogBuf(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuf {
+    type Writer = LogBuf;
+    fn make_writer(&'a self) -> LogBuf {
+        self.clone()
+    }
+}
+
+impl LogBuf {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// While the daemon runs (watching files): one campaign file is broken,
+/// another edited, a third removed. The broken one is logged with
+/// `path:line:col` and its last valid version stays scheduled (also after
+/// a restart, from its snapshot); the edit is synced; the removed
+/// campaign's waiting posts are cancelled. Then months go by: exactly the
+/// expected posts go out, once each.
+#[tokio::test]
+async fn a_broken_file_keeps_its_last_valid_version_and_breaks_nothing_else() {
+    let logs = LogBuf::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .with_env_filter("berrah=info")
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let dir = copy_project(&fixture("plan"));
+    let start = t("2026-09-01T00:00:00Z");
+    let before = planned(dir.path(), start);
+    let n_before = before.len();
+    let (_db, store) = sqlite_temp().await;
+    let sim = berrah::time::SimClock::new(start);
+    let mut cfg = daemon_config(dir.path(), store.clone(), Arc::new(sim.clone()));
+    cfg.watch = true;
+    let shutdown = CancellationToken::new();
+    let run = tokio::spawn(Daemon::new(cfg).run(shutdown.clone()));
+    eventually("the first sync", 30, || {
+        let store = store.clone();
+        async move { store.list(ListFilter::default()).await.unwrap().len() == n_before }
+    })
+    .await;
+
+    let campaigns = dir.path().join("campaigns");
+    let amal = std::fs::read_to_string(campaigns.join("amal.toml")).unwrap();
+    std::fs::write(
+        campaigns.join("amal.toml"),
+        amal.replace(
+            "timezone = \"Africa/Casablanca\"",
+            "timezone = \"Africa/Casablance\"",
+        ),
+    )
+    .unwrap();
+    let paris = std::fs::read_to_string(campaigns.join("paris.toml")).unwrap();
+    std::fs::write(
+        campaigns.join("paris.toml"),
+        format!("{paris}\n[[posts]]\nid = \"added\"\ndate_time = 2027-04-01T10:00:00\ntext = {{ fr = \"Ajouté en marche\" }}\n"),
+    )
+    .unwrap();
+    std::fs::remove_file(campaigns.join("ramadan.toml")).unwrap();
+
+    eventually("the edit synced", 30, || {
+        let store = store.clone();
+        async move {
+            let all = store.list(ListFilter::default()).await.unwrap();
+            all.iter().any(|e| e.post == "added")
+                && all
+                    .iter()
+                    .filter(|e| e.campaign == "ramadan")
+                    .all(|e| e.state == EntryState::Cancelled)
+        }
+    })
+    .await;
+    let all = store.list(ListFilter::default()).await.unwrap();
+    assert!(
+        all.iter()
+            .filter(|e| e.campaign == "amal")
+            .all(|e| e.state == EntryState::Scheduled),
+        "the broken campaign's entries are untouched"
+    );
+    let text = logs.text();
+    assert!(text.contains("amal.toml:"), "{text}");
+    assert!(text.contains("unknown time zone"), "{text}");
+    assert!(
+        text.contains("last valid version stays scheduled"),
+        "{text}"
+    );
+    assert!(text.contains("campaign file removed"), "{text}");
+    shutdown.cancel();
+    run.await.unwrap().unwrap();
+
+    // A restart while amal.toml is still broken, then months of schedule.
+    let run = run_simulated(dir.path(), store.clone(), start, None).await;
+    let mut expected: Vec<_> = before
+        .into_iter()
+        .filter(|o| o.campaign != "ramadan")
+        .collect();
+    expected.extend(
+        planned(dir.path(), start)
+            .into_iter()
+            .filter(|o| o.post == "added"),
+    );
+    assert_exactly_once_on_time(&expected, &run.outbox);
+}

@@ -7,8 +7,14 @@ use crate::cli::LogFormat;
 /// Installs the global subscriber. `RUST_LOG` overrides the default level
 /// (`info` for berrah, `warn` for libraries). Logs go to stderr.
 pub fn init(format: LogFormat) {
+    init_with_default(format, "warn,berrah=info");
+}
+
+/// [`init`] with another default filter (`RUST_LOG` still overrides it):
+/// `berrah rehearse` prints publications itself and logs only warnings.
+pub fn init_with_default(format: LogFormat, default_filter: &str) {
     let filter =
-        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("warn,berrah=info"));
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);

@@ -85,6 +85,9 @@ struct SimState {
     /// Pending deadlines (with a serial number, so equal deadlines coexist).
     sleepers: std::collections::BTreeSet<(Timestamp, u64)>,
     serial: u64,
+    /// Nested [`SimClock::pause`]s, and the speed to resume at.
+    paused: u32,
+    resume_speed: f64,
 }
 
 impl SimState {
@@ -124,6 +127,8 @@ impl SimClock {
                 speed: if speed.is_finite() { speed } else { 0.0 },
                 sleepers: std::collections::BTreeSet::new(),
                 serial: 0,
+                paused: 0,
+                resume_speed: 0.0,
             }),
             changed,
         })
@@ -155,6 +160,36 @@ impl SimClock {
     pub fn advance(&self, by: jiff::SignedDuration) {
         let to = self.now().checked_add(by).unwrap_or(Timestamp::MAX);
         self.set(to);
+    }
+
+    /// Stops a scaled clock until as many [`SimClock::resume`]s (`rehearse`
+    /// holds the time still while a publication is in flight, so that the
+    /// real time it takes does not make it late in simulated time).
+    pub fn pause(&self) {
+        let mut s = self.lock();
+        if s.paused == 0 {
+            s.base = s.now();
+            s.origin = std::time::Instant::now();
+            s.resume_speed = s.speed;
+            s.speed = 0.0;
+        }
+        s.paused += 1;
+    }
+
+    /// Undoes one [`SimClock::pause`].
+    pub fn resume(&self) {
+        {
+            let mut s = self.lock();
+            if s.paused == 0 {
+                return;
+            }
+            s.paused -= 1;
+            if s.paused == 0 {
+                s.origin = std::time::Instant::now();
+                s.speed = s.resume_speed;
+            }
+        }
+        self.changed.send_modify(|v| *v = v.wrapping_add(1));
     }
 
     /// The earliest deadline someone is sleeping until, if any.

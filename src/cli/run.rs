@@ -33,16 +33,6 @@ pub struct RunArgs {
     pub no_watch: bool,
 }
 
-/// The database URL: `--database`/`DATABASE_URL`, the config's, or SQLite in the data folder.
-pub fn database_url(global: &GlobalArgs, config_db: Option<&str>, data_dir: &Path) -> String {
-    global
-        .database
-        .clone()
-        .filter(|u| !u.trim().is_empty())
-        .or_else(|| config_db.map(str::to_string))
-        .unwrap_or_else(|| format!("sqlite://{}", data_dir.join("berrah.db").display()))
-}
-
 pub fn run(global: &GlobalArgs, args: RunArgs) -> ExitCode {
     crate::logging::init(global.log_format);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -69,11 +59,7 @@ async fn run_async(global: &GlobalArgs, args: RunArgs) -> ExitCode {
         Some(start) => Arc::new(SimClock::scaled(start, 1.0)),
         None => Arc::new(SystemClock),
     };
-    let url = database_url(
-        global,
-        loaded.config.daemon.database.as_deref(),
-        &loaded.data_dir,
-    );
+    let url = super::context::database_url(global, &loaded);
     let store = match Store::connect(&url).await {
         Ok(s) => s,
         Err(e) => return super::fail(e),

@@ -25,6 +25,10 @@
 //!   an existing key ⇒ `500 InternalServerError`, as the PDS answers.
 //! - `getRecord` (`400 RecordNotFound`), `listRecords`, `resolveHandle`
 //!   (`400 HandleNotFound`).
+//! - The video service on the same host: `getServiceAuth` (a service token),
+//!   `app.bsky.video.uploadVideo` (that token, `video/mp4`, answers a bare
+//!   JobStatus) and `getJobStatus` (wrapped in `jobStatus`, "encoding" a set
+//!   number of times, then the blob; or `JOB_STATE_FAILED` on demand).
 //! - `RateLimit-*` headers on writes; fault knobs: 429 with the real headers,
 //!   5xx, a write that succeeds but answers 500, a slow answer, expired
 //!   tokens, revoked refresh tokens, a changed app password.
@@ -139,6 +143,20 @@ struct Inner {
     remaining: u64,
     sessions_created: u32,
     refreshes: u32,
+    /// Service tokens issued by `getServiceAuth`.
+    service_tokens: Vec<String>,
+    /// Video jobs by id.
+    jobs: HashMap<String, VideoJob>,
+    /// `getJobStatus` answers "encoding" this many times before the blob.
+    video_polls: u32,
+    /// The next this-many video jobs fail.
+    failing_jobs: u32,
+}
+
+struct VideoJob {
+    blob: StoredBlob,
+    polls_left: u32,
+    fails: bool,
 }
 
 struct Shared {
@@ -168,6 +186,7 @@ impl FakeBluesky {
             inner: Mutex::new(Inner {
                 password: config.password.clone(),
                 remaining: config.write_budget,
+                video_polls: 1,
                 ..Inner::default()
             }),
             config,
@@ -268,6 +287,16 @@ impl FakeBluesky {
     /// Sets how many writes are left before 429.
     pub fn set_remaining(&self, n: u64) {
         self.shared.lock().remaining = n;
+    }
+
+    /// `getJobStatus` answers "encoding" `n` times before a video is done.
+    pub fn set_video_polls(&self, n: u32) {
+        self.shared.lock().video_polls = n;
+    }
+
+    /// The next `n` video processing jobs end in `JOB_STATE_FAILED`.
+    pub fn fail_video_jobs(&self, n: u32) {
+        self.shared.lock().failing_jobs = n;
     }
 
     /// Deletes a record (as a person could in the app).
@@ -457,11 +486,12 @@ async fn query_route(
             "com.atproto.repo.getRecord" => get_record(&shared, &q),
             "com.atproto.repo.listRecords" => list_records(&shared, &q),
             "com.atproto.identity.resolveHandle" => resolve_handle(&shared, &q),
+            "com.atproto.server.getServiceAuth" => service_auth(&shared, &headers, &q),
+            "app.bsky.video.getJobStatus" => job_status(&shared, &q),
             "_health" => Json(json!({"version": "fake"})).into_response(),
             _ => xrpc_error(501, "MethodNotImplemented", "Method Not Implemented"),
         }
     };
-    let _ = headers;
     shared.record(&nsid, resp)
 }
 
@@ -479,6 +509,7 @@ async fn procedure_route(
     State(shared): State<Arc<Shared>>,
     Path(nsid): Path<String>,
     headers: HeaderMap,
+    Query(q): Query<HashMap<String, String>>,
     body: Bytes,
 ) -> Response {
     let fault = shared.take_fault(&nsid);
@@ -491,6 +522,7 @@ async fn procedure_route(
         "com.atproto.server.refreshSession" => refresh_session(&shared, &headers),
         "com.atproto.repo.uploadBlob" => upload_blob(&shared, &headers, &body),
         "com.atproto.repo.createRecord" => create_record(&shared, &headers, &body),
+        "app.bsky.video.uploadVideo" => upload_video(&shared, &headers, &q, &body),
         _ => xrpc_error(501, "MethodNotImplemented", "Method Not Implemented"),
     };
     let resp = match fault {
@@ -998,4 +1030,108 @@ fn resolve_handle(shared: &Shared, q: &HashMap<String, String>) -> Response {
         Some(did) => Json(json!({"did": did})).into_response(),
         None => xrpc_error(400, "HandleNotFound", "Unable to resolve handle"),
     }
+}
+
+/// `getServiceAuth`: a token for the video service to write to this PDS.
+fn service_auth(shared: &Shared, headers: &HeaderMap, q: &HashMap<String, String>) -> Response {
+    if let Err(r) = shared.check_access(headers) {
+        return r;
+    }
+    let aud_ok = q.get("aud").is_some_and(|a| a.starts_with("did:web:"));
+    let lxm_ok = q.get("lxm").map(String::as_str) == Some("com.atproto.repo.uploadBlob");
+    if !aud_ok || !lxm_ok {
+        return xrpc_error(
+            400,
+            "InvalidRequest",
+            "aud must be the PDS's did:web and lxm com.atproto.repo.uploadBlob",
+        );
+    }
+    let mut inner = shared.lock();
+    inner.counter += 1;
+    let token = jwt("service+jwt", &shared.config.did, inner.counter, 1800);
+    inner.service_tokens.push(token.clone());
+    Json(json!({"token": token})).into_response()
+}
+
+/// `app.bsky.video.uploadVideo`: answers a bare JobStatus (not wrapped in
+/// `jobStatus`, as the real service does, unlike its lexicon).
+fn upload_video(
+    shared: &Shared,
+    headers: &HeaderMap,
+    q: &HashMap<String, String>,
+    body: &[u8],
+) -> Response {
+    let Some(token) = bearer(headers) else {
+        return xrpc_error(401, "AuthMissing", "Authentication Required");
+    };
+    if !shared.lock().service_tokens.iter().any(|t| t == token) {
+        return xrpc_error(400, "InvalidToken", "Token could not be verified");
+    }
+    if q.get("did") != Some(&shared.config.did) || q.get("name").is_none_or(|n| n.is_empty()) {
+        return xrpc_error(400, "InvalidRequest", "did and name are required");
+    }
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    if ct != "video/mp4" {
+        return xrpc_error(400, "InvalidRequest", "Content-Type must be video/mp4");
+    }
+    if body.len() > 300_000_000 {
+        return xrpc_error(413, "PayloadTooLarge", "request entity too large");
+    }
+    let mut inner = shared.lock();
+    inner.counter += 1;
+    let id = format!("job-{}", inner.counter);
+    let fails = inner.failing_jobs > 0;
+    inner.failing_jobs = inner.failing_jobs.saturating_sub(1);
+    let polls_left = inner.video_polls;
+    inner.jobs.insert(
+        id.clone(),
+        VideoJob {
+            blob: StoredBlob {
+                cid: fake_cid("bafkreivid", body),
+                mime: "video/mp4".into(),
+                size: body.len(),
+            },
+            polls_left,
+            fails,
+        },
+    );
+    Json(json!({"did": shared.config.did, "jobId": id, "state": "JOB_STATE_CREATED"}))
+        .into_response()
+}
+
+/// `app.bsky.video.getJobStatus`: wrapped in `jobStatus`; the blob appears
+/// (and becomes usable in a record) when processing is done.
+fn job_status(shared: &Shared, q: &HashMap<String, String>) -> Response {
+    let Some(id) = q.get("jobId") else {
+        return xrpc_error(
+            400,
+            "InvalidRequest",
+            "Params must have the property \"jobId\"",
+        );
+    };
+    let mut inner = shared.lock();
+    let Some(job) = inner.jobs.get_mut(id) else {
+        return xrpc_error(404, "NotFound", "job not found");
+    };
+    let did = shared.config.did.clone();
+    if job.fails {
+        return Json(
+            json!({"jobStatus": {"did": did, "jobId": id, "state": "JOB_STATE_FAILED",
+            "error": "encoding failed", "failureCode": "encoding_failure"}}),
+        )
+        .into_response();
+    }
+    if job.polls_left > 0 {
+        job.polls_left -= 1;
+        return Json(json!({"jobStatus": {"did": did, "jobId": id, "state": "JOB_STATE_ENCODING", "progress": 50}}))
+            .into_response();
+    }
+    let blob = job.blob.clone();
+    inner.blobs.insert(blob.cid.clone(), blob.clone());
+    Json(json!({"jobStatus": {"did": did, "jobId": id, "state": "JOB_STATE_COMPLETED", "progress": 100,
+        "blob": {"$type": "blob", "ref": {"$link": blob.cid}, "mimeType": blob.mime, "size": blob.size}}}))
+    .into_response()
 }

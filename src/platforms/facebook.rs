@@ -255,7 +255,11 @@ impl Facebook {
         let text = job.content.text.clone();
         let (id, url) = match self.shape(job).await? {
             Shape::Text => {
-                let fields = vec![("message".to_string(), text)];
+                let mut fields = vec![("message".to_string(), text.clone())];
+                // A link post: Facebook shows the preview of `link` (§2).
+                if let Some(link) = first_url(&text) {
+                    fields.push(("link".into(), link));
+                }
                 self.mark_sent(checkpoint, progress).await?;
                 let r = self
                     .create(job, &format!("{page}/feed"), &fields, None)
@@ -621,6 +625,17 @@ impl Platform for Facebook {
     }
 }
 
+/// The first `http(s)://` URL of a text, trailing punctuation left out.
+pub fn first_url(text: &str) -> Option<String> {
+    text.split_whitespace()
+        .find(|w| w.starts_with("https://") || w.starts_with("http://"))
+        .map(|w| {
+            w.trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '»', '"', '\''])
+                .to_string()
+        })
+        .filter(|u| u.len() > "https://".len())
+}
+
 /// `https://www.facebook.com/<page_post_id>` (facebook.md §2).
 pub fn post_url(id: &str) -> String {
     format!("https://www.facebook.com/{id}")
@@ -728,6 +743,15 @@ mod tests {
         );
         assert_eq!(find_post(&listing, "absent", since), None);
         assert_eq!(find_post(&json!({"nope":1}), "x", since), None);
+    }
+
+    #[test]
+    fn links() {
+        assert_eq!(
+            first_url("Lisez : https://morocco.iom.int/fr?utm_source=facebook. Merci").as_deref(),
+            Some("https://morocco.iom.int/fr?utm_source=facebook")
+        );
+        assert_eq!(first_url("pas de lien, https:// seul"), None);
     }
 
     #[test]

@@ -136,9 +136,17 @@ impl Daemon {
             }
         };
 
+        let mut frozen = false;
         loop {
             while let Some(r) = tasks.try_join_next() {
                 reap(r, &mut limits, &mut in_flight);
+            }
+            // Simulated time stands still while the loop works.
+            if let Some(c) = &cfg.freeze_while_busy
+                && !frozen
+            {
+                c.pause();
+                frozen = true;
             }
             if shutdown.is_cancelled() {
                 break;
@@ -325,6 +333,9 @@ impl Daemon {
                     None => break,
                 }
             }
+            if cfg.stop_when_idle && next.is_none() && tasks.is_empty() && !blocked {
+                break;
+            }
             let full = tasks.len() >= workers || blocked;
             let deadline = match next {
                 Some(t) if t > now => Some(t),
@@ -348,6 +359,14 @@ impl Daemon {
                     None => std::future::pending().await,
                 }
             };
+            // ... and runs only while it waits with nothing in flight.
+            if let Some(c) = &cfg.freeze_while_busy
+                && frozen
+                && tasks.is_empty()
+            {
+                c.resume();
+                frozen = false;
+            }
             tokio::select! {
                 () = shutdown.cancelled() => {}
                 Some(r) = tasks.join_next(), if !tasks.is_empty() => reap(r, &mut limits, &mut in_flight),
@@ -364,6 +383,11 @@ impl Daemon {
             }
         }
 
+        if let Some(c) = &cfg.freeze_while_busy
+            && frozen
+        {
+            c.resume();
+        }
         // Shutdown: nothing new starts; let what is in flight finish.
         let mut summary = RunSummary::default();
         if !tasks.is_empty() {

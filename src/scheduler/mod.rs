@@ -111,6 +111,12 @@ pub struct DaemonConfig {
     pub events: Option<tokio::sync::mpsc::UnboundedSender<Published>>,
     /// Publications in flight per platform, all accounts together.
     pub per_platform: usize,
+    /// Return once nothing is scheduled any more and nothing is in flight
+    /// (`rehearse`; always so in jump mode).
+    pub stop_when_idle: bool,
+    /// Hold this (scaled) clock still while publications are in flight
+    /// (`rehearse`: publications are not made late by real time).
+    pub freeze_while_busy: Option<Arc<SimClock>>,
 }
 
 impl DaemonConfig {
@@ -140,6 +146,8 @@ impl DaemonConfig {
             owner: None,
             events: None,
             per_platform: limits::DEFAULT_PER_PLATFORM,
+            stop_when_idle: false,
+            freeze_while_busy: None,
         }
     }
 }

@@ -234,9 +234,10 @@ impl Shared {
     }
 }
 
-/// The span every log line about a post carries.
+/// The span every log line about a post carries (at the error level, so
+/// that it is never filtered out while one of its lines is shown).
 pub(super) fn post_span(entry: &Entry) -> tracing::Span {
-    tracing::info_span!(
+    tracing::error_span!(
         "post",
         campaign = %entry.campaign,
         capsule = entry.capsule.as_deref().unwrap_or("-"),

@@ -53,7 +53,7 @@ struct Setup {
 fn account(base_url: &str, handle: &str) -> Arc<AccountConfig> {
     Arc::new(
         toml::from_str(&format!(
-            "platform = \"bluesky\"\nhandle = \"{handle}\"\nbase_url = \"{base_url}\"\ncredentials = \"env:BERRAH_TEST_UNUSED\"\n"
+            "platform = \"bluesky\"\nhandle = \"{handle}\"\nbase_url = \"{base_url}\"\ncredentials = \"env:BERRAH_TEST_UNUSED\"\n[options]\nvideo_service = \"{base_url}\"\n"
         ))
         .unwrap(),
     )
@@ -571,24 +571,85 @@ async fn bluesky_refusals_name_the_file_or_the_limit() {
         Outcome::Failed { reason } => assert!(reason.contains("300"), "{reason}"),
         other => panic!("{other:?}"),
     }
-    // A video: not supported by this version, said clearly.
-    let mut mp4 = vec![
-        0, 0, 0, 0x18, b'f', b't', b'y', b'p', b'i', b's', b'o', b'm',
-    ];
-    mp4.resize(4096, 0);
-    let video = dir.path().join("clip.mp4");
-    std::fs::write(&video, mp4).unwrap();
+    // A video with an image: Bluesky takes a video alone.
     let content = Content {
         text: "x".into(),
-        media: vec![media(&video, "alt")],
+        media: vec![media(&video_file(dir.path()), "alt"), media(&mid, "alt")],
         ..Content::default()
     };
-    let out = s
+    match s
         .client
         .publish(&job(&s, "o-vid", content), &Saved::default())
-        .await;
-    assert!(matches!(out, Outcome::Failed { .. }), "{out:?}");
+        .await
+    {
+        Outcome::Failed { reason } => assert!(reason.contains("one video"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
     assert!(fake.records().is_empty());
+}
+
+/// A real MP4 of the example campaign (H.264, 25 KB).
+fn video_file(dir: &Path) -> PathBuf {
+    let src =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("campaigns/media/amal-capsule-1-migrants.mp4");
+    let path = dir.join("capsule.mp4");
+    std::fs::copy(src, &path).unwrap();
+    path
+}
+
+#[tokio::test]
+async fn bluesky_video_goes_through_the_video_service_and_resumes() {
+    let fake = FakeBluesky::start(FakeBlueskyConfig::default())
+        .await
+        .unwrap();
+    let s = setup(&fake);
+    let dir = tempfile::tempdir().unwrap();
+    let video = video_file(dir.path());
+    let content = Content {
+        text: "كبسولة ١ — المهاجرون #Amal".into(),
+        media: vec![media(&video, "فيديو عن المهاجرين")],
+        ..Content::default()
+    };
+    let mut j = job(&s, "o-video0video0001", content);
+    // The first job fails in processing: retried later, the job forgotten.
+    fake.fail_video_jobs(1);
+    let saved = Saved::default();
+    let out = s.client.publish(&j, &saved).await;
+    match &out {
+        Outcome::Retry { reason, .. } => assert!(reason.contains("media/capsule.mp4"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    j.progress = saved.last();
+    assert!(!j.progress.extra.contains_key("bluesky.video_job"));
+    assert_eq!(
+        j.progress
+            .extra
+            .get("bluesky.video_failures")
+            .map(String::as_str),
+        Some("1")
+    );
+    // Then it is processed (two "encoding" answers first) and embedded.
+    fake.set_video_polls(2);
+    let (uri, _) = published(&s.client.publish(&j, &saved).await);
+    let records = fake.records();
+    assert_eq!(records.len(), 1);
+    let embed = &records[0].value["embed"];
+    assert_eq!(records[0].uri, uri);
+    assert_eq!(embed["$type"], "app.bsky.embed.video");
+    assert_eq!(embed["alt"], "فيديو عن المهاجرين");
+    assert_eq!(embed["video"]["mimeType"], "video/mp4");
+    assert!(embed["aspectRatio"]["width"].as_u64().unwrap() >= 1);
+    assert_eq!(fake.count("app.bsky.video.uploadVideo"), 2);
+    assert_eq!(fake.count("com.atproto.server.getServiceAuth"), 2);
+    // The job id was checkpointed while processing, then the blob.
+    assert!(
+        saved
+            .all()
+            .iter()
+            .any(|p| p.extra.contains_key("bluesky.video_job"))
+    );
+    assert!(!saved.last().extra.contains_key("bluesky.video_job"));
+    assert_eq!(saved.last().media.len(), 1);
 }
 
 #[tokio::test]

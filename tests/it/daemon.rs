@@ -288,3 +288,369 @@ async fn crash_safety_sigkill_during_bursts_postgres() {
     };
     crash_rounds(url, crash_project(), 50).await;
 }
+
+/// `berrah rehearse --instant` prints every publication of the plan once,
+/// with its local and UTC time, and never touches the data folder.
+#[test]
+fn rehearse_prints_every_publication_once() {
+    let dir = copy_project(&fixture("plan"));
+    let planned = planned(dir.path(), t("2026-09-01T00:00:00Z"));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_berrah"))
+        .current_dir(dir.path())
+        .env_remove("BERRAH_CONFIG")
+        .env_remove("DATABASE_URL")
+        .env_remove("BERRAH_NOW")
+        .args([
+            "--config",
+            "berrah.toml",
+            "rehearse",
+            "--from",
+            "2026-09-01",
+            "--instant",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = stdout.lines().filter(|l| l.contains(" UTC)  ")).collect();
+    assert_eq!(lines.len(), planned.len(), "{stdout}");
+    // Paris in summer time, Casablanca during Ramadan (UTC+0).
+    assert!(
+        stdout.contains("2027-03-28 03:30 +02:00 (2027-03-28 01:30 UTC)  paris/-/in-the-gap"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("2027-02-14 21:00 +00:00 (2027-02-14 21:00 UTC)  ramadan/-/sundays"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("late]"), "{stdout}");
+    assert!(
+        !dir.path().join("data").exists(),
+        "rehearse wrote to the data folder"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// The daemon against the faulty fake: shutdown, several instances.
+// ---------------------------------------------------------------------------
+
+use std::sync::Arc;
+
+use berrah::fakes::faulty::{Faulty, FaultyClient, Mode};
+use berrah::platforms::Platform;
+use berrah::scheduler::{Daemon, PlatformFactory};
+use tokio_util::sync::CancellationToken;
+
+/// Every account of the daemon publishes to `url` through one client.
+fn faulty_factory(url: &str, keyed: bool, instance: &str) -> Arc<dyn PlatformFactory> {
+    let mut client = FaultyClient::new(url, keyed);
+    client.instance = instance.to_string();
+    let client: Arc<dyn Platform> = Arc::new(client);
+    Arc::new(move |_: &str, _: &Arc<berrah::config::AccountConfig>| Some(client.clone()))
+}
+
+async fn states(store: &berrah::store::Store) -> BTreeMap<EntryState, usize> {
+    let mut m = BTreeMap::new();
+    for e in store.list(ListFilter::default()).await.unwrap() {
+        *m.entry(e.state).or_default() += 1;
+    }
+    m
+}
+
+/// SIGTERM-like shutdown while slow publications are in flight: they
+/// finish and are recorded, nothing new starts, claims not started are
+/// given back; a restart publishes the rest; nothing is sent twice.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn graceful_shutdown_lets_publications_in_flight_finish() {
+    let dir = crash_project();
+    write_round(dir.path(), 0, 4); // 12 posts due now on 3 accounts
+    let fake = Faulty::new();
+    fake.set_mode(Mode::Slow(std::time::Duration::from_millis(800)));
+    let server = fake.serve().await.unwrap();
+    let (_db, store) = sqlite_temp().await;
+    let mut cfg = daemon_config(
+        dir.path(),
+        store.clone(),
+        Arc::new(berrah::time::SystemClock),
+    );
+    cfg.platforms = Some(faulty_factory(&server.url(), false, "one"));
+    let shutdown = CancellationToken::new();
+    let run = tokio::spawn(Daemon::new(cfg).run(shutdown.clone()));
+    eventually("publications in flight", 30, || {
+        let fake = fake.clone();
+        async move { fake.count() >= 2 }
+    })
+    .await;
+    shutdown.cancel();
+    let summary = tokio::time::timeout(std::time::Duration::from_secs(30), run)
+        .await
+        .expect("shutdown hung")
+        .unwrap()
+        .unwrap();
+    assert_eq!(summary.unfinished, 0);
+    let after = states(&store).await;
+    let published = after.get(&EntryState::Published).copied().unwrap_or(0);
+    assert_eq!(
+        published,
+        fake.count(),
+        "every request received is recorded: {after:?}"
+    );
+    assert!(published < 12, "shutdown stopped claiming: {after:?}");
+    assert_eq!(
+        published + after.get(&EntryState::Scheduled).copied().unwrap_or(0),
+        12,
+        "nothing left claimed or publishing: {after:?}"
+    );
+    // A restart publishes the rest, once.
+    fake.set_mode(Mode::Ok);
+    let mut cfg = daemon_config(
+        dir.path(),
+        store.clone(),
+        Arc::new(berrah::time::SystemClock),
+    );
+    cfg.platforms = Some(faulty_factory(&server.url(), false, "two"));
+    let shutdown = CancellationToken::new();
+    let run = tokio::spawn(Daemon::new(cfg).run(shutdown.clone()));
+    eventually("the rest published", 60, || {
+        let store = store.clone();
+        async move { states(&store).await.get(&EntryState::Published) == Some(&12) }
+    })
+    .await;
+    shutdown.cancel();
+    run.await.unwrap().unwrap();
+    let mut ids = fake.publications();
+    assert_eq!(ids.len(), 12);
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), 12, "a post was sent twice");
+}
+
+/// `n` daemons on one PostgreSQL database share a burst: every post is
+/// received exactly once and each instance published some.
+async fn instances_share_the_work(n: usize) {
+    let name = format!("daemon::{n}_instances_on_postgres");
+    let Some(url) = berrah::store::testing::postgres_url_or_skip(&name) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut config = String::from("[daemon]\nlease_seconds = 10\nworkers = 8\n");
+    let accounts: Vec<String> = (0..8).map(|i| format!("acc{i}")).collect();
+    for a in &accounts {
+        config.push_str(&format!(
+            "\n[accounts.{a}]\nplatform = \"webhook\"\nbase_url = \"http://127.0.0.1:1/\"\n"
+        ));
+    }
+    std::fs::write(dir.path().join("berrah.toml"), config).unwrap();
+    std::fs::create_dir_all(dir.path().join("campaigns")).unwrap();
+    let now = Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC);
+    let due = (now.clone() - jiff::SignedDuration::from_secs(1))
+        .strftime("%Y-%m-%dT%H:%M:%S")
+        .to_string();
+    let mut text = format!(
+        "[campaign]\nid = \"burst\"\ntitle = \"Burst\"\ntimezone = \"UTC\"\nstart = {}\nend = {}\n\
+         accounts = [{}]\nlanguages = [\"fr\"]\n",
+        now.date().yesterday().unwrap(),
+        now.date().tomorrow().unwrap(),
+        accounts
+            .iter()
+            .map(|a| format!("\"{a}\""))
+            .collect::<Vec<_>>()
+            .join(", ")
+    );
+    for p in 0..10 {
+        text.push_str(&format!(
+            "\n[[posts]]\nid = \"p{p}\"\ndate_time = {due}\ntext = {{ fr = \"Message {p}\" }}\n"
+        ));
+    }
+    std::fs::write(dir.path().join("campaigns/burst.toml"), text).unwrap();
+    let total = accounts.len() * 10;
+
+    let fake = Faulty::new();
+    fake.set_mode(Mode::Slow(std::time::Duration::from_millis(15)));
+    let server = fake.serve().await.unwrap();
+    let shutdown = CancellationToken::new();
+    let mut runs = Vec::new();
+    let mut first_store = None;
+    for i in 0..n {
+        let store = berrah::store::Store::connect_with(
+            &url,
+            &berrah::store::StoreOptions { max_connections: 3 },
+        )
+        .await
+        .unwrap();
+        first_store.get_or_insert(store.clone());
+        let mut cfg = daemon_config(dir.path(), store, Arc::new(berrah::time::SystemClock));
+        cfg.owner = Some(format!("instance-{i}"));
+        cfg.platforms = Some(faulty_factory(
+            &server.url(),
+            false,
+            &format!("instance-{i}"),
+        ));
+        runs.push(tokio::spawn(Daemon::new(cfg).run(shutdown.clone())));
+    }
+    let store = first_store.unwrap();
+    eventually("the burst published", 90, || {
+        let store = store.clone();
+        async move { states(&store).await.get(&EntryState::Published) == Some(&total) }
+    })
+    .await;
+    shutdown.cancel();
+    for r in runs {
+        r.await.unwrap().unwrap();
+    }
+    let received = fake.received();
+    let mut ids = fake.publications();
+    assert_eq!(ids.len(), total);
+    ids.sort();
+    ids.dedup();
+    assert_eq!(ids.len(), total, "a post was published twice");
+    for i in 0..n {
+        let by = received
+            .iter()
+            .filter(|r| r.header("x-instance") == Some(&format!("instance-{i}")))
+            .count();
+        eprintln!("{n} instances: instance-{i} published {by} of {total}");
+        assert!(
+            by > 0,
+            "instance-{i} published nothing: the work was not shared"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_instances_on_postgres_share_the_work_without_duplicates() {
+    instances_share_the_work(2).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_instances_on_postgres_share_the_work_without_duplicates() {
+    instances_share_the_work(3).await;
+}
+
+// ---------------------------------------------------------------------------
+// Files changing while the daemon runs.
+// ---------------------------------------------------------------------------
+
+#[derive(Clone, Default)]
+struct LogBuf(Arc<std::sync::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuf {
+    fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().unwrap().extend_from_slice(b);
+        Ok(b.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuf {
+    type Writer = LogBuf;
+    fn make_writer(&'a self) -> LogBuf {
+        self.clone()
+    }
+}
+
+impl LogBuf {
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap()).into_owned()
+    }
+}
+
+/// While the daemon runs (watching files): one campaign file is broken,
+/// another edited, a third removed. The broken one is logged with
+/// `path:line:col` and its last valid version stays scheduled (also after
+/// a restart, from its snapshot); the edit is synced; the removed
+/// campaign's waiting posts are cancelled. Then months go by: exactly the
+/// expected posts go out, once each.
+#[tokio::test]
+async fn a_broken_file_keeps_its_last_valid_version_and_breaks_nothing_else() {
+    let logs = LogBuf::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_ansi(false)
+        .with_env_filter("berrah=info")
+        .finish();
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let dir = copy_project(&fixture("plan"));
+    let start = t("2026-09-01T00:00:00Z");
+    let before = planned(dir.path(), start);
+    let n_before = before.len();
+    let (_db, store) = sqlite_temp().await;
+    let sim = berrah::time::SimClock::new(start);
+    let mut cfg = daemon_config(dir.path(), store.clone(), Arc::new(sim.clone()));
+    cfg.watch = true;
+    let shutdown = CancellationToken::new();
+    let run = tokio::spawn(Daemon::new(cfg).run(shutdown.clone()));
+    eventually("the first sync", 30, || {
+        let store = store.clone();
+        async move { store.list(ListFilter::default()).await.unwrap().len() == n_before }
+    })
+    .await;
+
+    let campaigns = dir.path().join("campaigns");
+    let amal = std::fs::read_to_string(campaigns.join("amal.toml")).unwrap();
+    std::fs::write(
+        campaigns.join("amal.toml"),
+        amal.replace(
+            "timezone = \"Africa/Casablanca\"",
+            "timezone = \"Africa/Casablance\"",
+        ),
+    )
+    .unwrap();
+    let paris = std::fs::read_to_string(campaigns.join("paris.toml")).unwrap();
+    std::fs::write(
+        campaigns.join("paris.toml"),
+        format!("{paris}\n[[posts]]\nid = \"added\"\ndate_time = 2027-04-01T10:00:00\ntext = {{ fr = \"Ajouté en marche\" }}\n"),
+    )
+    .unwrap();
+    std::fs::remove_file(campaigns.join("ramadan.toml")).unwrap();
+
+    eventually("the edit synced", 30, || {
+        let store = store.clone();
+        async move {
+            let all = store.list(ListFilter::default()).await.unwrap();
+            all.iter().any(|e| e.post == "added")
+                && all
+                    .iter()
+                    .filter(|e| e.campaign == "ramadan")
+                    .all(|e| e.state == EntryState::Cancelled)
+        }
+    })
+    .await;
+    let all = store.list(ListFilter::default()).await.unwrap();
+    assert!(
+        all.iter()
+            .filter(|e| e.campaign == "amal")
+            .all(|e| e.state == EntryState::Scheduled),
+        "the broken campaign's entries are untouched"
+    );
+    let text = logs.text();
+    assert!(text.contains("amal.toml:"), "{text}");
+    assert!(text.contains("unknown time zone"), "{text}");
+    assert!(
+        text.contains("last valid version stays scheduled"),
+        "{text}"
+    );
+    assert!(text.contains("campaign file removed"), "{text}");
+    shutdown.cancel();
+    run.await.unwrap().unwrap();
+
+    // A restart while amal.toml is still broken, then months of schedule.
+    let run = run_simulated(dir.path(), store.clone(), start, None).await;
+    let mut expected: Vec<_> = before
+        .into_iter()
+        .filter(|o| o.campaign != "ramadan")
+        .collect();
+    expected.extend(
+        planned(dir.path(), start)
+            .into_iter()
+            .filter(|o| o.post == "added"),
+    );
+    assert_exactly_once_on_time(&expected, &run.outbox);
+}

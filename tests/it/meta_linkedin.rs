@@ -252,10 +252,12 @@ async fn facebook_text_post_in_arabic_with_first_comment() {
     let mut content = text(AR_TEXT);
     content.first_comment = Some("التفاصيل: https://morocco.iom.int".into());
     let outcome = fb.client.publish(&fb_job(&fb, content), &saved).await;
+    // (the first comment's link stays in the comment)
     let posts = fb.fake.posts();
     assert_eq!(posts.len(), 1);
     assert_eq!(posts[0].message.as_deref(), Some(AR_TEXT));
     assert_eq!(posts[0].kind, fg::PostKind::Status);
+    assert_eq!(posts[0].link, None);
     assert_eq!(
         outcome,
         Outcome::Published {
@@ -285,6 +287,23 @@ async fn facebook_text_post_in_arabic_with_first_comment() {
     assert_eq!(outcome2, outcome);
     assert_eq!(fb.fake.posts().len(), 1);
     assert_eq!(fb.fake.comments().len(), 1);
+}
+
+#[tokio::test]
+async fn facebook_link_post_sends_the_link() {
+    let fb = facebook(FakeGraphConfig::default()).await;
+    let t = "Lisez notre rapport : https://morocco.iom.int/fr/rapport?utm_source=facebook.";
+    let o = fb
+        .client
+        .publish(&fb_job(&fb, text(t)), &Saved::default())
+        .await;
+    assert!(matches!(o, Outcome::Published { .. }), "{o:?}");
+    let posts = fb.fake.posts();
+    assert_eq!(posts[0].message.as_deref(), Some(t));
+    assert_eq!(
+        posts[0].link.as_deref(),
+        Some("https://morocco.iom.int/fr/rapport?utm_source=facebook")
+    );
 }
 
 #[tokio::test]
@@ -977,4 +996,344 @@ async fn instagram_resolve_publishes_a_finished_container() {
     );
     // Without a container there is nothing to ask.
     assert_eq!(ig.client.resolve(&ig_job(&ig, text("x"))).await, None);
+}
+
+// ---------------------------------------------------------------- LinkedIn
+
+use berrah::fakes::linkedin::{self as fl, FakeLinkedin, FakeLinkedinConfig};
+
+struct Li {
+    fake: FakeLinkedin,
+    account: Arc<AccountConfig>,
+    client: Box<dyn Platform>,
+    dir: tempfile::TempDir,
+}
+
+/// Credentials whose token was rotated elsewhere: `secret()` still gives the
+/// old one, `renew_rejected` the new one.
+struct Rotated {
+    old: String,
+    new: String,
+    renewals: Mutex<u32>,
+}
+
+#[async_trait]
+impl berrah::auth::Credentials for Rotated {
+    async fn secret(&self) -> Result<SecretString, berrah::auth::AuthError> {
+        Ok(SecretString::from(self.old.clone()))
+    }
+    async fn renew_rejected(
+        &self,
+        _: &SecretString,
+    ) -> Result<SecretString, berrah::auth::AuthError> {
+        *self.renewals.lock().unwrap() += 1;
+        Ok(SecretString::from(self.new.clone()))
+    }
+}
+
+async fn linkedin_with(
+    config: FakeLinkedinConfig,
+    credentials: Option<Arc<dyn berrah::auth::Credentials>>,
+) -> Li {
+    let fake = FakeLinkedin::start(config).await.unwrap();
+    let account = account(&format!(
+        "platform = \"linkedin\"\nhandle = \"2414183\"\nbase_url = \"{}\"\ncredentials = \"store\"\n",
+        fake.url()
+    ));
+    let mut d = deps(
+        "unicef-linkedin",
+        account.clone(),
+        &fake.config().token,
+        TestClock::at(NOW),
+    );
+    if let Some(c) = credentials {
+        d.credentials = c;
+    }
+    Li {
+        client: berrah::platforms::build(d),
+        fake,
+        account,
+        dir: tempfile::tempdir().unwrap(),
+    }
+}
+
+async fn linkedin(config: FakeLinkedinConfig) -> Li {
+    linkedin_with(config, None).await
+}
+
+fn li_job(li: &Li, content: Content) -> PublishJob {
+    job("unicef-linkedin", li.account.clone(), content)
+}
+
+fn assert_versioned(fake: &FakeLinkedin) {
+    for r in fake.requests() {
+        if r.path.starts_with("/rest/") {
+            assert_eq!(
+                r.version.as_deref(),
+                Some(fake.config().version.as_str()),
+                "{r:?}"
+            );
+            assert_eq!(r.restli.as_deref(), Some("2.0.0"), "{r:?}");
+        }
+        assert!(r.bearer, "{r:?}");
+    }
+}
+
+#[tokio::test]
+async fn linkedin_text_post_in_french_with_first_comment() {
+    let li = linkedin(FakeLinkedinConfig::default()).await;
+    assert_eq!(li.client.idempotency(), Idempotency::Queryable);
+    let mut content = text("Journée (JIM) : nos équipes @Rabat #JIM2026");
+    content.first_comment = Some("Plus d'infos : https://www.unicef.org/morocco".into());
+    let saved = Saved::default();
+    let outcome = li.client.publish(&li_job(&li, content), &saved).await;
+    let posts = li.fake.posts();
+    assert_eq!(posts.len(), 1, "{outcome:?}");
+    let p = &posts[0];
+    assert_eq!(p.author, "urn:li:organization:2414183");
+    assert_eq!(
+        p.commentary,
+        "Journée \\(JIM\\) : nos équipes \\@Rabat #JIM2026"
+    );
+    assert_eq!(p.body["visibility"], "PUBLIC");
+    assert_eq!(
+        outcome,
+        Outcome::Published {
+            remote_id: p.urn.clone(),
+            url: Some(format!("https://www.linkedin.com/feed/update/{}/", p.urn)),
+        }
+    );
+    let comments = li.fake.comments();
+    assert_eq!(comments.len(), 1);
+    assert_eq!(comments[0].on, p.urn);
+    assert_eq!(comments[0].actor, "urn:li:organization:2414183");
+    assert_eq!(
+        saved.last().first_comment.as_deref(),
+        Some(comments[0].urn.as_str())
+    );
+    assert_versioned(&li.fake);
+}
+
+#[tokio::test]
+async fn linkedin_images_with_alt_text_wait_until_available() {
+    let li = linkedin(FakeLinkedinConfig {
+        processing_polls: 2,
+        ..FakeLinkedinConfig::default()
+    })
+    .await;
+    let a = jpeg(1200, 628, 1);
+    let b = jpeg(1200, 628, 2);
+    let mut content = text(AR_TEXT);
+    content.media = vec![
+        media(&write(li.dir.path(), "a.jpg", &a), Some("أطفال في المدرسة")),
+        media(&write(li.dir.path(), "b.jpg", &b), None),
+    ];
+    let saved = Saved::default();
+    let outcome = li.client.publish(&li_job(&li, content), &saved).await;
+    let posts = li.fake.posts();
+    assert_eq!(posts.len(), 1, "{outcome:?}");
+    let images = posts[0].body["content"]["multiImage"]["images"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(images.len(), 2);
+    assert_eq!(images[0]["altText"], "أطفال في المدرسة");
+    let uploaded = li.fake.media();
+    let first = uploaded
+        .iter()
+        .find(|m| m.urn == images[0]["id"].as_str().unwrap())
+        .unwrap();
+    assert_eq!(first.sha256.as_deref(), Some(sha(&a).as_str()));
+    assert_eq!(first.puts, 1, "one PUT per image");
+    assert_eq!(saved.last().media.len(), 2);
+    assert!(matches!(outcome, Outcome::Published { .. }));
+    assert_versioned(&li.fake);
+
+    // A second post with the same image reuses the upload (account cache).
+    let mut content = text(FR_TEXT);
+    content.media = vec![media(&write(li.dir.path(), "again.jpg", &a), Some("alt"))];
+    let o = li
+        .client
+        .publish(&li_job(&li, content), &Saved::default())
+        .await;
+    assert!(matches!(o, Outcome::Published { .. }), "{o:?}");
+    assert_eq!(li.fake.media().len(), 2, "no new upload");
+}
+
+#[tokio::test]
+async fn linkedin_video_multipart_upload_resumes_after_a_failed_part() {
+    let li = linkedin(FakeLinkedinConfig {
+        part_size: 16 * 1024,
+        processing_polls: 1,
+        ..FakeLinkedinConfig::default()
+    })
+    .await;
+    let bytes = mp4(1920, 1080, 12, 2048);
+    let video = write(li.dir.path(), "capsule.mp4", &bytes);
+    let mut content = text(FR_TEXT);
+    content.title = Some("Capsule UNICEF".into());
+    content.media = vec![media(&video, None)];
+    li.fake
+        .fail_next(fl::Endpoint::VideoPart, fl::Fault::server_error());
+    let saved = Saved::default();
+    let j = li_job(&li, content);
+    let o = li.client.publish(&j, &saved).await;
+    assert!(matches!(o, Outcome::Retry { .. }), "{o:?}");
+    let mut j = j;
+    j.progress = saved.last();
+    assert!(j.progress.extra.contains_key("li_video"));
+    let outcome = li.client.publish(&j, &saved).await;
+    let media = li.fake.media();
+    assert_eq!(media.len(), 1, "one initializeUpload only");
+    let v = &media[0];
+    assert!(v.finalized);
+    assert!(v.parts.len() >= 4);
+    assert_eq!(v.sha256.as_deref(), Some(sha(&bytes).as_str()));
+    let posts = li.fake.posts();
+    assert_eq!(posts.len(), 1, "{outcome:?}");
+    assert_eq!(posts[0].body["content"]["media"]["id"], v.urn.as_str());
+    assert_eq!(posts[0].body["content"]["media"]["title"], "Capsule UNICEF");
+    assert!(matches!(outcome, Outcome::Published { .. }));
+}
+
+#[tokio::test]
+async fn linkedin_errors_are_classified() {
+    let li = linkedin(FakeLinkedinConfig::default()).await;
+    let token = li.fake.config().token.clone();
+    let run = |fault: fl::Fault| {
+        let li = &li;
+        async move {
+            li.fake.fail_next(fl::Endpoint::Posts, fault);
+            li.client
+                .publish(&li_job(li, text(FR_TEXT)), &Saved::default())
+                .await
+        }
+    };
+    assert!(matches!(
+        run(fl::Fault::rate_limited()).await,
+        Outcome::Retry { .. }
+    ));
+    match run(fl::Fault::token_expired()).await {
+        Outcome::NeedsOperator { reason } => {
+            assert!(reason.contains("EXPIRED_ACCESS_TOKEN"), "{reason}");
+            assert!(reason.contains("berrah accounts login"), "{reason}");
+            assert!(!reason.contains(&token));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(matches!(
+        run(fl::Fault::forbidden()).await,
+        Outcome::NeedsOperator { .. }
+    ));
+    // A 5xx on the create: it may exist.
+    assert!(matches!(
+        run(fl::Fault::server_error()).await,
+        Outcome::Unknown { .. }
+    ));
+    match run(fl::Fault::unprocessable(
+        "ERROR :: /commentary :: FIELD_LENGTH_TOO_LONG",
+    ))
+    .await
+    {
+        Outcome::Failed { reason } => assert!(reason.contains("FIELD_LENGTH_TOO_LONG"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+    assert!(li.fake.posts().is_empty());
+
+    // A retired version.
+    let old = linkedin(FakeLinkedinConfig {
+        version: "202701".into(),
+        ..FakeLinkedinConfig::default()
+    })
+    .await;
+    match old
+        .client
+        .publish(&li_job(&old, text(FR_TEXT)), &Saved::default())
+        .await
+    {
+        Outcome::Failed { reason } => assert!(reason.contains("linkedin_version"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn linkedin_renews_a_refused_token_once() {
+    let cfg = FakeLinkedinConfig::default();
+    let creds = Arc::new(Rotated {
+        old: "AQX-old-token-000000000".into(),
+        new: cfg.token.clone(),
+        renewals: Mutex::new(0),
+    });
+    let li = linkedin_with(cfg, Some(creds.clone())).await;
+    let o = li
+        .client
+        .publish(&li_job(&li, text(AR_TEXT)), &Saved::default())
+        .await;
+    assert!(matches!(o, Outcome::Published { .. }), "{o:?}");
+    assert_eq!(li.fake.posts().len(), 1);
+    assert!(*creds.renewals.lock().unwrap() >= 1);
+
+    // The renewed token is refused too: an operator is needed, once asked.
+    li.fake.rotate_token("AQX-somewhere-else-99999");
+    let before = *creds.renewals.lock().unwrap();
+    let o = li
+        .client
+        .publish(&li_job(&li, text(FR_TEXT)), &Saved::default())
+        .await;
+    assert!(matches!(o, Outcome::NeedsOperator { .. }), "{o:?}");
+    assert_eq!(*creds.renewals.lock().unwrap(), before + 1);
+}
+
+#[tokio::test]
+async fn linkedin_duplicate_answer_resolves_an_unknown_outcome() {
+    let li = linkedin(FakeLinkedinConfig::default()).await;
+    li.fake.fail_next(fl::Endpoint::Posts, fl::Fault::DropAfter);
+    let saved = Saved::default();
+    let mut j = li_job(&li, text(AR_TEXT));
+    let o = li.client.publish(&j, &saved).await;
+    assert!(matches!(o, Outcome::Unknown { .. }), "{o:?}");
+    let posts = li.fake.posts();
+    assert_eq!(posts.len(), 1);
+    j.progress = saved.last();
+    let expected = Outcome::Published {
+        remote_id: posts[0].urn.clone(),
+        url: Some(format!(
+            "https://www.linkedin.com/feed/update/{}/",
+            posts[0].urn
+        )),
+    };
+    assert_eq!(li.client.resolve(&j).await, Some(expected.clone()));
+    // And a retry of the publication adopts it too.
+    j.attempt = 2;
+    assert_eq!(li.client.publish(&j, &saved).await, expected);
+    assert_eq!(li.fake.posts().len(), 1, "never twice");
+
+    // A first attempt that meets a duplicate of an older post fails instead.
+    let fresh = li_job(&li, text(AR_TEXT));
+    match li.client.publish(&fresh, &Saved::default()).await {
+        Outcome::Failed { reason } => assert!(reason.contains("duplicate"), "{reason}"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn linkedin_resolve_publishes_when_the_first_create_never_arrived() {
+    let li = linkedin(FakeLinkedinConfig::default()).await;
+    li.fake
+        .fail_next(fl::Endpoint::Posts, fl::Fault::DropBefore);
+    let saved = Saved::default();
+    let mut j = li_job(&li, text(FR_TEXT));
+    let o = li.client.publish(&j, &saved).await;
+    assert!(matches!(o, Outcome::Unknown { .. }), "{o:?}");
+    assert!(li.fake.posts().is_empty());
+    j.progress = saved.last();
+    let resolved = li.client.resolve(&j).await;
+    let posts = li.fake.posts();
+    assert_eq!(posts.len(), 1);
+    assert!(
+        matches!(&resolved, Some(Outcome::Published { remote_id, .. }) if *remote_id == posts[0].urn),
+        "{resolved:?}"
+    );
+    // Nothing was ever sent for this one: nothing to ask.
+    assert_eq!(li.client.resolve(&li_job(&li, text("x"))).await, None);
 }

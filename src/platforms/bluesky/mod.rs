@@ -28,8 +28,9 @@
 //! - **Media** (§3.1): images go through `com.atproto.repo.uploadBlob`
 //!   (streamed from disk), at most 4 per post, each at most 1,000,000 bytes
 //!   (the limit older PDS and AppView versions still enforce), with alt text
-//!   and `aspectRatio`. Videos need Bluesky's separate video service (§3.2)
-//!   and are refused with a clear message by this version.
+//!   and `aspectRatio`. A video (one per post, MP4, at most 300 MB) goes
+//!   through Bluesky's video service (§3.2, [`Bluesky`]'s `video`), whose
+//!   processed blob is embedded as `app.bsky.embed.video`.
 //! - **Rich text** (§2.2): links, hashtags and mentions become facets with
 //!   UTF-8 byte offsets; mentions are resolved with
 //!   `com.atproto.identity.resolveHandle` (an unknown handle stays plain text).
@@ -66,11 +67,24 @@ use record::{Embed, ImageEmbed, KeyBase, PostParts, StrongRef};
 pub const MAX_IMAGE_BYTES: u64 = 1_000_000;
 /// Images per post (`app.bsky.embed.images`).
 pub const MAX_IMAGES: usize = 4;
+/// The largest video (`app.bsky.embed.video` lexicon, "formerly limited to 100mb").
+pub const MAX_VIDEO_BYTES: u64 = 300_000_000;
+/// Bluesky's video service (`video_service` account option to change it).
+pub const VIDEO_SERVICE: &str = "https://video.bsky.app";
+/// How long one attempt waits for the video service before retrying later
+/// (the job id is kept, so the next attempt resumes polling).
+const VIDEO_WAIT: std::time::Duration = std::time::Duration::from_secs(300);
+/// Failed processing jobs of one video before the post fails.
+const VIDEO_MAX_FAILURES: u32 = 3;
 /// The collection of posts.
 pub const POST_COLLECTION: &str = "app.bsky.feed.post";
 
 /// Keys of [`Progress::extra`] used by this client.
 const EXTRA_RKEY: &str = "bluesky.rkey";
+/// The video service's job id of a video being processed.
+const EXTRA_VIDEO_JOB: &str = "bluesky.video_job";
+/// How many processing jobs of the video failed.
+const EXTRA_VIDEO_FAILURES: &str = "bluesky.video_failures";
 fn extra_cid(part: u64) -> String {
     format!("bluesky.cid.{part}")
 }
@@ -175,6 +189,8 @@ struct Prepared {
     sha256: String,
     alt: String,
     dims: Option<(u32, u32)>,
+    /// A video (through the video service) rather than an image blob.
+    video: bool,
 }
 
 impl Bluesky {
@@ -526,14 +542,33 @@ impl Bluesky {
                 reason: e.to_string(),
             })?;
             match info.kind {
-                MediaKind::Image => {}
+                MediaKind::Image => {
+                    if info.size > MAX_IMAGE_BYTES {
+                        return Err(Outcome::Failed {
+                            reason: format!(
+                                "`{}` is {} bytes, over Bluesky's limit of {MAX_IMAGE_BYTES} bytes per image: resize or recompress it",
+                                m.file, info.size
+                            ),
+                        });
+                    }
+                }
                 MediaKind::Video => {
-                    return Err(Outcome::Failed {
-                        reason: format!(
-                            "`{}` is a video: Bluesky videos go through Bluesky's separate video service, which this version of berrah does not use yet; publish it as images or on another platform",
-                            m.file
-                        ),
-                    });
+                    if info.mime != "video/mp4" {
+                        return Err(Outcome::Failed {
+                            reason: format!(
+                                "`{}` is {}; Bluesky takes MP4 videos only: convert it",
+                                m.file, info.mime
+                            ),
+                        });
+                    }
+                    if info.size > MAX_VIDEO_BYTES {
+                        return Err(Outcome::Failed {
+                            reason: format!(
+                                "`{}` is {} bytes, over Bluesky's limit of {MAX_VIDEO_BYTES} bytes per video: make a smaller export",
+                                m.file, info.size
+                            ),
+                        });
+                    }
                 }
                 MediaKind::Other => {
                     return Err(Outcome::Failed {
@@ -543,14 +578,6 @@ impl Bluesky {
                         ),
                     });
                 }
-            }
-            if info.size > MAX_IMAGE_BYTES {
-                return Err(Outcome::Failed {
-                    reason: format!(
-                        "`{}` is {} bytes, over Bluesky's limit of {MAX_IMAGE_BYTES} bytes per image: resize or recompress it",
-                        m.file, info.size
-                    ),
-                });
             }
             let file = common::media_file(&path)
                 .await
@@ -563,6 +590,15 @@ impl Bluesky {
                 sha256: file.sha256,
                 alt: m.alt.clone().unwrap_or_default(),
                 dims: info.width.zip(info.height),
+                video: info.kind == MediaKind::Video,
+            });
+        }
+        if out.iter().any(|m| m.video) && out.len() > 1 {
+            return Err(Outcome::Failed {
+                reason: format!(
+                    "Bluesky takes one video per post, without images; this post has {} media files: keep only the video",
+                    out.len()
+                ),
             });
         }
         if out.len() > MAX_IMAGES {
@@ -627,6 +663,242 @@ impl Bluesky {
             });
         }
         Ok(out)
+    }
+
+    /// The processed blob of a video, through Bluesky's video service (§3.2
+    /// of the notes, docs.bsky.app "tutorials/video"): a service token from
+    /// the PDS (`getServiceAuth`, audience the PDS's `did:web`, method
+    /// `uploadBlob`), `app.bsky.video.uploadVideo` (streamed), then
+    /// `getJobStatus` until the job carries a blob. The job id is
+    /// checkpointed, so a later attempt resumes polling instead of
+    /// uploading again.
+    async fn video(
+        &self,
+        m: &Prepared,
+        progress: &mut Progress,
+        checkpoint: &dyn Checkpoint,
+        fresh: bool,
+    ) -> Result<ImageEmbed, Fault> {
+        let embed = |blob: Value| ImageEmbed {
+            blob,
+            alt: m.alt.clone(),
+            size: m.dims,
+        };
+        if fresh {
+            progress.media.remove(&m.sha256);
+            progress.extra.remove(EXTRA_VIDEO_JOB);
+        } else if let Some(b) = progress
+            .media
+            .get(&m.sha256)
+            .and_then(|b| parse_video_blob(b))
+        {
+            return Ok(embed(b));
+        }
+        let service = self
+            .deps
+            .account
+            .option_str("video_service")
+            .unwrap_or(VIDEO_SERVICE)
+            .trim_end_matches('/')
+            .to_string();
+        let mut job = progress.extra.get(EXTRA_VIDEO_JOB).cloned();
+        if job.is_none() {
+            let status = self.upload_video(m, &service).await?;
+            match job_state(&status, &m.file) {
+                JobState::Done(blob) => {
+                    return self
+                        .video_done(m, blob, progress, checkpoint)
+                        .await
+                        .map(embed);
+                }
+                JobState::Pending(id) => {
+                    progress.extra.insert(EXTRA_VIDEO_JOB.into(), id.clone());
+                    save(checkpoint, progress).await?;
+                    job = Some(id);
+                }
+                JobState::Failed(reason) => {
+                    return Err(self.video_failed(reason, progress, checkpoint).await);
+                }
+            }
+        }
+        let Some(job) = job else {
+            return Err(Fault::Outcome(Outcome::Retry {
+                at: None,
+                reason: format!("the video service gave no job for `{}`", m.file),
+            }));
+        };
+        let started = std::time::Instant::now();
+        let mut polls = 0u32;
+        loop {
+            let answer = self
+                .send(
+                    &service,
+                    Method::GET,
+                    "app.bsky.video.getJobStatus",
+                    &[("jobId", job.as_str())],
+                    &ReqBody::None,
+                    None,
+                )
+                .await
+                .map_err(|f| match f {
+                    Fault::Transport(e) => Fault::Outcome(common::transport_outcome(
+                        &format!("asking the video service about `{}`", m.file),
+                        &e,
+                        true,
+                    )),
+                    other => other,
+                })?;
+            if !answer.ok() {
+                return Err(Fault::Outcome(self.classify(
+                    &format!("asking the video service about `{}`", m.file),
+                    &answer,
+                    Some(m),
+                )));
+            }
+            match job_state(&answer.json, &m.file) {
+                JobState::Done(blob) => {
+                    return self
+                        .video_done(m, blob, progress, checkpoint)
+                        .await
+                        .map(embed);
+                }
+                JobState::Failed(reason) => {
+                    return Err(self.video_failed(reason, progress, checkpoint).await);
+                }
+                JobState::Pending(_) => {}
+            }
+            if started.elapsed() >= VIDEO_WAIT {
+                return Err(Fault::Outcome(Outcome::Retry {
+                    at: None,
+                    reason: format!(
+                        "the video service is still processing `{}` (job {job}); the next attempt goes on waiting",
+                        m.file
+                    ),
+                }));
+            }
+            tokio::time::sleep(common::poll_interval(polls)).await;
+            polls += 1;
+        }
+    }
+
+    /// `getServiceAuth` then `uploadVideo`; answers the job status.
+    async fn upload_video(&self, m: &Prepared, service: &str) -> Result<Value, Fault> {
+        let session = self.current_session().await?;
+        let aud = did_web(&session.pds);
+        let exp = (self.now().as_second() + 1800).to_string();
+        let (answer, session) = self
+            .authed(
+                Method::GET,
+                "com.atproto.server.getServiceAuth",
+                &[
+                    ("aud", aud.as_str()),
+                    ("lxm", "com.atproto.repo.uploadBlob"),
+                    ("exp", exp.as_str()),
+                ],
+                &ReqBody::None,
+            )
+            .await?;
+        let token = match answer.json.get("token").and_then(Value::as_str) {
+            Some(t) if answer.ok() => SecretString::from(t.to_string()),
+            _ => {
+                return Err(Fault::Outcome(self.classify(
+                    "getting a service token for the video upload",
+                    &answer,
+                    None,
+                )));
+            }
+        };
+        let name = m
+            .path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_else(|| "video.mp4".into());
+        let answer = self
+            .send(
+                service,
+                Method::POST,
+                "app.bsky.video.uploadVideo",
+                &[("did", session.did.as_str()), ("name", name.as_str())],
+                &ReqBody::File(m),
+                Some(&token),
+            )
+            .await
+            .map_err(|f| match f {
+                Fault::Transport(e) => Fault::Outcome(common::transport_outcome(
+                    &format!("uploading `{}` to the video service", m.file),
+                    &e,
+                    true,
+                )),
+                other => other,
+            })?;
+        // "already_exists" (reportedly a 409) still carries the job and blob.
+        let status = answer.json.get("jobStatus").unwrap_or(&answer.json);
+        if answer.ok()
+            || status
+                .get("jobId")
+                .and_then(Value::as_str)
+                .is_some_and(|j| !j.is_empty())
+        {
+            return Ok(answer.json.clone());
+        }
+        if status.get("error").and_then(Value::as_str) == Some("unconfirmed_email") {
+            return Err(Fault::Outcome(Outcome::Failed {
+                reason: format!(
+                    "Bluesky posts videos only from accounts with a verified email: verify the email of `{}`, then retry `{}`",
+                    session.handle, m.file
+                ),
+            }));
+        }
+        Err(Fault::Outcome(self.classify(
+            &format!("uploading `{}` to the video service", m.file),
+            &answer,
+            Some(m),
+        )))
+    }
+
+    async fn video_done(
+        &self,
+        m: &Prepared,
+        blob: Value,
+        progress: &mut Progress,
+        checkpoint: &dyn Checkpoint,
+    ) -> Result<Value, Fault> {
+        progress.extra.remove(EXTRA_VIDEO_JOB);
+        progress.extra.remove(EXTRA_VIDEO_FAILURES);
+        progress.media.insert(m.sha256.clone(), blob.to_string());
+        save(checkpoint, progress).await?;
+        Ok(blob)
+    }
+
+    /// A failed processing job: try again later with a new upload, a few times.
+    async fn video_failed(
+        &self,
+        reason: String,
+        progress: &mut Progress,
+        checkpoint: &dyn Checkpoint,
+    ) -> Fault {
+        let failures = progress
+            .extra
+            .get(EXTRA_VIDEO_FAILURES)
+            .and_then(|n| n.parse::<u32>().ok())
+            .unwrap_or(0)
+            + 1;
+        progress.extra.remove(EXTRA_VIDEO_JOB);
+        progress
+            .extra
+            .insert(EXTRA_VIDEO_FAILURES.into(), failures.to_string());
+        if let Err(f) = save(checkpoint, progress).await {
+            return f;
+        }
+        Fault::Outcome(if failures >= VIDEO_MAX_FAILURES {
+            Outcome::Failed {
+                reason: format!(
+                    "{reason} ({failures} times): check the video's format, or publish it elsewhere"
+                ),
+            }
+        } else {
+            Outcome::Retry { at: None, reason }
+        })
     }
 
     /// `uploadBlob`, streamed from disk.
@@ -876,6 +1148,11 @@ impl Bluesky {
                 let root = loop {
                     let embed = if media.is_empty() {
                         record::link_card(&content.text).unwrap_or(Embed::None)
+                    } else if media[0].video {
+                        Embed::Video(
+                            self.video(&media[0], &mut progress, checkpoint, fresh)
+                                .await?,
+                        )
                     } else {
                         Embed::Images(self.blobs(&media, &mut progress, checkpoint, fresh).await?)
                     };
@@ -1075,6 +1352,71 @@ fn classify_answer(
     }
 }
 
+/// Where a video job stands.
+enum JobState {
+    Done(Value),
+    Pending(String),
+    Failed(String),
+}
+
+/// Reads a job status, bare (`uploadVideo`) or wrapped in `jobStatus`
+/// (`getJobStatus`): done when it carries a blob, failed on
+/// `JOB_STATE_FAILED`, pending otherwise (unknown states too).
+fn job_state(v: &Value, file: &str) -> JobState {
+    let st = v.get("jobStatus").unwrap_or(v);
+    if let Some(blob) = st.get("blob").filter(|b| b.get("ref").is_some()) {
+        return JobState::Done(blob.clone());
+    }
+    let state = st.get("state").and_then(Value::as_str).unwrap_or("");
+    if state == "JOB_STATE_FAILED" {
+        let what = [st.get("failureCode"), st.get("error"), st.get("message")]
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+            .collect::<Vec<_>>()
+            .join(": ");
+        return JobState::Failed(format!(
+            "Bluesky's video service could not process `{file}` ({})",
+            if what.is_empty() {
+                "no reason given"
+            } else {
+                &what
+            }
+        ));
+    }
+    match st.get("jobId").and_then(Value::as_str) {
+        Some(id) if !id.is_empty() => JobState::Pending(id.to_string()),
+        _ => JobState::Failed(format!(
+            "Bluesky's video service answered no job for `{file}`: {}",
+            common::excerpt(&v.to_string())
+        )),
+    }
+}
+
+/// The `did:web` of a PDS URL (the audience of a video service token).
+fn did_web(pds: &str) -> String {
+    let host = url::Url::parse(pds)
+        .ok()
+        .and_then(|u| {
+            u.host_str().map(|h| match u.port() {
+                Some(p) => format!("{h}%3A{p}"),
+                None => h.to_string(),
+            })
+        })
+        .unwrap_or_default();
+    format!("did:web:{host}")
+}
+
+/// A processed video blob saved in the progress.
+fn parse_video_blob(saved: &str) -> Option<Value> {
+    let v: Value = serde_json::from_str(saved).ok()?;
+    let ok = v.get("ref").and_then(|r| r.get("$link")).is_some()
+        && v.get("mimeType")
+            .and_then(Value::as_str)
+            .is_some_and(|m| m.starts_with("video/"));
+    ok.then_some(v)
+}
+
 /// `{uri, cid}` of a createRecord or getRecord answer.
 fn strong_ref(v: &Value) -> Option<StrongRef> {
     Some(StrongRef {
@@ -1238,6 +1580,7 @@ mod tests {
             sha256: "00".into(),
             alt: String::new(),
             dims: None,
+            video: false,
         };
         let big = answer(
             413,
@@ -1309,6 +1652,7 @@ mod tests {
             sha256: "00".into(),
             alt: String::new(),
             dims: None,
+            video: false,
         };
         let blob =
             json!({"$type": "blob", "ref": {"$link": "bafk"}, "mimeType": "image/png", "size": 42});
@@ -1317,5 +1661,36 @@ mod tests {
         let other =
             json!({"$type": "blob", "ref": {"$link": "bafk"}, "mimeType": "image/png", "size": 7});
         assert_eq!(parse_blob(&other.to_string(), &m), None);
+    }
+
+    #[test]
+    fn video_jobs_bare_or_wrapped() {
+        let bare = json!({"did": "did:plc:x", "jobId": "j1", "state": "JOB_STATE_CREATED"});
+        assert!(matches!(job_state(&bare, "v.mp4"), JobState::Pending(id) if id == "j1"));
+        let wrapped = json!({"jobStatus": {"jobId": "j1", "state": "JOB_STATE_SOMETHING_NEW"}});
+        assert!(matches!(job_state(&wrapped, "v.mp4"), JobState::Pending(_)));
+        let done = json!({"jobStatus": {"jobId": "j1", "state": "JOB_STATE_COMPLETED",
+            "blob": {"$type": "blob", "ref": {"$link": "bafk"}, "mimeType": "video/mp4", "size": 9}}});
+        assert!(matches!(job_state(&done, "v.mp4"), JobState::Done(_)));
+        // "already_exists" still carries the blob.
+        let exists = json!({"did": "d", "error": "already_exists", "jobId": "j2", "state": "JOB_STATE_COMPLETED",
+            "blob": {"$type": "blob", "ref": {"$link": "bafk"}, "mimeType": "video/mp4", "size": 9}});
+        assert!(matches!(job_state(&exists, "v.mp4"), JobState::Done(_)));
+        let failed = json!({"jobStatus": {"jobId": "j1", "state": "JOB_STATE_FAILED", "failureCode": "encoding_failure"}});
+        match job_state(&failed, "media/v.mp4") {
+            JobState::Failed(r) => assert!(
+                r.contains("media/v.mp4") && r.contains("encoding_failure"),
+                "{r}"
+            ),
+            _ => panic!(),
+        }
+        assert_eq!(
+            did_web("https://amanita.us-east.host.bsky.network"),
+            "did:web:amanita.us-east.host.bsky.network"
+        );
+        assert_eq!(
+            did_web("http://127.0.0.1:2583/"),
+            "did:web:127.0.0.1%3A2583"
+        );
     }
 }

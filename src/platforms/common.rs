@@ -304,6 +304,46 @@ pub async fn file_chunk(path: &Path, offset: u64, len: usize) -> Result<Vec<u8>,
     Ok(buf)
 }
 
+/// The outcome of credentials that cannot be read: a transient fault of the
+/// token source is retried, anything else needs an operator.
+pub fn auth_outcome(e: crate::auth::AuthError) -> Outcome {
+    use crate::auth::AuthError;
+    match e {
+        AuthError::Transient { .. } => Outcome::Retry {
+            at: None,
+            reason: e.to_string(),
+        },
+        AuthError::NeedsLogin { .. } | AuthError::Config { .. } => Outcome::NeedsOperator {
+            reason: e.to_string(),
+        },
+    }
+}
+
+/// A thread reply or first comment failed after the main post went out: say
+/// so in the outcome's reason, so that nobody re-posts the main post by hand.
+pub fn after_main(outcome: Outcome, url: Option<&str>) -> Outcome {
+    let note = format!(
+        " (the main post is published{}; the rest resumes on the next attempt)",
+        url.map(|u| format!(" at {u}")).unwrap_or_default()
+    );
+    match outcome {
+        Outcome::Failed { reason } => Outcome::Failed {
+            reason: reason + &note,
+        },
+        Outcome::Retry { at, reason } => Outcome::Retry {
+            at,
+            reason: reason + &note,
+        },
+        Outcome::NeedsOperator { reason } => Outcome::NeedsOperator {
+            reason: reason + &note,
+        },
+        Outcome::Unknown { reason } => Outcome::Unknown {
+            reason: reason + &note,
+        },
+        published @ Outcome::Published { .. } => published,
+    }
+}
+
 /// How long to wait between polls of a platform's processing status.
 pub fn poll_interval(attempt: u32) -> Duration {
     Duration::from_millis((500u64 << attempt.min(4)).min(5_000))

@@ -14,6 +14,7 @@
 //! `Bearer`, upload endpoints `OAuth`), never in a URL, so no URL we log or
 //! report can carry one; messages are also scrubbed of the secret itself.
 
+use super::common::auth_outcome;
 use std::future::Future;
 use std::sync::{Arc, Mutex};
 
@@ -330,20 +331,6 @@ pub enum CallError {
     Credentials(Outcome),
     /// A local problem preparing the request (a media file that cannot be read).
     Local(String),
-}
-
-/// The outcome of credentials that cannot be read.
-pub fn auth_outcome(e: crate::auth::AuthError) -> Outcome {
-    use crate::auth::AuthError;
-    match e {
-        AuthError::Transient { .. } => Outcome::Retry {
-            at: None,
-            reason: e.to_string(),
-        },
-        AuthError::NeedsLogin { .. } | AuthError::Config { .. } => Outcome::NeedsOperator {
-            reason: e.to_string(),
-        },
-    }
 }
 
 impl CallError {

@@ -27,6 +27,7 @@
 //! `unlisted`, `private`, `direct`; default: the account's preference),
 //! `sensitive` (bool), `spoiler_text` (a content warning on every post).
 
+use super::common::{after_main, auth_outcome};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
@@ -41,7 +42,6 @@ use super::common::{
     self, MediaFile, RateLimits, excerpt, media_file, poll_interval, retry_at, transport_outcome,
 };
 use super::{Checkpoint, Idempotency, Outcome, Platform, PlatformDeps, Progress, PublishJob};
-use crate::auth::AuthError;
 use crate::config::{AccountConfig, PlatformKind};
 use crate::plan::MediaRef;
 use crate::text::limits::{MASTODON_DEFAULT_MAX, mastodon_length};
@@ -730,43 +730,6 @@ async fn save(checkpoint: &dyn Checkpoint, progress: &Progress) -> Result<(), Ou
         at: None,
         reason: e.to_string(),
     })
-}
-
-fn auth_outcome(e: AuthError) -> Outcome {
-    match e {
-        AuthError::Transient { .. } => Outcome::Retry {
-            at: None,
-            reason: e.to_string(),
-        },
-        AuthError::NeedsLogin { .. } | AuthError::Config { .. } => Outcome::NeedsOperator {
-            reason: e.to_string(),
-        },
-    }
-}
-
-/// A thread reply or first comment failed after the main post went out:
-/// say so, so that nobody re-posts the main post by hand.
-fn after_main(outcome: Outcome, url: Option<&str>) -> Outcome {
-    let note = format!(
-        " (the main post is published{}; the rest resumes on the next attempt)",
-        url.map(|u| format!(" at {u}")).unwrap_or_default()
-    );
-    match outcome {
-        Outcome::Failed { reason } => Outcome::Failed {
-            reason: reason + &note,
-        },
-        Outcome::Retry { at, reason } => Outcome::Retry {
-            at,
-            reason: reason + &note,
-        },
-        Outcome::NeedsOperator { reason } => Outcome::NeedsOperator {
-            reason: reason + &note,
-        },
-        Outcome::Unknown { reason } => Outcome::Unknown {
-            reason: reason + &note,
-        },
-        published @ Outcome::Published { .. } => published,
-    }
 }
 
 /// The options every status of an account carries.

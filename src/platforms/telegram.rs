@@ -29,6 +29,7 @@
 //!   `https://t.me/<username>/<message_id>`) or the numeric id `-100…`
 //!   (private link `https://t.me/c/<id without -100>/<message_id>`).
 
+use super::common::{after_main, auth_outcome};
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -39,7 +40,6 @@ use serde_json::{Value, json};
 
 use super::common::{MediaFile, excerpt, header_str, media_file, transport_outcome};
 use super::{Checkpoint, Idempotency, Outcome, Platform, PlatformDeps, Progress, PublishJob};
-use crate::auth::AuthError;
 use crate::config::PlatformKind;
 use crate::plan::MediaRef;
 use crate::text::limits::{TELEGRAM_CAPTION_MAX, TELEGRAM_TEXT_MAX};
@@ -792,42 +792,6 @@ async fn save(checkpoint: &dyn Checkpoint, progress: &Progress) -> Result<(), Ou
                     .unwrap_or("?")
             ),
         })
-}
-
-fn auth_outcome(e: AuthError) -> Outcome {
-    match e {
-        AuthError::Transient { .. } => Outcome::Retry {
-            at: None,
-            reason: e.to_string(),
-        },
-        AuthError::NeedsLogin { .. } | AuthError::Config { .. } => Outcome::NeedsOperator {
-            reason: e.to_string(),
-        },
-    }
-}
-
-/// A later part failed after the main message went out: say so.
-fn after_main(outcome: Outcome, url: Option<&str>) -> Outcome {
-    let note = format!(
-        " (the main message is published{}; the rest resumes on the next attempt)",
-        url.map(|u| format!(" at {u}")).unwrap_or_default()
-    );
-    match outcome {
-        Outcome::Failed { reason } => Outcome::Failed {
-            reason: reason + &note,
-        },
-        Outcome::Retry { at, reason } => Outcome::Retry {
-            at,
-            reason: reason + &note,
-        },
-        Outcome::NeedsOperator { reason } => Outcome::NeedsOperator {
-            reason: reason + &note,
-        },
-        Outcome::Unknown { reason } => Outcome::Unknown {
-            reason: reason + &note,
-        },
-        published @ Outcome::Published { .. } => published,
-    }
 }
 
 #[cfg(test)]

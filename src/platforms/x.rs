@@ -24,6 +24,7 @@
 //! ([`Idempotency::None`]): a create that may have reached X (transport fault
 //! after sending, 5xx) is [`Outcome::Unknown`] and held for an operator.
 
+use super::common::auth_outcome;
 use std::future::Future;
 use std::path::Path;
 
@@ -39,7 +40,6 @@ use super::common::{
     transport_outcome,
 };
 use super::{Checkpoint, Idempotency, Outcome, Platform, PlatformDeps, Progress, PublishJob};
-use crate::auth::AuthError;
 use crate::config::PlatformKind;
 use crate::plan::MediaRef;
 use crate::text::limits::{X_MAX, x_weighted_length};
@@ -587,19 +587,6 @@ async fn file_section(path: &Path, offset: u64, len: u64) -> Result<reqwest::Bod
         .map_err(|e| format!("could not read `{}`: {e}", path.display()))?;
     let stream = tokio_util::io::ReaderStream::new(file.take(len));
     Ok(reqwest::Body::wrap_stream(stream))
-}
-
-/// What a failed credentials lookup means for the attempt.
-pub fn auth_outcome(e: AuthError) -> Outcome {
-    match e {
-        AuthError::Transient { .. } => Outcome::Retry {
-            at: None,
-            reason: e.to_string(),
-        },
-        AuthError::NeedsLogin { .. } | AuthError::Config { .. } => Outcome::NeedsOperator {
-            reason: e.to_string(),
-        },
-    }
 }
 
 fn refused_credentials(message: &str) -> Outcome {

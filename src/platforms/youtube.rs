@@ -126,7 +126,7 @@ impl YouTube {
             .credentials
             .secret()
             .await
-            .map_err(super::x::auth_outcome)?;
+            .map_err(super::common::auth_outcome)?;
         Ok(Token {
             secret,
             renewed: false,
@@ -161,7 +161,7 @@ impl YouTube {
                 .credentials
                 .renew_rejected(&token.secret)
                 .await
-                .map_err(|e| Fault::Stop(super::x::auth_outcome(e)))?;
+                .map_err(|e| Fault::Stop(super::common::auth_outcome(e)))?;
             if renewed.expose_secret() == token.secret.expose_secret() {
                 return Err(Fault::Stop(refused(&message)));
             }

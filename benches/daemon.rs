@@ -26,7 +26,8 @@
 //! account, default 1, the daemon's default), `BERRAH_BENCH_PER_PLATFORM`
 //! (in flight per platform, default the daemon's
 //! [`DEFAULT_PER_PLATFORM`](berrah::scheduler::limits::DEFAULT_PER_PLATFORM)),
-//! `BERRAH_BENCH_WORKERS` (the daemon's `workers`, default its default).
+//! `BERRAH_BENCH_WORKERS` (the daemon's `workers`, default its default),
+//! `BERRAH_BENCH_BURST` (posts due at once, default 10,000).
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -43,7 +44,7 @@ use berrah::time::SystemClock;
 use jiff::{SignedDuration, Timestamp};
 use tokio_util::sync::CancellationToken;
 
-/// Posts due at once for the throughput figure.
+/// Posts due at once for the throughput figure (`BERRAH_BENCH_BURST` to change).
 const BURST: usize = 10_000;
 /// Posts due one by one for the lateness figure, and how far apart.
 const ONE_BY_ONE: usize = 200;
@@ -65,6 +66,7 @@ struct Settings {
     per_platform: usize,
     workers: Option<usize>,
     idle_secs: u64,
+    burst: usize,
 }
 
 impl Settings {
@@ -84,6 +86,7 @@ impl Settings {
                 .max(1),
             workers: env_usize("BERRAH_BENCH_WORKERS"),
             idle_secs,
+            burst: env_usize("BERRAH_BENCH_BURST").unwrap_or(BURST).max(1),
         }
     }
 
@@ -232,7 +235,7 @@ async fn open(backend: &str, dir: &Path) -> Option<Store> {
     Some(Store::connect(&url).await.expect("open the bench database"))
 }
 
-/// Publications per second for `BURST` posts due at once.
+/// Publications per second for `settings.burst` posts due at once.
 async fn throughput(backend: &str, settings: &Settings, wrk_rate: &mut Option<f64>) {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let Some(store) = open(backend, dir.path()).await else {
@@ -243,13 +246,14 @@ async fn throughput(backend: &str, settings: &Settings, wrk_rate: &mut Option<f6
     let server = fake.serve().await.expect("serve the fake");
     let due = Timestamp::now() - SignedDuration::from_secs(1);
     let t = Instant::now();
-    let ids = queue_posts(&store, settings, "burst", BURST, |_| due).await;
+    let burst = settings.burst;
+    let ids = queue_posts(&store, settings, "burst", burst, |_| due).await;
     let synced = t.elapsed();
     let (cfg, mut rx) = daemon(settings, store.clone(), dir.path(), &server.url());
     let shutdown = CancellationToken::new();
     let t = Instant::now();
     let run = tokio::spawn(Daemon::new(cfg).run(shutdown.clone()));
-    let (got, last) = wait_published(&mut rx, BURST, Duration::from_secs(600)).await;
+    let (got, last) = wait_published(&mut rx, burst, Duration::from_secs(1800)).await;
     let took = last.duration_since(t);
     shutdown.cancel();
     let _ = run.await;
@@ -259,7 +263,7 @@ async fn throughput(backend: &str, settings: &Settings, wrk_rate: &mut Option<f6
     sent.dedup();
     let rate = got as f64 / took.as_secs_f64();
     println!(
-        "  {backend:<8} {got} of {BURST} published in {:.2} s: {rate:.0} publications/s \
+        "  {backend:<8} {got} of {burst} published in {:.2} s: {rate:.0} publications/s \
          (sync of the {} posts beforehand: {:.2} s; fake received {requests} requests, {} distinct)",
         took.as_secs_f64(),
         ids.len(),
@@ -387,6 +391,24 @@ async fn lateness(backend: &str, settings: &Settings) {
     store.close().await;
 }
 
+/// The median time to write 4 KiB and `fdatasync` it in the temporary
+/// folder (where the SQLite databases of this bench live), in
+/// milliseconds: each SQLite commit waits for at least one.
+fn fsync_ms() -> Option<f64> {
+    use std::io::Write;
+    let mut f = tempfile::tempfile().ok()?;
+    let block = [0u8; 4096];
+    let mut times = Vec::new();
+    for _ in 0..50 {
+        let t = Instant::now();
+        f.write_all(&block).ok()?;
+        f.sync_data().ok()?;
+        times.push(t.elapsed().as_secs_f64() * 1e3);
+    }
+    times.sort_by(f64::total_cmp);
+    Some(times[times.len() / 2])
+}
+
 /// `VmHWM` or `VmRSS` of this process, in KiB.
 fn status_kib(field: &str) -> Option<u64> {
     let status = std::fs::read_to_string("/proc/self/status").ok()?;
@@ -485,7 +507,7 @@ async fn memory_and_idle(settings: &Settings) {
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let _ = tracing_subscriber::fmt()
-        .with_max_level(tracing::Level::WARN)
+        .with_env_filter(tracing_subscriber::EnvFilter::new("warn,sqlx=error"))
         .with_writer(std::io::stderr)
         .try_init();
     let rt = tokio::runtime::Builder::new_multi_thread()
@@ -517,7 +539,11 @@ fn main() {
             .map_or_else(|| "default".to_string(), |w| w.to_string()),
     );
     rt.block_on(async {
-        println!("publications/s, {BURST} posts due at once:");
+        println!(
+            "  fsync of a 4 KiB write in the temporary folder (SQLite commits with synchronous=FULL): {}",
+            fsync_ms().map_or_else(|| "unknown".to_string(), |ms| format!("{ms:.2} ms"))
+        );
+        println!("publications/s, {} posts due at once:", settings.burst);
         let mut wrk = None;
         throughput("sqlite", &settings, &mut wrk).await;
         throughput("postgres", &settings, &mut wrk).await;

@@ -284,7 +284,21 @@ impl Daemon {
                                     post_span(&e).in_scope(|| {
                                         tracing::info!(until = %until, "the account is backing off after a fault; waiting")
                                     });
-                                    if let Err(err) = store.release(&e.id, &owner, until).await {
+                                    // Rounded up to the queue's milliseconds, else an entry due a few µs before the backoff ends is claimed and released forever.
+                                    if let Err(err) = store
+                                        .release(
+                                            &e.id,
+                                            &owner,
+                                            Timestamp::from_millisecond(
+                                                until.as_millisecond()
+                                                    + i64::from(
+                                                        until.subsec_nanosecond() % 1_000_000 != 0,
+                                                    ),
+                                            )
+                                            .unwrap_or(until),
+                                        )
+                                        .await
+                                    {
                                         tracing::warn!(error = %err, id = %e.id, "could not give back a claim");
                                     }
                                 }

@@ -185,8 +185,15 @@ async fn published_entries(store: &Store, planned: &[Occurrence]) -> BTreeMap<St
 
 /// `berrah status --format json --all` on the SQLite file of `db_dir`, at `now`.
 async fn status_json(dir: &Path, db_dir: &Path, now: Timestamp) -> Value {
+    let out = berrah_status(dir, db_dir, now, &["--format", "json", "--all"]).await;
+    serde_json::from_str(&out).unwrap()
+}
+
+/// `berrah status ARGS` (the binary) on the SQLite file of `db_dir`, at `now`: its stdout.
+async fn berrah_status(dir: &Path, db_dir: &Path, now: Timestamp, args: &[&str]) -> String {
     let url = sqlite_url(&db_dir.join("berrah.db"));
     let dir = dir.to_path_buf();
+    let args: Vec<String> = args.iter().map(|a| a.to_string()).collect();
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_berrah"))
             .current_dir(&dir)
@@ -196,8 +203,8 @@ async fn status_json(dir: &Path, db_dir: &Path, now: Timestamp) -> Value {
             .env_remove("BERRAH_NOW")
             .env("NO_COLOR", "1")
             .env("RUST_LOG", "warn")
-            .args(["--database", &url, "--now", &now.to_string()])
-            .args(["status", "--format", "json", "--all"])
+            .args(["--database", &url, "--now", &now.to_string(), "status"])
+            .args(&args)
             .output()
             .unwrap()
     })
@@ -209,7 +216,7 @@ async fn status_json(dir: &Path, db_dir: &Path, now: Timestamp) -> Value {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).unwrap()
+    String::from_utf8(out.stdout).unwrap()
 }
 
 /// Every entry of `status`, by id, from every list of every campaign.
@@ -1241,4 +1248,100 @@ async fn amal_campaign_reaches_every_big_platform_once() {
     let status = status_json(dir, db.path(), t("2027-03-01T00:00:00Z")).await;
     assert_eq!(status["counts"]["published"], planned.len());
     assert_status_shows(&status, &entries);
+}
+
+/// Faults through the daemon, on the open-platforms campaign: Mastodon
+/// answers its first status with 503 (the post is retried later with the
+/// same Idempotency-Key and published once), Telegram refuses the bot token
+/// (every post of the account is held for an operator, and `berrah status`
+/// says `berrah accounts login oim-telegram`, never the token); Bluesky and
+/// the webhook publish as if nothing happened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_5xx_is_retried_once_and_refused_credentials_hold_only_their_account() {
+    use berrah::fakes::mastodon as fm;
+
+    let fakes = open::Fakes::start().await;
+    fakes
+        .mastodon
+        .fail_next(fm::Endpoint::Statuses, fm::Fault::ServerError(503));
+    let dir = fakes.project();
+    const WRONG_TOKEN: &str = "123456:revoked-bot-token-e2e";
+    std::fs::write(dir.path().join("secrets/telegram"), WRONG_TOKEN).unwrap();
+    let start = t("2027-01-15T00:00:00Z");
+    let planned = planned(dir.path(), start);
+    let (db, store) = sqlite_temp().await;
+    run_daemon(dir.path(), store.clone(), SimClock::new(start)).await;
+
+    let all = store.list(ListFilter::default()).await.unwrap();
+    assert_eq!(all.len(), planned.len());
+    let (telegram, others): (Vec<Entry>, Vec<Entry>) =
+        all.into_iter().partition(|e| e.account == "oim-telegram");
+    assert_eq!(telegram.len(), of(&planned, "oim-telegram").len());
+    for e in &telegram {
+        assert_eq!(e.state, EntryState::Held, "{} {}", e.post, e.language);
+    }
+    assert!(
+        fakes.telegram.messages().is_empty(),
+        "nothing reached the channel"
+    );
+    let stuck: Vec<_> = others
+        .iter()
+        .filter(|e| e.state != EntryState::Published)
+        .map(|e| (&e.account, &e.post, &e.language, e.state, &e.last_error))
+        .collect();
+    assert!(stuck.is_empty(), "{stuck:#?}");
+
+    // The 503: one more attempt, published once, every fake as planned.
+    assert_eq!(
+        fakes
+            .mastodon
+            .requests()
+            .iter()
+            .filter(|r| r.path == "/api/v1/statuses" && r.status == 503)
+            .count(),
+        1,
+        "the fake answered 503 once"
+    );
+    let retried: Vec<_> = others.iter().filter(|e| e.attempts > 1).collect();
+    assert_eq!(retried.len(), 1, "one entry retried");
+    assert_eq!(retried[0].account, "oim-mastodon");
+    assert_eq!(retried[0].attempts, 2);
+    let entries: BTreeMap<String, Entry> = others.into_iter().map(|e| (e.id.clone(), e)).collect();
+    let planned_others: Vec<Occurrence> = planned
+        .iter()
+        .filter(|o| o.account != "oim-telegram")
+        .cloned()
+        .collect();
+    open::assert_mastodon(&fakes.mastodon, &planned_others, &entries);
+    open::assert_bluesky(
+        &fakes.bluesky,
+        &fakes.bluesky_config.handle,
+        &planned_others,
+        &entries,
+    );
+    open::assert_webhook(&fakes.hook, &planned_others, &entries);
+
+    // status: the held posts, what releases them, never the token.
+    let now = t("2027-02-01T00:00:00Z");
+    let status = status_json(dir.path(), db.path(), now).await;
+    assert_eq!(status["counts"]["held"], telegram.len());
+    let shown = status_entries(&status);
+    for e in &telegram {
+        let s = &shown[&e.id];
+        assert_eq!(s["state"], "held");
+        assert_eq!(s["hold"]["cause"], "credentials", "{s}");
+        assert_eq!(s["hold"]["release"], "berrah accounts login oim-telegram");
+    }
+    let table = berrah_status(dir.path(), db.path(), now, &[]).await;
+    assert!(
+        table.contains("berrah accounts login oim-telegram"),
+        "{table}"
+    );
+    let json = status.to_string();
+    for secret in [WRONG_TOKEN, "revoked-bot-token"] {
+        assert!(
+            !json.contains(secret) && !table.contains(secret),
+            "the token leaked"
+        );
+    }
 }

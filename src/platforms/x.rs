@@ -275,14 +275,21 @@ impl XClient {
             let id = match progress.media.get(&file.sha256) {
                 Some(id) => id.clone(),
                 None => {
+                    // X keeps alt text per media id: an upload is reused only
+                    // by a post with the same alt text, or setting it here
+                    // would change the other post's.
+                    let cache_key = upload_cache_key(&file.sha256, media.alt.as_deref());
                     let id = match self
                         .deps
                         .uploads
-                        .get(&self.deps.account_id, &file.sha256)
+                        .get(&self.deps.account_id, &cache_key)
                         .await
                     {
                         Some(id) => id,
-                        None => self.upload(token, &file, progress, checkpoint).await?,
+                        None => {
+                            self.upload(token, &file, &cache_key, progress, checkpoint)
+                                .await?
+                        }
                     };
                     progress.media.insert(file.sha256.clone(), id.clone());
                     progress.extra.remove(&processing_key(&file.sha256));
@@ -302,6 +309,7 @@ impl XClient {
         &self,
         token: &mut Token,
         file: &super::common::MediaFile,
+        cache_key: &str,
         progress: &mut Progress,
         checkpoint: &dyn Checkpoint,
     ) -> Result<String, Outcome> {
@@ -312,7 +320,7 @@ impl XClient {
         // A previous attempt finalized this file and left it processing: poll it.
         if let Some(id) = progress.extra.get(&key).cloned() {
             let expires = self.wait_processed(token, &id, &file.path).await?;
-            self.remember(&file.sha256, &id, expires).await;
+            self.remember(cache_key, &id, expires).await;
             return Ok(id);
         }
         let category = media_category(&file.mime).ok_or_else(|| Outcome::Failed {
@@ -392,14 +400,14 @@ impl XClient {
                 }
             }
         }
-        self.remember(&file.sha256, &id, expires).await;
+        self.remember(cache_key, &id, expires).await;
         Ok(id)
     }
 
-    async fn remember(&self, sha256: &str, id: &str, expires: Option<Timestamp>) {
+    async fn remember(&self, cache_key: &str, id: &str, expires: Option<Timestamp>) {
         self.deps
             .uploads
-            .put(&self.deps.account_id, sha256, id, expires)
+            .put(&self.deps.account_id, cache_key, id, expires)
             .await;
     }
 
@@ -570,6 +578,19 @@ async fn save(checkpoint: &dyn Checkpoint, progress: &Progress) -> Result<(), Ou
         .map_err(|e| Outcome::Unknown {
             reason: format!("X confirmed a step but {e}"),
         })
+}
+
+/// The upload cache's key of a file with its alt text: the content hash,
+/// plus a hash of the alt text when there is one.
+fn upload_cache_key(sha256: &str, alt: Option<&str>) -> String {
+    use sha2::{Digest, Sha256};
+    match alt {
+        Some(alt) if !alt.is_empty() => {
+            let h = hex::encode(Sha256::digest(alt.as_bytes()));
+            format!("{sha256}+alt-{}", &h[..16])
+        }
+        _ => sha256.to_string(),
+    }
 }
 
 fn processing_key(sha256: &str) -> String {

@@ -973,21 +973,7 @@ mod amal {
                 assert!(up.finalized, "{}", o.key);
                 assert_eq!(up.total_bytes, size(&m.path), "{}", o.key);
                 assert_eq!(sha256(&up.bytes()), sha256_file(&m.path), "{}", o.key);
-                // KNOWN BUG (X client, reported): the upload cache hands the
-                // fr post the media id already attached to the ar post (same
-                // file); setting its alt text again overwrites the other
-                // post's, since X keeps alt text per media id. Until it is
-                // fixed, a media id shared by two posts carries the alt text
-                // of one of them.
-                let shared = posts.iter().filter(|p| p.media_ids.contains(id)).count() > 1;
-                if shared {
-                    eprintln!(
-                        "KNOWN BUG: {} on {account}: media {id} shared by several posts, alt text {:?}",
-                        o.key, up.alt_text
-                    );
-                } else {
-                    assert_eq!(up.alt_text, m.alt, "{}: alt text", o.key);
-                }
+                assert_eq!(up.alt_text, m.alt, "{}: alt text", o.key);
             }
             let mut parent = main.id.clone();
             for reply in &c.thread {

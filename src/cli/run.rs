@@ -90,6 +90,8 @@ async fn run_async(global: &GlobalArgs, args: RunArgs) -> ExitCode {
         base_dir: config_dir,
         clock: clock.clone(),
     };
+    let shutdown = CancellationToken::new();
+    tokio::spawn(expiry_watch(store.clone(), clock.clone(), shutdown.clone()));
     let mut cfg = DaemonConfig::new(
         loaded.config.clone(),
         loaded.campaigns_dir.clone(),
@@ -102,13 +104,44 @@ async fn run_async(global: &GlobalArgs, args: RunArgs) -> ExitCode {
     cfg.watch = !args.no_watch;
     cfg.grace = std::time::Duration::from_secs(args.grace);
 
-    let shutdown = CancellationToken::new();
     tokio::spawn(signals(shutdown.clone()));
     let result = Daemon::new(cfg).run(shutdown).await;
     store.close().await;
     match result {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => super::fail(e),
+    }
+}
+
+/// How often the daemon repeats its warnings about tokens that expire soon.
+const EXPIRY_WARNING_EVERY: jiff::SignedDuration = jiff::SignedDuration::from_hours(12);
+
+/// Logs, at start and every 12 hours, the accounts whose stored tokens
+/// expire within 14 days and cannot be renewed by berrah (Facebook and
+/// Instagram long-lived tokens), or already need `berrah accounts login`.
+async fn expiry_watch(
+    store: Store,
+    clock: Arc<dyn crate::time::Clock>,
+    shutdown: CancellationToken,
+) {
+    let tokens = SqlTokenStore::from_store(&store);
+    loop {
+        let now = clock.now();
+        match crate::auth::sources::stored_expiry_warnings(&tokens, now).await {
+            Ok(warnings) => {
+                for w in warnings {
+                    tracing::warn!(account = %w.account, platform = %w.platform, "{}", w.message);
+                }
+            }
+            Err(e) => tracing::warn!("cannot read the stored tokens' expiry: {e}"),
+        }
+        let next = now
+            .checked_add(EXPIRY_WARNING_EVERY)
+            .unwrap_or(jiff::Timestamp::MAX);
+        tokio::select! {
+            _ = clock.sleep_until(next) => {}
+            _ = shutdown.cancelled() => return,
+        }
     }
 }
 

@@ -1362,3 +1362,72 @@ async fn cli_login_puts_the_accounts_held_posts_back_in_the_queue() {
         EntryState::Scheduled
     );
 }
+
+/// The daemon warns in its log, at start, about a stored token that expires
+/// within 14 days and that berrah cannot renew (a Facebook Page token),
+/// naming the account and the command to run, never the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_daemon_logs_tokens_that_expire_soon() {
+    use berrah::auth::tokens::TokenSet;
+    use berrah::auth::{SqlTokenStore, TokenRecord};
+    use berrah::config::PlatformKind;
+
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(dir.path().join("campaigns")).unwrap();
+    std::fs::create_dir_all(dir.path().join("data")).unwrap();
+    std::fs::write(
+        dir.path().join("berrah.toml"),
+        "[accounts.oim-facebook]\nplatform = \"facebook\"\nhandle = \"123456\"\ncredentials = \"store\"\n",
+    )
+    .unwrap();
+    let key_hex = "cd".repeat(32);
+    let key = TokenKey::from_bytes([0xcd; 32]);
+    let url = berrah::store::testing::sqlite_url(&dir.path().join("data/berrah.db"));
+    let store = berrah::store::Store::connect(&url).await.unwrap();
+    let now = Timestamp::now();
+    let tokens = TokenSet::new(SecretString::from("EAAG-page-token-secret"), None);
+    let record = TokenRecord::seal(
+        &key,
+        "oim-facebook",
+        PlatformKind::Facebook,
+        &tokens,
+        Some(now + SignedDuration::from_hours(5 * 24)),
+        None,
+        now,
+    );
+    SqlTokenStore::from_store(&store)
+        .put(&record)
+        .await
+        .unwrap();
+    store.close().await;
+
+    let log = dir.path().join("daemon.log");
+    let mut child = berrah_cmd(dir.path(), &key_hex)
+        .args(["run", "--no-watch"])
+        .stdout(std::fs::File::create(&log).unwrap())
+        .stderr(std::fs::File::options().append(true).open(&log).unwrap())
+        .spawn()
+        .unwrap();
+    let mut text = String::new();
+    for _ in 0..300 {
+        text = std::fs::read_to_string(&log).unwrap_or_default();
+        if text.contains("cannot renew it") {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    assert!(
+        text.contains("oim-facebook") && text.contains("cannot renew it"),
+        "{text}"
+    );
+    assert!(
+        text.contains("berrah accounts login oim-facebook"),
+        "{text}"
+    );
+    assert!(!text.contains("EAAG-page-token-secret"), "{text}");
+    assert!(status.success(), "{status:?}\n{text}");
+}

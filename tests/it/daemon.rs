@@ -1010,7 +1010,7 @@ async fn a_daily_budget_defers_what_exceeds_it_to_the_following_days() {
         ));
     }
     let dir = project_with(
-        "[accounts.limited]\nplatform = \"mastodon\"\nbudget = { per_day = 2 }\n",
+        "[accounts.limited]\nplatform = \"x\"\nbudget = { per_day = 2 }\n",
         &campaign,
     );
     let (_db, store) = sqlite_temp().await;
@@ -1095,7 +1095,7 @@ async fn a_daily_budget_defers_what_exceeds_it_to_the_following_days() {
 #[tokio::test]
 async fn no_burst_after_downtime() {
     let dir = project_with(
-        "[accounts.acc]\nplatform = \"mastodon\"\n",
+        "[accounts.acc]\nplatform = \"x\"\n",
         "[campaign]\nid = \"hourly\"\ntitle = \"Hourly\"\ntimezone = \"UTC\"\n\
          start = 2027-03-10\nend = 2027-03-10\naccounts = [\"acc\"]\nlanguages = [\"fr\"]\n\n\
          [[posts]]\nid = \"every-hour\"\ncron = \"0 * * * *\"\ntext = { fr = \"Toutes les heures\" }\n\n\
@@ -1206,7 +1206,7 @@ async fn pause_and_resume_from_another_process_while_the_daemon_runs() {
         )
     };
     let dir = project_with(
-        "[accounts.acc]\nplatform = \"mastodon\"\n",
+        "[accounts.acc]\nplatform = \"x\"\n",
         &campaign("ops", "2027-03-10T10:00:00"),
     );
     std::fs::write(

@@ -127,6 +127,20 @@ pub fn campaign_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 /// problems between files (two files with one campaign id). The report holds
 /// every diagnostic with the sources they point into.
 pub fn check_dir(dir: &Path, ctx: &Context<'_>) -> (Vec<Checked>, Report) {
+    check_dir_each(dir, ctx, |_| {})
+}
+
+/// [`check_dir`], handing each file's [`Checked`] to `each` as soon as the
+/// file is checked (its own problems and the duplicate-id check done; the
+/// problems between files are added later), so that the caller can take its
+/// occurrences away (`std::mem::take(&mut c.occurrences)`) instead of
+/// keeping every file's occurrences in memory at once. What `each` leaves
+/// in the `Checked` is returned.
+pub fn check_dir_each(
+    dir: &Path,
+    ctx: &Context<'_>,
+    mut each: impl FnMut(&mut Checked),
+) -> (Vec<Checked>, Report) {
     let mut report = Report::default();
     let files = match campaign_files(dir) {
         Ok(f) => f,
@@ -175,14 +189,19 @@ pub fn check_dir(dir: &Path, ctx: &Context<'_>) -> (Vec<Checked>, Report) {
                 }
             }
         }
-        all.push(checked);
+        // What the budgets shared between files need, before `each` may
+        // take the occurrences away.
+        let counts = (checked.is_valid() && checked.campaign.is_some())
+            .then(|| validate::BudgetCounts::of(&checked.occurrences));
+        each(&mut checked);
+        all.push((checked, counts));
     }
-    let valid: Vec<(&LoadedCampaign, &[Occurrence])> = all
+    let valid: Vec<(&LoadedCampaign, &validate::BudgetCounts)> = all
         .iter()
-        .filter(|c| c.is_valid())
-        .filter_map(|c| Some((c.campaign.as_ref()?, c.occurrences.as_slice())))
+        .filter_map(|(c, n)| Some((c.campaign.as_ref()?, n.as_ref()?)))
         .collect();
-    let shared = validate::check_shared_budgets(&valid, ctx);
+    let shared = validate::check_shared_budget_counts(&valid, ctx);
+    let mut all: Vec<Checked> = all.into_iter().map(|(c, _)| c).collect();
     for d in shared {
         if let Some(c) = all
             .iter_mut()

@@ -966,6 +966,33 @@ fn check_budgets(
     out
 }
 
+/// How many unpaused occurrences of one campaign fall on each (account,
+/// `"day"` or `"month"`, local day or month): all that
+/// [`check_shared_budgets`] needs of a campaign, without its occurrences.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct BudgetCounts(BTreeMap<(String, &'static str, String), usize>);
+
+impl BudgetCounts {
+    /// Counts `occurrences` (paused ones are held, never published: they use no budget).
+    pub fn of(occurrences: &[Occurrence]) -> Self {
+        let mut counts: BTreeMap<(&str, &'static str, &str), usize> = BTreeMap::new();
+        for o in occurrences.iter().filter(|o| !o.paused) {
+            let (Some(day), Some(month)) = (o.local.get(..10), o.local.get(..7)) else {
+                continue;
+            };
+            for (what, when) in [("day", day), ("month", month)] {
+                *counts.entry((o.account.as_str(), what, when)).or_default() += 1;
+            }
+        }
+        BudgetCounts(
+            counts
+                .into_iter()
+                .map(|((a, what, when), n)| ((a.to_string(), what, when.to_string()), n))
+                .collect(),
+        )
+    }
+}
+
 /// Budgets are per account, and accounts are shared between campaigns (an
 /// agency's page carries several): warns when the campaigns *together*
 /// exceed an account's budget on a day or in a month while none does alone
@@ -975,20 +1002,32 @@ pub fn check_shared_budgets(
     campaigns: &[(&LoadedCampaign, &[Occurrence])],
     ctx: &Context<'_>,
 ) -> Vec<Diagnostic> {
+    let counts: Vec<BudgetCounts> = campaigns
+        .iter()
+        .map(|(_, occs)| BudgetCounts::of(occs))
+        .collect();
+    let with: Vec<(&LoadedCampaign, &BudgetCounts)> = campaigns
+        .iter()
+        .zip(&counts)
+        .map(|((c, _), n)| (*c, n))
+        .collect();
+    check_shared_budget_counts(&with, ctx)
+}
+
+/// [`check_shared_budgets`] from each campaign's [`BudgetCounts`].
+pub fn check_shared_budget_counts(
+    campaigns: &[(&LoadedCampaign, &BudgetCounts)],
+    ctx: &Context<'_>,
+) -> Vec<Diagnostic> {
     // (account, period) → per campaign index, count
     let mut counts: BTreeMap<(&str, &str, &str), BTreeMap<usize, usize>> = BTreeMap::new();
-    for (i, (_, occs)) in campaigns.iter().enumerate() {
-        for o in occs.iter().filter(|o| !o.paused) {
-            let (Some(day), Some(month)) = (o.local.get(..10), o.local.get(..7)) else {
-                continue;
-            };
-            for (what, when) in [("day", day), ("month", month)] {
-                *counts
-                    .entry((o.account.as_str(), what, when))
-                    .or_default()
-                    .entry(i)
-                    .or_default() += 1;
-            }
+    for (i, (_, per_campaign)) in campaigns.iter().enumerate() {
+        for ((account, what, when), n) in &per_campaign.0 {
+            *counts
+                .entry((account.as_str(), what, when.as_str()))
+                .or_default()
+                .entry(i)
+                .or_default() += n;
         }
     }
     let mut out = Vec::new();

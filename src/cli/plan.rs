@@ -16,7 +16,7 @@ use jiff::{Timestamp, civil};
 use super::GlobalArgs;
 use crate::campaign;
 use crate::diag::Severity;
-use crate::plan::{Occurrence, output};
+use crate::plan::{Compact, Compactor, Occurrence, output};
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -76,13 +76,18 @@ fn parse_until(s: &str) -> Result<Timestamp, String> {
     parse_bound(s, true)
 }
 
+/// Whether `due` falls inside the bounds (both inclusive).
+fn in_bounds(due: Timestamp, from: Option<Timestamp>, until: Option<Timestamp>) -> bool {
+    from.is_none_or(|f| due >= f) && until.is_none_or(|u| due <= u)
+}
+
 /// Keeps what falls inside the bounds, in time order.
 pub fn select(
     mut occurrences: Vec<Occurrence>,
     from: Option<Timestamp>,
     until: Option<Timestamp>,
 ) -> Vec<Occurrence> {
-    occurrences.retain(|o| from.is_none_or(|f| o.due >= f) && until.is_none_or(|u| o.due <= u));
+    occurrences.retain(|o| in_bounds(o.due, from, until));
     occurrences.sort_by(|a, b| a.due.cmp(&b.due).then_with(|| a.key.cmp(&b.key)));
     occurrences
 }
@@ -97,7 +102,24 @@ pub fn run(global: &GlobalArgs, args: PlanArgs) -> ExitCode {
     };
     let ctx = loaded.context();
     let now = ctx.now;
-    let (checked, report) = campaign::check_dir(&loaded.campaigns_dir, &ctx);
+    // Each valid file's occurrences, within the bounds, are kept in their
+    // compact form as soon as the file is checked: the full form of every
+    // occurrence of every file is never held at once.
+    let mut occurrences: Vec<Compact> = Vec::new();
+    let mut compactor = Compactor::default();
+    let (checked, report) = campaign::check_dir_each(&loaded.campaigns_dir, &ctx, |c| {
+        if !c.is_valid() {
+            return;
+        }
+        compactor.reset();
+        occurrences.extend(
+            std::mem::take(&mut c.occurrences)
+                .into_iter()
+                .filter(|o| in_bounds(o.due, args.from, args.until))
+                .map(|o| compactor.compact(o)),
+        );
+    });
+    drop(compactor);
     if checked.is_empty() && report.has_errors() {
         // The folder itself could not be read.
         eprint!("{}", report.render());
@@ -105,11 +127,9 @@ pub fn run(global: &GlobalArgs, args: PlanArgs) -> ExitCode {
     }
     let mut failed = false;
     let mut warnings = 0;
-    let mut occurrences = Vec::new();
     for c in checked {
         if c.is_valid() {
             warnings += c.diagnostics.len();
-            occurrences.extend(c.occurrences);
             continue;
         }
         failed = true;
@@ -142,16 +162,17 @@ pub fn run(global: &GlobalArgs, args: PlanArgs) -> ExitCode {
             if warnings == 1 { "" } else { "s" }
         );
     }
-    let occurrences = select(occurrences, args.from, args.until);
-    let text = match args.format {
-        PlanFormat::Table => output::table(&occurrences),
-        PlanFormat::Json => output::json(&occurrences),
-        PlanFormat::Ics => output::ics(&occurrences, now),
+    // The order of `select`.
+    occurrences.sort_by(|a, b| a.due.cmp(&b.due).then_with(|| a.key().cmp(b.key())));
+    // Streamed: the text of the whole plan is never held in memory.
+    let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
+    let written = match args.format {
+        PlanFormat::Table => output::write_table(&mut stdout, &occurrences),
+        PlanFormat::Json => output::write_json(&mut stdout, &occurrences),
+        PlanFormat::Ics => output::write_ics(&mut stdout, &occurrences, now),
     };
-    let mut stdout = std::io::stdout().lock();
     // A closed pipe (`berrah plan | head`) is not an error worth a panic.
-    let _ = stdout.write_all(text.as_bytes());
-    let _ = stdout.flush();
+    let _ = written.and_then(|()| stdout.flush());
     if failed {
         ExitCode::from(1)
     } else {

@@ -45,11 +45,13 @@
 
 use sha2::{Digest, Sha256};
 
+mod compact;
 mod expiry;
 mod occurrence;
 pub mod output;
 mod planner;
 
+pub use compact::{Compact, Compactor};
 pub use expiry::parse_duration;
 pub use occurrence::{Content, MediaRef, Occurrence};
 pub use planner::{MAX_OCCURRENCES_PER_POST, plan_campaign};

@@ -1,10 +1,16 @@
 //! What `berrah plan` prints: a table for people, JSON for tools, iCalendar
-//! for calendar apps. Pure: each function returns the whole text.
+//! for calendar apps. [`table`], [`json`] and [`ics`] return the whole
+//! text; `write_*` stream the same bytes to a writer (what the CLI uses, so
+//! that a plan of 100,000 occurrences is never held as one string).
+
+use std::io::{self, Write};
+use std::path::Path;
 
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
 
-use super::Occurrence;
+use super::{Content, Occurrence};
+use crate::config::PlatformKind;
 
 /// First line of a text, at most `max` characters (an ellipsis when cut).
 pub fn first_line(text: &str, max: usize) -> String {
@@ -18,60 +24,135 @@ pub fn first_line(text: &str, max: usize) -> String {
     }
 }
 
+/// Everything the outputs show of one occurrence, borrowed: built from an
+/// [`Occurrence`] or from the plan's compact form ([`super::Compact`]), so
+/// that the writers below serve both.
+#[derive(Debug, Clone, Copy)]
+pub struct View<'a> {
+    pub id: &'a str,
+    pub key: &'a str,
+    pub campaign: &'a str,
+    pub capsule: Option<&'a str>,
+    pub post: &'a str,
+    pub account: &'a str,
+    pub platform: PlatformKind,
+    pub language: &'a str,
+    pub due: Timestamp,
+    pub local: &'a str,
+    pub timezone: &'a str,
+    pub not_after: Timestamp,
+    pub series: Option<&'a str>,
+    pub paused: bool,
+    pub source: &'a Path,
+    pub content: &'a Content,
+}
+
+/// Something the plan's writers can show.
+pub trait AsView {
+    /// The borrowed view of it.
+    fn view(&self) -> View<'_>;
+}
+
+impl AsView for Occurrence {
+    fn view(&self) -> View<'_> {
+        View {
+            id: &self.id,
+            key: &self.key,
+            campaign: &self.campaign,
+            capsule: self.capsule.as_deref(),
+            post: &self.post,
+            account: &self.account,
+            platform: self.platform,
+            language: &self.language,
+            due: self.due,
+            local: &self.local,
+            timezone: &self.timezone,
+            not_after: self.not_after,
+            series: self.series.as_deref(),
+            paused: self.paused,
+            source: &self.source,
+            content: &self.content,
+        }
+    }
+}
+
+impl<T: AsView + ?Sized> AsView for &T {
+    fn view(&self) -> View<'_> {
+        (**self).view()
+    }
+}
+
+fn into_string(bytes: Vec<u8>) -> String {
+    // The writers only write `str`s: always UTF-8.
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
 /// The table of `berrah plan`: local time with offset, UTC, campaign/capsule,
 /// account, platform, language and the text's first line.
 pub fn table(occurrences: &[Occurrence]) -> String {
-    let header = [
-        "LOCAL",
-        "UTC",
-        "CAMPAIGN/CAPSULE",
-        "ACCOUNT",
-        "PLATFORM",
-        "LANG",
-        "TEXT",
-    ];
-    let rows: Vec<[String; 7]> = occurrences
-        .iter()
-        .map(|o| {
-            let mut text = first_line(&o.content.text, 60);
-            if o.paused {
-                text = format!("[paused] {text}");
-            }
-            [
-                o.local.clone(),
-                o.due.to_string(),
-                format!("{}/{}", o.campaign, o.capsule.as_deref().unwrap_or("-")),
-                o.account.clone(),
-                o.platform.to_string(),
-                o.language.clone(),
-                text,
-            ]
-        })
-        .collect();
-    let mut widths = header.map(|h| h.chars().count());
-    for r in &rows {
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = write_table(&mut out, occurrences);
+    into_string(out)
+}
+
+const TABLE_HEADER: [&str; 7] = [
+    "LOCAL",
+    "UTC",
+    "CAMPAIGN/CAPSULE",
+    "ACCOUNT",
+    "PLATFORM",
+    "LANG",
+    "TEXT",
+];
+
+fn table_row(o: &View<'_>) -> [String; 7] {
+    let mut text = first_line(&o.content.text, 60);
+    if o.paused {
+        text = format!("[paused] {text}");
+    }
+    [
+        o.local.to_string(),
+        o.due.to_string(),
+        format!("{}/{}", o.campaign, o.capsule.unwrap_or("-")),
+        o.account.to_string(),
+        o.platform.to_string(),
+        o.language.to_string(),
+        text,
+    ]
+}
+
+/// [`table`], written to `w` row by row (two passes: the column widths
+/// first), without holding the whole text.
+pub fn write_table<W: Write, T: AsView>(w: &mut W, occurrences: &[T]) -> io::Result<()> {
+    let mut widths = TABLE_HEADER.map(|h| h.chars().count());
+    for o in occurrences {
+        let r = table_row(&o.view());
         for (w, cell) in widths.iter_mut().zip(r.iter()) {
             *w = (*w).max(cell.chars().count());
         }
     }
     let mut out = String::new();
-    let mut line = |cells: &[&str]| {
+    let mut line = |w: &mut W, cells: &[&str]| -> io::Result<()> {
+        out.clear();
         let last = cells.len() - 1;
         for (i, cell) in cells.iter().enumerate() {
             out.push_str(cell);
             if i < last {
                 let pad = widths[i] - cell.chars().count() + 2;
-                out.push_str(&" ".repeat(pad));
+                out.extend(std::iter::repeat_n(' ', pad));
             }
         }
         out.push('\n');
+        w.write_all(out.as_bytes())
     };
-    line(&header);
-    for r in &rows {
+    line(w, &TABLE_HEADER)?;
+    for o in occurrences {
+        let r = table_row(&o.view());
         let cells: Vec<&str> = r.iter().map(String::as_str).collect();
-        line(&cells);
+        line(w, &cells)?;
     }
-    out
+    Ok(())
 }
 
 /// One object of `berrah plan --format json`.
@@ -105,20 +186,20 @@ pub struct JsonOccurrence<'a> {
     pub source: String,
 }
 
-impl<'a> From<&'a Occurrence> for JsonOccurrence<'a> {
-    fn from(o: &'a Occurrence) -> Self {
+impl<'a> From<View<'a>> for JsonOccurrence<'a> {
+    fn from(o: View<'a>) -> Self {
         JsonOccurrence {
-            id: &o.id,
-            key: &o.key,
-            campaign: &o.campaign,
-            capsule: o.capsule.as_deref(),
-            post: &o.post,
-            account: &o.account,
+            id: o.id,
+            key: o.key,
+            campaign: o.campaign,
+            capsule: o.capsule,
+            post: o.post,
+            account: o.account,
             platform: o.platform.as_str(),
             due: o.due.to_string(),
-            local: &o.local,
-            timezone: &o.timezone,
-            language: &o.language,
+            local: o.local,
+            timezone: o.timezone,
+            language: o.language,
             text: &o.content.text,
             title: o.content.title.as_deref(),
             description: o.content.description.as_deref(),
@@ -131,20 +212,38 @@ impl<'a> From<&'a Occurrence> for JsonOccurrence<'a> {
             thread: &o.content.thread,
             first_comment: o.content.first_comment.as_deref(),
             not_after: o.not_after.to_string(),
-            series: o.series.as_deref(),
+            series: o.series,
             paused: o.paused,
             source: o.source.display().to_string(),
         }
     }
 }
 
+impl<'a> From<&'a Occurrence> for JsonOccurrence<'a> {
+    fn from(o: &'a Occurrence) -> Self {
+        JsonOccurrence::from(o.view())
+    }
+}
+
 /// `berrah plan --format json`: one array, pretty-printed.
 pub fn json(occurrences: &[Occurrence]) -> String {
-    let rows: Vec<JsonOccurrence<'_>> = occurrences.iter().map(JsonOccurrence::from).collect();
-    // Serializing plain strings, numbers and booleans cannot fail.
-    let mut s = serde_json::to_string_pretty(&rows).unwrap_or_else(|_| "[]".to_string());
-    s.push('\n');
-    s
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail.
+    if write_json(&mut out, occurrences).is_err() {
+        return "[]\n".to_string();
+    }
+    into_string(out)
+}
+
+/// [`json`], streamed to `w` one object at a time (the same bytes).
+pub fn write_json<W: Write, T: AsView>(w: &mut W, occurrences: &[T]) -> io::Result<()> {
+    let mut ser = serde_json::Serializer::pretty(&mut *w);
+    serde::Serializer::collect_seq(
+        &mut ser,
+        occurrences.iter().map(|o| JsonOccurrence::from(o.view())),
+    )
+    .map_err(io::Error::from)?;
+    w.write_all(b"\n")
 }
 
 /// How long each event lasts in the calendar (only so that it is visible).
@@ -155,6 +254,18 @@ pub const ICS_EVENT_LENGTH: SignedDuration = SignedDuration::from_mins(15);
 /// minutes long), CRLF line ends, lines folded at 75 octets on UTF-8
 /// character boundaries. `stamp` is the DTSTAMP (the plan's "now").
 pub fn ics(occurrences: &[Occurrence], stamp: Timestamp) -> String {
+    let mut out = Vec::new();
+    // Writing into a Vec cannot fail.
+    let _ = write_ics(&mut out, occurrences, stamp);
+    into_string(out)
+}
+
+/// [`ics`], streamed to `w` one event at a time (the same bytes).
+pub fn write_ics<W: Write, T: AsView>(
+    w: &mut W,
+    occurrences: &[T],
+    stamp: Timestamp,
+) -> io::Result<()> {
     let mut out = String::new();
     let mut put = |line: &str| fold_line(&mut out, line);
     put("BEGIN:VCALENDAR");
@@ -163,11 +274,16 @@ pub fn ics(occurrences: &[Occurrence], stamp: Timestamp) -> String {
     put("CALSCALE:GREGORIAN");
     put("METHOD:PUBLISH");
     put("X-WR-CALNAME:berrah");
+    w.write_all(out.as_bytes())?;
+    let dtstamp = format!("DTSTAMP:{}", ics_time(stamp));
     for o in occurrences {
+        let o = o.view();
+        out.clear();
+        let mut put = |line: &str| fold_line(&mut out, line);
         let end = o.due.saturating_add(ICS_EVENT_LENGTH).unwrap_or(o.due);
         put("BEGIN:VEVENT");
         put(&format!("UID:{}@berrah", o.id));
-        put(&format!("DTSTAMP:{}", ics_time(stamp)));
+        put(&dtstamp);
         put(&format!("DTSTART:{}", ics_time(o.due)));
         put(&format!("DTEND:{}", ics_time(end)));
         let summary = format!(
@@ -182,7 +298,7 @@ pub fn ics(occurrences: &[Occurrence], stamp: Timestamp) -> String {
         description.push_str(&format!(
             "\n\n— {} / {} / {}\n{} ({}), {} UTC\nid {}",
             o.campaign,
-            o.capsule.as_deref().unwrap_or("-"),
+            o.capsule.unwrap_or("-"),
             o.post,
             o.local,
             o.timezone,
@@ -193,7 +309,7 @@ pub fn ics(occurrences: &[Occurrence], stamp: Timestamp) -> String {
         put(&format!(
             "CATEGORIES:{},{}",
             escape_text(o.platform.as_str()),
-            escape_text(&o.campaign)
+            escape_text(o.campaign)
         ));
         if o.paused {
             put("STATUS:TENTATIVE");
@@ -201,9 +317,11 @@ pub fn ics(occurrences: &[Occurrence], stamp: Timestamp) -> String {
             put("STATUS:CONFIRMED");
         }
         put("END:VEVENT");
+        w.write_all(out.as_bytes())?;
     }
-    put("END:VCALENDAR");
-    out
+    out.clear();
+    fold_line(&mut out, "END:VCALENDAR");
+    w.write_all(out.as_bytes())
 }
 
 fn ics_time(t: Timestamp) -> String {

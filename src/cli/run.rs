@@ -46,6 +46,8 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> ExitCode {
 }
 
 async fn run_async(global: &GlobalArgs, args: RunArgs) -> ExitCode {
+    let shutdown = CancellationToken::new();
+    tokio::spawn(signals(shutdown.clone()));
     let loaded = match super::context::load(global) {
         Ok(l) => l,
         Err(report) => {
@@ -90,7 +92,6 @@ async fn run_async(global: &GlobalArgs, args: RunArgs) -> ExitCode {
         base_dir: config_dir,
         clock: clock.clone(),
     };
-    let shutdown = CancellationToken::new();
     tokio::spawn(expiry_watch(store.clone(), clock.clone(), shutdown.clone()));
     let mut cfg = DaemonConfig::new(
         loaded.config.clone(),
@@ -104,7 +105,6 @@ async fn run_async(global: &GlobalArgs, args: RunArgs) -> ExitCode {
     cfg.watch = !args.no_watch;
     cfg.grace = std::time::Duration::from_secs(args.grace);
 
-    tokio::spawn(signals(shutdown.clone()));
     let result = Daemon::new(cfg).run(shutdown).await;
     store.close().await;
     match result {
@@ -146,27 +146,34 @@ async fn expiry_watch(
 }
 
 /// First SIGTERM/SIGINT: graceful stop. Second: exit at once.
-async fn signals(shutdown: CancellationToken) {
+///
+/// The handlers are registered here, before the daemon starts, so that a
+/// signal arriving during start-up is a graceful stop too (not the default
+/// action, which would kill the process).
+fn signals(shutdown: CancellationToken) -> impl std::future::Future<Output = ()> {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut term), Ok(mut int)) = (
+    let handlers = (
         signal(SignalKind::terminate()),
         signal(SignalKind::interrupt()),
-    ) else {
-        tracing::warn!("cannot listen for SIGTERM/SIGINT");
-        return;
-    };
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
-    tracing::info!("signal received: stopping (send it again to exit at once)");
-    shutdown.cancel();
-    tokio::select! {
-        _ = term.recv() => {}
-        _ = int.recv() => {}
-    }
-    tracing::warn!(
-        "second signal: exiting now; publications cut here are rescued at the next start"
     );
-    std::process::exit(130);
+    async move {
+        let (Ok(mut term), Ok(mut int)) = handlers else {
+            tracing::warn!("cannot listen for SIGTERM/SIGINT");
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        tracing::info!("signal received: stopping (send it again to exit at once)");
+        shutdown.cancel();
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
+        }
+        tracing::warn!(
+            "second signal: exiting now; publications cut here are rescued at the next start"
+        );
+        std::process::exit(130);
+    }
 }

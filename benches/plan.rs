@@ -1,16 +1,19 @@
-//! `cargo bench --bench plan`: plans 1,000 campaign files holding 100,000
-//! occurrences in total and prints how long checking/planning and rendering
-//! take, and the peak memory (VmHWM) of the process.
+//! `cargo bench --bench plan`: writes 1,000 campaign files holding 100,000
+//! occurrences in total, then runs `berrah check` and `berrah plan` (json,
+//! table, ics) over them, each in a child process of this binary running
+//! the CLI's own code (`berrah::cli::{check, plan}::run`, the plan streamed
+//! to /dev/null), and prints each one's time and peak memory (VmHWM): the
+//! figures of the user's command, one process each.
 //!
 //! Target on the project's 2-core machines: under 1 s and under 100 MB.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
+use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
-use berrah::calendar::Calendar;
-use berrah::campaign::{self, CampaignFile, Context, LoadedCampaign};
-use berrah::config::Config;
-use berrah::plan::{self, output};
+use berrah::cli::GlobalArgs;
+use berrah::cli::check::{CheckArgs, CheckFormat};
+use berrah::cli::plan::{PlanArgs, PlanFormat};
 
 const FILES: usize = 1_000;
 
@@ -81,100 +84,100 @@ fn vm_hwm_kib() -> Option<u64> {
     line.split_whitespace().nth(1)?.parse().ok()
 }
 
-fn write_files(dir: &Path) -> Vec<PathBuf> {
+fn write_files(dir: &Path) {
     std::fs::create_dir(dir.join("media")).expect("media folder");
     std::fs::write(
         dir.join("media/ep1.png"),
         include_bytes!("../tests/fixtures/plan/campaigns/media/ep1.png"),
     )
     .expect("write the bench image");
-    (0..FILES)
-        .map(|i| {
-            let p = dir.join(format!("bench-{i:04}.toml"));
-            std::fs::write(&p, campaign(i)).expect("write a bench file");
-            p
-        })
-        .collect()
+    for i in 0..FILES {
+        let p = dir.join(format!("bench-{i:04}.toml"));
+        std::fs::write(&p, campaign(i)).expect("write a bench file");
+    }
 }
 
-fn main() {
-    let tmp = tempfile::tempdir().expect("a temporary folder");
-    let paths = write_files(tmp.path());
-    let config: Config = toml::from_str(CONFIG).expect("bench config");
-    let calendar = Calendar::shipped();
-    let ctx = Context {
-        config: &config,
-        calendar: &calendar,
-        now: "2026-11-23T00:00:00Z".parse().expect("an instant"),
+/// The child: runs one command in `dir` (`berrah.toml`, `campaigns/`) as the CLI does, then prints
+/// `bench-result <ms> <VmHWM KiB>` on stderr.
+fn child(phase: &str, dir: &Path) -> ExitCode {
+    let global = GlobalArgs {
+        config: dir.join("berrah.toml"),
+        campaigns: Some(dir.join("campaigns")),
+        database: None,
+        log_format: berrah::cli::LogFormat::Human,
+        now: Some("2026-11-23T00:00:00Z".parse().expect("an instant")),
     };
+    let plan = |format| PlanArgs {
+        from: None,
+        until: None,
+        format,
+    };
+    let t = Instant::now();
+    let code = match phase {
+        "check" => berrah::cli::check::run(
+            &global,
+            CheckArgs {
+                format: CheckFormat::Human,
+            },
+        ),
+        "plan-json" => berrah::cli::plan::run(&global, plan(PlanFormat::Json)),
+        "plan-table" => berrah::cli::plan::run(&global, plan(PlanFormat::Table)),
+        "plan-ics" => berrah::cli::plan::run(&global, plan(PlanFormat::Ics)),
+        other => panic!("unknown bench phase {other}"),
+    };
+    let ms = t.elapsed().as_secs_f64() * 1e3;
+    eprintln!("bench-result {ms:.1} {}", vm_hwm_kib().unwrap_or(0));
+    code
+}
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().collect();
+    if let Some(i) = args.iter().position(|a| a == "--bench-child") {
+        return child(&args[i + 1], Path::new(&args[i + 2]));
+    }
+    let tmp = tempfile::tempdir().expect("a temporary folder");
+    let campaigns = tmp.path().join("campaigns");
+    std::fs::create_dir(&campaigns).expect("campaigns folder");
+    write_files(&campaigns);
+    std::fs::write(tmp.path().join("berrah.toml"), CONFIG).expect("bench config");
     println!(
-        "bench plan: {FILES} campaign files in {}",
+        "bench plan: {FILES} campaign files (100,000 occurrences) in {}",
         tmp.path().display()
     );
-
-    // 1. Read, parse and plan each file directly (plan's own cost).
-    let t = Instant::now();
-    let mut occurrences = Vec::new();
-    for p in &paths {
-        let source = std::fs::read_to_string(p).expect("read");
-        let file: CampaignFile = toml::from_str(&source).expect("parse");
-        let lc = LoadedCampaign {
-            path: p.clone(),
-            source,
-            file,
-        };
-        let (occ, diags) = plan::plan_campaign(&lc, &ctx);
-        assert!(diags.iter().all(|d| !d.is_error()), "{diags:?}");
-        occurrences.extend(occ);
-    }
-    let direct = t.elapsed();
-    println!(
-        "  read + parse + plan_campaign: {:>8.1} ms  ({} occurrences)",
-        direct.as_secs_f64() * 1e3,
-        occurrences.len()
-    );
-
-    // 2. The whole check (load, validate, plan) through campaign::check_dir.
-    let t = Instant::now();
-    let (checked, report) = campaign::check_dir(tmp.path(), &ctx);
-    let through_check = t.elapsed();
-    let planned: usize = checked.iter().map(|c| c.occurrences.len()).sum();
-    println!(
-        "  campaign::check_dir:          {:>8.1} ms  ({} files, {} occurrences, {} errors)",
-        through_check.as_secs_f64() * 1e3,
-        checked.len(),
-        planned,
-        report.count(berrah::diag::Severity::Error)
-    );
-    drop(checked);
-
-    // 3. Rendering the plan in the three formats.
-    occurrences.sort_by(|a, b| a.due.cmp(&b.due).then_with(|| a.key.cmp(&b.key)));
-    for (name, f) in [
-        ("table", output::table as fn(&[plan::Occurrence]) -> String),
-        ("json", output::json),
+    let exe = std::env::current_exe().expect("the bench binary");
+    for (phase, what) in [
+        ("check", "berrah check"),
+        ("plan-json", "berrah plan --format json"),
+        ("plan-table", "berrah plan"),
+        ("plan-ics", "berrah plan --format ics"),
     ] {
-        let t = Instant::now();
-        let text = f(&occurrences);
-        println!(
-            "  render {name:<5}                  {:>8.1} ms  ({} bytes)",
-            t.elapsed().as_secs_f64() * 1e3,
-            text.len()
-        );
+        let out = Command::new(&exe)
+            .arg("--bench-child")
+            .arg(phase)
+            .arg(tmp.path())
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .output()
+            .expect("run the bench child");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        let result = stderr
+            .lines()
+            .find_map(|l| l.strip_prefix("bench-result "))
+            .and_then(|r| {
+                let (ms, kib) = r.split_once(' ')?;
+                Some((ms.parse::<f64>().ok()?, kib.parse::<f64>().ok()?))
+            });
+        match result {
+            Some((ms, kib)) if out.status.success() => println!(
+                "  {what:<27} {ms:>8.1} ms  {:>7.1} MB peak (VmHWM)",
+                kib / 1024.0
+            ),
+            _ => {
+                println!("  {what}: failed ({})\n{stderr}", out.status);
+                return ExitCode::FAILURE;
+            }
+        }
     }
-    let t = Instant::now();
-    let text = output::ics(&occurrences, ctx.now);
-    println!(
-        "  render ics                    {:>8.1} ms  ({} bytes)",
-        t.elapsed().as_secs_f64() * 1e3,
-        text.len()
-    );
-    drop(text);
-    match vm_hwm_kib() {
-        Some(kib) => println!(
-            "  peak memory (VmHWM):          {:>8.1} MB",
-            kib as f64 / 1024.0
-        ),
-        None => println!("  peak memory: /proc/self/status unavailable"),
-    }
+    ExitCode::SUCCESS
 }

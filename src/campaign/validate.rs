@@ -775,8 +775,32 @@ pub fn check_occurrences(
     let mut out = Vec::new();
     let mut seen = BTreeSet::new();
     let index = post_index(c);
+    // Occurrences of one post, platform and language with the same content
+    // and account limit get the same answers, each reported once (`seen`):
+    // check each such content once, not once per recurrence.
+    type Done<'o> = HashMap<
+        (Option<&'o str>, &'o str, PlatformKind, &'o str),
+        Vec<(Option<usize>, &'o crate::plan::Content)>,
+    >;
+    let mut done: Done<'_> = HashMap::new();
     for o in occurrences {
         let acc = ctx.config.accounts.get(&o.account);
+        let checked = done
+            .entry((
+                o.capsule.as_deref(),
+                o.post.as_str(),
+                o.platform,
+                o.language.as_str(),
+            ))
+            .or_default();
+        let limit = acc.and_then(|a| a.max_chars);
+        if checked
+            .iter()
+            .any(|(m, content)| *m == limit && **content == o.content)
+        {
+            continue;
+        }
+        checked.push((limit, &o.content));
         let post = index.get(&(o.capsule.as_deref(), o.post.as_str()));
         let post_span = post.as_ref().map(|p| p.post.id.span());
         let table = post.as_ref().map_or("posts", |p| p.table());

@@ -352,6 +352,8 @@ impl Planner<'_, '_> {
             None => capsule.map_or(&[], |cap| cap.media.as_slice()),
         };
         let capsule_id = capsule.map(|cap| cap.id.get_ref().clone());
+        // The same for every account and language: formatted once per slot.
+        let locals: Vec<String> = slots.iter().map(|s| s.resolved.local_rfc3339()).collect();
         let mut contents: HashMap<(PlatformKind, &str), Content> = HashMap::new();
         for account in accounts {
             let account_id = account.get_ref();
@@ -372,19 +374,16 @@ impl Planner<'_, '_> {
                     // A missing text is reported by campaign validation.
                     continue;
                 }
-                let content = contents
-                    .entry((cfg.platform, lang))
-                    .or_insert_with(|| {
-                        render(&RenderInput {
-                            campaign: c,
-                            post,
-                            platform: cfg.platform,
-                            language: lang,
-                            media,
-                            media_dir: self.lc.dir(),
-                        })
+                let content = contents.entry((cfg.platform, lang)).or_insert_with(|| {
+                    render(&RenderInput {
+                        campaign: c,
+                        post,
+                        platform: cfg.platform,
+                        language: lang,
+                        media,
+                        media_dir: self.lc.dir(),
                     })
-                    .clone();
+                });
                 let prefix = format!(
                     "{}/{}/{}/{}/{}",
                     frame.campaign_id,
@@ -394,7 +393,7 @@ impl Planner<'_, '_> {
                     lang
                 );
                 let series = recurring.then(|| series_id(&prefix));
-                for (s, na) in slots.iter().zip(&not_afters) {
+                for ((s, na), local) in slots.iter().zip(&not_afters).zip(&locals) {
                     let key = format!("{prefix}/{}", s.slot);
                     self.out.push(Occurrence {
                         id: occurrence_id(&key),
@@ -406,7 +405,7 @@ impl Planner<'_, '_> {
                         platform: cfg.platform,
                         language: lang.to_string(),
                         due: s.resolved.instant,
-                        local: s.resolved.local_rfc3339(),
+                        local: local.clone(),
                         timezone: frame.tz_name.clone(),
                         not_after: *na,
                         series: series.clone(),

@@ -138,27 +138,146 @@ pub fn probe(path: &Path) -> Result<MediaInfo, ProbeError> {
     Ok(info)
 }
 
-fn measure_mp4(file: File, size: u64, info: &mut MediaInfo) -> Result<(), String> {
-    // The mp4 crate is not hardened against hostile input; a panic in it must
-    // not take the checker (or the daemon) down with it.
-    let parsed = std::panic::catch_unwind(move || {
-        mp4::Mp4Reader::read_header(BufReader::new(file), size).map(|r| {
-            let duration = r.duration().as_secs_f64();
-            let mut video = None;
-            let mut audio = false;
-            for track in r.tracks().values() {
-                match track.track_type() {
-                    Ok(mp4::TrackType::Video) if video.is_none() => {
-                        let codec = track.box_type().ok().map(|b| b.to_string());
-                        video = Some((u32::from(track.width()), u32::from(track.height()), codec));
-                    }
-                    Ok(mp4::TrackType::Audio) => audio = true,
-                    _ => {}
+/// How long the mp4 parser may take before a file is called unreadable.
+const MP4_PARSE_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// Container boxes whose children are boxes (ISO/IEC 14496-12).
+const MP4_CONTAINERS: [&[u8; 4]; 11] = [
+    b"moov", b"trak", b"mdia", b"minf", b"stbl", b"dinf", b"edts", b"udta", b"mvex", b"moof",
+    b"traf",
+];
+
+/// Walks the box tree of an MP4/MOV and checks that every box's size is at
+/// least its header and stays inside its parent. The mp4 crate is not
+/// hardened against hostile input (a box that does not advance can make it
+/// loop), so it only ever sees files that pass this walk.
+fn mp4_boxes_are_sane(bytes: &[u8], depth: u32) -> bool {
+    let mut at = 0usize;
+    while at < bytes.len() {
+        let rest = &bytes[at..];
+        if rest.len() < 8 {
+            // QuickTime may end a list of user-data boxes with a zero word.
+            return rest.iter().all(|b| *b == 0);
+        }
+        let size32 = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as u64;
+        let kind: &[u8] = &rest[4..8];
+        let (size, header) = match size32 {
+            0 => (rest.len() as u64, 8u64),
+            1 => {
+                if rest.len() < 16 {
+                    return false;
                 }
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&rest[8..16]);
+                (u64::from_be_bytes(b), 16u64)
             }
-            (duration, video, audio)
-        })
+            n => (n, 8u64),
+        };
+        if size < header || size > rest.len() as u64 {
+            return false;
+        }
+        let (size, header) = (size as usize, header as usize);
+        if depth < 16
+            && MP4_CONTAINERS.iter().any(|c| &c[..] == kind)
+            && !mp4_boxes_are_sane(&rest[header..size], depth + 1)
+        {
+            return false;
+        }
+        at += size;
+    }
+    true
+}
+
+/// Reads the top-level boxes of a file without loading media data: `mdat`
+/// (the bulk of a video) is skipped by seeking, every other top-level box
+/// (`ftyp`, `moov`, ...) is read and walked.
+fn mp4_structure_ok(file: &mut File, size: u64) -> std::io::Result<bool> {
+    use std::io::{Seek, SeekFrom};
+    let mut at = 0u64;
+    while at < size {
+        file.seek(SeekFrom::Start(at))?;
+        let mut head = [0u8; 16];
+        let n = size.saturating_sub(at).min(16) as usize;
+        if n < 8 {
+            return Ok(false);
+        }
+        file.read_exact(&mut head[..n])?;
+        let size32 = u64::from(u32::from_be_bytes([head[0], head[1], head[2], head[3]]));
+        let (len, header) = match size32 {
+            0 => (size - at, 8),
+            1 if n >= 16 => {
+                let mut b = [0u8; 8];
+                b.copy_from_slice(&head[8..16]);
+                (u64::from_be_bytes(b), 16)
+            }
+            1 => return Ok(false),
+            l => (l, 8),
+        };
+        if len < header || len > size - at {
+            return Ok(false);
+        }
+        if &head[4..8] != b"mdat" && &head[4..8] != b"free" && &head[4..8] != b"skip" {
+            // Metadata boxes are small; refuse absurd ones instead of reading them.
+            if len > 256 * 1024 * 1024 {
+                return Ok(false);
+            }
+            file.seek(SeekFrom::Start(at))?;
+            let mut buf = vec![0u8; len as usize];
+            file.read_exact(&mut buf)?;
+            if !mp4_boxes_are_sane(&buf, 0) {
+                return Ok(false);
+            }
+        }
+        at += len;
+    }
+    Ok(true)
+}
+
+fn measure_mp4(mut file: File, size: u64, info: &mut MediaInfo) -> Result<(), String> {
+    if !mp4_structure_ok(&mut file, size).map_err(|e| e.to_string())? {
+        return Err("its box structure is malformed (a box size is wrong)".to_string());
+    }
+    {
+        use std::io::{Seek, SeekFrom};
+        file.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
+    }
+    // The mp4 crate is not hardened against hostile input: it runs on a thread
+    // of its own, a panic in it is caught, and a parse that does not finish
+    // in time is reported instead of hanging the checker or the daemon.
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let parsed = std::panic::catch_unwind(move || {
+            mp4::Mp4Reader::read_header(BufReader::new(file), size)
+                .map(|r| {
+                    let duration = r.duration().as_secs_f64();
+                    let mut video = None;
+                    let mut audio = false;
+                    for track in r.tracks().values() {
+                        match track.track_type() {
+                            Ok(mp4::TrackType::Video) if video.is_none() => {
+                                let codec = track.box_type().ok().map(|b| b.to_string());
+                                video = Some((
+                                    u32::from(track.width()),
+                                    u32::from(track.height()),
+                                    codec,
+                                ));
+                            }
+                            Ok(mp4::TrackType::Audio) => audio = true,
+                            _ => {}
+                        }
+                    }
+                    (duration, video, audio)
+                })
+                .map_err(|e| e.to_string())
+        });
+        let _ = tx.send(parsed);
     });
+    let parsed = match rx.recv_timeout(MP4_PARSE_LIMIT) {
+        Ok(p) => p,
+        Err(_) => {
+            return Err("its structure could not be read (the parser did not finish)".to_string());
+        }
+    };
     match parsed {
         Ok(Ok((duration, video, audio))) => {
             info.duration = Some(duration);
@@ -171,7 +290,7 @@ fn measure_mp4(file: File, size: u64, info: &mut MediaInfo) -> Result<(), String
             info.video_codec = codec;
             Ok(())
         }
-        Ok(Err(e)) => Err(e.to_string()),
+        Ok(Err(e)) => Err(e),
         Err(_) => Err("its structure is malformed".to_string()),
     }
 }

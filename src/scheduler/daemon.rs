@@ -258,6 +258,13 @@ impl Daemon {
                         for e in list {
                             claimed_any = true;
                             if in_flight.contains(&e.id) {
+                                // One of our tasks has recorded this entry's
+                                // outcome (a retry due now) and is not reaped
+                                // yet: give the claim back, or the heartbeat
+                                // would keep it claimed by nobody forever.
+                                if let Err(err) = store.release(&e.id, &owner, e.run_at).await {
+                                    tracing::warn!(error = %err, id = %e.id, "could not give back a claim");
+                                }
                                 continue;
                             }
                             let account_limit = shared

@@ -59,14 +59,81 @@ pub use planner::{MAX_OCCURRENCES_PER_POST, plan_campaign};
 /// The stable id of an occurrence: `o-` and the first 16 hex digits of the
 /// SHA-256 of its key (`campaign/capsule/post/account/language/slot`).
 pub fn occurrence_id(key: &str) -> String {
-    let digest = Sha256::digest(key.as_bytes());
-    format!("o-{}", &hex::encode(digest)[..16])
+    short_id("o-", Sha256::new_with_prefix(key))
 }
 
 /// The id shared by a recurring post's occurrences on one account and
 /// language: `s-` and 16 hex digits of the SHA-256 of
 /// `campaign/capsule/post/account/language`.
 pub fn series_id(prefix: &str) -> String {
-    let digest = Sha256::digest(prefix.as_bytes());
-    format!("s-{}", &hex::encode(digest)[..16])
+    short_id("s-", Sha256::new_with_prefix(prefix))
+}
+
+/// The ids of the occurrences of one post on one account and language,
+/// whose keys share `campaign/capsule/post/account/language`: that prefix is
+/// hashed once, and only each slot per occurrence (the same ids as
+/// [`occurrence_id`] and [`series_id`]).
+#[derive(Clone)]
+pub(crate) struct IdHasher {
+    /// The prefix hashed.
+    prefix: Sha256,
+}
+
+impl IdHasher {
+    pub(crate) fn new(prefix: &str) -> IdHasher {
+        IdHasher {
+            prefix: Sha256::new_with_prefix(prefix),
+        }
+    }
+
+    /// [`series_id`] of the prefix.
+    pub(crate) fn series_id(&self) -> String {
+        short_id("s-", self.prefix.clone())
+    }
+
+    /// [`occurrence_id`] of `prefix/slot`.
+    pub(crate) fn occurrence_id(&self, slot: &str) -> String {
+        let mut h = self.prefix.clone();
+        h.update(b"/");
+        h.update(slot.as_bytes());
+        short_id("o-", h)
+    }
+}
+
+/// `tag` and the first 16 hex digits of the hash.
+fn short_id(tag: &str, hasher: Sha256) -> String {
+    const HEX: &[u8; 16] = b"0123456789abcdef";
+    let digest = hasher.finalize();
+    let mut id = String::with_capacity(tag.len() + 16);
+    id.push_str(tag);
+    for b in &digest[..8] {
+        id.push(char::from(HEX[usize::from(b >> 4)]));
+        id.push(char::from(HEX[usize::from(b & 0xf)]));
+    }
+    id
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ids_are_the_documented_hashes() {
+        let key = "amal/ep1-migrants/teaser/oim-facebook/ar/once";
+        let full = hex::encode(Sha256::digest(key.as_bytes()));
+        assert_eq!(occurrence_id(key), format!("o-{}", &full[..16]));
+        let prefix = "amal/_/weekly/oim-x/fr";
+        let full = hex::encode(Sha256::digest(prefix.as_bytes()));
+        assert_eq!(series_id(prefix), format!("s-{}", &full[..16]));
+        // Pinned: ids are stored in queues and must never change.
+        assert_eq!(occurrence_id(key), "o-a38adf78e9ca3163");
+        assert_eq!(series_id(prefix), "s-57d66ccf78f2c328");
+        let h = IdHasher::new(prefix);
+        assert_eq!(h.series_id(), series_id(prefix));
+        assert_eq!(
+            h.occurrence_id("2026-12-22#1"),
+            occurrence_id("amal/_/weekly/oim-x/fr/2026-12-22#1")
+        );
+        assert_eq!(h.occurrence_id("2026-12-22#1"), "o-c94c4d1a0f45449e");
+    }
 }

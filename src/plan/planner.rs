@@ -8,7 +8,7 @@ use jiff::tz::TimeZone;
 use jiff::{SignedDuration, Timestamp};
 
 use super::expiry::parse_duration;
-use super::{Content, Occurrence, occurrence_id, series_id};
+use super::{Content, IdHasher, Occurrence};
 use crate::calendar::Calendar;
 use crate::calendar::recurrence::Recurrence;
 use crate::calendar::tz::{Adjustment, Resolved, resolve, rfc3339_local, start_of_day, zone};
@@ -392,11 +392,15 @@ impl Planner<'_, '_> {
                     account_id,
                     lang
                 );
-                let series = recurring.then(|| series_id(&prefix));
+                let ids = IdHasher::new(&prefix);
+                let series = recurring.then(|| ids.series_id());
                 for ((s, na), local) in slots.iter().zip(&not_afters).zip(&locals) {
-                    let key = format!("{prefix}/{}", s.slot);
+                    let mut key = String::with_capacity(prefix.len() + 1 + s.slot.len());
+                    key.push_str(&prefix);
+                    key.push('/');
+                    key.push_str(&s.slot);
                     self.out.push(Occurrence {
-                        id: occurrence_id(&key),
+                        id: ids.occurrence_id(&s.slot),
                         key,
                         campaign: frame.campaign_id.clone(),
                         capsule: capsule_id.clone(),
@@ -588,6 +592,7 @@ mod tests {
     use crate::campaign::CampaignFile;
     use crate::config::Config;
     use crate::diag::Severity;
+    use crate::plan::occurrence_id;
 
     const CONFIG: &str = r#"
 [accounts.oim-facebook]

@@ -6,6 +6,7 @@
 //! prints them; the daemon keeps the last valid version of a file that has
 //! errors.
 
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 
 use jiff::Timestamp;
@@ -127,20 +128,37 @@ pub fn campaign_files(dir: &Path) -> std::io::Result<Vec<PathBuf>> {
 /// problems between files (two files with one campaign id). The report holds
 /// every diagnostic with the sources they point into.
 pub fn check_dir(dir: &Path, ctx: &Context<'_>) -> (Vec<Checked>, Report) {
-    check_dir_each(dir, ctx, |_| {})
+    let (all, report) = check_dir_map(dir, ctx, |_| ());
+    (all.into_iter().map(|(c, ())| c).collect(), report)
 }
 
-/// [`check_dir`], handing each file's [`Checked`] to `each` as soon as the
-/// file is checked (its own problems and the duplicate-id check done; the
-/// problems between files are added later), so that the caller can take its
-/// occurrences away (`std::mem::take(&mut c.occurrences)`) instead of
-/// keeping every file's occurrences in memory at once. What `each` leaves
-/// in the `Checked` is returned.
-pub fn check_dir_each(
+/// One file read, checked and handed to `take`, on a worker thread.
+struct FileDone<R> {
+    source: Option<String>,
+    checked: Checked,
+    /// What the budgets shared between files need, counted before `take`
+    /// may take the occurrences away; `None` for a file with errors.
+    counts: Option<validate::BudgetCounts>,
+    taken: R,
+}
+
+/// [`check_dir`], the files checked on every core, handing each file's
+/// [`Checked`] to `take` as soon as it is checked (its own problems found,
+/// not yet those between files), on the thread that checked it: the caller
+/// can take its occurrences away (`std::mem::take(&mut c.occurrences)`)
+/// instead of keeping every file's occurrences in memory at once, and turn
+/// them into what it keeps, `R`. What `take` leaves in the `Checked` is
+/// returned, with its `R`, in name order; the diagnostics and their order
+/// are those of checking the files one after the other.
+///
+/// `take` sees a file before the problems between files are known: a file
+/// valid there may have an error in the end (its campaign id used by an
+/// earlier file), so look at the returned `Checked`, not only in `take`.
+pub fn check_dir_map<R: Send>(
     dir: &Path,
     ctx: &Context<'_>,
-    mut each: impl FnMut(&mut Checked),
-) -> (Vec<Checked>, Report) {
+    take: impl Fn(&mut Checked) -> R + Sync,
+) -> (Vec<(Checked, R)>, Report) {
     let mut report = Report::default();
     let files = match campaign_files(dir) {
         Ok(f) => f,
@@ -156,61 +174,83 @@ pub fn check_dir_each(
             return (Vec::new(), report);
         }
     };
+    let work = |path: &PathBuf| {
+        let (source, mut checked) = match load::read_source(path) {
+            Ok(source) => {
+                let checked = check_source(path, &source, ctx);
+                (Some(source), checked)
+            }
+            Err(d) => (
+                None,
+                Checked {
+                    diagnostics: vec![d],
+                    ..Checked::default()
+                },
+            ),
+        };
+        let counts = (checked.is_valid() && checked.campaign.is_some())
+            .then(|| validate::BudgetCounts::of(&checked.occurrences));
+        let taken = take(&mut checked);
+        FileDone {
+            source,
+            checked,
+            counts,
+            taken,
+        }
+    };
     let mut all = Vec::new();
     let mut ids: std::collections::HashMap<String, PathBuf> = std::collections::HashMap::new();
-    for path in files {
-        let mut checked = match load::read_source(&path) {
-            Ok(source) => {
-                let c = check_source(&path, &source, ctx);
-                report.add_source(&path, source);
-                c
-            }
-            Err(d) => Checked {
-                diagnostics: vec![d],
-                ..Checked::default()
-            },
-        };
+    // Taken here in name order, whatever order the workers finish in.
+    crate::plan::map_in_order(&files, work, |path, done| {
+        let FileDone {
+            source,
+            mut checked,
+            mut counts,
+            taken,
+        } = done;
+        if let Some(source) = source {
+            report.add_source(path, source);
+        }
         if let Some(loaded) = &checked.campaign {
             let id = loaded.id().to_string();
             match ids.get(&id) {
-                Some(first) => checked.diagnostics.push(
-                    Diagnostic::error(
-                        &path,
-                        Some(loaded.file.campaign.id.span()),
-                        format!(
-                            "campaign id `{id}` is already used by `{}`",
-                            first.display()
-                        ),
-                    )
-                    .with_help("give each campaign file its own `id` (changing an id makes a new campaign)"),
-                ),
+                Some(first) => {
+                    checked.diagnostics.push(
+                        Diagnostic::error(
+                            path,
+                            Some(loaded.file.campaign.id.span()),
+                            format!(
+                                "campaign id `{id}` is already used by `{}`",
+                                first.display()
+                            ),
+                        )
+                        .with_help("give each campaign file its own `id` (changing an id makes a new campaign)"),
+                    );
+                    counts = None;
+                }
                 None => {
                     ids.insert(id, path.clone());
                 }
             }
         }
-        // What the budgets shared between files need, before `each` may
-        // take the occurrences away.
-        let counts = (checked.is_valid() && checked.campaign.is_some())
-            .then(|| validate::BudgetCounts::of(&checked.occurrences));
-        each(&mut checked);
-        all.push((checked, counts));
-    }
+        all.push((checked, counts, taken));
+        ControlFlow::Continue(())
+    });
     let valid: Vec<(&LoadedCampaign, &validate::BudgetCounts)> = all
         .iter()
-        .filter_map(|(c, n)| Some((c.campaign.as_ref()?, n.as_ref()?)))
+        .filter_map(|(c, n, _)| Some((c.campaign.as_ref()?, n.as_ref()?)))
         .collect();
     let shared = validate::check_shared_budget_counts(&valid, ctx);
-    let mut all: Vec<Checked> = all.into_iter().map(|(c, _)| c).collect();
+    let mut all: Vec<(Checked, R)> = all.into_iter().map(|(c, _, r)| (c, r)).collect();
     for d in shared {
-        if let Some(c) = all
+        if let Some((c, _)) = all
             .iter_mut()
-            .find(|c| c.campaign.as_ref().is_some_and(|l| l.path == d.path))
+            .find(|(c, _)| c.campaign.as_ref().is_some_and(|l| l.path == d.path))
         {
             c.diagnostics.push(d);
         }
     }
-    for c in &all {
+    for (c, _) in &all {
         report.extend(c.diagnostics.iter().cloned());
     }
     (all, report)

@@ -146,6 +146,9 @@ struct V<'a> {
     out: Vec<Diagnostic>,
     /// Probe results, once per canonical path.
     probed: HashMap<PathBuf, Result<MediaInfo, String>>,
+    /// Media paths found inside the folder, once per path as written (a
+    /// capsule's media is checked for each of its posts).
+    resolved: HashMap<String, PathBuf>,
 }
 
 impl V<'_> {
@@ -492,6 +495,9 @@ impl V<'_> {
             );
             return None;
         }
+        if let Some(real) = self.resolved.get(rel) {
+            return Some(real.clone());
+        }
         let real = match joined.canonicalize() {
             Ok(p) => p,
             Err(_) => {
@@ -528,6 +534,7 @@ impl V<'_> {
             );
             return None;
         }
+        self.resolved.insert(rel.clone(), real.clone());
         Some(real)
     }
 
@@ -678,6 +685,7 @@ pub fn validate(c: &LoadedCampaign, ctx: &Context<'_>) -> Vec<Diagnostic> {
         ctx,
         out: Vec::new(),
         probed: HashMap::new(),
+        resolved: HashMap::new(),
     };
     let camp = &c.file.campaign;
     v.id("campaign", &camp.id);

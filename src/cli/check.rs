@@ -108,7 +108,7 @@ pub fn run(global: &GlobalArgs, args: CheckArgs) -> ExitCode {
     // Only the diagnostics are shown: each file's occurrences are dropped as
     // soon as it is checked (100,000 of them would otherwise all be held).
     let (checked, report) =
-        crate::campaign::check_dir_each(&loaded.campaigns_dir, &loaded.context(), |c| {
+        crate::campaign::check_dir_map(&loaded.campaigns_dir, &loaded.context(), |c| {
             c.occurrences = Vec::new();
         });
     print(&report, checked.len(), args.format);

@@ -102,34 +102,44 @@ pub fn run(global: &GlobalArgs, args: PlanArgs) -> ExitCode {
     };
     let ctx = loaded.context();
     let now = ctx.now;
-    // Each valid file's occurrences, within the bounds, are kept in their
-    // compact form as soon as the file is checked: the full form of every
-    // occurrence of every file is never held at once.
-    let mut occurrences: Vec<Compact> = Vec::new();
-    let mut compactor = Compactor::default();
-    let (checked, report) = campaign::check_dir_each(&loaded.campaigns_dir, &ctx, |c| {
+    // Each valid file's occurrences, within the bounds, are turned into
+    // their compact form as soon as the file is checked (on the thread that
+    // checked it): the full form of every occurrence of every file is never
+    // held at once.
+    let (checked, report) = campaign::check_dir_map(&loaded.campaigns_dir, &ctx, |c| {
         if !c.is_valid() {
-            return;
+            return Vec::new();
         }
-        compactor.reset();
-        occurrences.extend(
+        let mut compactor = Compactor::default();
+        // Not `collect`: it would keep the (much larger) buffer of the
+        // `Occurrence`s for the `Compact`s, 1,000 files over.
+        let mut compact = Vec::with_capacity(c.occurrences.len());
+        compact.extend(
             std::mem::take(&mut c.occurrences)
                 .into_iter()
                 .filter(|o| in_bounds(o.due, args.from, args.until))
                 .map(|o| compactor.compact(o)),
         );
+        compact
     });
-    drop(compactor);
     if checked.is_empty() && report.has_errors() {
         // The folder itself could not be read.
         eprint!("{}", report.render());
         return ExitCode::from(1);
     }
+    let mut occurrences: Vec<Compact> = Vec::with_capacity(
+        checked
+            .iter()
+            .filter(|(c, _)| c.is_valid())
+            .map(|(_, o)| o.len())
+            .sum(),
+    );
     let mut failed = false;
     let mut warnings = 0;
-    for c in checked {
+    for (c, compact) in checked {
         if c.is_valid() {
             warnings += c.diagnostics.len();
+            occurrences.extend(compact);
             continue;
         }
         failed = true;

@@ -49,11 +49,13 @@ mod compact;
 mod expiry;
 mod occurrence;
 pub mod output;
+mod parallel;
 mod planner;
 
 pub use compact::{Compact, Compactor};
 pub use expiry::parse_duration;
 pub use occurrence::{Content, MediaRef, Occurrence};
+pub use parallel::map_in_order;
 pub use planner::{MAX_OCCURRENCES_PER_POST, plan_campaign};
 
 /// The stable id of an occurrence: `o-` and the first 16 hex digits of the

@@ -54,9 +54,12 @@ impl Group {
 #[derive(Debug)]
 pub struct Compact {
     group: Arc<Group>,
-    id: Box<str>,
-    key: Box<str>,
-    local: Box<str>,
+    /// Id, key and local time, one after the other: one allocation, not three.
+    text: Box<str>,
+    /// Where the key starts in `text`.
+    key_at: u32,
+    /// Where the local time starts in `text`.
+    local_at: u32,
     /// When it is due, UTC.
     pub due: Timestamp,
     not_after: Timestamp,
@@ -65,7 +68,15 @@ pub struct Compact {
 impl Compact {
     /// The readable identity (`campaign/capsule/post/account/language/slot`).
     pub fn key(&self) -> &str {
-        &self.key
+        &self.text[self.key_at as usize..self.local_at as usize]
+    }
+
+    fn id(&self) -> &str {
+        &self.text[..self.key_at as usize]
+    }
+
+    fn local(&self) -> &str {
+        &self.text[self.local_at as usize..]
     }
 }
 
@@ -73,8 +84,8 @@ impl AsView for Compact {
     fn view(&self) -> View<'_> {
         let g = &*self.group;
         View {
-            id: &self.id,
-            key: &self.key,
+            id: self.id(),
+            key: self.key(),
             campaign: &g.campaign,
             capsule: g.capsule.as_deref(),
             post: &g.post,
@@ -82,7 +93,7 @@ impl AsView for Compact {
             platform: g.platform,
             language: &g.language,
             due: self.due,
-            local: &self.local,
+            local: self.local(),
             timezone: &g.timezone,
             not_after: self.not_after,
             series: g.series.as_deref(),
@@ -128,11 +139,18 @@ impl Compactor {
                 g
             }
         };
+        let mut text = String::with_capacity(o.id.len() + o.key.len() + o.local.len());
+        text.push_str(&o.id);
+        let key_at = text.len();
+        text.push_str(&o.key);
+        let local_at = text.len();
+        text.push_str(&o.local);
         Compact {
             group,
-            id: o.id.into_boxed_str(),
-            key: o.key.into_boxed_str(),
-            local: o.local.into_boxed_str(),
+            text: text.into_boxed_str(),
+            // An occurrence's id, key and local time are a few dozen bytes.
+            key_at: u32::try_from(key_at).unwrap_or(u32::MAX),
+            local_at: u32::try_from(local_at).unwrap_or(u32::MAX),
             due: o.due,
             not_after: o.not_after,
         }

@@ -3,7 +3,9 @@
 //! text; `write_*` stream the same bytes to a writer (what the CLI uses, so
 //! that a plan of 100,000 occurrences is never held as one string).
 
+use std::fmt::Write as _;
 use std::io::{self, Write};
+use std::ops::ControlFlow;
 use std::path::Path;
 
 use jiff::{SignedDuration, Timestamp};
@@ -123,36 +125,90 @@ fn table_row(o: &View<'_>) -> [String; 7] {
 }
 
 /// [`table`], written to `w` row by row (two passes: the column widths
-/// first), without holding the whole text.
-pub fn write_table<W: Write, T: AsView>(w: &mut W, occurrences: &[T]) -> io::Result<()> {
+/// first), without holding the whole text; both passes on every core.
+pub fn write_table<W: Write, T: AsView + Sync>(w: &mut W, occurrences: &[T]) -> io::Result<()> {
     let mut widths = TABLE_HEADER.map(|h| h.chars().count());
-    for o in occurrences {
-        let r = table_row(&o.view());
-        for (w, cell) in widths.iter_mut().zip(r.iter()) {
-            *w = (*w).max(cell.chars().count());
-        }
-    }
-    let mut out = String::new();
-    let mut line = |w: &mut W, cells: &[&str]| -> io::Result<()> {
-        out.clear();
-        let last = cells.len() - 1;
-        for (i, cell) in cells.iter().enumerate() {
-            out.push_str(cell);
-            if i < last {
-                let pad = widths[i] - cell.chars().count() + 2;
-                out.extend(std::iter::repeat_n(' ', pad));
+    let chunks = chunks(occurrences);
+    crate::plan::map_in_order(
+        &chunks,
+        |(_, chunk)| {
+            let mut widths = [0; 7];
+            for o in *chunk {
+                for (w, cell) in widths.iter_mut().zip(table_row(&o.view()).iter()) {
+                    *w = (*w).max(cell.chars().count());
+                }
             }
+            widths
+        },
+        |_, chunk_widths| {
+            for (w, c) in widths.iter_mut().zip(chunk_widths) {
+                *w = (*w).max(c);
+            }
+            ControlFlow::Continue(())
+        },
+    );
+    let mut header = String::new();
+    table_line(&mut header, &widths, &TABLE_HEADER);
+    w.write_all(header.as_bytes())?;
+    write_chunks(w, &chunks, |_, chunk, out| {
+        for o in chunk {
+            let r = table_row(&o.view());
+            table_line(out, &widths, &r.each_ref().map(String::as_str));
         }
-        out.push('\n');
-        w.write_all(out.as_bytes())
-    };
-    line(w, &TABLE_HEADER)?;
-    for o in occurrences {
-        let r = table_row(&o.view());
-        let cells: Vec<&str> = r.iter().map(String::as_str).collect();
-        line(w, &cells)?;
+    })
+}
+
+/// One line of the table: each cell but the last padded to its column's
+/// width and two spaces.
+fn table_line(out: &mut String, widths: &[usize; 7], cells: &[&str; 7]) {
+    let last = cells.len() - 1;
+    for (i, cell) in cells.iter().enumerate() {
+        out.push_str(cell);
+        if i < last {
+            let pad = widths[i] - cell.chars().count() + 2;
+            out.extend(std::iter::repeat_n(' ', pad));
+        }
     }
-    Ok(())
+    out.push('\n');
+}
+
+/// How many occurrences a worker formats at once.
+const CHUNK: usize = 1024;
+
+/// The occurrences in chunks, each with the index of its first occurrence.
+fn chunks<T>(occurrences: &[T]) -> Vec<(usize, &[T])> {
+    occurrences
+        .chunks(CHUNK)
+        .enumerate()
+        .map(|(i, c)| (i * CHUNK, c))
+        .collect()
+}
+
+/// Formats the chunks on every core (`format(first index, chunk, text)`)
+/// and writes their text to `w` in order: the same bytes as formatting them
+/// one after the other, with only a few chunks' text in memory.
+fn write_chunks<W: Write, T: Sync>(
+    w: &mut W,
+    chunks: &[(usize, &[T])],
+    format: impl Fn(usize, &[T], &mut String) + Sync,
+) -> io::Result<()> {
+    let mut written = Ok(());
+    crate::plan::map_in_order(
+        chunks,
+        |(start, chunk)| {
+            let mut text = String::new();
+            format(*start, chunk, &mut text);
+            text
+        },
+        |_, text| match w.write_all(text.as_bytes()) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                written = Err(e);
+                ControlFlow::Break(())
+            }
+        },
+    );
+    written
 }
 
 /// One object of `berrah plan --format json`.
@@ -235,15 +291,31 @@ pub fn json(occurrences: &[Occurrence]) -> String {
     into_string(out)
 }
 
-/// [`json`], streamed to `w` one object at a time (the same bytes).
-pub fn write_json<W: Write, T: AsView>(w: &mut W, occurrences: &[T]) -> io::Result<()> {
-    let mut ser = serde_json::Serializer::pretty(&mut *w);
-    serde::Serializer::collect_seq(
-        &mut ser,
-        occurrences.iter().map(|o| JsonOccurrence::from(o.view())),
-    )
-    .map_err(io::Error::from)?;
-    w.write_all(b"\n")
+/// [`json`], streamed to `w` (the same bytes as serde_json's pretty array:
+/// each object is formatted on its own, on every core, and indented one level).
+pub fn write_json<W: Write, T: AsView + Sync>(w: &mut W, occurrences: &[T]) -> io::Result<()> {
+    if occurrences.is_empty() {
+        return w.write_all(b"[]\n");
+    }
+    w.write_all(b"[")?;
+    write_chunks(w, &chunks(occurrences), |start, chunk, out| {
+        let mut one = Vec::new();
+        for (i, o) in chunk.iter().enumerate() {
+            out.push_str(if start + i == 0 { "\n  " } else { ",\n  " });
+            one.clear();
+            // Into a Vec, of strings, numbers and booleans: cannot fail.
+            let _ = serde_json::to_writer_pretty(&mut one, &JsonOccurrence::from(o.view()));
+            // serde_json escapes newlines inside strings: each one is a line end.
+            let one = String::from_utf8_lossy(&one);
+            for (n, line) in one.split('\n').enumerate() {
+                if n > 0 {
+                    out.push_str("\n  ");
+                }
+                out.push_str(line);
+            }
+        }
+    })?;
+    w.write_all(b"\n]\n")
 }
 
 /// How long each event lasts in the calendar (only so that it is visible).
@@ -260,68 +332,85 @@ pub fn ics(occurrences: &[Occurrence], stamp: Timestamp) -> String {
     into_string(out)
 }
 
-/// [`ics`], streamed to `w` one event at a time (the same bytes).
-pub fn write_ics<W: Write, T: AsView>(
+/// [`ics`], streamed to `w` (the same bytes; events formatted on every core).
+pub fn write_ics<W: Write, T: AsView + Sync>(
     w: &mut W,
     occurrences: &[T],
     stamp: Timestamp,
 ) -> io::Result<()> {
     let mut out = String::new();
-    let mut put = |line: &str| fold_line(&mut out, line);
-    put("BEGIN:VCALENDAR");
-    put("VERSION:2.0");
-    put("PRODID:-//berrah//plan//EN");
-    put("CALSCALE:GREGORIAN");
-    put("METHOD:PUBLISH");
-    put("X-WR-CALNAME:berrah");
-    w.write_all(out.as_bytes())?;
-    let dtstamp = format!("DTSTAMP:{}", ics_time(stamp));
-    for o in occurrences {
-        let o = o.view();
-        out.clear();
-        let mut put = |line: &str| fold_line(&mut out, line);
-        let end = o.due.saturating_add(ICS_EVENT_LENGTH).unwrap_or(o.due);
-        put("BEGIN:VEVENT");
-        put(&format!("UID:{}@berrah", o.id));
-        put(&dtstamp);
-        put(&format!("DTSTART:{}", ics_time(o.due)));
-        put(&format!("DTEND:{}", ics_time(end)));
-        let summary = format!(
-            "{} {} ({}): {}",
-            o.account,
-            o.language,
-            o.platform,
-            first_line(&o.content.text, 80)
-        );
-        put(&format!("SUMMARY:{}", escape_text(&summary)));
-        let mut description = o.content.text.clone();
-        description.push_str(&format!(
-            "\n\n— {} / {} / {}\n{} ({}), {} UTC\nid {}",
-            o.campaign,
-            o.capsule.unwrap_or("-"),
-            o.post,
-            o.local,
-            o.timezone,
-            o.due,
-            o.id
-        ));
-        put(&format!("DESCRIPTION:{}", escape_text(&description)));
-        put(&format!(
-            "CATEGORIES:{},{}",
-            escape_text(o.platform.as_str()),
-            escape_text(o.campaign)
-        ));
-        if o.paused {
-            put("STATUS:TENTATIVE");
-        } else {
-            put("STATUS:CONFIRMED");
-        }
-        put("END:VEVENT");
-        w.write_all(out.as_bytes())?;
+    for line in [
+        "BEGIN:VCALENDAR",
+        "VERSION:2.0",
+        "PRODID:-//berrah//plan//EN",
+        "CALSCALE:GREGORIAN",
+        "METHOD:PUBLISH",
+        "X-WR-CALNAME:berrah",
+    ] {
+        fold_line(&mut out, line);
     }
+    w.write_all(out.as_bytes())?;
+    let stamp = ics_time(stamp);
+    write_chunks(w, &chunks(occurrences), |_, chunk, out| {
+        for o in chunk {
+            ics_event(out, &o.view(), &stamp);
+        }
+    })?;
     out.clear();
     fold_line(&mut out, "END:VCALENDAR");
     w.write_all(out.as_bytes())
+}
+
+/// One VEVENT, each line written straight into `out`, folded.
+fn ics_event(out: &mut String, o: &View<'_>, stamp: &str) {
+    // Writing into a String cannot fail.
+    let end = o.due.saturating_add(ICS_EVENT_LENGTH).unwrap_or(o.due);
+    fold_line(out, "BEGIN:VEVENT");
+    let _ = write!(Folded::line(out), "UID:{}@berrah", o.id);
+    let _ = write!(Folded::line(out), "DTSTAMP:{stamp}");
+    let _ = write!(Folded::line(out), "DTSTART:{}", ics_time(o.due));
+    let _ = write!(Folded::line(out), "DTEND:{}", ics_time(end));
+    let mut line = Folded::line(out);
+    let _ = line.write_str("SUMMARY:");
+    let _ = write!(
+        Escaped(&mut line),
+        "{} {} ({}): {}",
+        o.account,
+        o.language,
+        o.platform,
+        first_line(&o.content.text, 80)
+    );
+    drop(line);
+    let mut line = Folded::line(out);
+    let _ = line.write_str("DESCRIPTION:");
+    let _ = write!(
+        Escaped(&mut line),
+        "{}\n\n— {} / {} / {}\n{} ({}), {} UTC\nid {}",
+        o.content.text,
+        o.campaign,
+        o.capsule.unwrap_or("-"),
+        o.post,
+        o.local,
+        o.timezone,
+        o.due,
+        o.id
+    );
+    drop(line);
+    let mut line = Folded::line(out);
+    let _ = line.write_str("CATEGORIES:");
+    let _ = write!(Escaped(&mut line), "{}", o.platform.as_str());
+    let _ = line.write_str(",");
+    let _ = write!(Escaped(&mut line), "{}", o.campaign);
+    drop(line);
+    fold_line(
+        out,
+        if o.paused {
+            "STATUS:TENTATIVE"
+        } else {
+            "STATUS:CONFIRMED"
+        },
+    );
+    fold_line(out, "END:VEVENT");
 }
 
 fn ics_time(t: Timestamp) -> String {
@@ -331,35 +420,80 @@ fn ics_time(t: Timestamp) -> String {
 /// RFC 5545 TEXT escaping: backslash, semicolon, comma, newline.
 pub fn escape_text(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '\\' => out.push_str("\\\\"),
-            ';' => out.push_str("\\;"),
-            ',' => out.push_str("\\,"),
-            '\n' => out.push_str("\\n"),
-            '\r' => {}
-            c => out.push(c),
-        }
-    }
+    // Writing into a String cannot fail.
+    let _ = Escaped(&mut out).write_str(s);
     out
+}
+
+/// Writes what it is given [`escape_text`]-escaped.
+struct Escaped<'a, W: std::fmt::Write>(&'a mut W);
+
+impl<W: std::fmt::Write> std::fmt::Write for Escaped<'_, W> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        let mut rest = s;
+        while let Some(i) = rest.find(['\\', ';', ',', '\n', '\r']) {
+            self.0.write_str(&rest[..i])?;
+            match rest.as_bytes()[i] {
+                b'\\' => self.0.write_str("\\\\")?,
+                b';' => self.0.write_str("\\;")?,
+                b',' => self.0.write_str("\\,")?,
+                b'\n' => self.0.write_str("\\n")?,
+                _ => {}
+            }
+            rest = &rest[i + 1..];
+        }
+        self.0.write_str(rest)
+    }
+}
+
+/// One content line being written into a String: folded at 75 octets
+/// (continuation lines start with one space, which counts), never inside a
+/// UTF-8 character; ended with CRLF when dropped.
+struct Folded<'a> {
+    out: &'a mut String,
+    /// Octets on the current physical line.
+    used: usize,
+}
+
+impl<'a> Folded<'a> {
+    const MAX: usize = 75;
+
+    fn line(out: &'a mut String) -> Folded<'a> {
+        Folded { out, used: 0 }
+    }
+}
+
+impl std::fmt::Write for Folded<'_> {
+    fn write_str(&mut self, s: &str) -> std::fmt::Result {
+        if self.used + s.len() <= Self::MAX {
+            self.out.push_str(s);
+            self.used += s.len();
+            return Ok(());
+        }
+        for c in s.chars() {
+            let n = c.len_utf8();
+            if self.used + n > Self::MAX {
+                self.out.push_str("\r\n ");
+                self.used = 1;
+            }
+            self.out.push(c);
+            self.used += n;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for Folded<'_> {
+    fn drop(&mut self) {
+        self.out.push_str("\r\n");
+    }
 }
 
 /// Appends `line` folded at 75 octets (continuation lines start with one
 /// space, which counts), never inside a UTF-8 character, ending in CRLF.
 fn fold_line(out: &mut String, line: &str) {
-    let mut budget = 75;
-    let mut used = 0;
-    for c in line.chars() {
-        let n = c.len_utf8();
-        if used + n > budget {
-            out.push_str("\r\n ");
-            used = 1;
-            budget = 75;
-        }
-        out.push(c);
-        used += n;
-    }
-    out.push_str("\r\n");
+    // Writing into a String cannot fail.
+    let _ = Folded::line(out).write_str(line);
 }
 
 #[cfg(test)]

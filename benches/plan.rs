@@ -6,6 +6,11 @@
 //! figures of the user's command, one process each.
 //!
 //! Target on the project's 2-core machines: under 1 s and under 100 MB.
+//!
+//! To profile one command: `plan-* --write-files DIR` writes the files
+//! (`DIR/berrah.toml`, `DIR/campaigns/`), then `plan-* --bench-child
+//! plan-json DIR` runs one command on them (under `perf record` or
+//! `valgrind --tool=callgrind`), its output on stdout.
 
 use std::path::Path;
 use std::process::{Command, ExitCode, Stdio};
@@ -97,6 +102,14 @@ fn write_files(dir: &Path) {
     }
 }
 
+/// `dir/berrah.toml` and the campaign files in `dir/campaigns/`.
+fn write_dir(dir: &Path) {
+    let campaigns = dir.join("campaigns");
+    std::fs::create_dir_all(&campaigns).expect("campaigns folder");
+    write_files(&campaigns);
+    std::fs::write(dir.join("berrah.toml"), CONFIG).expect("bench config");
+}
+
 /// The child: runs one command in `dir` (`berrah.toml`, `campaigns/`) as the CLI does, then prints
 /// `bench-result <ms> <VmHWM KiB>` on stderr.
 fn child(phase: &str, dir: &Path) -> ExitCode {
@@ -135,11 +148,12 @@ fn main() -> ExitCode {
     if let Some(i) = args.iter().position(|a| a == "--bench-child") {
         return child(&args[i + 1], Path::new(&args[i + 2]));
     }
+    if let Some(i) = args.iter().position(|a| a == "--write-files") {
+        write_dir(Path::new(&args[i + 1]));
+        return ExitCode::SUCCESS;
+    }
     let tmp = tempfile::tempdir().expect("a temporary folder");
-    let campaigns = tmp.path().join("campaigns");
-    std::fs::create_dir(&campaigns).expect("campaigns folder");
-    write_files(&campaigns);
-    std::fs::write(tmp.path().join("berrah.toml"), CONFIG).expect("bench config");
+    write_dir(tmp.path());
     println!(
         "bench plan: {FILES} campaign files (100,000 occurrences) in {}",
         tmp.path().display()

@@ -10,7 +10,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::limits::{Admit, Limits};
+use super::limits::{AccountRule, AccountRules, Limits};
 use super::sync::{CampaignSync, SyncSummary};
 use super::watch::{self, Change};
 use super::worker::{self, Accounts, Report, Shared, post_span};
@@ -34,6 +34,10 @@ pub struct RunSummary {
 
 /// What the loop waits for when nothing is due.
 const GUARD_SLEEP: Duration = Duration::from_millis(100);
+
+/// How often, at least, a busy loop rescues expired leases and drops late
+/// entries (an idle one does at every wake-up).
+const MAINTENANCE_EVERY: SignedDuration = SignedDuration::from_secs(1);
 
 impl Daemon {
     pub fn new(cfg: DaemonConfig) -> Daemon {
@@ -136,7 +140,10 @@ impl Daemon {
             }
         };
 
+        let mut rules = account_rules(&shared);
         let mut frozen = false;
+        let mut woke_by_reap = false;
+        let mut next_maintenance = Timestamp::MIN;
         loop {
             while let Some(r) = tasks.try_join_next() {
                 reap(r, &mut limits, &mut in_flight);
@@ -170,6 +177,7 @@ impl Daemon {
                             .lock()
                             .unwrap_or_else(|p| p.into_inner())
                             .clear();
+                        rules = account_rules(&shared);
                         resync = true;
                     }
                     Ok(None) => {}
@@ -195,125 +203,51 @@ impl Daemon {
             }
             let lease_until = shared.lease_until(now);
 
-            // Rescue what crashed workers left.
-            match store.expired_leases(now).await {
-                Ok((requeued, unknown)) => {
-                    for e in requeued {
-                        post_span(&e).in_scope(|| {
-                            tracing::info!("a claim expired before any call; back in the queue")
-                        });
-                    }
-                    for e in unknown {
-                        if in_flight.contains(&e.id) {
-                            continue;
-                        }
-                        let old = e.lease_owner.clone().unwrap_or_default();
-                        match store.take_over(&e.id, &old, &owner, lease_until).await {
-                            Ok(Some(e)) => {
-                                in_flight.insert(e.id.clone());
-                                limits.start(&e.account, e.platform);
-                                tasks.spawn(worker::rescue(shared.clone(), e));
-                            }
-                            Ok(None) => {}
-                            Err(err) => {
-                                tracing::warn!(error = %err, id = %e.id, "could not take over an expired attempt")
-                            }
-                        }
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "could not look for expired leases"),
+            // Rescue what crashed workers left and drop what is too late:
+            // at every turn but those woken only by publications ending
+            // (a burst), and then at least once a second. (Claims never
+            // take a late entry either way.)
+            let maintain = !std::mem::take(&mut woke_by_reap) || now >= next_maintenance;
+            if maintain {
+                next_maintenance = now.checked_add(MAINTENANCE_EVERY).unwrap_or(now);
+                maintenance(&shared, &mut limits, &mut in_flight, &mut tasks, now).await;
             }
-            match store.expire_late(now).await {
-                Ok(late) => {
-                    for e in late {
-                        post_span(&e).in_scope(|| {
-                            tracing::warn!(
-                                due_local = %e.local,
-                                due_utc = %e.due,
-                                not_after = %e.not_after,
-                                reason = e.last_error.as_deref().unwrap_or("too late"),
-                                "dropped, not published"
-                            )
-                        });
-                    }
-                }
-                Err(e) => tracing::warn!(error = %e, "could not expire late entries"),
-            }
-
-            // Claim and start what is due.
+            // Take and start what is due: only what the limits admit, so
+            // that nothing is claimed only to be handed back.
             let free = workers.saturating_sub(tasks.len());
-            let mut blocked = false;
+            let skip = limits.full(|a| rules.get(a).map_or(1, |r| r.concurrency));
+            // Due entries may be waiting for a publication in flight to end.
+            let mut blocked = !skip.accounts.is_empty() || !skip.platforms.is_empty();
             let mut claimed_any = false;
+            // When to look again, if nothing else wakes the loop first.
+            let mut next = None;
             if free > 0 {
+                let admission = limits.admission(rules.clone(), in_flight.clone(), now);
                 match store
-                    .claim_due(
+                    .claim_turn(
                         now,
                         u32::try_from(free).unwrap_or(u32::MAX),
                         &owner,
                         lease_until,
+                        &skip,
+                        admission,
                     )
                     .await
                 {
-                    Ok(list) => {
+                    Ok((list, after, admission)) => {
+                        next = after;
+                        blocked |= admission.left > 0;
                         for e in list {
                             claimed_any = true;
-                            if in_flight.contains(&e.id) {
-                                // One of our tasks has recorded this entry's
-                                // outcome (a retry due now) and is not reaped
-                                // yet: give the claim back, or the heartbeat
-                                // would keep it claimed by nobody forever.
-                                if let Err(err) = store.release(&e.id, &owner, e.run_at).await {
-                                    tracing::warn!(error = %err, id = %e.id, "could not give back a claim");
-                                }
-                                continue;
-                            }
-                            let account_limit = shared
-                                .accounts()
-                                .accounts
-                                .get(&e.account)
-                                .and_then(|a| a.concurrency)
-                                .map_or(1, |c| usize::try_from(c).unwrap_or(1));
-                            match limits.admit(&e.account, e.platform, account_limit, now) {
-                                Admit::Go => {
-                                    in_flight.insert(e.id.clone());
-                                    limits.start(&e.account, e.platform);
-                                    let others =
-                                        limits.in_flight_on(&e.account).saturating_sub(1) as u64;
-                                    tasks.spawn(worker::publish(shared.clone(), e, others));
-                                }
-                                Admit::Busy => {
-                                    blocked = true;
-                                    if let Err(err) = store.release(&e.id, &owner, e.run_at).await {
-                                        tracing::warn!(error = %err, id = %e.id, "could not give back a claim");
-                                    }
-                                }
-                                Admit::Later(until) => {
-                                    post_span(&e).in_scope(|| {
-                                        tracing::info!(until = %until, "the account is backing off after a fault; waiting")
-                                    });
-                                    // Rounded up to the queue's milliseconds, else an entry due a few µs before the backoff ends is claimed and released forever.
-                                    if let Err(err) = store
-                                        .release(
-                                            &e.id,
-                                            &owner,
-                                            Timestamp::from_millisecond(
-                                                until.as_millisecond()
-                                                    + i64::from(
-                                                        until.subsec_nanosecond() % 1_000_000 != 0,
-                                                    ),
-                                            )
-                                            .unwrap_or(until),
-                                        )
-                                        .await
-                                    {
-                                        tracing::warn!(error = %err, id = %e.id, "could not give back a claim");
-                                    }
-                                }
-                            }
+                            in_flight.insert(e.id.clone());
+                            limits.start(&e.account, e.platform);
+                            let others = limits.in_flight_on(&e.account).saturating_sub(1) as u64;
+                            tasks.spawn(worker::publish(shared.clone(), e, others));
                         }
                     }
                     Err(e) => {
                         tracing::error!(error = %e, "could not claim due posts; trying again shortly");
+                        woke_by_reap = false;
                         tokio::select! {
                             () = shutdown.cancelled() => {}
                             () = tokio::time::sleep(Duration::from_secs(1)) => {}
@@ -322,14 +256,6 @@ impl Daemon {
                     }
                 }
             }
-
-            let next = match store.next_wakeup(now).await {
-                Ok(n) => n,
-                Err(e) => {
-                    tracing::error!(error = %e, "could not read when the next post is due");
-                    now.checked_add(SignedDuration::from_secs(5)).ok()
-                }
-            };
             if let Some(sim) = &cfg.jump
                 && tasks.is_empty()
                 && !blocked
@@ -357,11 +283,13 @@ impl Daemon {
             if cfg.stop_when_idle && next.is_none() && tasks.is_empty() && !blocked {
                 break;
             }
-            let full = tasks.len() >= workers || blocked;
+            let full = free == 0 || tasks.len() >= workers || blocked;
             let deadline = match next {
                 Some(t) if t > now => Some(t),
                 // Due now, but every slot is busy: wait for one to free.
                 Some(_) if full => None,
+                // The queue was not read: a publication ending wakes the loop.
+                None if free == 0 => None,
                 Some(_) => now
                     .checked_add(SignedDuration::try_from(GUARD_SLEEP).unwrap_or_default())
                     .ok(),
@@ -390,7 +318,10 @@ impl Daemon {
             }
             tokio::select! {
                 () = shutdown.cancelled() => {}
-                Some(r) = tasks.join_next(), if !tasks.is_empty() => reap(r, &mut limits, &mut in_flight),
+                Some(r) = tasks.join_next(), if !tasks.is_empty() => {
+                    reap(r, &mut limits, &mut in_flight);
+                    woke_by_reap = true;
+                }
                 () = sleep => {}
                 r = wakeups.recv() => {
                     if let Err(broadcast::error::RecvError::Closed) = r {
@@ -438,6 +369,82 @@ impl Daemon {
         let _ = beat.await;
         tracing::info!("berrah daemon stopped");
         Ok(summary)
+    }
+}
+
+/// The concurrency and budget of each configured account.
+fn account_rules(shared: &Shared) -> AccountRules {
+    let accounts = shared.accounts();
+    Arc::new(
+        accounts
+            .accounts
+            .iter()
+            .map(|(id, a)| {
+                let rule = AccountRule {
+                    concurrency: a.concurrency.map_or(1, |c| usize::try_from(c).unwrap_or(1)),
+                    budget: a.budget.is_some(),
+                };
+                (id.clone(), rule)
+            })
+            .collect(),
+    )
+}
+
+/// Rescues what crashed workers left (a claim whose lease expired goes back
+/// to the queue; an attempt whose outcome is unknown is taken over: retried,
+/// resolved or held) and drops what is too late.
+async fn maintenance(
+    shared: &Arc<Shared>,
+    limits: &mut Limits,
+    in_flight: &mut HashSet<String>,
+    tasks: &mut JoinSet<Report>,
+    now: Timestamp,
+) {
+    let store = &shared.store;
+    let owner = &shared.owner;
+    let lease_until = shared.lease_until(now);
+    match store.expired_leases(now).await {
+        Ok((requeued, unknown)) => {
+            for e in requeued {
+                post_span(&e).in_scope(|| {
+                    tracing::info!("a claim expired before any call; back in the queue")
+                });
+            }
+            for e in unknown {
+                if in_flight.contains(&e.id) {
+                    continue;
+                }
+                let old = e.lease_owner.clone().unwrap_or_default();
+                match store.take_over(&e.id, &old, owner, lease_until).await {
+                    Ok(Some(e)) => {
+                        in_flight.insert(e.id.clone());
+                        limits.start(&e.account, e.platform);
+                        tasks.spawn(worker::rescue(shared.clone(), e));
+                    }
+                    Ok(None) => {}
+                    Err(err) => {
+                        tracing::warn!(error = %err, id = %e.id, "could not take over an expired attempt")
+                    }
+                }
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not look for expired leases"),
+    }
+    match store.expire_late(now).await {
+        Ok(late) => {
+            for e in late {
+                post_span(&e).in_scope(|| {
+                    tracing::warn!(
+                        due_local = %e.local,
+                        due_utc = %e.due,
+                        not_after = %e.not_after,
+                        reason = e.last_error.as_deref().unwrap_or("too late"),
+                        "dropped, not published"
+                    )
+                });
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "could not expire late entries"),
     }
 }
 

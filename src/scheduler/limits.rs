@@ -5,12 +5,13 @@
 //! Everything here is pure bookkeeping kept by the daemon's loop; only
 //! [`budget_deferral`] reads the store (what was published in the window).
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
 
 use jiff::{SignedDuration, Timestamp, ToSpan};
 
 use crate::config::{Budget, PlatformKind};
-use crate::store::{Store, StoreError};
+use crate::store::{Candidate, ClaimSkip, Decide, Store, StoreError, Take};
 
 /// Publications in flight at once on one platform, all accounts together.
 pub const DEFAULT_PER_PLATFORM: usize = 8;
@@ -43,6 +44,86 @@ pub enum Admit {
     Busy,
     /// The account is backing off until then.
     Later(Timestamp),
+}
+
+/// An account's rules as the daemon reads them from `berrah.toml`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AccountRule {
+    /// Publications in flight at once (`concurrency`, default 1).
+    pub concurrency: usize,
+    /// It has a posting budget: its worker counts before it begins.
+    pub budget: bool,
+}
+
+impl Default for AccountRule {
+    fn default() -> AccountRule {
+        AccountRule {
+            concurrency: 1,
+            budget: false,
+        }
+    }
+}
+
+/// The rules of every configured account (others get the defaults).
+pub type AccountRules = Arc<HashMap<String, AccountRule>>;
+
+/// The decisions of one claim turn ([`Store::claim_turn`]): a snapshot of the
+/// limits that counts what it admits as it goes.
+#[derive(Debug)]
+pub struct Admission {
+    per_account: HashMap<String, usize>,
+    per_platform: HashMap<PlatformKind, usize>,
+    backoff: HashMap<(String, PlatformKind), Timestamp>,
+    platform_limit: usize,
+    rules: AccountRules,
+    in_flight: HashSet<String>,
+    /// Candidates left for want of room (a publication ending frees some).
+    pub left: usize,
+}
+
+impl Admission {
+    /// What to do with `c`: [`Take::Begin`] when its account and platform
+    /// have room ([`Take::Claim`] when the account has a budget, which its
+    /// worker checks first), [`Take::Park`] while its account backs off,
+    /// else [`Take::Leave`].
+    pub fn decide(&mut self, c: &Candidate) -> Take {
+        if self.in_flight.contains(&c.id) {
+            // Our own task recorded its outcome (a retry due now) and has
+            // not been reaped yet: the next turn takes it.
+            self.left += 1;
+            return Take::Leave;
+        }
+        let Some(platform) = c.platform else {
+            // Unreadable: taken to be held for an operator.
+            return Take::Claim;
+        };
+        if let Some(until) = self.backoff.get(&(c.account.clone(), platform)) {
+            // Rounded up to the queue's milliseconds, else an entry due a
+            // few µs before the backoff ends would be parked forever.
+            let ms = until.as_millisecond() + i64::from(until.subsec_nanosecond() % 1_000_000 != 0);
+            return Take::Park(Timestamp::from_millisecond(ms).unwrap_or(*until));
+        }
+        let rule = self.rules.get(&c.account).copied().unwrap_or_default();
+        let a = self.per_account.entry(c.account.clone()).or_default();
+        let p = self.per_platform.entry(platform).or_default();
+        if *a >= rule.concurrency.max(1) || *p >= self.platform_limit {
+            self.left += 1;
+            return Take::Leave;
+        }
+        *a += 1;
+        *p += 1;
+        if rule.budget {
+            Take::Claim
+        } else {
+            Take::Begin
+        }
+    }
+}
+
+impl Decide for Admission {
+    fn decide(&mut self, candidate: &Candidate) -> Take {
+        Admission::decide(self, candidate)
+    }
 }
 
 #[derive(Debug, Default, Clone, Copy)]
@@ -89,6 +170,55 @@ impl Limits {
             Admit::Busy
         } else {
             Admit::Go
+        }
+    }
+
+    /// What a claim should leave alone now: the accounts at their limit
+    /// (`account_limit` gives each one's) and the platforms at theirs, so
+    /// that the daemon claims only what it can start. (Accounts backing off
+    /// are claimed and given back with the time they may go: their entries
+    /// then wait in the queue, not in a loop.)
+    pub fn full(&self, account_limit: impl Fn(&str) -> usize) -> ClaimSkip {
+        let mut accounts: Vec<String> = self
+            .per_account
+            .iter()
+            .filter(|(a, n)| **n >= account_limit(a).max(1))
+            .map(|(a, _)| a.clone())
+            .collect();
+        accounts.sort();
+        let mut platforms: Vec<PlatformKind> = self
+            .per_platform
+            .iter()
+            .filter(|(_, n)| **n >= self.platform_limit)
+            .map(|(p, _)| *p)
+            .collect();
+        platforms.sort_by_key(|p| p.as_str());
+        ClaimSkip {
+            accounts,
+            platforms,
+        }
+    }
+
+    /// The decisions of a claim turn at `now`, starting from what is in
+    /// flight (`in_flight`: the entries our tasks hold).
+    pub fn admission(
+        &self,
+        rules: AccountRules,
+        in_flight: HashSet<String>,
+        now: Timestamp,
+    ) -> Admission {
+        Admission {
+            per_account: self.per_account.clone(),
+            per_platform: self.per_platform.clone(),
+            backoff: self
+                .backoff
+                .iter()
+                .filter_map(|(k, b)| b.until.filter(|u| *u > now).map(|u| (k.clone(), u)))
+                .collect(),
+            platform_limit: self.platform_limit,
+            rules,
+            in_flight,
+            left: 0,
         }
     }
 
@@ -238,6 +368,96 @@ mod tests {
         assert_eq!(l.admit("c", PlatformKind::Mastodon, 1, now), Admit::Go);
         l.end("a", PlatformKind::X);
         assert_eq!(l.admit("c", PlatformKind::X, 1, now), Admit::Go);
+    }
+
+    fn candidate(id: &str, account: &str, platform: PlatformKind) -> Candidate {
+        Candidate {
+            id: id.into(),
+            account: account.into(),
+            platform: Some(platform),
+        }
+    }
+
+    #[test]
+    fn admission_takes_what_has_room_and_parks_what_backs_off() {
+        let now = t("2027-01-01T00:00:00Z");
+        let mut l = Limits::new(3);
+        l.start("busy", PlatformKind::X);
+        let reset = t("2027-01-01T00:15:00.000400Z");
+        l.failed("slow", PlatformKind::Mastodon, Some(reset), now, 0.0);
+        let rules: AccountRules = Arc::new(HashMap::from([
+            (
+                "two".to_string(),
+                AccountRule {
+                    concurrency: 2,
+                    budget: false,
+                },
+            ),
+            (
+                "counted".to_string(),
+                AccountRule {
+                    concurrency: 1,
+                    budget: true,
+                },
+            ),
+        ]));
+        let mut a = l.admission(rules, HashSet::from(["o-mine".to_string()]), now);
+        assert_eq!(
+            a.decide(&candidate("o-1", "busy", PlatformKind::X)),
+            Take::Leave
+        );
+        assert_eq!(
+            a.decide(&candidate("o-2", "two", PlatformKind::X)),
+            Take::Begin
+        );
+        assert_eq!(
+            a.decide(&candidate("o-3", "two", PlatformKind::X)),
+            Take::Begin
+        );
+        // The platform's 3 are now taken.
+        assert_eq!(
+            a.decide(&candidate("o-4", "free", PlatformKind::X)),
+            Take::Leave
+        );
+        assert_eq!(
+            a.decide(&candidate("o-5", "counted", PlatformKind::Bluesky)),
+            Take::Claim
+        );
+        assert_eq!(
+            a.decide(&candidate("o-6", "counted", PlatformKind::Bluesky)),
+            Take::Leave
+        );
+        // Parked until the backoff ends, rounded up to the millisecond.
+        assert_eq!(
+            a.decide(&candidate("o-7", "slow", PlatformKind::Mastodon)),
+            Take::Park(t("2027-01-01T00:15:00.001Z"))
+        );
+        assert_eq!(
+            a.decide(&candidate("o-mine", "free", PlatformKind::Telegram)),
+            Take::Leave
+        );
+        assert_eq!(a.left, 4);
+        // The snapshot never changes the limits themselves.
+        assert_eq!(l.in_flight_on("two"), 0);
+    }
+
+    #[test]
+    fn a_claim_skips_full_accounts_and_platforms() {
+        let mut l = Limits::new(2);
+        l.start("a", PlatformKind::X);
+        l.start("b", PlatformKind::Mastodon);
+        // "b" may have two at once; "a" one.
+        let limit = |a: &str| if a == "b" { 2 } else { 1 };
+        let skip = l.full(limit);
+        assert_eq!(skip.accounts, vec!["a".to_string()]);
+        assert!(skip.platforms.is_empty());
+        l.start("c", PlatformKind::X);
+        let skip = l.full(limit);
+        assert_eq!(skip.accounts, vec!["a".to_string(), "c".to_string()]);
+        assert_eq!(skip.platforms, vec![PlatformKind::X]);
+        l.end("a", PlatformKind::X);
+        l.end("c", PlatformKind::X);
+        assert_eq!(l.full(limit), ClaimSkip::default());
     }
 
     #[test]

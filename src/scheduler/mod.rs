@@ -10,14 +10,23 @@
 //! 2. rescue expired leases ([`crate::store::Store::expired_leases`]): a
 //!    `claimed` entry goes back to the queue, a `publishing` one whose
 //!    outcome is unknown is taken over and retried (keyed platforms),
-//!    resolved (queryable ones) or held for an operator;
-//! 3. drop what is too late ([`crate::store::Store::expire_late`]);
-//! 4. claim due entries up to the free workers, admit each under the
-//!    per-account and per-platform limits and backoff ([`limits`]), and
-//!    publish it in a task of its own ([`worker`]);
-//! 5. sleep until [`crate::store::Store::next_wakeup`], a store wake-up
-//!    (another process's command, PostgreSQL NOTIFY), a file change, the end
-//!    of a publication, or shutdown. Never a polling loop.
+//!    resolved (queryable ones) or held for an operator; and drop what is
+//!    too late ([`crate::store::Store::expire_late`]). Both run at every
+//!    wake-up, and at least once a second while a burst keeps the loop busy;
+//! 3. take what is due, in one write ([`crate::store::Store::claim_turn`]):
+//!    only for accounts and platforms with room under their limits and
+//!    backoff ([`limits`]), straight to `publishing` with the attempt
+//!    recorded (an account with a posting budget is `claimed`, and its
+//!    worker counts first), and publish each in a task of its own
+//!    ([`worker`]);
+//! 4. sleep until what that write said is next (a due time, a lease expiry),
+//!    a store wake-up (another process's command, PostgreSQL NOTIFY), a file
+//!    change, the end of a publication, or shutdown. Never a polling loop.
+//!
+//! On SQLite every queue write of the process goes through one connection
+//! that commits them in batches ([`crate::store`]'s group commit): a burst
+//! of publications shares its commits instead of waiting for the disk once
+//! per write.
 //!
 //! Shutdown (first `SIGTERM`/`SIGINT`): stop claiming, let publications in
 //! flight finish within [`DaemonConfig::grace`], give back claims not

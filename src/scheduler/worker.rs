@@ -1,6 +1,8 @@
-//! One publication: claim → `begin_attempt` (the re-read just before the
-//! call) → the platform, with an [`EntryCheckpoint`] → `finish`; and the
-//! rescue of an attempt whose outcome is unknown after a crash.
+//! One publication: taken by the loop straight to `publishing` (the take is
+//! the re-read just before the call; an account with a posting budget is
+//! `claimed` instead, and its worker counts, then calls `begin_attempt`) →
+//! the platform, with an [`EntryCheckpoint`] → `finish`; and the rescue of an
+//! attempt whose outcome is unknown after a crash.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
@@ -15,7 +17,7 @@ use crate::config::{AccountConfig, Config, PlatformKind};
 use crate::media::cache::StoreUploadCache;
 use crate::platforms::outbox::{Outbox, OutboxPlatform};
 use crate::platforms::{self, Idempotency, Outcome, Platform, PlatformDeps, PublishJob};
-use crate::store::{Entry, EntryCheckpoint, Finish, Store, StoreError};
+use crate::store::{Entry, EntryCheckpoint, EntryState, Finish, Store, StoreError};
 use crate::time::Clock;
 
 /// The configuration in force, with each account shared as an `Arc`.
@@ -266,7 +268,11 @@ pub(super) async fn publish(
     async {
         let store = &shared.store;
         let owner = shared.owner.as_str();
-        if shared.shutdown.is_cancelled() {
+        // Taken straight to `publishing` by the loop (its attempt recorded):
+        // the platform is called next. Else it is `claimed` and its budget
+        // is checked first.
+        let begun = entry.state == EntryState::Publishing;
+        if !begun && shared.shutdown.is_cancelled() {
             // Never started: give it back as it was.
             if let Err(e) = store.release(&entry.id, owner, entry.run_at).await {
                 tracing::warn!(error = %e, "could not give back a claim at shutdown; its lease will expire");
@@ -274,7 +280,7 @@ pub(super) async fn publish(
             return;
         }
         let account = shared.accounts().accounts.get(&entry.account).cloned();
-        let budget = account.as_ref().and_then(|a| a.budget);
+        let budget = account.as_ref().and_then(|a| a.budget).filter(|_| !begun);
         match limits::budget_deferral(store, &entry.account, budget, in_flight_on_account, shared.clock.now()).await {
             Ok(Some((until, why))) => {
                 tracing::info!(until = %until, "deferred: {why}; it goes out when the budget frees");
@@ -302,7 +308,10 @@ pub(super) async fn publish(
         };
         // The re-read just before the call: paused, removed, too late or
         // lost lease since the claim means it does not go out.
-        let fresh = match store.begin_attempt(&entry.id, owner, shared.clock.now()).await {
+        let fresh = if begun {
+            entry
+        } else {
+            match store.begin_attempt(&entry.id, owner, shared.clock.now()).await {
             Ok(Some(e)) => e,
             Ok(None) => {
                 tracing::info!("not published: paused, cancelled, past its limit or taken over since it was claimed");
@@ -312,6 +321,7 @@ pub(super) async fn publish(
                 tracing::warn!(error = %e, "could not start the attempt; its lease will expire");
                 return;
             }
+        }
         };
         let Some(job) = shared.job(&fresh) else {
             shared.finish(&fresh.id, Finish::Held { reason: "its account left berrah.toml during the attempt".into() }).await;

@@ -6,14 +6,20 @@
 //! database (after River and Oban):
 //!
 //! ```text
-//!             sync adds                 claim (lease)            begin_attempt
-//!   (file) ─────────────▶ scheduled ───────────────▶ claimed ───────────────▶ publishing
-//!                          ▲  │ ▲                       │ lease expires          │
-//!        retry (operator)  │  │ └──── lease expires ────┘ (never called: safe)   │ finish
-//!                          │  │                                                  ▼
-//!   held ◀── unknown outcome on a non-idempotent platform, credentials,    published | retrying
-//!   failed, cancelled, expired (past not_after), budget                   | failed | held
+//!                             take (lease + attempt, one write)
+//!             sync adds    ┌───────────────────────────────────────────┐
+//!   (file) ─────────────▶ scheduled ──────▶ claimed ──────────────▶ publishing
+//!                          ▲  │ ▲  claim      │     begin_attempt      │
+//!        retry (operator)  │  │ └─ lease expires (never called: safe)  │ finish
+//!                          │  │                                        ▼
+//!   held ◀── unknown outcome on a non-idempotent platform,  published | retrying
+//!   credentials; failed, cancelled, expired (past not_after) | failed | held
 //! ```
+//!
+//! The daemon takes what it can start straight to `publishing`
+//! ([`Store::claim_turn`] with [`Take::Begin`]): the take is the re-read just
+//! before the call. It claims first (`claimed`, then [`Store::begin_attempt`])
+//! only for an account with a posting budget, whose worker counts in between.
 //!
 //! - `claimed` means a worker holds the lease and has NOT called the platform
 //!   yet: if its lease expires, the entry goes back to `scheduled`.
@@ -29,12 +35,17 @@
 //! expected state and lease owner, so two instances can never both move the
 //! same entry.
 //!
-//! How the scheduler drives it, per tick: [`Store::expired_leases`] (and
+//! How the scheduler drives it, per turn: [`Store::expired_leases`] (and
 //! [`Store::take_over`] for unknown outcomes), [`Store::expire_late`],
-//! [`Store::claim_due`]; per entry: [`Store::begin_attempt`] (refusal means
-//! "do not publish"), the platform with an [`EntryCheckpoint`], then
-//! [`Store::finish`]; [`Store::heartbeat`] while work is in progress; sleep
-//! until [`Store::next_wakeup`] or a [`Store::wakeups`] signal.
+//! [`Store::claim_turn`] (which also says when to look again); per entry:
+//! the platform with an [`EntryCheckpoint`], then [`Store::finish`];
+//! [`Store::heartbeat`] while work is in progress; sleep until then or a
+//! [`Store::wakeups`] signal. [`Store::claim_due`], [`Store::begin_attempt`]
+//! and [`Store::next_wakeup`] are the same steps one at a time.
+//!
+//! On SQLite, every queue write of the process goes through one connection
+//! that commits waiting writes together (`writer.rs`: group commit), so that
+//! a burst shares its disk flushes; PostgreSQL commits concurrently.
 //!
 //! Holds and cancels remember their cause (column `state_cause`), which
 //! decides what may undo them: an entry cancelled by sync (its post left the
@@ -70,7 +81,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 pub use self::ops::{ListFilter, Snapshot};
-pub use self::queue::{EntryCheckpoint, Finish};
+pub use self::queue::{Candidate, ClaimSkip, Decide, EntryCheckpoint, Finish, Take};
 pub use self::types::*;
 
 mod ops;
@@ -80,6 +91,7 @@ mod sync;
 #[doc(hidden)]
 pub mod testing;
 mod types;
+mod writer;
 
 /// The PostgreSQL channel on which instances wake each other.
 pub const WAKEUP_CHANNEL: &str = "berrah_wakeup";
@@ -121,6 +133,8 @@ pub struct Store {
 
 struct Inner {
     db: Db,
+    /// SQLite: the process's one queue writer (group commit, see [`writer`]).
+    writer: Option<writer::Writer>,
     wake: broadcast::Sender<()>,
     /// Stops the wake-up task (PostgreSQL listener, SQLite change watcher)
     /// when the last clone is dropped.
@@ -146,6 +160,41 @@ macro_rules! on_db {
     };
 }
 pub(crate) use on_db;
+
+/// Runs `$body` as one durable write, with `$conn` the connection to write
+/// on: on SQLite in the next batch of the group-commit [`writer`], on
+/// PostgreSQL in a transaction of its own. The result is returned once
+/// committed. `$body` is moved into a `'static` future: it may capture only
+/// owned values, and must write through `$conn` only.
+macro_rules! write_tx {
+    ($store:expr, |$conn:ident| $body:expr) => {
+        match $store.db() {
+            $crate::store::Db::Sqlite(_) => {
+                $store
+                    .sqlite_writer()
+                    .write(move |$conn| Box::pin(async move { $body }))
+                    .await
+            }
+            $crate::store::Db::Postgres(pool) => {
+                $crate::store::pg_write(pool, move |$conn| Box::pin(async move { $body })).await
+            }
+        }
+    };
+}
+pub(crate) use write_tx;
+
+/// [`write_tx!`] on PostgreSQL: `write` in a transaction of its own.
+pub(crate) async fn pg_write<T, F>(pool: &PgPool, write: F) -> Result<T, StoreError>
+where
+    F: for<'c> FnOnce(
+        &'c mut sqlx::PgConnection,
+    ) -> futures_util::future::BoxFuture<'c, Result<T, StoreError>>,
+{
+    let mut tx = pool.begin().await?;
+    let value = write(&mut tx).await?;
+    tx.commit().await?;
+    Ok(value)
+}
 
 /// Starts a transaction that will write. On SQLite it takes the write lock
 /// at once (`BEGIN IMMEDIATE`): a deferred transaction that read first could
@@ -189,6 +238,18 @@ impl Store {
         if url.starts_with("sqlite:") {
             let (pool, file) = open_sqlite(url, options).await.map_err(connect_err)?;
             migrate_sqlite(&pool).await?;
+            // The queue's writer: one connection of its own for a file (the
+            // pool's other connections read); the only one for `:memory:`.
+            let writer_pool = match &file {
+                Some(connect) => SqlitePoolOptions::new()
+                    .max_connections(1)
+                    .acquire_timeout(SQLITE_BUSY_TIMEOUT)
+                    .connect_with(connect.clone())
+                    .await
+                    .map_err(connect_err)?,
+                None => pool.clone(),
+            };
+            let writer = Some(writer::Writer::start(writer_pool));
             let (wake, _) = broadcast::channel(WAKEUP_CAPACITY);
             let token = CancellationToken::new();
             if let Some(file) = file {
@@ -207,6 +268,7 @@ impl Store {
             Ok(Store {
                 inner: Arc::new(Inner {
                     db: Db::Sqlite(pool),
+                    writer,
                     wake,
                     _listener: Some(token.drop_guard()),
                 }),
@@ -231,6 +293,7 @@ impl Store {
             Ok(Store {
                 inner: Arc::new(Inner {
                     db: Db::Postgres(pool),
+                    writer: None,
                     wake,
                     _listener: Some(token.drop_guard()),
                 }),
@@ -243,6 +306,14 @@ impl Store {
     /// The pool, for modules that keep tables of their own in the same database.
     pub fn db(&self) -> &Db {
         &self.inner.db
+    }
+
+    /// The SQLite writer (only called on a SQLite store, by [`write_tx!`]).
+    pub(crate) fn sqlite_writer(&self) -> &writer::Writer {
+        self.inner
+            .writer
+            .as_ref()
+            .expect("a SQLite store always has its writer")
     }
 
     /// `"sqlite"` or `"postgres"`.
@@ -270,7 +341,12 @@ impl Store {
     /// Closes the pool (waits for connections to be returned).
     pub async fn close(&self) {
         match self.db() {
-            Db::Sqlite(p) => p.close().await,
+            Db::Sqlite(p) => {
+                p.close().await;
+                if let Some(w) = &self.inner.writer {
+                    w.close().await;
+                }
+            }
             Db::Postgres(p) => p.close().await,
         }
     }

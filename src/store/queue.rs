@@ -7,7 +7,8 @@ use jiff::Timestamp;
 use super::row;
 use super::sync::cause;
 use super::types::{Entry, EntryState, StoreError};
-use super::{Store, WritePool, on_db};
+use super::{Store, on_db, write_tx};
+use crate::config::PlatformKind;
 use crate::platforms::Progress;
 
 /// How an attempt (or a decision about a claimed entry) ended.
@@ -75,11 +76,13 @@ macro_rules! superseded {
 }
 
 /// Entries waiting to be claimed at `$1`, now or later: not too late, not
-/// paused, not superseded.
+/// paused, not superseded. (The unary `+` keeps SQLite from walking the
+/// `not_after` index and sorting: these queries walk `entries_waiting` in
+/// `run_at` order and stop at the first rows that qualify.)
 macro_rules! waiting {
     () => {
         concat!(
-            "e.state IN ('scheduled', 'retrying') AND e.not_after_ms >= $1 AND ",
+            "e.state IN ('scheduled', 'retrying') AND +e.not_after_ms >= $1 AND ",
             not_paused!(),
             " AND NOT ",
             superseded!()
@@ -94,23 +97,76 @@ macro_rules! claimable {
     };
 }
 
-const CLAIM_SQLITE: &str = concat!(
-    "UPDATE entries SET state = 'claimed', lease_owner = $2, lease_until_ms = $3, updated_ms = $1 \
-     WHERE state IN ('scheduled', 'retrying') AND id IN (SELECT e.id FROM entries e WHERE ",
+/// Leaves alone the accounts (`$5`) and platforms (`$6`) of a [`ClaimSkip`],
+/// given as JSON arrays of strings.
+macro_rules! not_skipped_sqlite {
+    () => {
+        " AND e.account NOT IN (SELECT value FROM json_each($5)) \
+         AND e.platform NOT IN (SELECT value FROM json_each($6))"
+    };
+}
+macro_rules! not_skipped_postgres {
+    () => {
+        " AND e.account NOT IN (SELECT json_array_elements_text($5::json)) \
+         AND e.platform NOT IN (SELECT json_array_elements_text($6::json))"
+    };
+}
+
+/// The due entries a turn may take, in `run_at, id` order (`$4` of them at
+/// most), outside the skipped accounts and platforms.
+const CANDIDATES_SQLITE: &str = concat!(
+    "SELECT e.id, e.account, e.platform FROM entries e WHERE ",
     claimable!(),
-    " ORDER BY e.run_at_ms, e.id LIMIT $4) RETURNING *"
+    not_skipped_sqlite!(),
+    " AND $2 = $2 AND $3 = $3 ORDER BY e.run_at_ms, e.id LIMIT $4"
 );
 
-/// The CTE is an optimisation fence (as in Oban): without it the planner
-/// may lock or update more rows than the limit.
-const CLAIM_POSTGRES: &str = concat!(
-    "WITH due AS (SELECT e.id FROM entries e WHERE ",
+/// Locks what it returns, skipping what another instance is taking (as in
+/// River and Oban): two instances never take one entry.
+const CANDIDATES_POSTGRES: &str = concat!(
+    "SELECT e.id, e.account, e.platform FROM entries e WHERE ",
     claimable!(),
-    " ORDER BY e.run_at_ms, e.id LIMIT $4 FOR UPDATE SKIP LOCKED) \
-     UPDATE entries SET state = 'claimed', lease_owner = $2, lease_until_ms = $3, updated_ms = $1 \
-     FROM due WHERE entries.id = due.id AND entries.state IN ('scheduled', 'retrying') \
-     RETURNING entries.*"
+    not_skipped_postgres!(),
+    " AND $2 = $2 AND $3 = $3 ORDER BY e.run_at_ms, e.id LIMIT $4 FOR UPDATE SKIP LOCKED"
 );
+
+/// Takes the entries whose ids are the JSON array `$4`: `claimed` (`$5` =
+/// 'claimed', `$6` = 0) or straight to `publishing` with the attempt counted
+/// (`$5` = 'publishing', `$6` = 1).
+const TAKE_SQLITE: &str = "UPDATE entries SET state = $5, attempts = attempts + $6, \
+     lease_owner = $2, lease_until_ms = $3, updated_ms = $1 \
+     WHERE id IN (SELECT value FROM json_each($4)) AND state IN ('scheduled', 'retrying') \
+     RETURNING *";
+const TAKE_POSTGRES: &str = "UPDATE entries SET state = $5, attempts = attempts + $6, \
+     lease_owner = $2, lease_until_ms = $3, updated_ms = $1 \
+     WHERE id IN (SELECT json_array_elements_text($4::json)) \
+     AND state IN ('scheduled', 'retrying') RETURNING *";
+
+/// Records the attempts begun by a take (`$3`: their ids as a JSON array).
+const ATTEMPTS_SQLITE: &str = "INSERT INTO attempts (entry_id, number, owner, started_ms) \
+     SELECT id, attempts, $2, $1 FROM entries WHERE id IN (SELECT value FROM json_each($3)) \
+     AND state = 'publishing' AND lease_owner = $2";
+const ATTEMPTS_POSTGRES: &str = "INSERT INTO attempts (entry_id, number, owner, started_ms) \
+     SELECT id, attempts, $2, $1 FROM entries \
+     WHERE id IN (SELECT json_array_elements_text($3::json)) \
+     AND state = 'publishing' AND lease_owner = $2";
+
+/// After a claim: the earliest `run_at` of what waits outside `skip`, and
+/// the earliest lease expiry of what is in flight ($2..$4 only keep the
+/// parameter numbers of the claim).
+macro_rules! after_claim {
+    ($not_skipped:expr) => {
+        concat!(
+            "SELECT (SELECT e.run_at_ms FROM entries e WHERE ",
+            waiting!(),
+            $not_skipped,
+            " AND $2 = $2 AND $3 = $3 AND $4 = $4 ORDER BY e.run_at_ms, e.id LIMIT 1), \
+             (SELECT MIN(lease_until_ms) FROM entries WHERE state IN ('claimed', 'publishing'))"
+        )
+    };
+}
+const AFTER_CLAIM_SQLITE: &str = after_claim!(not_skipped_sqlite!());
+const AFTER_CLAIM_POSTGRES: &str = after_claim!(not_skipped_postgres!());
 
 const BEGIN_ATTEMPT: &str = concat!(
     "UPDATE entries SET state = 'publishing', attempts = attempts + 1, updated_ms = $3 \
@@ -121,10 +177,59 @@ const BEGIN_ATTEMPT: &str = concat!(
     ") RETURNING *"
 );
 
+/// What a claim leaves alone: accounts and platforms that have no room for
+/// another publication now (so that the daemon takes only what it can
+/// start, instead of claiming and handing back).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ClaimSkip {
+    pub accounts: Vec<String>,
+    pub platforms: Vec<PlatformKind>,
+}
+
+/// A due entry a turn may take, as the daemon sees it before deciding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Candidate {
+    pub id: String,
+    pub account: String,
+    /// `None`: the row names no platform berrah knows (it is held when taken).
+    pub platform: Option<PlatformKind>,
+}
+
+/// What the daemon does with a [`Candidate`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Take {
+    /// Straight to `publishing`, its attempt recorded: the platform is
+    /// called next, with no step in between that could give it back.
+    Begin,
+    /// `claimed`: the worker checks something first (a posting budget), then
+    /// calls [`Store::begin_attempt`] or gives it back.
+    Claim,
+    /// Not now (no room): it stays as it is.
+    Leave,
+    /// Not before this time (the account backs off): its `run_at` moves
+    /// there, so that it waits in the queue rather than in a loop.
+    Park(Timestamp),
+}
+
+/// What decides, candidate by candidate, what a claim turn takes: a closure
+/// `FnMut(&Candidate) -> Take`, or the scheduler's admission.
+pub trait Decide: Send + 'static {
+    fn decide(&mut self, candidate: &Candidate) -> Take;
+}
+
+impl<F> Decide for F
+where
+    F: FnMut(&Candidate) -> Take + Send + 'static,
+{
+    fn decide(&mut self, candidate: &Candidate) -> Take {
+        self(candidate)
+    }
+}
+
 impl Store {
     /// Claims up to `limit` due entries for `owner` until `lease_until`,
-    /// in `run_at, id` order. Corrupt rows are held for an operator and
-    /// logged instead of being returned.
+    /// in `run_at, id` order (state `claimed`). Corrupt rows are held for an
+    /// operator and logged instead of being returned.
     pub async fn claim_due(
         &self,
         now: Timestamp,
@@ -132,27 +237,147 @@ impl Store {
         owner: &str,
         lease_until: Timestamp,
     ) -> Result<Vec<Entry>, StoreError> {
+        let (claimed, _, _) = self
+            .claim_turn(
+                now,
+                limit,
+                owner,
+                lease_until,
+                &ClaimSkip::default(),
+                |_: &Candidate| Take::Claim,
+            )
+            .await?;
+        Ok(claimed)
+    }
+
+    /// One turn of the daemon's queue work, in one write: walks the due
+    /// entries outside `skip` in `run_at, id` order, asks `decide` what to
+    /// do with each, takes up to `limit` of them for `owner` until
+    /// `lease_until` ([`Take::Begin`]: `publishing` with the attempt recorded;
+    /// [`Take::Claim`]: `claimed`), and says when to look again: the earliest
+    /// `run_at` of what waits outside `skip` (in the past when more is due
+    /// now) or the earliest lease expiry of what is in flight, as
+    /// [`Store::next_wakeup`] does. Returns the taken entries in order; corrupt
+    /// rows are held for an operator and logged instead; `decide` is handed
+    /// back (to read what it counted).
+    pub async fn claim_turn<D>(
+        &self,
+        now: Timestamp,
+        limit: u32,
+        owner: &str,
+        lease_until: Timestamp,
+        skip: &ClaimSkip,
+        mut decide: D,
+    ) -> Result<(Vec<Entry>, Option<Timestamp>, D), StoreError>
+    where
+        D: Decide,
+    {
         let now_ms = now.as_millisecond();
-        let (mut good, bad) = on_db!(self, |pool| {
-            let sql = if self.backend_name() == "sqlite" {
-                CLAIM_SQLITE
-            } else {
-                CLAIM_POSTGRES
-            };
-            let rows = sqlx::query(sql)
+        let accounts = json_list(skip.accounts.iter().map(String::as_str));
+        let platforms = json_list(skip.platforms.iter().map(|p| p.as_str()));
+        let sqlite = self.backend_name() == "sqlite";
+        let (candidates, take, attempts, after) = if sqlite {
+            (
+                CANDIDATES_SQLITE,
+                TAKE_SQLITE,
+                ATTEMPTS_SQLITE,
+                AFTER_CLAIM_SQLITE,
+            )
+        } else {
+            (
+                CANDIDATES_POSTGRES,
+                TAKE_POSTGRES,
+                ATTEMPTS_POSTGRES,
+                AFTER_CLAIM_POSTGRES,
+            )
+        };
+        let owned = owner.to_string();
+        let lease_ms = lease_until.as_millisecond();
+        let wanted = usize::try_from(limit).unwrap_or(usize::MAX);
+        // Room for the candidates `decide` leaves (two on one account).
+        let look_at = i64::from(limit.saturating_mul(2).saturating_add(8));
+        let ((mut good, bad), (run, lease), decide) = write_tx!(self, |conn| {
+            let mut rows = Vec::new();
+            if wanted > 0 {
+                let found = sqlx::query(candidates)
+                    .bind(now_ms)
+                    .bind(&owned)
+                    .bind(lease_ms)
+                    .bind(look_at)
+                    .bind(&accounts)
+                    .bind(&platforms)
+                    .fetch_all(&mut *conn)
+                    .await?;
+                let (mut begin, mut claim, mut park) = (Vec::new(), Vec::new(), Vec::new());
+                for row in &found {
+                    if begin.len() + claim.len() >= wanted {
+                        break;
+                    }
+                    let platform: String = sqlx::Row::try_get(row, "platform")?;
+                    let candidate = Candidate {
+                        id: sqlx::Row::try_get(row, "id")?,
+                        account: sqlx::Row::try_get(row, "account")?,
+                        platform: PlatformKind::from_name(&platform),
+                    };
+                    match decide.decide(&candidate) {
+                        Take::Begin => begin.push(candidate.id),
+                        Take::Claim => claim.push(candidate.id),
+                        Take::Leave => {}
+                        Take::Park(at) => park.push((candidate.id, at)),
+                    }
+                }
+                for (ids, state, counted) in [(begin, "publishing", 1i64), (claim, "claimed", 0)] {
+                    if ids.is_empty() {
+                        continue;
+                    }
+                    let ids = json_list(ids.iter().map(String::as_str));
+                    rows.extend(
+                        sqlx::query(take)
+                            .bind(now_ms)
+                            .bind(&owned)
+                            .bind(lease_ms)
+                            .bind(&ids)
+                            .bind(state)
+                            .bind(counted)
+                            .fetch_all(&mut *conn)
+                            .await?,
+                    );
+                    if counted == 1 {
+                        sqlx::query(attempts)
+                            .bind(now_ms)
+                            .bind(&owned)
+                            .bind(&ids)
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                }
+                for (id, at) in park {
+                    sqlx::query(
+                        "UPDATE entries SET run_at_ms = $2 \
+                         WHERE id = $1 AND state IN ('scheduled', 'retrying')",
+                    )
+                    .bind(id)
+                    .bind(at.as_millisecond())
+                    .execute(&mut *conn)
+                    .await?;
+                }
+            }
+            let next: (Option<i64>, Option<i64>) = sqlx::query_as(after)
                 .bind(now_ms)
-                .bind(owner)
-                .bind(lease_until.as_millisecond())
-                .bind(i64::from(limit))
-                .fetch_all(pool)
+                .bind(&owned)
+                .bind(lease_ms)
+                .bind(look_at)
+                .bind(&accounts)
+                .bind(&platforms)
+                .fetch_one(&mut *conn)
                 .await?;
-            row::split_corrupt(&rows)
-        });
+            Ok((row::split_corrupt(&rows), next, decide))
+        })?;
         for e in bad {
             self.quarantine(&e, owner, now).await;
         }
         good.sort_by(|a, b| (a.run_at, &a.id).cmp(&(b.run_at, &b.id)));
-        Ok(good)
+        Ok((good, earliest(run, lease)?, decide))
     }
 
     /// A claimed row that does not decode: hold it (it cannot be published
@@ -163,18 +388,21 @@ impl Store {
             return;
         };
         let reason = format!("unreadable in the database: {why}");
-        let done = on_db!(self, |pool| sqlx::query(
-            "UPDATE entries SET state = 'held', state_cause = 'outcome', last_error = $3, \
-             lease_owner = NULL, lease_until_ms = NULL, updated_ms = $4 \
-             WHERE id = $1 AND state = 'claimed' AND lease_owner = $2"
-        )
-        .bind(id)
-        .bind(owner)
-        .bind(&reason)
-        .bind(now.as_millisecond())
-        .execute(pool)
-        .await
-        .map(|_| ()));
+        let (id_owned, owner_owned) = (id.clone(), owner.to_string());
+        let done = write_tx!(self, |conn| {
+            sqlx::query(
+                "UPDATE entries SET state = 'held', state_cause = 'outcome', last_error = $3, \
+                 lease_owner = NULL, lease_until_ms = NULL, updated_ms = $4 \
+                 WHERE id = $1 AND state IN ('claimed', 'publishing') AND lease_owner = $2",
+            )
+            .bind(id_owned)
+            .bind(owner_owned)
+            .bind(reason)
+            .bind(now.as_millisecond())
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        });
         if let Err(e) = done {
             tracing::error!(error = %e, id = %id, "could not hold an unreadable entry");
         }
@@ -194,37 +422,33 @@ impl Store {
         now: Timestamp,
     ) -> Result<Option<Entry>, StoreError> {
         let now_ms = now.as_millisecond();
-        on_db!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+        let (id_owned, owner_owned) = (id.to_string(), owner.to_string());
+        let begun = write_tx!(self, |conn| {
             let row = sqlx::query(BEGIN_ATTEMPT)
-                .bind(id)
-                .bind(owner)
+                .bind(&id_owned)
+                .bind(&owner_owned)
                 .bind(now_ms)
-                .fetch_optional(&mut *tx)
+                .fetch_optional(&mut *conn)
                 .await?;
-            let result = match row {
+            match row {
                 Some(row) => {
-                    let entry = row::entry(&row);
-                    let attempts: i64 = sqlx::Row::try_get(&row, "attempts")?;
+                    // Unreadable: it is held below (an error here would roll
+                    // back the other writes of its batch).
+                    let entry = match row::entry(&row) {
+                        Ok(e) => e,
+                        Err(corrupt) => return Ok(Err(corrupt)),
+                    };
                     sqlx::query(
                         "INSERT INTO attempts (entry_id, number, owner, started_ms) \
                          VALUES ($1, $2, $3, $4)",
                     )
-                    .bind(id)
-                    .bind(attempts)
-                    .bind(owner)
+                    .bind(&id_owned)
+                    .bind(i64::from(entry.attempts))
+                    .bind(&owner_owned)
                     .bind(now_ms)
-                    .execute(&mut *tx)
+                    .execute(&mut *conn)
                     .await?;
-                    match entry {
-                        Ok(e) => Some(e),
-                        Err(err) => {
-                            // Unreadable: it cannot be published; hold it.
-                            tx.rollback().await?;
-                            self.quarantine(&err, owner, now).await;
-                            return Ok(None);
-                        }
-                    }
+                    Ok(Ok(Some(entry)))
                 }
                 None => {
                     sqlx::query(
@@ -232,17 +456,22 @@ impl Store {
                          lease_until_ms = NULL, updated_ms = $3 \
                          WHERE id = $1 AND state = 'claimed' AND lease_owner = $2",
                     )
-                    .bind(id)
-                    .bind(owner)
+                    .bind(&id_owned)
+                    .bind(&owner_owned)
                     .bind(now_ms)
-                    .execute(&mut *tx)
+                    .execute(&mut *conn)
                     .await?;
-                    None
+                    Ok(Ok(None))
                 }
-            };
-            tx.commit().await?;
-            Ok(result)
-        })
+            }
+        })?;
+        match begun {
+            Err(corrupt) => {
+                self.quarantine(&corrupt, owner, now).await;
+                Ok(None)
+            }
+            Ok(entry) => Ok(entry),
+        }
     }
 
     /// Gives a claimed entry back: `scheduled` at `run_at` (a budget or a
@@ -253,16 +482,19 @@ impl Store {
         owner: &str,
         run_at: Timestamp,
     ) -> Result<bool, StoreError> {
-        let done = on_db!(self, |pool| sqlx::query(
-            "UPDATE entries SET state = 'scheduled', run_at_ms = $3, lease_owner = NULL, \
-             lease_until_ms = NULL WHERE id = $1 AND state = 'claimed' AND lease_owner = $2"
-        )
-        .bind(id)
-        .bind(owner)
-        .bind(run_at.as_millisecond())
-        .execute(pool)
-        .await?
-        .rows_affected());
+        let (id, owner) = (id.to_string(), owner.to_string());
+        let done = write_tx!(self, |conn| {
+            Ok(sqlx::query(
+                "UPDATE entries SET state = 'scheduled', run_at_ms = $3, lease_owner = NULL, \
+                 lease_until_ms = NULL WHERE id = $1 AND state = 'claimed' AND lease_owner = $2",
+            )
+            .bind(id)
+            .bind(owner)
+            .bind(run_at.as_millisecond())
+            .execute(&mut *conn)
+            .await?
+            .rows_affected())
+        })?;
         Ok(done == 1)
     }
 
@@ -280,19 +512,23 @@ impl Store {
             id: id.to_string(),
             why: format!("its progress does not serialize: {e}"),
         })?;
-        let done = on_db!(self, |pool| sqlx::query(
-            "UPDATE entries SET progress = $3, remote_id = COALESCE($4, remote_id), \
-             url = COALESCE($5, url) \
-             WHERE id = $1 AND state = 'publishing' AND lease_owner = $2"
-        )
-        .bind(id)
-        .bind(owner)
-        .bind(&json)
-        .bind(progress.remote_id.as_deref())
-        .bind(progress.url.as_deref())
-        .execute(pool)
-        .await?
-        .rows_affected());
+        let (id_owned, owner_owned) = (id.to_string(), owner.to_string());
+        let (remote_id, url) = (progress.remote_id.clone(), progress.url.clone());
+        let done = write_tx!(self, |conn| {
+            Ok(sqlx::query(
+                "UPDATE entries SET progress = $3, remote_id = COALESCE($4, remote_id), \
+                 url = COALESCE($5, url) \
+                 WHERE id = $1 AND state = 'publishing' AND lease_owner = $2",
+            )
+            .bind(id_owned)
+            .bind(owner_owned)
+            .bind(json)
+            .bind(remote_id)
+            .bind(url)
+            .execute(&mut *conn)
+            .await?
+            .rows_affected())
+        })?;
         if done == 1 {
             Ok(())
         } else {
@@ -329,15 +565,24 @@ impl Store {
     ) -> Result<(), StoreError> {
         let now_ms = now.as_millisecond();
         let (state, state_cause, outcome, reason) = result.parts();
+        let reason = reason.map(str::to_string);
         let (remote_id, url, published_at, run_at) = match &result {
             Finish::Published { remote_id, url } => {
-                (Some(remote_id.as_str()), url.as_deref(), Some(now_ms), None)
+                (Some(remote_id.clone()), url.clone(), Some(now_ms), None)
             }
             Finish::Retry { run_at, .. } => (None, None, None, Some(run_at.as_millisecond())),
             _ => (None, None, None, None),
         };
-        let done = on_db!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+        let published = matches!(result, Finish::Published { .. });
+        let detail = match &result {
+            Finish::Published { remote_id, url } => Some(match url {
+                Some(u) => format!("{remote_id} {u}"),
+                None => remote_id.clone(),
+            }),
+            _ => reason.clone(),
+        };
+        let (id_owned, owner_owned) = (id.to_string(), owner.to_string());
+        let done = write_tx!(self, |conn| {
             const GUARDED: &str = "UPDATE entries SET state = $3, state_cause = $4, last_error = $5, \
                  remote_id = COALESCE($6, remote_id), url = COALESCE($7, url), \
                  published_at_ms = COALESCE($8, published_at_ms), run_at_ms = COALESCE($9, run_at_ms), \
@@ -351,7 +596,6 @@ impl Store {
                  published_at_ms = COALESCE($8, published_at_ms), run_at_ms = COALESCE($9, run_at_ms), \
                  lease_owner = NULL, lease_until_ms = NULL, updated_ms = $10 \
                  WHERE id = $1 AND state <> 'published' AND attempts > 0 AND $2 = $2";
-            let published = matches!(result, Finish::Published { .. });
             // The owner's guarded write first; for a publication, the fact
             // write when the entry turned out to be in other hands.
             let writes: &[&'static str] = if published {
@@ -363,17 +607,17 @@ impl Store {
             let mut lost_lease = false;
             for (i, sql) in writes.iter().enumerate() {
                 n = sqlx::query(*sql)
-                    .bind(id)
-                    .bind(owner)
+                    .bind(&id_owned)
+                    .bind(&owner_owned)
                     .bind(state.as_str())
                     .bind(state_cause)
-                    .bind(reason)
-                    .bind(remote_id)
-                    .bind(url)
+                    .bind(&reason)
+                    .bind(&remote_id)
+                    .bind(&url)
                     .bind(published_at)
                     .bind(run_at)
                     .bind(now_ms)
-                    .execute(&mut *tx)
+                    .execute(&mut *conn)
                     .await?
                     .rows_affected();
                 if n == 1 {
@@ -383,35 +627,27 @@ impl Store {
             }
             if n == 1 && lost_lease {
                 tracing::warn!(
-                    id,
-                    owner,
+                    id = %id_owned,
+                    owner = %owner_owned,
                     "recorded a publication although this worker no longer held the entry: \
                      another worker may be resolving it and will find it published"
                 );
             }
             if n == 1 {
-                let detail = match &result {
-                    Finish::Published { remote_id, url } => Some(match url {
-                        Some(u) => format!("{remote_id} {u}"),
-                        None => remote_id.clone(),
-                    }),
-                    _ => reason.map(str::to_string),
-                };
                 sqlx::query(
                     "UPDATE attempts SET finished_ms = $2, outcome = $3, detail = $4 \
                      WHERE entry_id = $1 AND finished_ms IS NULL \
                      AND number = (SELECT MAX(a.number) FROM attempts a WHERE a.entry_id = $1)",
                 )
-                .bind(id)
+                .bind(&id_owned)
                 .bind(now_ms)
                 .bind(outcome)
                 .bind(detail)
-                .execute(&mut *tx)
+                .execute(&mut *conn)
                 .await?;
             }
-            tx.commit().await?;
-            n
-        });
+            Ok(n)
+        })?;
         if done == 1 {
             if matches!(result, Finish::Retry { .. }) {
                 self.notify().await;
@@ -440,44 +676,58 @@ impl Store {
 
     /// Extends the lease of every in-flight entry of `owner`; returns how many.
     pub async fn heartbeat(&self, owner: &str, lease_until: Timestamp) -> Result<u64, StoreError> {
-        Ok(on_db!(self, |pool| sqlx::query(
-            "UPDATE entries SET lease_until_ms = $2 \
-             WHERE lease_owner = $1 AND state IN ('claimed', 'publishing')"
-        )
-        .bind(owner)
-        .bind(lease_until.as_millisecond())
-        .execute(pool)
-        .await?
-        .rows_affected()))
+        let owner = owner.to_string();
+        write_tx!(self, |conn| {
+            Ok(sqlx::query(
+                "UPDATE entries SET lease_until_ms = $2 \
+                 WHERE lease_owner = $1 AND state IN ('claimed', 'publishing')",
+            )
+            .bind(owner)
+            .bind(lease_until.as_millisecond())
+            .execute(&mut *conn)
+            .await?
+            .rows_affected())
+        })
     }
 
     /// Leases that expired before `now`: `claimed` entries (the platform was
     /// never called) go back to `scheduled` and are returned as `requeued`;
     /// `publishing` ones are returned unchanged as `unknown`, for the
-    /// scheduler to retry (keyed idempotency), resolve or hold.
+    /// scheduler to retry (keyed idempotency), resolve or hold. Reads first,
+    /// so that a queue with no expired lease costs no write.
     pub async fn expired_leases(
         &self,
         now: Timestamp,
     ) -> Result<(Vec<Entry>, Vec<Entry>), StoreError> {
         let now_ms = now.as_millisecond();
-        let (requeued, unknown) = on_db!(self, |pool| {
+        let any: bool = on_db!(self, |pool| sqlx::query_scalar(
+            "SELECT EXISTS (SELECT 1 FROM entries WHERE state IN ('claimed', 'publishing') \
+             AND lease_until_ms < $1)"
+        )
+        .bind(now_ms)
+        .fetch_one(pool)
+        .await?);
+        if !any {
+            return Ok((Vec::new(), Vec::new()));
+        }
+        let (requeued, unknown) = write_tx!(self, |conn| {
             let requeued = sqlx::query(
                 "UPDATE entries SET state = 'scheduled', lease_owner = NULL, \
                  lease_until_ms = NULL, updated_ms = $1 \
                  WHERE state = 'claimed' AND lease_until_ms < $1 RETURNING *",
             )
             .bind(now_ms)
-            .fetch_all(pool)
+            .fetch_all(&mut *conn)
             .await?;
             let unknown = sqlx::query(
                 "SELECT * FROM entries WHERE state = 'publishing' AND lease_until_ms < $1 \
                  ORDER BY run_at_ms, id",
             )
             .bind(now_ms)
-            .fetch_all(pool)
+            .fetch_all(&mut *conn)
             .await?;
-            (row::split_corrupt(&requeued), row::split_corrupt(&unknown))
-        });
+            Ok((row::split_corrupt(&requeued), row::split_corrupt(&unknown)))
+        })?;
         Ok((log_corrupt(requeued), log_corrupt(unknown)))
     }
 
@@ -491,19 +741,25 @@ impl Store {
         new_owner: &str,
         lease_until: Timestamp,
     ) -> Result<Option<Entry>, StoreError> {
-        let row = on_db!(self, |pool| sqlx::query(
-            "UPDATE entries SET lease_owner = $3, lease_until_ms = $4 \
-             WHERE id = $1 AND state = 'publishing' AND lease_owner = $2 RETURNING *"
-        )
-        .bind(id)
-        .bind(expected_owner)
-        .bind(new_owner)
-        .bind(lease_until.as_millisecond())
-        .fetch_optional(pool)
-        .await?
-        .map(|r| row::entry(&r))
-        .transpose())?;
-        Ok(row)
+        let (id, expected, new) = (
+            id.to_string(),
+            expected_owner.to_string(),
+            new_owner.to_string(),
+        );
+        write_tx!(self, |conn| {
+            sqlx::query(
+                "UPDATE entries SET lease_owner = $3, lease_until_ms = $4 \
+                 WHERE id = $1 AND state = 'publishing' AND lease_owner = $2 RETURNING *",
+            )
+            .bind(id)
+            .bind(expected)
+            .bind(new)
+            .bind(lease_until.as_millisecond())
+            .fetch_optional(&mut *conn)
+            .await?
+            .map(|r| row::entry(&r))
+            .transpose()
+        })
     }
 
     /// Expires what is too late: `scheduled`/`retrying` entries past
@@ -512,8 +768,23 @@ impl Store {
     /// the latest missed one goes out. Returns the expired entries.
     pub async fn expire_late(&self, now: Timestamp) -> Result<Vec<Entry>, StoreError> {
         let now_ms = now.as_millisecond();
-        let (late, superseded) = on_db!(self, |pool| {
-            let mut tx = pool.begin_write().await?;
+        // Read first (on the partial indexes of waiting entries): a queue
+        // with nothing late costs no write.
+        let any: bool = on_db!(self, |pool| sqlx::query_scalar(concat!(
+            "SELECT EXISTS (SELECT 1 FROM entries e WHERE e.state IN ('scheduled', 'retrying') \
+             AND e.not_after_ms < $1) OR EXISTS (SELECT 1 FROM entries e \
+             WHERE e.state IN ('scheduled', 'retrying') AND e.series IS NOT NULL \
+             AND e.due_ms <= $1 AND ",
+            superseded!(),
+            ")"
+        ))
+        .bind(now_ms)
+        .fetch_one(pool)
+        .await?);
+        if !any {
+            return Ok(Vec::new());
+        }
+        let (late, superseded) = write_tx!(self, |conn| {
             let late = sqlx::query(
                 "UPDATE entries SET state = 'expired', state_cause = NULL, \
                  last_error = 'too late: past its not_after time, so it was not published', \
@@ -521,7 +792,7 @@ impl Store {
                  WHERE state IN ('scheduled', 'retrying') AND not_after_ms < $1 RETURNING *",
             )
             .bind(now_ms)
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut *conn)
             .await?;
             let superseded = sqlx::query(concat!(
                 "UPDATE entries SET state = 'expired', state_cause = NULL, \
@@ -533,11 +804,10 @@ impl Store {
                 ") RETURNING *"
             ))
             .bind(now_ms)
-            .fetch_all(&mut *tx)
+            .fetch_all(&mut *conn)
             .await?;
-            tx.commit().await?;
-            (row::split_corrupt(&late), row::split_corrupt(&superseded))
-        });
+            Ok((row::split_corrupt(&late), row::split_corrupt(&superseded)))
+        })?;
         let mut all = log_corrupt(late);
         all.extend(log_corrupt(superseded));
         Ok(all)
@@ -551,11 +821,12 @@ impl Store {
         let now_ms = now.as_millisecond();
         let (run, lease): (Option<i64>, Option<i64>) = on_db!(self, |pool| {
             let run: Option<i64> = sqlx::query_scalar(concat!(
-                "SELECT MIN(e.run_at_ms) FROM entries e WHERE ",
-                waiting!()
+                "SELECT e.run_at_ms FROM entries e WHERE ",
+                waiting!(),
+                " ORDER BY e.run_at_ms, e.id LIMIT 1"
             ))
             .bind(now_ms)
-            .fetch_one(pool)
+            .fetch_optional(pool)
             .await?;
             let lease: Option<i64> = sqlx::query_scalar(
                 "SELECT MIN(lease_until_ms) FROM entries WHERE state IN ('claimed', 'publishing')",
@@ -564,19 +835,29 @@ impl Store {
             .await?;
             (run, lease)
         });
-        let earliest = match (run, lease) {
-            (Some(a), Some(b)) => Some(a.min(b)),
-            (a, b) => a.or(b),
-        };
-        earliest
-            .map(|ms| {
-                row::instant(ms, "run_at_ms").map_err(|why| StoreError::Corrupt {
-                    id: "?".into(),
-                    why,
-                })
-            })
-            .transpose()
+        earliest(run, lease)
     }
+}
+
+/// The earlier of a `run_at` and a lease expiry (Unix milliseconds).
+fn earliest(run: Option<i64>, lease: Option<i64>) -> Result<Option<Timestamp>, StoreError> {
+    let earliest = match (run, lease) {
+        (Some(a), Some(b)) => Some(a.min(b)),
+        (a, b) => a.or(b),
+    };
+    earliest
+        .map(|ms| {
+            row::instant(ms, "run_at_ms").map_err(|why| StoreError::Corrupt {
+                id: "?".into(),
+                why,
+            })
+        })
+        .transpose()
+}
+
+/// A JSON array of strings, for `json_each` / `json_array_elements_text`.
+fn json_list<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    serde_json::to_string(&items.collect::<Vec<_>>()).unwrap_or_else(|_| "[]".into())
 }
 
 /// Logs the corrupt rows of a batch and keeps the good entries.

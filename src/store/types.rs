@@ -177,6 +177,9 @@ pub enum StoreError {
         prefix: String,
         candidates: Vec<String>,
     },
+    /// A write of the SQLite group-commit writer that did not commit (why).
+    #[error("database write failed: {0}")]
+    Writer(String),
     /// An occurrence that cannot be written (its content does not serialize,
     /// e.g. a media path that is not UTF-8).
     #[error("entry {id} cannot be stored: {why}")]

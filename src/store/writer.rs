@@ -43,12 +43,17 @@ type Value = Box<dyn Any + Send>;
 /// transaction; `reply` is told its final result once the batch's fate is
 /// known.
 struct Job {
-    run: Box<
-        dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<Value, StoreError>>
-            + Send,
-    >,
-    reply: Box<dyn FnOnce(Result<Value, StoreError>) + Send>,
+    run: Run,
+    reply: Reply,
 }
+
+/// A write's statements, run on the writer's connection.
+type Run = Box<
+    dyn for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<Value, StoreError>> + Send,
+>;
+
+/// Tells a write's caller its result.
+type Reply = Box<dyn FnOnce(Result<Value, StoreError>) + Send>;
 
 /// The handle to the writer task; cheap to clone.
 #[derive(Clone)]

@@ -534,38 +534,6 @@ impl Facebook {
             url: Some(url),
         })
     }
-
-    async fn first_comment(
-        &self,
-        job: &PublishJob,
-        progress: &mut Progress,
-        checkpoint: &dyn Checkpoint,
-    ) -> Result<(), Outcome> {
-        let (Some(comment), Some(post)) = (&job.content.first_comment, &progress.remote_id) else {
-            return Ok(());
-        };
-        if progress.first_comment.is_some() || comment.trim().is_empty() {
-            return Ok(());
-        }
-        let fields = vec![("message".to_string(), comment.clone())];
-        match self.post_form(&format!("{post}/comments"), &fields).await {
-            Ok(r) => {
-                if let Some(id) = str_field(&r.json, "id") {
-                    progress.first_comment = Some(id);
-                    let _ = checkpoint.save(progress).await;
-                }
-                Ok(())
-            }
-            Err(e) => match self.fail(e, "publishing the first comment", true) {
-                // The post is out: retry only the comment later.
-                o @ Outcome::Retry { .. } => Err(o),
-                o => {
-                    tracing::warn!(account = %self.deps.account_id, outcome = ?o, "the first comment was not published");
-                    Ok(())
-                }
-            },
-        }
-    }
 }
 
 #[async_trait]
@@ -585,7 +553,14 @@ impl Platform for Facebook {
         {
             return o;
         }
-        if let Err(o) = self.first_comment(job, &mut progress, checkpoint).await {
+        let comment = graph::first_comment(
+            job,
+            &mut progress,
+            checkpoint,
+            |path, fields| async move { self.post_form(&path, &fields).await },
+            |e| self.fail(e, "publishing the first comment", true),
+        );
+        if let Err(o) = comment.await {
             return o;
         }
         match progress.remote_id {

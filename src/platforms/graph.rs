@@ -349,6 +349,54 @@ impl CallError {
     }
 }
 
+/// Publishes the first comment under the post or media `progress` names
+/// (`POST /{id}/comments`, the same on Facebook Pages and Instagram), once: its
+/// id goes into `progress`, checkpointed, so that a retry of the attempt never
+/// comments twice. `post` sends the form; `fail` turns a failed call into an
+/// outcome. `Err` (a retry) when only the comment should be tried again
+/// later; any other failure is logged and the publication stands.
+pub async fn first_comment<Fut>(
+    job: &super::PublishJob,
+    progress: &mut super::Progress,
+    checkpoint: &dyn super::Checkpoint,
+    post: impl FnOnce(String, Vec<(String, String)>) -> Fut,
+    fail: impl FnOnce(CallError) -> Outcome,
+) -> Result<(), Outcome>
+where
+    Fut: Future<Output = Result<Reply, CallError>>,
+{
+    let (Some(comment), Some(parent)) = (&job.content.first_comment, &progress.remote_id) else {
+        return Ok(());
+    };
+    if progress.first_comment.is_some() || comment.trim().is_empty() {
+        return Ok(());
+    }
+    let fields = vec![("message".to_string(), comment.clone())];
+    match post(format!("{parent}/comments"), fields).await {
+        Ok(r) => {
+            if let Some(id) = str_field(&r.json, "id") {
+                progress.first_comment = Some(id);
+                if let Err(e) = checkpoint.save(progress).await {
+                    tracing::warn!(
+                        account = %job.account_id,
+                        error = %e.0,
+                        "the first comment is out but could not be recorded; if this attempt is retried it may be posted again"
+                    );
+                }
+            }
+            Ok(())
+        }
+        Err(e) => match fail(e) {
+            // The post is out: retry only the comment later.
+            o @ Outcome::Retry { .. } => Err(o),
+            o => {
+                tracing::warn!(account = %job.account_id, outcome = ?o, "the first comment was not published");
+                Ok(())
+            }
+        },
+    }
+}
+
 /// A successful answer: status, headers and the body as JSON (`Null` when empty).
 #[derive(Debug, Clone)]
 pub struct Reply {

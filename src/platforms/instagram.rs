@@ -465,37 +465,6 @@ impl Instagram {
         str_field(&r.json, "permalink")
     }
 
-    async fn first_comment(
-        &self,
-        job: &PublishJob,
-        progress: &mut Progress,
-        checkpoint: &dyn Checkpoint,
-    ) -> Result<(), Outcome> {
-        let (Some(comment), Some(media)) = (&job.content.first_comment, &progress.remote_id) else {
-            return Ok(());
-        };
-        if progress.first_comment.is_some() || comment.trim().is_empty() {
-            return Ok(());
-        }
-        let fields = vec![("message".to_string(), comment.clone())];
-        match self.post(&format!("{media}/comments"), &fields).await {
-            Ok(r) => {
-                if let Some(id) = str_field(&r.json, "id") {
-                    progress.first_comment = Some(id);
-                    let _ = checkpoint.save(progress).await;
-                }
-                Ok(())
-            }
-            Err(e) => match self.fail(e, "publishing the first comment", true) {
-                o @ Outcome::Retry { .. } => Err(o),
-                o => {
-                    tracing::warn!(account = %self.deps.account_id, outcome = ?o, "the first comment was not published");
-                    Ok(())
-                }
-            },
-        }
-    }
-
     /// After a container reported `PUBLISHED`: its media among the account's
     /// latest, by exact caption, published since the post was due.
     async fn find_media(&self, job: &PublishJob) -> Option<Outcome> {
@@ -595,7 +564,14 @@ impl Platform for Instagram {
                 return o;
             }
         }
-        if let Err(o) = self.first_comment(job, &mut progress, checkpoint).await {
+        let comment = graph::first_comment(
+            job,
+            &mut progress,
+            checkpoint,
+            |path, fields| async move { self.post(&path, &fields).await },
+            |e| self.fail(e, "publishing the first comment", true),
+        );
+        if let Err(o) = comment.await {
             return o;
         }
         Instagram::published(progress)

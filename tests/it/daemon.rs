@@ -447,7 +447,10 @@ async fn instances_share_the_work(n: usize) {
     std::fs::write(dir.path().join("berrah.toml"), config).unwrap();
     std::fs::create_dir_all(dir.path().join("campaigns")).unwrap();
     let now = Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC);
-    let due = (now.clone() - jiff::SignedDuration::from_secs(1))
+    // Due once every instance is up (2 to 3 s from now): an instance that
+    // starts while the others have already published the whole burst would
+    // have nothing left to share.
+    let due = (now.clone() + jiff::SignedDuration::from_secs(3))
         .strftime("%Y-%m-%dT%H:%M:%S")
         .to_string();
     let mut text = format!(

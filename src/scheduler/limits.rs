@@ -67,16 +67,15 @@ impl Default for AccountRule {
 /// The rules of every configured account (others get the defaults).
 pub type AccountRules = Arc<HashMap<String, AccountRule>>;
 
-/// The decisions of one claim turn ([`Store::claim_turn`]): a snapshot of the
-/// limits that counts what it admits as it goes.
+/// The decisions of one claim turn ([`Store::claim_turn`]): a copy of the
+/// limits that counts what it admits as it goes ([`Limits::admit`], then
+/// [`Limits::start`]), so that one turn never takes more than they allow.
 #[derive(Debug)]
 pub struct Admission {
-    per_account: HashMap<String, usize>,
-    per_platform: HashMap<PlatformKind, usize>,
-    backoff: HashMap<(String, PlatformKind), Timestamp>,
-    platform_limit: usize,
+    limits: Limits,
     rules: AccountRules,
     in_flight: HashSet<String>,
+    now: Timestamp,
     /// Candidates left for want of room (a publication ending frees some).
     pub left: usize,
 }
@@ -97,25 +96,30 @@ impl Admission {
             // Unreadable: taken to be held for an operator.
             return Take::Claim;
         };
-        if let Some(until) = self.backoff.get(&(c.account.clone(), platform)) {
-            // Rounded up to the queue's milliseconds, else an entry due a
-            // few µs before the backoff ends would be parked forever.
-            let ms = until.as_millisecond() + i64::from(until.subsec_nanosecond() % 1_000_000 != 0);
-            return Take::Park(Timestamp::from_millisecond(ms).unwrap_or(*until));
-        }
         let rule = self.rules.get(&c.account).copied().unwrap_or_default();
-        let a = self.per_account.entry(c.account.clone()).or_default();
-        let p = self.per_platform.entry(platform).or_default();
-        if *a >= rule.concurrency.max(1) || *p >= self.platform_limit {
-            self.left += 1;
-            return Take::Leave;
-        }
-        *a += 1;
-        *p += 1;
-        if rule.budget {
-            Take::Claim
-        } else {
-            Take::Begin
+        match self
+            .limits
+            .admit(&c.account, platform, rule.concurrency, self.now)
+        {
+            Admit::Later(until) => {
+                // Rounded up to the queue's milliseconds, else an entry due
+                // a few µs before the backoff ends would be parked forever.
+                let ms =
+                    until.as_millisecond() + i64::from(until.subsec_nanosecond() % 1_000_000 != 0);
+                Take::Park(Timestamp::from_millisecond(ms).unwrap_or(until))
+            }
+            Admit::Busy => {
+                self.left += 1;
+                Take::Leave
+            }
+            Admit::Go => {
+                self.limits.start(&c.account, platform);
+                if rule.budget {
+                    Take::Claim
+                } else {
+                    Take::Begin
+                }
+            }
         }
     }
 }
@@ -133,7 +137,7 @@ struct Backoff {
 }
 
 /// In-flight counts and backoff per account and platform.
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Limits {
     per_account: HashMap<String, usize>,
     per_platform: HashMap<PlatformKind, usize>,
@@ -208,16 +212,10 @@ impl Limits {
         now: Timestamp,
     ) -> Admission {
         Admission {
-            per_account: self.per_account.clone(),
-            per_platform: self.per_platform.clone(),
-            backoff: self
-                .backoff
-                .iter()
-                .filter_map(|(k, b)| b.until.filter(|u| *u > now).map(|u| (k.clone(), u)))
-                .collect(),
-            platform_limit: self.platform_limit,
+            limits: self.clone(),
             rules,
             in_flight,
+            now,
             left: 0,
         }
     }

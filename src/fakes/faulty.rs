@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use super::Running;
 use crate::config::PlatformKind;
 use crate::platforms::common::{retry_at, transport_outcome};
-use crate::platforms::{Checkpoint, Idempotency, Outcome, Platform, Progress, PublishJob};
+use crate::platforms::{Checkpoint, Idempotency, Outcome, Platform, PublishJob};
 
 /// How the server answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -277,7 +277,7 @@ impl Platform for FaultyClient {
         }
     }
 
-    async fn publish(&self, job: &PublishJob, checkpoint: &dyn Checkpoint) -> Outcome {
+    async fn publish(&self, job: &PublishJob, _: &dyn Checkpoint) -> Outcome {
         let body = FaultyPost {
             occurrence: job.occurrence_id.clone(),
             account: job.account_id.clone(),
@@ -319,18 +319,12 @@ impl Platform for FaultyClient {
             url: Option<String>,
         }
         match resp.json::<Answer>().await {
-            Ok(a) => {
-                let progress = Progress {
-                    remote_id: Some(a.id.clone()),
-                    url: a.url.clone(),
-                    ..job.progress.clone()
-                };
-                let _ = checkpoint.save(&progress).await;
-                Outcome::Published {
-                    remote_id: a.id,
-                    url: a.url,
-                }
-            }
+            // One step, like the webhook client: the worker records the
+            // outcome at once (see `Checkpoint`).
+            Ok(a) => Outcome::Published {
+                remote_id: a.id,
+                url: a.url,
+            },
             Err(e) => transport_outcome("reading the answer", &e, self.keyed),
         }
     }

@@ -120,6 +120,18 @@ pub enum Idempotency {
 }
 
 /// Where a platform saves progress the moment the platform confirms it.
+///
+/// Save what a later step of the same attempt depends on (the post's id
+/// before its first comment, each post of a thread, an upload before the
+/// post that uses it): a crash between two steps then resumes after the
+/// last confirmed one instead of repeating it. The outcome `publish`
+/// returns is recorded durably by the worker at once ([`Store::finish`]),
+/// so a one-step publication (a webhook, the outbox) returns its
+/// `Published` without saving it first: that save would cost a commit and
+/// shorten no window (the outcome's own write comes as soon as the save
+/// would have).
+///
+/// [`Store::finish`]: crate::store::Store::finish
 #[async_trait]
 pub trait Checkpoint: Send + Sync {
     /// Durably records `progress` for the entry being published.

@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::{Checkpoint, Idempotency, Outcome, Platform, Progress, PublishJob};
+use super::{Checkpoint, Idempotency, Outcome, Platform, PublishJob};
 use crate::config::PlatformKind;
 use crate::store::Entry;
 use crate::time::Clock;
@@ -273,7 +273,7 @@ impl Platform for OutboxPlatform {
         Idempotency::Keyed
     }
 
-    async fn publish(&self, job: &PublishJob, checkpoint: &dyn Checkpoint) -> Outcome {
+    async fn publish(&self, job: &PublishJob, _: &dyn Checkpoint) -> Outcome {
         let mut entry = self.entry.clone();
         entry.content = job.content.clone();
         let record = Outbox::record(&entry, self.clock.now());
@@ -294,14 +294,7 @@ impl Platform for OutboxPlatform {
                 } else {
                     tracing::info!("already in the outbox (an earlier attempt wrote it)");
                 }
-                let progress = Progress {
-                    remote_id: Some(remote_id.clone()),
-                    url: url.clone(),
-                    ..job.progress.clone()
-                };
-                if let Err(e) = checkpoint.save(&progress).await {
-                    tracing::warn!(error = %e, "could not record the outbox publication's id");
-                }
+                // One step: the worker records it at once (see `Checkpoint`).
                 Outcome::Published { remote_id, url }
             }
             Err(e) => Outcome::Retry {

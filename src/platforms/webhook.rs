@@ -64,7 +64,7 @@ use serde_json::{Value, json};
 use sha2::Sha256;
 
 use super::common::{excerpt, retry_at, transport_outcome};
-use super::{Checkpoint, Idempotency, Outcome, Platform, PlatformDeps, Progress, PublishJob};
+use super::{Checkpoint, Idempotency, Outcome, Platform, PlatformDeps, PublishJob};
 use crate::config::PlatformKind;
 
 /// The header with the delivery id (the occurrence id).
@@ -620,7 +620,7 @@ impl Platform for Webhook {
         Idempotency::None
     }
 
-    async fn publish(&self, job: &PublishJob, checkpoint: &dyn Checkpoint) -> Outcome {
+    async fn publish(&self, job: &PublishJob, _: &dyn Checkpoint) -> Outcome {
         // Already delivered by an earlier attempt: never send again.
         if let Some(id) = &job.progress.remote_id {
             return Outcome::Published {
@@ -665,17 +665,9 @@ impl Platform for Webhook {
                     continue;
                 }
             }
-            let outcome = classify(format, status, &headers, &text, &job.occurrence_id, now);
-            if let Outcome::Published { remote_id, url } = &outcome {
-                let mut progress: Progress = job.progress.clone();
-                progress.remote_id = Some(remote_id.clone());
-                progress.url = url.clone();
-                if let Err(e) = checkpoint.save(&progress).await {
-                    // The delivery is a fact: it is reported as published anyway.
-                    tracing::warn!(error = %e, id = %job.occurrence_id, "could not record the webhook delivery at once");
-                }
-            }
-            return outcome;
+            // One step: the worker records the outcome at once (no
+            // checkpoint first; see `Checkpoint`).
+            return classify(format, status, &headers, &text, &job.occurrence_id, now);
         }
     }
 }
@@ -719,7 +711,7 @@ mod tests {
                 ],
                 ..Content::default()
             },
-            progress: Progress::default(),
+            progress: crate::platforms::Progress::default(),
             due: now(),
         }
     }

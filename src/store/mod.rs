@@ -241,12 +241,14 @@ impl Store {
             // The queue's writer: one connection of its own for a file (the
             // pool's other connections read); the only one for `:memory:`.
             let writer_pool = match &file {
-                Some(connect) => SqlitePoolOptions::new()
-                    .max_connections(1)
-                    .acquire_timeout(SQLITE_BUSY_TIMEOUT)
-                    .connect_with(connect.clone())
-                    .await
-                    .map_err(connect_err)?,
+                Some(connect) => until_unlocked(|| {
+                    SqlitePoolOptions::new()
+                        .max_connections(1)
+                        .acquire_timeout(SQLITE_BUSY_TIMEOUT)
+                        .connect_with(connect.clone())
+                })
+                .await
+                .map_err(connect_err)?,
                 None => pool.clone(),
             };
             let writer = Some(writer::Writer::start(writer_pool));
@@ -422,8 +424,41 @@ async fn open_sqlite(
     } else {
         pool = pool.max_connections(options.max_connections.clamp(1, 4));
     }
-    let pool = pool.connect_with(connect.clone()).await?;
+    let pool = until_unlocked(|| pool.clone().connect_with(connect.clone())).await?;
     Ok((pool, (!in_memory).then_some(connect)))
+}
+
+/// Runs `open` again while SQLite answers "database is locked", up to
+/// [`SQLITE_BUSY_TIMEOUT`]. Opening a connection sets `journal_mode = WAL`,
+/// which on a new file takes an exclusive lock that SQLite's busy timeout
+/// does not wait for: processes opening a new file together (or while one
+/// of them migrates it) would otherwise fail at once.
+/// SQLITE_BUSY, or one of its extended codes (the low byte is the primary).
+fn is_busy(e: &dyn sqlx::error::DatabaseError) -> bool {
+    e.code()
+        .and_then(|c| c.parse::<i32>().ok())
+        .is_some_and(|c| c & 0xff == 5)
+}
+
+async fn until_unlocked<T, F, Fut>(mut open: F) -> Result<T, sqlx::Error>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Result<T, sqlx::Error>>,
+{
+    let deadline = tokio::time::Instant::now() + SQLITE_BUSY_TIMEOUT;
+    let mut pause = Duration::from_millis(5);
+    loop {
+        match open().await {
+            Err(sqlx::Error::Database(e))
+                if is_busy(&*e) && tokio::time::Instant::now() < deadline =>
+            {
+                tracing::debug!(error = %e, "the SQLite file is locked while opening it; trying again");
+                tokio::time::sleep(pause).await;
+                pause = (pause * 2).min(Duration::from_millis(200));
+            }
+            other => return other,
+        }
+    }
 }
 
 async fn data_version(conn: &mut sqlx::SqliteConnection) -> Option<i64> {

@@ -711,17 +711,21 @@ impl Store {
             return Ok((Vec::new(), Vec::new()));
         }
         let (requeued, unknown) = write_tx!(self, |conn| {
+            // `state IN (...)` repeats entries_in_flight's own condition,
+            // word for word, so that SQLite searches that small index instead
+            // of the whole queue.
             let requeued = sqlx::query(
                 "UPDATE entries SET state = 'scheduled', lease_owner = NULL, \
                  lease_until_ms = NULL, updated_ms = $1 \
-                 WHERE state = 'claimed' AND lease_until_ms < $1 RETURNING *",
+                 WHERE state IN ('claimed', 'publishing') AND state = 'claimed' \
+                 AND lease_until_ms < $1 RETURNING *",
             )
             .bind(now_ms)
             .fetch_all(&mut *conn)
             .await?;
             let unknown = sqlx::query(
-                "SELECT * FROM entries WHERE state = 'publishing' AND lease_until_ms < $1 \
-                 ORDER BY run_at_ms, id",
+                "SELECT * FROM entries WHERE state IN ('claimed', 'publishing') \
+                 AND state = 'publishing' AND lease_until_ms < $1 ORDER BY run_at_ms, id",
             )
             .bind(now_ms)
             .fetch_all(&mut *conn)

@@ -582,31 +582,25 @@ impl Store {
             _ => reason.clone(),
         };
         let (id_owned, owner_owned) = (id.to_string(), owner.to_string());
+        // On SQLite, the entry's and its attempt's statements go to the
+        // connection's thread as one (a round trip each is most of what a
+        // write costs there); PostgreSQL runs them one by one.
+        let together = self.backend_name() == "sqlite";
         let done = write_tx!(self, |conn| {
-            const GUARDED: &str = "UPDATE entries SET state = $3, state_cause = $4, last_error = $5, \
-                 remote_id = COALESCE($6, remote_id), url = COALESCE($7, url), \
-                 published_at_ms = COALESCE($8, published_at_ms), run_at_ms = COALESCE($9, run_at_ms), \
-                 lease_owner = NULL, lease_until_ms = NULL, updated_ms = $10 \
-                 WHERE id = $1 AND state IN ('claimed', 'publishing') AND lease_owner = $2";
-            // A publication is a fact: recorded even after a lost lease, as
-            // long as an attempt was ever started (`$2 = $2` only keeps the
-            // parameter list the same).
-            const FACT: &str = "UPDATE entries SET state = $3, state_cause = $4, last_error = $5, \
-                 remote_id = COALESCE($6, remote_id), url = COALESCE($7, url), \
-                 published_at_ms = COALESCE($8, published_at_ms), run_at_ms = COALESCE($9, run_at_ms), \
-                 lease_owner = NULL, lease_until_ms = NULL, updated_ms = $10 \
-                 WHERE id = $1 AND state <> 'published' AND attempts > 0 AND $2 = $2";
             // The owner's guarded write first; for a publication, the fact
             // write when the entry turned out to be in other hands.
-            let writes: &[&'static str] = if published {
-                &[GUARDED, FACT]
-            } else {
-                &[GUARDED]
+            let writes: &[&'static str] = match (published, together) {
+                (true, true) => &[FINISH_GUARDED_SQLITE, FINISH_FACT_SQLITE],
+                (false, true) => &[FINISH_GUARDED_SQLITE],
+                (true, false) => &[FINISH_GUARDED, FINISH_FACT],
+                (false, false) => &[FINISH_GUARDED],
             };
             let mut n = 0;
             let mut lost_lease = false;
             for (i, sql) in writes.iter().enumerate() {
-                n = sqlx::query(*sql)
+                // With the attempt's statement, its row counts too (the
+                // attempt is written only when the entry was).
+                let mut q = sqlx::query(*sql)
                     .bind(&id_owned)
                     .bind(&owner_owned)
                     .bind(state.as_str())
@@ -616,16 +610,17 @@ impl Store {
                     .bind(&url)
                     .bind(published_at)
                     .bind(run_at)
-                    .bind(now_ms)
-                    .execute(&mut *conn)
-                    .await?
-                    .rows_affected();
-                if n == 1 {
+                    .bind(now_ms);
+                if together {
+                    q = q.bind(outcome).bind(&detail);
+                }
+                n = q.execute(&mut *conn).await?.rows_affected();
+                if n > 0 {
                     lost_lease = i > 0;
                     break;
                 }
             }
-            if n == 1 && lost_lease {
+            if n > 0 && lost_lease {
                 tracing::warn!(
                     id = %id_owned,
                     owner = %owner_owned,
@@ -633,20 +628,16 @@ impl Store {
                      another worker may be resolving it and will find it published"
                 );
             }
-            if n == 1 {
-                sqlx::query(
-                    "UPDATE attempts SET finished_ms = $2, outcome = $3, detail = $4 \
-                     WHERE entry_id = $1 AND finished_ms IS NULL \
-                     AND number = (SELECT MAX(a.number) FROM attempts a WHERE a.entry_id = $1)",
-                )
-                .bind(&id_owned)
-                .bind(now_ms)
-                .bind(outcome)
-                .bind(detail)
-                .execute(&mut *conn)
-                .await?;
+            if n > 0 && !together {
+                sqlx::query(FINISH_ATTEMPT)
+                    .bind(&id_owned)
+                    .bind(outcome)
+                    .bind(&detail)
+                    .bind(now_ms)
+                    .execute(&mut *conn)
+                    .await?;
             }
-            Ok(n)
+            Ok(n.min(1))
         })?;
         if done == 1 {
             if matches!(result, Finish::Retry { .. }) {
@@ -871,6 +862,68 @@ fn log_corrupt((good, bad): (Vec<Entry>, Vec<StoreError>)) -> Vec<Entry> {
     }
     good
 }
+
+/// [`Store::finish`]: the owner's write, guarded by its lease
+/// (`$1` id, `$2` owner, `$3` state, `$4` cause, `$5` error, `$6` remote id,
+/// `$7` URL, `$8` published at, `$9` next run, `$10` now).
+macro_rules! finish_guarded {
+    () => {
+        "UPDATE entries SET state = $3, state_cause = $4, last_error = $5, \
+         remote_id = COALESCE($6, remote_id), url = COALESCE($7, url), \
+         published_at_ms = COALESCE($8, published_at_ms), run_at_ms = COALESCE($9, run_at_ms), \
+         lease_owner = NULL, lease_until_ms = NULL, updated_ms = $10 \
+         WHERE id = $1 AND state IN ('claimed', 'publishing') AND lease_owner = $2"
+    };
+}
+
+/// [`Store::finish`]: a publication is a fact, recorded even after a lost
+/// lease as long as an attempt was ever started (`$2 = $2` only keeps the
+/// parameter list the same).
+macro_rules! finish_fact {
+    () => {
+        "UPDATE entries SET state = $3, state_cause = $4, last_error = $5, \
+         remote_id = COALESCE($6, remote_id), url = COALESCE($7, url), \
+         published_at_ms = COALESCE($8, published_at_ms), run_at_ms = COALESCE($9, run_at_ms), \
+         lease_owner = NULL, lease_until_ms = NULL, updated_ms = $10 \
+         WHERE id = $1 AND state <> 'published' AND attempts > 0 AND $2 = $2"
+    };
+}
+
+/// [`Store::finish`]: the outcome of the entry's open attempt, after the
+/// entry's write (`$1` id; outcome, detail and now as given). On SQLite it
+/// runs in the same request as that write (numbered parameters are shared
+/// by its statements), and only when that write changed the entry:
+/// `changes()` is the row count of the statement before it.
+macro_rules! finish_attempt {
+    ($outcome:literal, $detail:literal, $now:literal, $guard:literal) => {
+        concat!(
+            "UPDATE attempts SET finished_ms = ",
+            $now,
+            ", outcome = ",
+            $outcome,
+            ", detail = ",
+            $detail,
+            " WHERE ",
+            $guard,
+            "entry_id = $1 AND finished_ms IS NULL \
+             AND number = (SELECT MAX(a.number) FROM attempts a WHERE a.entry_id = $1)"
+        )
+    };
+}
+
+const FINISH_GUARDED: &str = finish_guarded!();
+const FINISH_FACT: &str = finish_fact!();
+const FINISH_ATTEMPT: &str = finish_attempt!("$2", "$3", "$4", "");
+const FINISH_GUARDED_SQLITE: &str = concat!(
+    finish_guarded!(),
+    "; ",
+    finish_attempt!("$11", "$12", "$10", "changes() = 1 AND ")
+);
+const FINISH_FACT_SQLITE: &str = concat!(
+    finish_fact!(),
+    "; ",
+    finish_attempt!("$11", "$12", "$10", "changes() = 1 AND ")
+);
 
 /// The [`Checkpoint`](crate::platforms::Checkpoint) of one entry being
 /// published by `owner`: what the platform confirms is written at once.

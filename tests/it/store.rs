@@ -1221,6 +1221,53 @@ async fn migrations_are_idempotent_on_sqlite() {
     assert_eq!(third.backend_name(), "sqlite");
 }
 
+/// A queue written before migration 0004 (which rebuilds `attempts`) keeps
+/// its entries and their attempts.
+#[tokio::test]
+async fn a_queue_from_before_migration_4_keeps_its_attempts_on_sqlite() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let url = berrah::store::testing::sqlite_url(&dir.path().join("old.db"));
+    {
+        let options = <sqlx::sqlite::SqliteConnectOptions as std::str::FromStr>::from_str(&url)
+            .expect("url")
+            .create_if_missing(true);
+        let pool = sqlx::SqlitePool::connect_with(options).await.expect("open");
+        let migrator = sqlx::migrate::Migrator::new(std::path::Path::new(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/migrations/sqlite"
+        )))
+        .await
+        .expect("migrations");
+        migrator.run_to(3, &pool).await.expect("migrate to 3");
+        sqlx::query(
+            "INSERT INTO entries (id, campaign, post, account, platform, language, due_ms, \
+             local, timezone, not_after_ms, run_at_ms, state, attempts, content, content_hash, \
+             remote_id, published_at_ms, created_ms, updated_ms) VALUES \
+             ('a', 'c', 'p', 'acc', 'webhook', 'fr', 10, '2026-12-18T10:00', 'UTC', 20, 10, \
+             'published', 1, '{\"text\":\"A\"}', 'h', 'r-1', 12, 1, 12)",
+        )
+        .execute(&pool)
+        .await
+        .expect("entry");
+        sqlx::query(
+            "INSERT INTO attempts VALUES ('a', 1, 'old-daemon', 11, 12, 'published', 'HTTP 200')",
+        )
+        .execute(&pool)
+        .await
+        .expect("attempt");
+        pool.close().await;
+    }
+    let store = Store::connect(&url).await.expect("migrate to the latest");
+    let entry = store.get("a").await.expect("kept");
+    assert_eq!(entry.state, EntryState::Published);
+    assert_eq!(entry.remote_id.as_deref(), Some("r-1"));
+    let attempts = store.attempts("a").await.expect("attempts");
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(attempts[0].owner, "old-daemon");
+    assert_eq!(attempts[0].outcome.as_deref(), Some("published"));
+    assert_eq!(attempts[0].detail.as_deref(), Some("HTTP 200"));
+}
+
 #[tokio::test]
 async fn migrations_are_idempotent_on_postgres() {
     let Some(url) = berrah::store::testing::postgres_url_or_skip(

@@ -245,6 +245,9 @@ impl Store {
                     SqlitePoolOptions::new()
                         .max_connections(1)
                         .acquire_timeout(SQLITE_BUSY_TIMEOUT)
+                        // A ping before every batch was a tenth of the
+                        // writer's time in a burst (see writer.rs).
+                        .test_before_acquire(false)
                         .connect_with(connect.clone())
                 })
                 .await

@@ -64,8 +64,9 @@ pub(crate) struct Writer {
 
 impl Writer {
     /// Starts the writer on `pool` (its own one-connection pool for a file
-    /// database; the only pool for `:memory:`). It stops when every handle is
-    /// dropped.
+    /// database, which need not test its connection before each batch: a
+    /// connection that cannot begin a transaction is closed and replaced;
+    /// the only pool for `:memory:`). It stops when every handle is dropped.
     pub fn start(pool: SqlitePool) -> Writer {
         let (jobs, rx) = mpsc::unbounded_channel();
         if let Err(e) = own_thread(pool.clone(), rx) {
@@ -199,12 +200,24 @@ enum Fate {
 /// writes rolled back with it are told so and try again as after any
 /// failed write.
 async fn commit_batch(pool: &SqlitePool, batch: &mut VecDeque<Job>, ran: &mut Ran) -> Fate {
-    let not_started =
-        |e: sqlx::Error| Fate::NotStarted(format!("the database could not start a write: {e}"));
     let mut conn = match pool.acquire().await {
         Ok(c) => c,
         Err(e) => return not_started(e),
     };
+    let fate = run_batch(&mut conn, batch, ran).await;
+    if matches!(fate, Fate::NotStarted(_)) {
+        // The pool does not test its connection before handing it out (see
+        // `Writer::start`): a fresh one for the next batch.
+        conn.close_on_drop();
+    }
+    fate
+}
+
+fn not_started(e: sqlx::Error) -> Fate {
+    Fate::NotStarted(format!("the database could not start a write: {e}"))
+}
+
+async fn run_batch(conn: &mut SqliteConnection, batch: &mut VecDeque<Job>, ran: &mut Ran) -> Fate {
     let mut tx = match conn.begin_with("BEGIN IMMEDIATE").await {
         Ok(tx) => tx,
         Err(e) => return not_started(e),

@@ -133,19 +133,32 @@ const CANDIDATES_POSTGRES: &str = concat!(
 /// Takes the entries whose ids are the JSON array `$4`: `claimed` (`$5` =
 /// 'claimed', `$6` = 0) or straight to `publishing` with the attempt counted
 /// (`$5` = 'publishing', `$6` = 1).
-const TAKE_SQLITE: &str = "UPDATE entries SET state = $5, attempts = attempts + $6, \
-     lease_owner = $2, lease_until_ms = $3, updated_ms = $1 \
-     WHERE id IN (SELECT value FROM json_each($4)) AND state IN ('scheduled', 'retrying') \
-     RETURNING *";
+macro_rules! take_sqlite {
+    () => {
+        "UPDATE entries SET state = $5, attempts = attempts + $6, \
+         lease_owner = $2, lease_until_ms = $3, updated_ms = $1 \
+         WHERE id IN (SELECT value FROM json_each($4)) AND state IN ('scheduled', 'retrying') \
+         RETURNING *"
+    };
+}
+const TAKE_SQLITE: &str = take_sqlite!();
 const TAKE_POSTGRES: &str = "UPDATE entries SET state = $5, attempts = attempts + $6, \
      lease_owner = $2, lease_until_ms = $3, updated_ms = $1 \
      WHERE id IN (SELECT json_array_elements_text($4::json)) \
      AND state IN ('scheduled', 'retrying') RETURNING *";
 
+/// On SQLite, a take straight to `publishing` and the attempts it begins go
+/// to the connection's thread as one request (a round trip is most of what
+/// a statement costs there); the attempts' statement reads the ids as `$4`,
+/// like the take, and returns no rows, so the request's rows are the take's.
+const TAKE_BEGIN_SQLITE: &str = concat!(
+    take_sqlite!(),
+    "; INSERT INTO attempts (entry_id, number, owner, started_ms) \
+     SELECT id, attempts, $2, $1 FROM entries WHERE id IN (SELECT value FROM json_each($4)) \
+     AND state = 'publishing' AND lease_owner = $2"
+);
+
 /// Records the attempts begun by a take (`$3`: their ids as a JSON array).
-const ATTEMPTS_SQLITE: &str = "INSERT INTO attempts (entry_id, number, owner, started_ms) \
-     SELECT id, attempts, $2, $1 FROM entries WHERE id IN (SELECT value FROM json_each($3)) \
-     AND state = 'publishing' AND lease_owner = $2";
 const ATTEMPTS_POSTGRES: &str = "INSERT INTO attempts (entry_id, number, owner, started_ms) \
      SELECT id, attempts, $2, $1 FROM entries \
      WHERE id IN (SELECT json_array_elements_text($3::json)) \
@@ -276,18 +289,22 @@ impl Store {
         let accounts = json_list(skip.accounts.iter().map(String::as_str));
         let platforms = json_list(skip.platforms.iter().map(|p| p.as_str()));
         let sqlite = self.backend_name() == "sqlite";
-        let (candidates, take, attempts, after) = if sqlite {
+        // The take straight to `publishing` and its attempts: one request
+        // on SQLite (`attempts` is then `None`), two on PostgreSQL.
+        let (candidates, take, take_begin, attempts, after) = if sqlite {
             (
                 CANDIDATES_SQLITE,
                 TAKE_SQLITE,
-                ATTEMPTS_SQLITE,
+                TAKE_BEGIN_SQLITE,
+                None,
                 AFTER_CLAIM_SQLITE,
             )
         } else {
             (
                 CANDIDATES_POSTGRES,
                 TAKE_POSTGRES,
-                ATTEMPTS_POSTGRES,
+                TAKE_POSTGRES,
+                Some(ATTEMPTS_POSTGRES),
                 AFTER_CLAIM_POSTGRES,
             )
         };
@@ -332,7 +349,7 @@ impl Store {
                     }
                     let ids = json_list(ids.iter().map(String::as_str));
                     rows.extend(
-                        sqlx::query(take)
+                        sqlx::query(if counted == 1 { take_begin } else { take })
                             .bind(now_ms)
                             .bind(&owned)
                             .bind(lease_ms)
@@ -342,7 +359,9 @@ impl Store {
                             .fetch_all(&mut *conn)
                             .await?,
                     );
-                    if counted == 1 {
+                    if counted == 1
+                        && let Some(attempts) = attempts
+                    {
                         sqlx::query(attempts)
                             .bind(now_ms)
                             .bind(&owned)

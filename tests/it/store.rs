@@ -6,7 +6,8 @@ use berrah::plan::{Content, Occurrence};
 use berrah::platforms::Progress;
 use berrah::store::testing::sqlite_temp;
 use berrah::store::{
-    Db, EntryState, Finish, ListFilter, PauseScope, Store, StoreError, StoreOptions,
+    Candidate, ClaimSkip, Db, EntryState, Finish, ListFilter, PauseScope, Store, StoreError,
+    StoreOptions, Take,
 };
 use jiff::Timestamp;
 
@@ -34,6 +35,7 @@ both!(
     sync_adds_updates_cancels_and_freezes,
     sync_revives_and_file_pause,
     claim_orders_and_limits,
+    a_turn_begins_some_and_claims_others,
     paused_entries_are_not_claimed,
     begin_attempt_refuses_what_must_not_go_out,
     checkpoint_then_finish,
@@ -259,6 +261,52 @@ async fn claim_orders_and_limits(store: Store) {
             .expect("claim")
             .is_empty()
     );
+}
+
+/// One turn: `Begin` takes an entry straight to `publishing` with its
+/// attempt recorded (in the same write), `Claim` only claims, `Leave` leaves.
+async fn a_turn_begins_some_and_claims_others(store: Store) {
+    let occs = vec![occ("a", 10, "A"), occ("b", 10, "B"), occ("c", 10, "C")];
+    sync_campaign_adds_occurrences(&store, &occs).await;
+    let (taken, _, _) = store
+        .claim_turn(
+            t(60),
+            10,
+            "w",
+            t(120),
+            &ClaimSkip::default(),
+            |c: &Candidate| match c.id.as_str() {
+                "a" => Take::Begin,
+                "b" => Take::Claim,
+                _ => Take::Leave,
+            },
+        )
+        .await
+        .expect("turn");
+    let got: Vec<_> = taken
+        .iter()
+        .map(|e| (e.id.as_str(), e.state, e.attempts))
+        .collect();
+    assert_eq!(
+        got,
+        [
+            ("a", EntryState::Publishing, 1),
+            ("b", EntryState::Claimed, 0)
+        ]
+    );
+    let attempts = store.attempts("a").await.expect("attempts");
+    assert_eq!(attempts.len(), 1);
+    assert_eq!(
+        (
+            attempts[0].number,
+            attempts[0].owner.as_str(),
+            attempts[0].started_at
+        ),
+        (1, "w", t(60))
+    );
+    assert!(attempts[0].outcome.is_none());
+    assert!(store.attempts("b").await.expect("attempts").is_empty());
+    assert_eq!(state(&store, "c").await, EntryState::Scheduled);
 }
 
 async fn paused_entries_are_not_claimed(store: Store) {

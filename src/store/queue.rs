@@ -882,16 +882,25 @@ fn log_corrupt((good, bad): (Vec<Entry>, Vec<StoreError>)) -> Vec<Entry> {
     good
 }
 
-/// [`Store::finish`]: the owner's write, guarded by its lease
-/// (`$1` id, `$2` owner, `$3` state, `$4` cause, `$5` error, `$6` remote id,
-/// `$7` URL, `$8` published at, `$9` next run, `$10` now).
-macro_rules! finish_guarded {
+/// [`Store::finish`]: what the entry's write sets (`$3` state, `$4` cause,
+/// `$5` error, `$6` remote id, `$7` URL, `$8` published at, `$9` next run,
+/// `$10` now), before its `WHERE` (`$1` id, `$2` owner).
+macro_rules! finish_set {
     () => {
         "UPDATE entries SET state = $3, state_cause = $4, last_error = $5, \
          remote_id = COALESCE($6, remote_id), url = COALESCE($7, url), \
          published_at_ms = COALESCE($8, published_at_ms), run_at_ms = COALESCE($9, run_at_ms), \
-         lease_owner = NULL, lease_until_ms = NULL, updated_ms = $10 \
-         WHERE id = $1 AND state IN ('claimed', 'publishing') AND lease_owner = $2"
+         lease_owner = NULL, lease_until_ms = NULL, updated_ms = $10 WHERE "
+    };
+}
+
+/// [`Store::finish`]: the owner's write, guarded by its lease.
+macro_rules! finish_guarded {
+    () => {
+        concat!(
+            finish_set!(),
+            "id = $1 AND state IN ('claimed', 'publishing') AND lease_owner = $2"
+        )
     };
 }
 
@@ -900,11 +909,10 @@ macro_rules! finish_guarded {
 /// parameter list the same).
 macro_rules! finish_fact {
     () => {
-        "UPDATE entries SET state = $3, state_cause = $4, last_error = $5, \
-         remote_id = COALESCE($6, remote_id), url = COALESCE($7, url), \
-         published_at_ms = COALESCE($8, published_at_ms), run_at_ms = COALESCE($9, run_at_ms), \
-         lease_owner = NULL, lease_until_ms = NULL, updated_ms = $10 \
-         WHERE id = $1 AND state <> 'published' AND attempts > 0 AND $2 = $2"
+        concat!(
+            finish_set!(),
+            "id = $1 AND state <> 'published' AND attempts > 0 AND $2 = $2"
+        )
     };
 }
 

@@ -255,10 +255,7 @@ pub async fn retry_entry(store: &Store, id: &str, now: Timestamp) -> Result<Stri
             when(before.run_at, &before.timezone)
         ));
     }
-    let cause = super::status::held_causes(store)
-        .await?
-        .remove(&before.id)
-        .flatten();
+    let cause = store.held_cause(&before.id).await?;
     if before.state == EntryState::Held && cause.as_deref() == Some("file_pause") {
         return Err(Refusal::Refused(format!(
             "{} is held by `paused = true` in its campaign file: remove that line (the daemon \
@@ -623,10 +620,7 @@ pub async fn show_entry(store: &Store, id: &str) -> Result<ShowReport, Refusal> 
     let entry = store.get(id).await?;
     let attempts = store.attempts(&entry.id).await?;
     let hold = if entry.state == EntryState::Held {
-        let cause = super::status::held_causes(store)
-            .await?
-            .remove(&entry.id)
-            .flatten();
+        let cause = store.held_cause(&entry.id).await?;
         Some(hold_for(&entry, &entry.id, cause.as_deref()))
     } else {
         None

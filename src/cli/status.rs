@@ -27,14 +27,13 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 use jiff::Timestamp;
 use serde::Serialize;
-use sqlx::Row;
 
 use super::GlobalArgs;
 use crate::auth::ExpiryWarning;
 use crate::auth::sources::stored_expiry_warnings;
 use crate::auth::tokens::SqlTokenStore;
 use crate::config::PlatformKind;
-use crate::store::{Db, Entry, EntryState, ListFilter, PauseScope, Store, StoreError};
+use crate::store::{Entry, EntryState, ListFilter, PauseScope, Store, StoreError};
 
 /// How many characters of an id are shown (`get` accepts any unique prefix).
 pub const SHORT_ID: usize = 12;
@@ -519,29 +518,6 @@ fn partly_published(list: &[Entry], shorts: &HashMap<String, String>) -> Vec<Par
         .collect()
 }
 
-/// The stored cause of every held entry (`state_cause`), which decides what
-/// releases it. The queue's [`Entry`] does not carry it, so it is read here.
-pub(super) async fn held_causes(
-    store: &Store,
-) -> Result<HashMap<String, Option<String>>, StoreError> {
-    const SQL: &str = "SELECT id, state_cause FROM entries WHERE state = 'held'";
-    let pairs: Vec<(String, Option<String>)> = match store.db() {
-        Db::Sqlite(pool) => sqlx::query(SQL)
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .filter_map(|r| Some((r.try_get("id").ok()?, r.try_get("state_cause").ok()?)))
-            .collect(),
-        Db::Postgres(pool) => sqlx::query(SQL)
-            .fetch_all(pool)
-            .await?
-            .iter()
-            .filter_map(|r| Some((r.try_get("id").ok()?, r.try_get("state_cause").ok()?)))
-            .collect(),
-    };
-    Ok(pairs.into_iter().collect())
-}
-
 /// Reads everything status shows from the store (and its token table).
 pub async fn collect(
     store: &Store,
@@ -555,7 +531,7 @@ pub async fn collect(
     };
     let (entries, corrupt) = store.list_checked(&filter).await?;
     let pauses = store.pauses().await?;
-    let causes = held_causes(store).await?;
+    let causes = store.held_causes().await?;
     let mut notes = Vec::new();
     let tokens = SqlTokenStore::from_store(store);
     let warnings = match stored_expiry_warnings(&tokens, now).await {

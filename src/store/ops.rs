@@ -363,6 +363,32 @@ impl Store {
         }))
     }
 
+    /// The stored cause of every held entry (`state_cause`: see
+    /// [`cause`]), which decides what may release it; [`Entry`] does not
+    /// carry it.
+    pub async fn held_causes(
+        &self,
+    ) -> Result<std::collections::HashMap<String, Option<String>>, StoreError> {
+        let pairs: Vec<(String, Option<String>)> = on_db!(self, |pool| sqlx::query_as(
+            "SELECT id, state_cause FROM entries WHERE state = 'held'"
+        )
+        .fetch_all(pool)
+        .await?);
+        Ok(pairs.into_iter().collect())
+    }
+
+    /// The stored cause of one held entry (see [`Store::held_causes`]);
+    /// `None` if it has none or is not held.
+    pub async fn held_cause(&self, id: &str) -> Result<Option<String>, StoreError> {
+        let cause: Option<Option<String>> = on_db!(self, |pool| sqlx::query_scalar(
+            "SELECT state_cause FROM entries WHERE id = $1 AND state = 'held'"
+        )
+        .bind(id)
+        .fetch_optional(pool)
+        .await?);
+        Ok(cause.flatten())
+    }
+
     /// The attempts of an entry, oldest first.
     pub async fn attempts(&self, id: &str) -> Result<Vec<Attempt>, StoreError> {
         on_db!(self, |pool| {

@@ -947,6 +947,19 @@ async fn accounts_hold_and_release(store: Store) {
         )
         .await
         .expect("h");
+    // The causes that decide what releases each hold.
+    assert_eq!(
+        store.held_cause("b").await.expect("cause").as_deref(),
+        Some("account")
+    );
+    assert_eq!(
+        store.held_cause("u").await.expect("cause").as_deref(),
+        Some("outcome")
+    );
+    assert_eq!(store.held_cause("d").await.expect("not held"), None);
+    let causes = store.held_causes().await.expect("causes");
+    assert_eq!(causes.len(), 4, "{causes:?}");
+    assert_eq!(causes["u"].as_deref(), Some("outcome"));
     assert_eq!(
         store
             .release_account("oim-mastodon")

@@ -275,15 +275,24 @@ pub(super) async fn publish(
         if !begun && shared.shutdown.is_cancelled() {
             // Never started: give it back as it was.
             if let Err(e) = store.release(&entry.id, owner, entry.run_at).await {
-                tracing::warn!(error = %e, "could not give back a claim at shutdown; its lease will expire");
+                tracing::warn!(
+                    error = %e,
+                    "could not give back a claim at shutdown; its lease will expire"
+                );
             }
             return;
         }
         let account = shared.accounts().accounts.get(&entry.account).cloned();
         let budget = account.as_ref().and_then(|a| a.budget).filter(|_| !begun);
-        match limits::budget_deferral(store, &entry.account, budget, in_flight_on_account, shared.clock.now()).await {
+        let now = shared.clock.now();
+        match limits::budget_deferral(store, &entry.account, budget, in_flight_on_account, now)
+            .await
+        {
             Ok(Some((until, why))) => {
-                tracing::info!(until = %until, "deferred: {why}; it goes out when the budget frees");
+                tracing::info!(
+                    until = %until,
+                    "deferred: {why}; it goes out when the budget frees"
+                );
                 if let Err(e) = store.release(&entry.id, owner, until).await {
                     tracing::warn!(error = %e, "could not defer; its lease will expire");
                 }
@@ -291,8 +300,13 @@ pub(super) async fn publish(
             }
             Ok(None) => {}
             Err(e) => {
-                tracing::warn!(error = %e, "could not count the account's publications; trying later");
-                let later = shared.clock.now().checked_add(SignedDuration::from_secs(30)).unwrap_or(entry.run_at);
+                tracing::warn!(
+                    error = %e,
+                    "could not count the account's publications; trying later"
+                );
+                let later = now
+                    .checked_add(SignedDuration::from_secs(30))
+                    .unwrap_or(entry.run_at);
                 let _ = store.release(&entry.id, owner, later).await;
                 return;
             }
@@ -301,7 +315,10 @@ pub(super) async fn publish(
             Ok(p) => p,
             Err(reason) => {
                 tracing::error!(reason = %reason, "held for an operator");
-                shared.finish(&entry.id, Finish::NeedsOperator { reason: reason.clone() }).await;
+                let finish = Finish::NeedsOperator {
+                    reason: reason.clone(),
+                };
+                shared.finish(&entry.id, finish).await;
                 hold_account(&shared, &entry.account, &reason).await;
                 return;
             }
@@ -311,20 +328,30 @@ pub(super) async fn publish(
         let fresh = if begun {
             entry
         } else {
-            match store.begin_attempt(&entry.id, owner, shared.clock.now()).await {
-            Ok(Some(e)) => e,
-            Ok(None) => {
-                tracing::info!("not published: paused, cancelled, past its limit or taken over since it was claimed");
-                return;
+            match store
+                .begin_attempt(&entry.id, owner, shared.clock.now())
+                .await
+            {
+                Ok(Some(e)) => e,
+                Ok(None) => {
+                    tracing::info!(
+                        "not published: paused, cancelled, past its limit \
+                         or taken over since it was claimed"
+                    );
+                    return;
+                }
+                Err(e) => {
+                    tracing::warn!(
+                        error = %e,
+                        "could not start the attempt; its lease will expire"
+                    );
+                    return;
+                }
             }
-            Err(e) => {
-                tracing::warn!(error = %e, "could not start the attempt; its lease will expire");
-                return;
-            }
-        }
         };
         let Some(job) = shared.job(&fresh) else {
-            shared.finish(&fresh.id, Finish::Held { reason: "its account left berrah.toml during the attempt".into() }).await;
+            let reason = "its account left berrah.toml during the attempt".into();
+            shared.finish(&fresh.id, Finish::Held { reason }).await;
             return;
         };
         let checkpoint = EntryCheckpoint::new(store.clone(), fresh.id.clone(), owner);
@@ -337,11 +364,15 @@ pub(super) async fn publish(
             }
             _ => report.answered = true,
         }
-        let finish = shared.decide(&fresh, &*platform, &job, outcome, false).await;
+        let finish = shared
+            .decide(&fresh, &*platform, &job, outcome, false)
+            .await;
         log_finish(&finish, &fresh, shared.clock.now());
         shared.finish(&fresh.id, finish.clone()).await;
         match finish {
-            Finish::NeedsOperator { reason } => hold_account(&shared, &fresh.account, &reason).await,
+            Finish::NeedsOperator { reason } => {
+                hold_account(&shared, &fresh.account, &reason).await
+            }
             Finish::Published { remote_id, url } => {
                 if let Some(tx) = &shared.events {
                     let _ = tx.send(Published {

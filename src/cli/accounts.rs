@@ -6,7 +6,6 @@
 //! environment variable with `--from-env VAR`.
 
 use std::io::Write as _;
-use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +15,7 @@ use jiff::{SignedDuration, Timestamp};
 use secrecy::SecretString;
 
 use super::GlobalArgs;
+use super::context::{self, Loaded};
 use crate::auth::crypto::TokenKey;
 use crate::auth::login;
 use crate::auth::providers::{self, LoginKind};
@@ -102,58 +102,12 @@ pub fn run(global: &GlobalArgs, args: AccountsArgs) -> ExitCode {
     }
 }
 
-/// berrah.toml, its folder, and "now".
-struct Loaded {
-    config: Config,
-    dir: PathBuf,
-    now: Timestamp,
-}
-
+/// berrah.toml (checked as every command checks it), its folder and "now".
 fn load(global: &GlobalArgs) -> Result<Loaded, String> {
-    let path = &global.config;
-    let text = std::fs::read_to_string(path)
-        .map_err(|e| format!("cannot read `{}`: {e}", path.display()))?;
-    let config: Config = toml::from_str(&text).map_err(|e| {
-        let at = e
-            .span()
-            .map(|span| {
-                let before = &text[..span.start.min(text.len())];
-                let line = before.matches('\n').count() + 1;
-                let col = before
-                    .rsplit('\n')
-                    .next()
-                    .map(|l| l.chars().count())
-                    .unwrap_or(0)
-                    + 1;
-                format!(":{line}:{col}")
-            })
-            .unwrap_or_default();
-        format!("{}{at}: {}", path.display(), e.message())
-    })?;
-    let dir = path
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|| PathBuf::from("."));
-    Ok(Loaded {
-        config,
-        dir,
-        now: global.now.unwrap_or_else(Timestamp::now),
+    context::load(global).map_err(|report| {
+        eprint!("{}", report.render());
+        "the configuration cannot be loaded".to_string()
     })
-}
-
-fn database_url(global: &GlobalArgs, loaded: &Loaded) -> String {
-    if let Some(url) = &global.database {
-        return url.clone();
-    }
-    if let Some(url) = &loaded.config.daemon.database {
-        return url.clone();
-    }
-    let path = loaded
-        .dir
-        .join(&loaded.config.daemon.data_dir)
-        .join("berrah.db");
-    format!("sqlite://{}", path.display())
 }
 
 /// Opens the daemon's database (migrating it if needed) and its token store.
@@ -168,7 +122,13 @@ async fn open_store(url: &str) -> Result<(Store, SqlTokenStore), String> {
 fn account<'a>(loaded: &'a Loaded, id: &str) -> Result<&'a AccountConfig, String> {
     loaded.config.accounts.get(id).ok_or_else(|| {
         let known: Vec<&str> = loaded.config.accounts.keys().map(String::as_str).collect();
-        if known.is_empty() {
+        if loaded.config_path.is_none() {
+            format!(
+                "no account `{id}`: there is no configuration file (`{}`); create it with \
+                 `[accounts.{id}]`, or name it with `--config FILE`",
+                context::DEFAULT_CONFIG
+            )
+        } else if known.is_empty() {
             format!("no account `{id}`: berrah.toml declares no accounts (add `[accounts.{id}]`)")
         } else {
             format!(
@@ -182,9 +142,12 @@ fn account<'a>(loaded: &'a Loaded, id: &str) -> Result<&'a AccountConfig, String
 async fn login_cmd(global: &GlobalArgs, args: LoginArgs) -> Result<ExitCode, String> {
     let loaded = load(global)?;
     let cfg = account(&loaded, &args.account)?.clone();
-    let key = TokenKey::require(loaded.config.daemon.token_key.as_deref(), &loaded.dir)
-        .map_err(|e| e.to_string())?;
-    let (queue, store) = open_store(&database_url(global, &loaded)).await?;
+    let key = TokenKey::require(
+        loaded.config.daemon.token_key.as_deref(),
+        &loaded.config_dir(),
+    )
+    .map_err(|e| e.to_string())?;
+    let (queue, store) = open_store(&context::database_url(global, &loaded)).await?;
     let kind = providers::login_kind(&args.account, &cfg).map_err(|e| e.to_string())?;
     let expires_at = match (args.expires_at, args.expires_in_days) {
         (Some(at), _) => Some(at),
@@ -404,7 +367,7 @@ fn rows(config: &Config, tokens: &[TokenRecord]) -> Vec<Row> {
 
 async fn list_cmd(global: &GlobalArgs, args: ListArgs) -> Result<ExitCode, String> {
     let loaded = load(global)?;
-    let (_queue, store) = open_store(&database_url(global, &loaded)).await?;
+    let (_queue, store) = open_store(&context::database_url(global, &loaded)).await?;
     let tokens = store.list().await.map_err(|e| e.to_string())?;
     let rows = rows(&loaded.config, &tokens);
     let warnings = sources::expiry_warnings(&tokens, loaded.now, sources::WARN_BEFORE);
@@ -491,7 +454,7 @@ async fn list_cmd(global: &GlobalArgs, args: ListArgs) -> Result<ExitCode, Strin
 
 async fn logout_cmd(global: &GlobalArgs, args: LogoutArgs) -> Result<ExitCode, String> {
     let loaded = load(global)?;
-    let (_queue, store) = open_store(&database_url(global, &loaded)).await?;
+    let (_queue, store) = open_store(&context::database_url(global, &loaded)).await?;
     let store: Arc<dyn TokenStore> = Arc::new(store);
     if store
         .delete(&args.account)

@@ -33,6 +33,13 @@ pub struct Loaded {
 }
 
 impl Loaded {
+    /// The configuration file's folder, against which its relative paths
+    /// (key files, credential files) are read; empty (the working
+    /// directory) without a file.
+    pub fn config_dir(&self) -> PathBuf {
+        folder_of(self.config_path.as_deref())
+    }
+
     /// The context campaign checking and planning need.
     pub fn context(&self) -> crate::campaign::Context<'_> {
         crate::campaign::Context {
@@ -41,6 +48,14 @@ impl Loaded {
             now: self.now,
         }
     }
+}
+
+/// The folder of the configuration file; empty without one.
+fn folder_of(config_path: Option<&Path>) -> PathBuf {
+    config_path
+        .and_then(Path::parent)
+        .map(Path::to_path_buf)
+        .unwrap_or_default()
 }
 
 /// Loads the configuration and resolves the folders and "now".
@@ -52,11 +67,7 @@ pub fn load(global: &GlobalArgs) -> Result<Loaded, Report> {
         Some(c) => (c, Some(global.config.clone())),
         None => (Config::default(), None),
     };
-    let base = config_path
-        .as_deref()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
+    let base = folder_of(config_path.as_deref());
     let rel = |p: &Path| -> PathBuf {
         if p.is_absolute() || base.as_os_str().is_empty() {
             p.to_path_buf()

@@ -10,7 +10,6 @@
 //! (30 s at most), exit 0. A second signal exits at once (exit code 130):
 //! that is safe, leases expire and the next start rescues what was cut.
 
-use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -66,12 +65,7 @@ async fn run_async(global: &GlobalArgs, args: RunArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return super::fail(e),
     };
-    let config_dir = loaded
-        .config_path
-        .as_deref()
-        .and_then(Path::parent)
-        .map(Path::to_path_buf)
-        .unwrap_or_default();
+    let config_dir = loaded.config_dir();
     let key = match crate::auth::sources::daemon_key(
         &store,
         loaded.config.daemon.token_key.as_deref(),

@@ -1431,3 +1431,37 @@ async fn the_daemon_logs_tokens_that_expire_soon() {
     assert!(!text.contains("EAAG-page-token-secret"), "{text}");
     assert!(status.success(), "{status:?}\n{text}");
 }
+
+/// `accounts` reads berrah.toml as every command does: without one it says
+/// how to make one; a broken one is reported at its line and column.
+#[test]
+fn cli_accounts_without_or_with_a_broken_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = berrah_cmd(dir.path(), &"ab".repeat(32));
+    cmd.env_remove("BERRAH_CONFIG");
+    let out = cmd
+        .args(["accounts", "login", "oim-x", "--from-env", "T"])
+        .env("T", "secret")
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        err.contains("no account `oim-x`: there is no configuration file (`berrah.toml`)"),
+        "{err}"
+    );
+
+    std::fs::write(
+        dir.path().join("berrah.toml"),
+        "[accounts.oim-x]\nplatform = \"x\"\nhandle = \n",
+    )
+    .unwrap();
+    let out = berrah_cmd(dir.path(), &"ab".repeat(32))
+        .args(["accounts", "list"])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("berrah.toml:3:"), "{err}");
+    assert!(!err.contains("secret"), "{err}");
+}

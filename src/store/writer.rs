@@ -8,8 +8,9 @@
 //! write lock would sleep in SQLite's busy handler (1, 2, 5, 10 ms...).
 //!
 //! So every queue write of this process goes to one writer, a task on a
-//! thread of its own (see [`own_thread`]), that owns one connection. It takes every write waiting (up to [`MAX_BATCH`]), runs them
-//! in one `BEGIN IMMEDIATE` transaction, commits once, and only then answers
+//! thread of its own (see [`own_thread`]), that owns one connection. It
+//! takes every write waiting (up to [`MAX_BATCH`]), runs them in one
+//! `BEGIN IMMEDIATE` transaction, commits once, and only then answers
 //! each caller: a write is durable before its caller hears it succeeded,
 //! exactly as with a transaction of its own. A write that fails rolls the
 //! batch back: it is answered with its error, the writes that ran before it

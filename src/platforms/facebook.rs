@@ -109,30 +109,12 @@ impl Facebook {
 
     async fn post_form(&self, path: &str, fields: &[(String, String)]) -> Result<Reply, CallError> {
         let url = format!("{}/{path}", self.api);
-        let http = &self.deps.http;
-        self.caller
-            .call(|secret: SecretString| {
-                let req = http
-                    .post(&url)
-                    .header(AUTHORIZATION, AuthScheme::Bearer.header(&secret))
-                    .form(fields);
-                async move { Ok(req) }
-            })
-            .await
+        self.caller.post_form(&self.deps.http, &url, fields).await
     }
 
     async fn get(&self, path: &str, query: &[(String, String)]) -> Result<Reply, CallError> {
         let url = format!("{}/{path}", self.api);
-        let http = &self.deps.http;
-        self.caller
-            .call(|secret: SecretString| {
-                let req = http
-                    .get(&url)
-                    .header(AUTHORIZATION, AuthScheme::Bearer.header(&secret))
-                    .query(query);
-                async move { Ok(req) }
-            })
-            .await
+        self.caller.get(&self.deps.http, &url, query).await
     }
 
     /// A multipart POST with text fields and one file part, streamed from

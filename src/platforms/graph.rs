@@ -20,7 +20,7 @@ use std::sync::{Arc, Mutex};
 
 use jiff::{SignedDuration, Timestamp};
 use reqwest::StatusCode;
-use reqwest::header::HeaderMap;
+use reqwest::header::{AUTHORIZATION, HeaderMap};
 use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
@@ -489,6 +489,40 @@ impl Caller {
             }
             other => other,
         }
+    }
+
+    /// A form POST to `url`, the secret as a Bearer token (Graph's writes).
+    pub async fn post_form(
+        &self,
+        http: &reqwest::Client,
+        url: &str,
+        fields: &[(String, String)],
+    ) -> Result<Reply, CallError> {
+        self.call(|secret: SecretString| {
+            let req = http
+                .post(url)
+                .header(AUTHORIZATION, AuthScheme::Bearer.header(&secret))
+                .form(fields);
+            async move { Ok(req) }
+        })
+        .await
+    }
+
+    /// A GET of `url` with `query`, the secret as a Bearer token.
+    pub async fn get(
+        &self,
+        http: &reqwest::Client,
+        url: &str,
+        query: &[(String, String)],
+    ) -> Result<Reply, CallError> {
+        self.call(|secret: SecretString| {
+            let req = http
+                .get(url)
+                .header(AUTHORIZATION, AuthScheme::Bearer.header(&secret))
+                .query(query);
+            async move { Ok(req) }
+        })
+        .await
     }
 
     async fn once<F, Fut>(&self, make: &F, secret: &SecretString) -> Result<Reply, CallError>

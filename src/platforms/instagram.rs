@@ -25,12 +25,10 @@
 
 use async_trait::async_trait;
 use jiff::{SignedDuration, Timestamp};
-use reqwest::header::AUTHORIZATION;
-use secrecy::SecretString;
 
 use super::common::{MediaFile, media_file, poll_interval};
 use super::facebook::parse_graph_time;
-use super::graph::{self, AuthScheme, CallError, Caller, GraphClass, Reply, str_field};
+use super::graph::{self, CallError, Caller, GraphClass, Reply, str_field};
 use super::{Checkpoint, Idempotency, Outcome, Platform, PlatformDeps, Progress, PublishJob};
 use crate::config::PlatformKind;
 
@@ -153,30 +151,12 @@ impl Instagram {
 
     async fn post(&self, path: &str, fields: &[(String, String)]) -> Result<Reply, CallError> {
         let url = format!("{}/{path}", self.api);
-        let http = &self.deps.http;
-        self.caller
-            .call(|secret: SecretString| {
-                let req = http
-                    .post(&url)
-                    .header(AUTHORIZATION, AuthScheme::Bearer.header(&secret))
-                    .form(fields);
-                async move { Ok(req) }
-            })
-            .await
+        self.caller.post_form(&self.deps.http, &url, fields).await
     }
 
     async fn get(&self, path: &str, query: &[(String, String)]) -> Result<Reply, CallError> {
         let url = format!("{}/{path}", self.api);
-        let http = &self.deps.http;
-        self.caller
-            .call(|secret: SecretString| {
-                let req = http
-                    .get(&url)
-                    .header(AUTHORIZATION, AuthScheme::Bearer.header(&secret))
-                    .query(query);
-                async move { Ok(req) }
-            })
-            .await
+        self.caller.get(&self.deps.http, &url, query).await
     }
 
     async fn save(&self, checkpoint: &dyn Checkpoint, progress: &Progress) -> Result<(), Outcome> {

@@ -272,33 +272,31 @@ mod tests {
         let dir = tempfile::tempdir().expect("a temporary folder");
         let pool = table(dir.path()).await;
         let writer = Writer::start(pool.clone());
-        let mut tasks = Vec::new();
-        for n in 0..300i64 {
-            let writer = writer.clone();
-            tasks.push(tokio::spawn(async move {
-                writer
-                    .write(move |conn| {
-                        Box::pin(async move {
-                            sqlx::query("INSERT INTO t (n) VALUES ($1)")
-                                .bind(n)
-                                .execute(&mut *conn)
-                                .await?;
-                            if n % 50 == 0 {
-                                // Its first insert ran; this one fails.
-                                sqlx::query("INSERT INTO t (n) VALUES ($1)")
-                                    .bind(n)
-                                    .execute(&mut *conn)
-                                    .await?;
-                            }
-                            Ok(n)
-                        })
-                    })
-                    .await
-            }));
-        }
+        // All sent at the first poll, in this order (tasks of their own
+        // would reach the writer in any order, and 299 could then share a
+        // batch with a failing write queued after it).
+        let writes = (0..300i64).map(|n| {
+            writer.write(move |conn| {
+                Box::pin(async move {
+                    sqlx::query("INSERT INTO t (n) VALUES ($1)")
+                        .bind(n)
+                        .execute(&mut *conn)
+                        .await?;
+                    if n % 50 == 0 {
+                        // Its first insert ran; this one fails.
+                        sqlx::query("INSERT INTO t (n) VALUES ($1)")
+                            .bind(n)
+                            .execute(&mut *conn)
+                            .await?;
+                    }
+                    Ok(n)
+                })
+            })
+        });
+        let results = futures_util::future::join_all(writes).await;
         let mut told_written = Vec::new();
-        for (n, task) in tasks.into_iter().enumerate() {
-            match task.await.expect("the task ran") {
+        for (n, result) in results.into_iter().enumerate() {
+            match result {
                 Ok(v) => {
                     assert_eq!(v, n as i64);
                     assert_ne!(n % 50, 0, "a failing write was reported written");

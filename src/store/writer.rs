@@ -128,13 +128,26 @@ impl Writer {
 /// once. Measured with the daemon bench (10,000 posts due at once), in
 /// alternating runs on a noisy 2-core machine: a median of 2,056
 /// publications/s on its own thread against 1,836 on the shared runtime.
+///
+/// The runtime is built on that thread: one built here and dropped here
+/// (when the thread cannot start) would panic, this being an async context.
+/// If it cannot be built there, the writer runs on the shared runtime.
 fn own_thread(pool: SqlitePool, rx: mpsc::UnboundedReceiver<Job>) -> std::io::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let shared = tokio::runtime::Handle::current();
     std::thread::Builder::new()
         .name("berrah-db-writer".into())
-        .spawn(move || runtime.block_on(run(pool, rx)))?;
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(run(pool, rx)),
+                Err(e) => {
+                    tracing::warn!(error = %e, "the database writer runs on the shared runtime: no runtime of its own");
+                    shared.spawn(run(pool, rx));
+                }
+            }
+        })?;
     Ok(())
 }
 

@@ -369,24 +369,29 @@ impl Store {
     pub async fn held_causes(
         &self,
     ) -> Result<std::collections::HashMap<String, Option<String>>, StoreError> {
-        let pairs: Vec<(String, Option<String>)> = on_db!(self, |pool| sqlx::query_as(
+        // A row whose columns do not decode is left out (status still
+        // shows the entry, as corrupt), not an error for the whole list.
+        Ok(on_db!(self, |pool| sqlx::query(
             "SELECT id, state_cause FROM entries WHERE state = 'held'"
         )
         .fetch_all(pool)
-        .await?);
-        Ok(pairs.into_iter().collect())
+        .await?
+        .iter()
+        .filter_map(|r| Some((r.try_get("id").ok()?, r.try_get("state_cause").ok()?)))
+        .collect()))
     }
 
     /// The stored cause of one held entry (see [`Store::held_causes`]);
     /// `None` if it has none or is not held.
     pub async fn held_cause(&self, id: &str) -> Result<Option<String>, StoreError> {
-        let cause: Option<Option<String>> = on_db!(self, |pool| sqlx::query_scalar(
+        // As in `held_causes`, a cause that does not decode counts as none.
+        Ok(on_db!(self, |pool| sqlx::query(
             "SELECT state_cause FROM entries WHERE id = $1 AND state = 'held'"
         )
         .bind(id)
         .fetch_optional(pool)
-        .await?);
-        Ok(cause.flatten())
+        .await?
+        .and_then(|r| r.try_get("state_cause").ok().flatten())))
     }
 
     /// The attempts of an entry, oldest first.

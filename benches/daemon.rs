@@ -141,6 +141,7 @@ fn occurrence(campaign: &str, n: usize, account: &str, due: Timestamp) -> Occurr
         due,
         local: due.to_string(),
         timezone: "UTC".into(),
+        tzdb: "2026f".into(),
         not_after: due
             .checked_add(SignedDuration::from_hours(24))
             .expect("a due time in range"),

@@ -117,6 +117,7 @@ fn child(phase: &str, dir: &Path) -> ExitCode {
         config: dir.join("berrah.toml"),
         campaigns: Some(dir.join("campaigns")),
         database: None,
+        tzdb: None,
         log_format: berrah::cli::LogFormat::Human,
         now: Some("2026-11-23T00:00:00Z".parse().expect("an instant")),
     };

@@ -120,6 +120,10 @@ pub struct DaemonConfig {
     pub workers: u32,
     /// Where the key that encrypts stored tokens comes from (`env:VAR` or `file:PATH`).
     pub token_key: Option<String>,
+    /// The time-zone database: `"auto"` (the newer of the system's and the
+    /// copy bundled in berrah), `"bundled"`, `"system"`, or a zoneinfo folder.
+    /// `--tzdb` and `BERRAH_TZDB` override it.
+    pub tzdb: String,
 }
 
 impl Default for DaemonConfig {
@@ -133,6 +137,7 @@ impl Default for DaemonConfig {
             lease_seconds: 60,
             workers: 16,
             token_key: None,
+            tzdb: "auto".to_string(),
         }
     }
 }

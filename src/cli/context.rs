@@ -12,6 +12,7 @@ use jiff::Timestamp;
 
 use super::GlobalArgs;
 use crate::calendar::Calendar;
+use crate::calendar::tzdb::{self, Choice, Selection};
 use crate::campaign::load;
 use crate::campaign::validate::is_valid_lang;
 use crate::config::{Config, PlatformKind};
@@ -29,6 +30,8 @@ pub struct Loaded {
     pub campaigns_dir: PathBuf,
     pub data_dir: PathBuf,
     pub calendar: Calendar,
+    /// The time-zone database chosen, with what an operator should know of it.
+    pub tzdb: Selection,
     pub now: Timestamp,
 }
 
@@ -80,13 +83,48 @@ pub fn load(global: &GlobalArgs) -> Result<Loaded, Report> {
         None => rel(&config.daemon.campaigns),
     };
     let data_dir = rel(&config.daemon.data_dir);
+    let selection = select_tzdb(global, &config, config_path.as_deref(), &rel)?;
     Ok(Loaded {
         config,
         config_path,
         campaigns_dir,
         data_dir,
-        calendar: Calendar::shipped(),
+        calendar: Calendar::shipped().with_tzdb(selection.tzdb.clone()),
+        tzdb: selection,
         now: global.now.unwrap_or_else(Timestamp::now),
+    })
+}
+
+/// The time-zone database: `--tzdb`/`BERRAH_TZDB`, else `daemon.tzdb` (a
+/// folder relative to the configuration file), else `auto`.
+fn select_tzdb(
+    global: &GlobalArgs,
+    config: &Config,
+    config_path: Option<&Path>,
+    rel: &dyn Fn(&Path) -> PathBuf,
+) -> Result<Selection, Report> {
+    let (choice, from_config) = match global.tzdb.as_deref().filter(|s| !s.trim().is_empty()) {
+        Some(s) => (s.parse::<Choice>(), false),
+        None => (config.daemon.tzdb.parse::<Choice>(), true),
+    };
+    let choice = match choice {
+        Ok(Choice::Folder(dir)) if from_config => Choice::Folder(rel(&dir)),
+        Ok(c) => c,
+        Err(never) => match never {},
+    };
+    tzdb::select(&choice).map_err(|e| {
+        let mut report = Report::default();
+        let (path, span) = match (from_config, config_path) {
+            (true, Some(p)) => {
+                let source = std::fs::read_to_string(p).unwrap_or_default();
+                let span = source.find("tzdb").map(|i| i..i + 4);
+                report.add_source(p, source);
+                (p.to_path_buf(), span)
+            }
+            _ => (PathBuf::from("--tzdb"), None),
+        };
+        report.push(Diagnostic::error(path, span, e.to_string()).with_help(e.help()));
+        report
     })
 }
 
@@ -351,6 +389,7 @@ mod tests {
             config: p,
             campaigns: None,
             database: None,
+            tzdb: None,
             log_format: super::super::LogFormat::Human,
             now: Some("2026-12-01T00:00:00Z".parse().unwrap()),
         };

@@ -49,6 +49,14 @@ pub struct GlobalArgs {
     /// The database: `sqlite://PATH` or `postgres://...` [default: SQLite in the data folder].
     #[arg(long, global = true, env = "DATABASE_URL", value_name = "URL")]
     pub database: Option<String>,
+    /// The time-zone database: auto, bundled, system or a zoneinfo folder [default: the config's `daemon.tzdb`, else auto].
+    #[arg(
+        long,
+        global = true,
+        env = "BERRAH_TZDB",
+        value_name = "auto|bundled|system|DIR"
+    )]
+    pub tzdb: Option<String>,
     /// Log format.
     #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human, env = "BERRAH_LOG_FORMAT")]
     pub log_format: LogFormat,

@@ -102,6 +102,10 @@ pub fn run(global: &GlobalArgs, args: PlanArgs) -> ExitCode {
     };
     let ctx = loaded.context();
     let now = ctx.now;
+    // Old zone data is how posts go out an hour off: say so before anything.
+    for note in &loaded.tzdb.notes {
+        eprintln!("warning: {note}");
+    }
     // Each valid file's occurrences, within the bounds, are turned into
     // their compact form as soon as the file is checked (on the thread that
     // checked it): the full form of every occurrence of every file is never
@@ -177,7 +181,8 @@ pub fn run(global: &GlobalArgs, args: PlanArgs) -> ExitCode {
     // Streamed: the text of the whole plan is never held in memory.
     let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
     let written = match args.format {
-        PlanFormat::Table => output::write_table(&mut stdout, &occurrences),
+        PlanFormat::Table => writeln!(stdout, "Time zones: {}", loaded.tzdb.describe())
+            .and_then(|()| output::write_table(&mut stdout, &occurrences)),
         PlanFormat::Json => output::write_json(&mut stdout, &occurrences),
         PlanFormat::Ics => output::write_ics(&mut stdout, &occurrences, now),
     };

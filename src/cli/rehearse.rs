@@ -80,16 +80,14 @@ fn parse_until(s: &str) -> Result<Timestamp, String> {
 /// One printed line: local time (with offset), UTC, what and where.
 pub fn line(p: &Published) -> String {
     let e = &p.entry;
-    let zone = jiff::tz::TimeZone::get(&e.timezone).ok();
-    let local = zone
-        .as_ref()
-        .map(|tz| {
-            e.due
-                .to_zoned(tz.clone())
-                .strftime("%Y-%m-%d %H:%M %:z")
-                .to_string()
-        })
-        .unwrap_or_else(|| e.local.clone());
+    // The local time as planned (with the time-zone data the plan used):
+    // `2026-12-18T10:00:00+00:00` → `2026-12-18 10:00 +00:00`.
+    let local = match (e.local.get(..10), e.local.get(11..16), e.local.get(19..)) {
+        (Some(day), Some(hm), Some(offset)) if !offset.is_empty() => {
+            format!("{day} {hm} {offset}")
+        }
+        _ => e.local.clone(),
+    };
     let late = p.at.duration_since(e.due);
     let late = if late > jiff::SignedDuration::from_secs(300) {
         format!("  [published {} min late]", late.as_secs() / 60)
@@ -171,6 +169,7 @@ async fn rehearse(global: &GlobalArgs, args: RehearseArgs) -> ExitCode {
         clock,
     );
     cfg.watch = false;
+    cfg.tzdb = loaded.tzdb.choice.clone();
     cfg.outbox_only = true;
     cfg.until = args.until;
     cfg.stop_when_idle = true;

@@ -95,6 +95,7 @@ async fn run_async(global: &GlobalArgs, args: RunArgs) -> ExitCode {
         clock,
     );
     cfg.config_path = loaded.config_path.clone();
+    cfg.tzdb = loaded.tzdb.choice.clone();
     cfg.credentials = Some(credentials);
     cfg.watch = !args.no_watch;
     cfg.grace = std::time::Duration::from_secs(args.grace);

@@ -27,6 +27,7 @@ struct Group {
     platform: PlatformKind,
     language: String,
     timezone: String,
+    tzdb: String,
     series: Option<String>,
     paused: bool,
     source: PathBuf,
@@ -44,6 +45,7 @@ impl Group {
             && self.series == o.series
             && self.paused == o.paused
             && self.timezone == o.timezone
+            && self.tzdb == o.tzdb
             && self.source == o.source
             && self.content == o.content
     }
@@ -95,6 +97,7 @@ impl AsView for Compact {
             due: self.due,
             local: self.local(),
             timezone: &g.timezone,
+            tzdb: &g.tzdb,
             not_after: self.not_after,
             series: g.series.as_deref(),
             paused: g.paused,
@@ -130,6 +133,7 @@ impl Compactor {
                     platform: o.platform,
                     language: o.language,
                     timezone: o.timezone,
+                    tzdb: o.tzdb,
                     series: o.series,
                     paused: o.paused,
                     source: o.source,
@@ -175,6 +179,7 @@ mod tests {
             due: due.parse().unwrap(),
             local: "2026-12-18T10:00:00+01:00".into(),
             timezone: "Africa/Casablanca".into(),
+            tzdb: "2026f".into(),
             not_after: due.parse().unwrap(),
             series: None,
             paused: false,

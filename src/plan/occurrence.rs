@@ -30,6 +30,9 @@ pub struct Occurrence {
     pub local: String,
     /// The campaign's IANA time zone.
     pub timezone: String,
+    /// The time-zone database release `due` was computed with (`2026f`).
+    #[serde(default)]
+    pub tzdb: String,
     /// Past this instant a late publication is dropped, never published.
     pub not_after: Timestamp,
     /// For a recurring post, the id shared by all its occurrences on this

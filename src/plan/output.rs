@@ -42,6 +42,8 @@ pub struct View<'a> {
     pub due: Timestamp,
     pub local: &'a str,
     pub timezone: &'a str,
+    /// The time-zone database release the due time was computed with.
+    pub tzdb: &'a str,
     pub not_after: Timestamp,
     pub series: Option<&'a str>,
     pub paused: bool,
@@ -69,6 +71,7 @@ impl AsView for Occurrence {
             due: self.due,
             local: &self.local,
             timezone: &self.timezone,
+            tzdb: &self.tzdb,
             not_after: self.not_after,
             series: self.series.as_deref(),
             paused: self.paused,
@@ -226,6 +229,8 @@ pub struct JsonOccurrence<'a> {
     /// RFC 3339 local time with its offset.
     pub local: &'a str,
     pub timezone: &'a str,
+    /// The time-zone database release `due` was computed with (`2026f`).
+    pub tzdb: &'a str,
     pub language: &'a str,
     /// The final text, as published.
     pub text: &'a str,
@@ -255,6 +260,7 @@ impl<'a> From<View<'a>> for JsonOccurrence<'a> {
             due: o.due.to_string(),
             local: o.local,
             timezone: o.timezone,
+            tzdb: o.tzdb,
             language: o.language,
             text: &o.content.text,
             title: o.content.title.as_deref(),
@@ -370,6 +376,7 @@ fn ics_event(out: &mut String, o: &View<'_>, stamp: &str) {
     let _ = write!(Folded::line(out), "DTSTAMP:{stamp}");
     let _ = write!(Folded::line(out), "DTSTART:{}", ics_time(o.due));
     let _ = write!(Folded::line(out), "DTEND:{}", ics_time(end));
+    let _ = write!(Folded::line(out), "X-BERRAH-TZDB:{}", o.tzdb);
     let mut line = Folded::line(out);
     let _ = line.write_str("SUMMARY:");
     let _ = write!(

@@ -11,7 +11,7 @@ use super::expiry::parse_duration;
 use super::{Content, IdHasher, Occurrence};
 use crate::calendar::Calendar;
 use crate::calendar::recurrence::Recurrence;
-use crate::calendar::tz::{Adjustment, Resolved, resolve, rfc3339_local, start_of_day, zone};
+use crate::calendar::tz::{Adjustment, Resolved, resolve, rfc3339_local, start_of_day};
 use crate::campaign::model::{Anchor, Capsule, Media, Post, Spanned};
 use crate::campaign::{Context, LoadedCampaign};
 use crate::config::PlatformKind;
@@ -56,6 +56,8 @@ struct Frame {
     campaign_id: String,
     tz: TimeZone,
     tz_name: String,
+    /// The release of the database `tz` comes from, stamped on each occurrence.
+    tzdb: String,
     calendar: Calendar,
     start: civil::Date,
     end: civil::Date,
@@ -93,7 +95,7 @@ impl Planner<'_, '_> {
     fn run(&mut self) {
         let lc = self.lc;
         let c = &lc.file.campaign;
-        let tz = match zone(c.timezone.get_ref()) {
+        let tz = match self.ctx.calendar.zone(c.timezone.get_ref()) {
             Ok(tz) => tz,
             Err(e) => {
                 let help = match &e.suggestion {
@@ -125,6 +127,7 @@ impl Planner<'_, '_> {
                 .unwrap_or(c.timezone.get_ref().trim())
                 .to_string(),
             tz,
+            tzdb: self.ctx.calendar.tzdb().label(),
             calendar: self.ctx.calendar.with_custom(&lc.file.days),
             start,
             end,
@@ -411,6 +414,7 @@ impl Planner<'_, '_> {
                         due: s.resolved.instant,
                         local: local.clone(),
                         timezone: frame.tz_name.clone(),
+                        tzdb: frame.tzdb.clone(),
                         not_after: *na,
                         series: series.clone(),
                         paused: c.paused || post.paused,
@@ -681,13 +685,13 @@ languages = ["fr"]
         let teaser: Vec<_> = occ.iter().filter(|o| o.post == "teaser").collect();
         // facebook fr+ar, x fr only; the unknown account is skipped.
         assert_eq!(teaser.len(), 3);
-        // 16 December 10:00 in Casablanca (UTC+1) is 09:00 UTC.
+        // 16 December 10:00 in Casablanca (UTC+00:00 since 2026-09-20) is 10:00 UTC.
         for o in &teaser {
-            assert_eq!(o.due, ts("2026-12-16T09:00:00Z"));
-            assert_eq!(o.local, "2026-12-16T10:00:00+01:00");
+            assert_eq!(o.due, ts("2026-12-16T10:00:00Z"));
+            assert_eq!(o.local, "2026-12-16T10:00:00+00:00");
             assert_eq!(o.timezone, "Africa/Casablanca");
             // An `at` post expires at the end of its local day.
-            assert_eq!(o.not_after, ts("2026-12-16T23:00:00Z"));
+            assert_eq!(o.not_after, ts("2026-12-17T00:00:00Z"));
             assert_eq!(o.capsule.as_deref(), Some("ep1"));
             assert_eq!(o.series, None);
             assert_eq!(o.content.media[0].path, PathBuf::from("/c/media/ep1.mp4"));
@@ -697,7 +701,7 @@ languages = ["fr"]
         assert_eq!(ar.id, occurrence_id("amal/ep1/teaser/oim-facebook/ar/once"));
         assert_eq!(ar.content.text, "قريبا\n\n#AMAL");
         let launch = occ.iter().find(|o| o.post == "launch").unwrap();
-        assert_eq!(launch.due, ts("2026-12-18T17:30:00Z"));
+        assert_eq!(launch.due, ts("2026-12-18T18:30:00Z"));
 
         let weekly: Vec<_> = occ.iter().filter(|o| o.post == "weekly").collect();
         // Tuesdays from 2026-12-01 to 2027-03-30: 18 of them.
@@ -725,11 +729,14 @@ languages = ["fr"]
     }
 
     #[test]
-    fn casablanca_ramadan_2027_weekly() {
-        // Sundays at 10:00 local across Ramadan 2027 (UTC+0 from 2027-02-07
-        // 02:00 UTC to 2027-03-14 02:00 UTC); expected UTC written by hand.
+    fn casablanca_weekly_across_the_2026_change_and_ramadan_2027() {
+        // Sundays at 10:00 local. Morocco left UTC+01:00 for good on
+        // 2026-09-20 at 02:00 local (tzdata 2026c): 10:00 is 09:00 UTC
+        // before, 10:00 UTC from that day on, Ramadan 2027 included (older
+        // data had UTC+00:00 only from 2027-02-07 to 2027-03-14). Expected
+        // values written by hand, checked against Python's zoneinfo (2026f).
         let src = AMAL
-            .replace("start = 2026-12-01", "start = 2027-01-31")
+            .replace("start = 2026-12-01", "start = 2026-09-06")
             .replace("cron = \"0 10 * * TUE\"", "cron = \"0 10 * * SUN\"")
             .replace("end = 2027-03-31", "end = 2027-03-21")
             .replace("day = \"migrants\"", "date = 2027-02-10");
@@ -740,19 +747,24 @@ languages = ["fr"]
             .filter(|o| o.post == "weekly")
             .map(|o| (o.local.clone(), o.due))
             .collect();
+        assert_eq!(got.len(), 29);
         let want = [
-            ("2027-01-31T10:00:00+01:00", "2027-01-31T09:00:00Z"),
-            ("2027-02-07T10:00:00+00:00", "2027-02-07T10:00:00Z"),
-            ("2027-02-14T10:00:00+00:00", "2027-02-14T10:00:00Z"),
-            ("2027-02-21T10:00:00+00:00", "2027-02-21T10:00:00Z"),
-            ("2027-02-28T10:00:00+00:00", "2027-02-28T10:00:00Z"),
-            ("2027-03-07T10:00:00+00:00", "2027-03-07T10:00:00Z"),
-            ("2027-03-14T10:00:00+01:00", "2027-03-14T09:00:00Z"),
-            ("2027-03-21T10:00:00+01:00", "2027-03-21T09:00:00Z"),
+            ("2026-09-06T10:00:00+01:00", "2026-09-06T09:00:00Z"),
+            ("2026-09-13T10:00:00+01:00", "2026-09-13T09:00:00Z"),
+            ("2026-09-20T10:00:00+00:00", "2026-09-20T10:00:00Z"),
+            ("2026-09-27T10:00:00+00:00", "2026-09-27T10:00:00Z"),
         ];
         let want: Vec<(String, Timestamp)> =
             want.iter().map(|(l, u)| (l.to_string(), ts(u))).collect();
-        assert_eq!(got, want);
+        assert_eq!(got[..4], want[..]);
+        // From then on, 10:00 local is 10:00 UTC every Sunday: no change
+        // of time for Ramadan 2027 (7 February to 14 March).
+        for (local, due) in &got[2..] {
+            assert!(local.ends_with("T10:00:00+00:00"), "{local}");
+            assert_eq!(due.to_string(), format!("{}Z", &local[..19]));
+        }
+        assert!(got.iter().any(|(l, _)| l == "2027-02-14T10:00:00+00:00"));
+        assert!(got.iter().any(|(l, _)| l == "2027-03-14T10:00:00+00:00"));
     }
 
     #[test]
@@ -789,7 +801,7 @@ languages = ["fr"]
         assert_eq!(ids(&edited, "launch"), before);
         let (occ, _) = plan(&edited);
         let launch = occ.iter().find(|o| o.post == "launch").unwrap();
-        assert_eq!(launch.due, ts("2026-12-18T19:00:00Z"));
+        assert_eq!(launch.due, ts("2026-12-18T20:00:00Z"));
 
         // Posts reordered: capsule posts swapped, campaign post moved first.
         let teaser = "[[capsules.posts]]\nid = \"teaser\"\nat = 10:00\ndays_before = 2\ntext = { fr = \"Bientôt\", ar = \"قريبا\" }\n\n";
@@ -893,7 +905,7 @@ languages = ["fr"]
         // Still planned (the daemon decides), the ids are the same.
         assert!(occ.iter().any(|o| o.post == "teaser"));
         // Due an hour ago, not yet expired: it goes out late.
-        let (_, d) = plan_str(AMAL, "2026-12-16T10:00:00Z");
+        let (_, d) = plan_str(AMAL, "2026-12-16T11:00:00Z");
         assert!(
             d.iter().any(|d| d.message.contains("goes out late")),
             "{d:#?}"
@@ -942,8 +954,8 @@ languages = ["fr"]
         let (occ, d) = plan(&src);
         assert!(errors(&d).is_empty(), "{d:#?}");
         let get = |p: &str| occ.iter().find(|o| o.post == p).unwrap();
-        assert_eq!(get("launch").not_after, ts("2026-12-18T19:30:00Z"));
-        assert_eq!(get("teaser").not_after, ts("2026-12-16T15:00:00Z"));
+        assert_eq!(get("launch").not_after, ts("2026-12-18T20:30:00Z"));
+        assert_eq!(get("teaser").not_after, ts("2026-12-16T16:00:00Z"));
         let src = AMAL.replace(
             "at = 18:30\n",
             "at = 18:30\nnot_after = 2026-12-18T21:00:00\n",
@@ -951,7 +963,7 @@ languages = ["fr"]
         let (occ, _) = plan(&src);
         assert_eq!(
             occ.iter().find(|o| o.post == "launch").unwrap().not_after,
-            ts("2026-12-18T20:00:00Z")
+            ts("2026-12-18T21:00:00Z")
         );
         let src = AMAL.replace(
             "title = \"AMAL\"\n",
@@ -962,7 +974,7 @@ languages = ["fr"]
         assert!(errors(&d).is_empty());
         assert_eq!(
             occ.iter().find(|o| o.post == "launch").unwrap().not_after,
-            ts("2026-12-18T23:00:00Z")
+            ts("2026-12-19T00:00:00Z")
         );
     }
 

@@ -864,7 +864,8 @@ pub fn next_pacific_midnight(now: Timestamp) -> Timestamp {
     let fallback = now
         .checked_add(jiff::SignedDuration::from_hours(24))
         .unwrap_or(now);
-    let Ok(tz) = jiff::tz::TimeZone::get("America/Los_Angeles") else {
+    // The bundled zone data: never the machine's copy, which may be stale.
+    let Ok(tz) = crate::calendar::tz::zone("America/Los_Angeles") else {
         return fallback;
     };
     let local = now.to_zoned(tz.clone());

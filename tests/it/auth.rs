@@ -817,6 +817,7 @@ base_url = "https://mastodon.example"
 fn berrah_cmd(dir: &std::path::Path, key_hex: &str) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_berrah"));
     cmd.current_dir(dir)
+        .env("BERRAH_TZDB", "bundled")
         .env("BERRAH_CONFIG", dir.join("berrah.toml"))
         .env("BERRAH_TOKEN_KEY", key_hex)
         .env("TEST_X_CLIENT_ID", env!("CARGO_PKG_NAME"))
@@ -1317,6 +1318,7 @@ async fn cli_login_puts_the_accounts_held_posts_back_in_the_queue() {
         due,
         local: "2026-11-24T11:00:00+01:00".into(),
         timezone: "Africa/Casablanca".into(),
+        tzdb: "2026f".into(),
         not_after: due + SignedDuration::from_hours(24),
         series: None,
         paused: false,

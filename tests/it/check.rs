@@ -14,6 +14,7 @@ fn fixture(name: &str) -> PathBuf {
 fn berrah(dir: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_berrah"))
         .current_dir(dir)
+        .env("BERRAH_TZDB", "bundled")
         .args(args)
         .args(["--now", "2026-11-23T12:00:00Z"])
         .env_remove("BERRAH_CONFIG")

@@ -37,9 +37,9 @@ fn assert_exactly_once_on_time(
     assert_eq!(outbox.len(), planned.len(), "publications nobody planned");
 }
 
-/// Months of schedule: AMAL (Africa/Casablanca, across Ramadan 2027 when
-/// Morocco moves to UTC+0), a Paris campaign across both DST changes, and a
-/// weekly post; each occurrence published once, at its due time.
+/// Months of schedule: AMAL (Africa/Casablanca, UTC+00:00 all year since
+/// 2026-09-20, Ramadan 2027 included), a Paris campaign across both DST
+/// changes, and a weekly post; each occurrence published once, at its due time.
 #[tokio::test]
 async fn months_of_schedule_publish_every_occurrence_once_on_time() {
     let dir = copy_project(&fixture("plan"));
@@ -63,12 +63,12 @@ async fn months_of_schedule_publish_every_occurrence_once_on_time() {
             .map(|r| r.published_at)
             .collect()
     };
-    // Ramadan 2027: 21:00 in Casablanca is 20:00Z before, 21:00Z during (UTC+0).
-    assert_eq!(at("sundays", "2027-01-31"), [t("2027-01-31T20:00:00Z")]);
+    // Casablanca: UTC+00:00 all year since 2026-09-20 (tzdata 2026c), so
+    // 21:00 is 21:00Z before, during and after Ramadan 2027.
+    assert_eq!(at("sundays", "2027-01-31"), [t("2027-01-31T21:00:00Z")]);
     assert_eq!(at("sundays", "2027-02-14"), [t("2027-02-14T21:00:00Z")]);
     assert_eq!(at("sundays", "2027-03-07"), [t("2027-03-07T21:00:00Z")]);
-    // Ramadan's UTC+0 ends in the early hours of 14 March.
-    assert_eq!(at("sundays", "2027-03-14"), [t("2027-03-14T20:00:00Z")]);
+    assert_eq!(at("sundays", "2027-03-14"), [t("2027-03-14T21:00:00Z")]);
     assert_eq!(at("sundays", "2027-03-21"), Vec::<Timestamp>::new());
     // Paris: 02:30 on the spring-forward night does not exist (03:30 CEST),
     // on the fall-back night it happens twice (the first, CEST).
@@ -169,6 +169,7 @@ fn write_round(dir: &std::path::Path, round: usize, posts: usize) {
 fn daemon_command(dir: &std::path::Path, database: &str) -> std::process::Command {
     let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_berrah"));
     cmd.current_dir(dir)
+        .env("BERRAH_TZDB", "bundled")
         .env_remove("BERRAH_CONFIG")
         .env_remove("BERRAH_CAMPAIGNS")
         .env_remove("DATABASE_URL")
@@ -297,6 +298,7 @@ fn rehearse_prints_every_publication_once() {
     let planned = planned(dir.path(), t("2026-09-01T00:00:00Z"));
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_berrah"))
         .current_dir(dir.path())
+        .env("BERRAH_TZDB", "bundled")
         .env_remove("BERRAH_CONFIG")
         .env_remove("DATABASE_URL")
         .env_remove("BERRAH_NOW")
@@ -318,7 +320,7 @@ fn rehearse_prints_every_publication_once() {
     let stdout = String::from_utf8_lossy(&out.stdout);
     let lines: Vec<&str> = stdout.lines().filter(|l| l.contains(" UTC)  ")).collect();
     assert_eq!(lines.len(), planned.len(), "{stdout}");
-    // Paris in summer time, Casablanca during Ramadan (UTC+0).
+    // Paris in summer time, Casablanca during Ramadan (UTC+00:00, as all year).
     assert!(
         stdout.contains("2027-03-28 03:30 +02:00 (2027-03-28 01:30 UTC)  paris/-/in-the-gap"),
         "{stdout}"
@@ -1198,6 +1200,7 @@ fn operator(url: &str, args: &[&str]) -> std::process::Output {
     let tmp = tempfile::tempdir().unwrap();
     std::process::Command::new(env!("CARGO_BIN_EXE_berrah"))
         .current_dir(tmp.path())
+        .env("BERRAH_TZDB", "bundled")
         .env_remove("BERRAH_CONFIG")
         .env_remove("BERRAH_CAMPAIGNS")
         .env_remove("DATABASE_URL")

@@ -197,6 +197,7 @@ async fn berrah_status(dir: &Path, db_dir: &Path, now: Timestamp, args: &[&str])
     let out = tokio::task::spawn_blocking(move || {
         std::process::Command::new(env!("CARGO_BIN_EXE_berrah"))
             .current_dir(&dir)
+            .env("BERRAH_TZDB", "bundled")
             .env_remove("BERRAH_CONFIG")
             .env_remove("BERRAH_CAMPAIGNS")
             .env_remove("DATABASE_URL")

@@ -96,6 +96,7 @@ fn occ(id: &str, campaign: &str, post: &str, account: &str, due: &str) -> Occurr
             .strftime("%Y-%m-%dT%H:%M:%S%:z")
             .to_string(),
         timezone: "Europe/Paris".into(),
+        tzdb: "2026f".into(),
         not_after: due + jiff::SignedDuration::from_hours(24),
         series: None,
         paused: false,
@@ -205,6 +206,7 @@ async fn fill(store: &Store) {
 fn berrah(dir: &Path, url: &str) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_berrah"));
     cmd.current_dir(dir)
+        .env("BERRAH_TZDB", "bundled")
         .env_remove("BERRAH_CONFIG")
         .env_remove("BERRAH_CAMPAIGNS")
         .env_remove("DATABASE_URL")

@@ -1,7 +1,8 @@
 //! Integration tests: plan. The binary's `plan` (table, JSON, iCalendar) and
 //! `days` on the fixtures of `tests/fixtures/plan/`, id stability across
-//! edits, and the Casablanca (Ramadan) and Paris (DST) changes of time end to
-//! end. Expected instants are written by hand.
+//! edits, Casablanca (UTC+00:00 all year since 2026-09-20, Ramadan included)
+//! and the Paris (DST) changes of time end to end. Expected instants are
+//! written by hand. Every run pins the bundled time-zone data (2026f).
 
 use std::path::{Path, PathBuf};
 
@@ -17,6 +18,7 @@ fn fixtures() -> PathBuf {
 fn berrah(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_berrah"));
     cmd.current_dir(dir)
+        .env("BERRAH_TZDB", "bundled")
         .env_remove("BERRAH_CONFIG")
         .env_remove("BERRAH_CAMPAIGNS")
         .env_remove("DATABASE_URL")
@@ -98,15 +100,17 @@ fn plan_json_has_every_field_in_time_order() {
         assert!(r["id"].as_str().unwrap().starts_with("o-"));
     }
     // The teaser: two days before International Migrants Day (18 Dec), 10:00
-    // in Casablanca (UTC+1) = 09:00 UTC; facebook fr + ar, x fr only.
+    // in Casablanca (UTC+00:00 since 2026-09-20) = 10:00 UTC; facebook fr +
+    // ar, x fr only.
     let teaser = find(&rows, "teaser");
     assert_eq!(teaser.len(), 3);
     for t in &teaser {
-        assert_eq!(t["due"], "2026-12-16T09:00:00Z");
-        assert_eq!(t["local"], "2026-12-16T10:00:00+01:00");
+        assert_eq!(t["due"], "2026-12-16T10:00:00Z");
+        assert_eq!(t["local"], "2026-12-16T10:00:00+00:00");
         assert_eq!(t["timezone"], "Africa/Casablanca");
+        assert_eq!(t["tzdb"], "2026f");
         assert_eq!(t["capsule"], "ep1-migrants");
-        assert_eq!(t["not_after"], "2026-12-16T23:00:00Z");
+        assert_eq!(t["not_after"], "2026-12-17T00:00:00Z");
         assert!(t["media"][0].as_str().unwrap().ends_with("media/ep1.png"));
     }
     let ar = teaser.iter().find(|t| t["language"] == "ar").unwrap();
@@ -120,13 +124,13 @@ fn plan_json_has_every_field_in_time_order() {
         .find(|r| r["platform"] == "x")
         .unwrap();
     assert_eq!(launch_x["text"], "AMAL ép. 1 : partir.\n\n#AMAL #B7alB7al");
-    assert_eq!(launch_x["due"], "2026-12-18T17:30:00Z");
+    assert_eq!(launch_x["due"], "2026-12-18T18:30:00Z");
     // Weekly: Tuesdays from 2026-12-01 to 2027-01-26, a series, campaign-level.
     let weekly = find(&rows, "weekly");
     assert_eq!(weekly.len(), 9);
     assert!(weekly.iter().all(|w| w["capsule"].is_null()));
-    assert_eq!(weekly[0]["due"], "2026-12-01T09:00:00Z");
-    assert_eq!(weekly[8]["due"], "2027-01-26T09:00:00Z");
+    assert_eq!(weekly[0]["due"], "2026-12-01T10:00:00Z");
+    assert_eq!(weekly[8]["due"], "2027-01-26T10:00:00Z");
 }
 
 #[test]
@@ -150,15 +154,16 @@ fn casablanca_ramadan_end_to_end() {
     assert_eq!(
         got,
         [
-            ("2027-01-31T21:00:00+01:00", "2027-01-31T20:00:00Z"),
-            // The day the clocks go back (02:00 UTC): 21:00 is already UTC+0.
+            // UTC+00:00 all along: no change of time for Ramadan since
+            // tzdata 2026c (older data had UTC+01:00 on 31 January and
+            // 14 March, 20:00 UTC).
+            ("2027-01-31T21:00:00+00:00", "2027-01-31T21:00:00Z"),
             ("2027-02-07T21:00:00+00:00", "2027-02-07T21:00:00Z"),
             ("2027-02-14T21:00:00+00:00", "2027-02-14T21:00:00Z"),
             ("2027-02-21T21:00:00+00:00", "2027-02-21T21:00:00Z"),
             ("2027-02-28T21:00:00+00:00", "2027-02-28T21:00:00Z"),
             ("2027-03-07T21:00:00+00:00", "2027-03-07T21:00:00Z"),
-            // The day the clocks go forward again: UTC+1.
-            ("2027-03-14T21:00:00+01:00", "2027-03-14T20:00:00Z"),
+            ("2027-03-14T21:00:00+00:00", "2027-03-14T21:00:00Z"),
         ]
     );
 }
@@ -178,9 +183,9 @@ fn from_and_until_are_utc_days_or_instants() {
         &fixtures(),
         &[
             "--from",
-            "2026-12-18T18:30:00+01:00",
+            "2026-12-18T19:30:00+01:00",
             "--until",
-            "2026-12-18T17:30:00Z",
+            "2026-12-18T18:30:00Z",
         ],
     );
     assert!(rows.iter().all(|r| r["post"] == "launch"));
@@ -201,6 +206,12 @@ fn plan_table_shows_local_and_utc() {
     );
     let text = String::from_utf8(out.stdout).unwrap();
     let mut lines = text.lines();
+    // The first line names the time-zone data (pinned to the bundled copy here).
+    let zones = lines.next().unwrap();
+    assert!(
+        zones.starts_with("Time zones: bundled tzdata 2026f (tzdb = \"bundled\")"),
+        "{zones}"
+    );
     let header = lines.next().unwrap();
     for col in [
         "LOCAL",
@@ -215,9 +226,9 @@ fn plan_table_shows_local_and_utc() {
     }
     let teaser = text
         .lines()
-        .find(|l| l.contains("2026-12-16T10:00:00+01:00") && l.contains(" ar "))
+        .find(|l| l.contains("2026-12-16T10:00:00+00:00") && l.contains(" ar "))
         .unwrap();
-    assert!(teaser.contains("2026-12-16T09:00:00Z"), "{teaser}");
+    assert!(teaser.contains("2026-12-16T10:00:00Z"), "{teaser}");
     assert!(teaser.contains("amal/ep1-migrants"), "{teaser}");
     assert!(teaser.contains("oim-facebook"), "{teaser}");
     assert!(teaser.contains("قريبا: أمل"), "{teaser}");
@@ -250,8 +261,9 @@ fn plan_ics_is_rfc5545() {
         .split("BEGIN:VEVENT")
         .find(|e| e.contains(&uid))
         .unwrap();
-    assert!(event.contains("DTSTART:20261216T090000Z\r\n"), "{event}");
-    assert!(event.contains("DTEND:20261216T091500Z\r\n"), "{event}");
+    assert!(event.contains("DTSTART:20261216T100000Z\r\n"), "{event}");
+    assert!(event.contains("DTEND:20261216T101500Z\r\n"), "{event}");
+    assert!(event.contains("X-BERRAH-TZDB:2026f\r\n"), "{event}");
     assert!(event.contains("DTSTAMP:20261123T000000Z\r\n"), "{event}");
     // Arabic text survives folding and escaping; newlines are escaped.
     assert!(
@@ -303,7 +315,7 @@ fn ids_are_stable_across_edits_end_to_end() {
     assert_eq!(ids("weekly"), weekly);
     assert!(ids("teaser").is_empty());
     let rows = plan_json(tmp.path(), &[]);
-    assert_eq!(find(&rows, "launch")[0]["due"], "2026-12-18T19:00:00Z");
+    assert_eq!(find(&rows, "launch")[0]["due"], "2026-12-18T20:00:00Z");
 }
 
 #[test]

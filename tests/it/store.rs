@@ -75,6 +75,7 @@ fn occ(id: &str, due: i64, text: &str) -> Occurrence {
         due: t(due),
         local: "2027-01-15T10:00:00+01:00".into(),
         timezone: "Africa/Casablanca".into(),
+        tzdb: "2026f".into(),
         not_after: t(due + 3_600),
         series: None,
         paused: false,

@@ -16,6 +16,7 @@ use super::watch::{self, Change};
 use super::worker::{self, Accounts, Report, Shared, post_span};
 use super::{DaemonConfig, DaemonError, default_owner};
 use crate::calendar::Calendar;
+use crate::calendar::tzdb::{self, Choice};
 use crate::platforms::outbox::Outbox;
 use crate::store::{EntryState, ListFilter, Store};
 
@@ -73,10 +74,21 @@ impl Daemon {
             events: cfg.events.clone(),
             shutdown: shutdown.clone(),
         });
-        let calendar = Calendar::shipped();
+        let mut zones = tzdb::select(&cfg.tzdb)?;
+        let mut calendar = Calendar::shipped().with_tzdb(zones.tzdb.clone());
+        let tz_folder = match &cfg.tzdb {
+            Choice::Auto | Choice::System => tzdb::system_folder(),
+            Choice::Folder(dir) => Some(dir.clone()),
+            Choice::Bundled => None,
+        };
         let (tx, mut changes) = mpsc::unbounded_channel();
         let _watching = if cfg.watch {
-            match watch::watch(&cfg.campaigns_dir, cfg.config_path.as_deref(), tx) {
+            match watch::watch(
+                &cfg.campaigns_dir,
+                cfg.config_path.as_deref(),
+                tz_folder.as_deref(),
+                tx,
+            ) {
                 Ok(w) => Some(w),
                 Err(e) => {
                     tracing::warn!(error = %e, "not watching files: restart to pick up changes");
@@ -93,9 +105,12 @@ impl Daemon {
             database = store.backend_name(),
             campaigns = %cfg.campaigns_dir.display(),
             outbox = %shared.outbox.path().display(),
-            tzdb = %crate::calendar::tz::database_info(),
+            tzdb = %zones.describe(),
             "berrah daemon starting"
         );
+        for note in &zones.notes {
+            tracing::warn!(tzdb = %zones.tzdb.describe(), "{note}");
+        }
         let mut campaigns = CampaignSync::new();
         let summary = campaigns
             .sync_all(
@@ -116,6 +131,7 @@ impl Daemon {
         let mut limits = Limits::new(cfg.per_platform);
         let mut resync = false;
         let mut reconfig = false;
+        let mut rezone = false;
 
         let reap = |r: Result<Report, tokio::task::JoinError>,
                     limits: &mut Limits,
@@ -162,6 +178,30 @@ impl Daemon {
                 match c {
                     Change::Campaigns => resync = true,
                     Change::Config => reconfig = true,
+                    Change::Tzdb => rezone = true,
+                }
+            }
+            if std::mem::take(&mut rezone) {
+                match tzdb::select(&cfg.tzdb) {
+                    Ok(new) if new.tzdb.describe() != zones.tzdb.describe() => {
+                        tracing::warn!(
+                            from = %zones.tzdb.describe(),
+                            to = %new.tzdb.describe(),
+                            "the time-zone data changed: every campaign is planned again and waiting posts move where their due time changed"
+                        );
+                        for note in &new.notes {
+                            tracing::warn!(tzdb = %new.tzdb.describe(), "{note}");
+                        }
+                        calendar = Calendar::shipped().with_tzdb(new.tzdb.clone());
+                        zones = new;
+                        resync = true;
+                    }
+                    Ok(_) => {}
+                    Err(e) => tracing::error!(
+                        error = %e,
+                        in_use = %zones.tzdb.describe(),
+                        "the time-zone data cannot be read again; keeping the data in use"
+                    ),
                 }
             }
             if std::mem::take(&mut reconfig)
@@ -331,6 +371,7 @@ impl Daemon {
                 Some(c) = changes.recv() => match c {
                     Change::Campaigns => resync = true,
                     Change::Config => reconfig = true,
+                    Change::Tzdb => rezone = true,
                 },
             }
         }

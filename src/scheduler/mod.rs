@@ -40,6 +40,7 @@ use std::time::Duration;
 use jiff::Timestamp;
 
 use crate::auth::CredentialsFactory;
+use crate::calendar::tzdb::{Choice, TzdbError};
 use crate::config::{AccountConfig, Config};
 use crate::platforms::Platform;
 use crate::platforms::outbox::Outbox;
@@ -126,6 +127,9 @@ pub struct DaemonConfig {
     /// Hold this (scaled) clock still while publications are in flight
     /// (`rehearse`: publications are not made late by real time).
     pub freeze_while_busy: Option<Arc<SimClock>>,
+    /// The time-zone database (`daemon.tzdb`); the bundled one unless set,
+    /// so that embedding code and tests compute the same everywhere.
+    pub tzdb: Choice,
 }
 
 impl DaemonConfig {
@@ -157,6 +161,7 @@ impl DaemonConfig {
             per_platform: limits::DEFAULT_PER_PLATFORM,
             stop_when_idle: false,
             freeze_while_busy: None,
+            tzdb: Choice::Bundled,
         }
     }
 }
@@ -168,6 +173,8 @@ pub enum DaemonError {
     Store(#[from] StoreError),
     #[error("cannot watch {path}: {why}")]
     Watch { path: String, why: String },
+    #[error(transparent)]
+    Tzdb(#[from] TzdbError),
 }
 
 /// A lease owner name unique to this process: `host-pid-xxxx`.

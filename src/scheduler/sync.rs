@@ -30,6 +30,47 @@ pub struct SyncSummary {
     pub added: usize,
     pub updated: usize,
     pub cancelled: usize,
+    /// Waiting entries whose due time moved (each one is logged).
+    pub moved: usize,
+}
+
+/// Logs each entry a sync moved: old and new time, local and UTC, and why.
+/// A move made by new time-zone data is a warning: posts going out at
+/// another instant than planned is what an operator must hear of.
+fn log_moves(moves: &[crate::store::Move]) {
+    for m in moves {
+        let from = format!("{} ({} UTC)", m.from_local, m.from_due);
+        let to = format!("{} ({} UTC)", m.to_local, m.to_due);
+        if m.reason.contains("tzdata") {
+            tracing::warn!(
+                campaign = %m.campaign,
+                post = %m.post,
+                account = %m.account,
+                language = %m.language,
+                occurrence = %m.id,
+                timezone = %m.timezone,
+                from = %from,
+                to = %to,
+                reason = %m.reason,
+                "post rescheduled from {from} to {to}: {}",
+                m.reason
+            );
+        } else {
+            tracing::info!(
+                campaign = %m.campaign,
+                post = %m.post,
+                account = %m.account,
+                language = %m.language,
+                occurrence = %m.id,
+                timezone = %m.timezone,
+                from = %from,
+                to = %to,
+                reason = %m.reason,
+                "post rescheduled from {from} to {to}: {}",
+                m.reason
+            );
+        }
+    }
 }
 
 /// The campaigns this process knows, to recognise a broken or removed file.
@@ -105,6 +146,8 @@ impl CampaignSync {
                     .filter(|d| d.severity == Severity::Warning)
                     .count();
                 let r = store.sync_campaign(&id, &c.occurrences, now).await?;
+                log_moves(&r.moves);
+                summary.moved += r.moves.len();
                 store
                     .save_snapshot(&id, &loaded.path.display().to_string(), &loaded.source, now)
                     .await?;
@@ -118,6 +161,7 @@ impl CampaignSync {
                         cancelled = r.cancelled,
                         unchanged = r.unchanged,
                         frozen = r.frozen,
+                        moved = r.moves.len(),
                         warnings,
                         "campaign synced"
                     );
@@ -169,6 +213,8 @@ impl CampaignSync {
                         let again = campaign::check_source(Path::new(&s.path), &s.source, &ctx);
                         if again.is_valid() {
                             let r = store.sync_campaign(id, &again.occurrences, now).await?;
+                            log_moves(&r.moves);
+                            summary.moved += r.moves.len();
                             summary.added += r.added;
                             summary.updated += r.updated;
                             summary.cancelled += r.cancelled;

@@ -19,6 +19,8 @@ pub const DEBOUNCE: Duration = Duration::from_millis(300);
 pub enum Change {
     Campaigns,
     Config,
+    /// The time-zone database's folder (a `tzdata` update).
+    Tzdb,
 }
 
 /// Keeps the watcher alive; dropping it stops watching.
@@ -26,21 +28,27 @@ pub struct Watching {
     _debouncer: Box<dyn Send>,
 }
 
-/// Watches `campaigns` (recursively: media files count) and the config file
-/// (through its folder, so that an editor replacing the file is seen).
+/// Watches `campaigns` (recursively: media files count), the config file
+/// (through its folder, so that an editor replacing the file is seen) and,
+/// when given, the time-zone database's folder (its top level: a `tzdata`
+/// update rewrites `tzdata.zi` and `+VERSION` there).
 pub fn watch(
     campaigns: &Path,
     config: Option<&Path>,
+    tzdb: Option<&Path>,
     tx: mpsc::UnboundedSender<Change>,
 ) -> Result<Watching, DaemonError> {
     let campaigns_abs = absolute(campaigns);
     let config_abs = config.map(absolute);
+    let tzdb_abs = tzdb.map(absolute);
     let c_dir = campaigns_abs.clone();
     let c_file = config_abs.clone();
+    let t_dir = tzdb_abs.clone();
     let handler = move |result: DebounceEventResult| match result {
         Ok(events) => {
             let mut campaigns = false;
             let mut config = false;
+            let mut tzdb = false;
             for e in events {
                 if matches!(e.kind, EventKind::Access(_)) {
                     continue;
@@ -50,6 +58,8 @@ pub fn watch(
                         config = true;
                     } else if p.starts_with(&c_dir) {
                         campaigns = true;
+                    } else if t_dir.as_deref().is_some_and(|d| p.starts_with(d)) {
+                        tzdb = true;
                     }
                 }
             }
@@ -58,6 +68,9 @@ pub fn watch(
             }
             if campaigns {
                 let _ = tx.send(Change::Campaigns);
+            }
+            if tzdb {
+                let _ = tx.send(Change::Tzdb);
             }
         }
         Err(errors) => {
@@ -82,6 +95,12 @@ pub fn watch(
         debouncer
             .watch(dir, RecursiveMode::NonRecursive)
             .map_err(|e| err(dir, e))?;
+    }
+    if let Some(dir) = &tzdb_abs {
+        // Not fatal: without it, a tzdata update is seen at the next start.
+        if let Err(e) = debouncer.watch(dir, RecursiveMode::NonRecursive) {
+            tracing::warn!(folder = %dir.display(), error = %e, "not watching the time-zone data: restart after updating it");
+        }
     }
     Ok(Watching {
         _debouncer: Box::new(debouncer),

@@ -8,7 +8,7 @@ use sqlx::Row;
 
 use super::row;
 use super::sync::{self, Action, Existing, Fingerprint, cause};
-use super::types::{Attempt, Entry, EntryState, PauseScope, StoreError, SyncReport};
+use super::types::{Attempt, Entry, EntryState, Move, PauseScope, StoreError, SyncReport};
 use super::{Store, WritePool, on_db};
 use crate::plan::Occurrence;
 
@@ -65,7 +65,7 @@ impl Store {
             let mut tx = pool.begin_write().await?;
             let rows = sqlx::query(
                 "SELECT id, state, state_cause, capsule, post, account, platform, language, \
-                 series, due_ms, local, timezone, not_after_ms, content_hash \
+                 series, due_ms, local, timezone, not_after_ms, content_hash, tzdb \
                  FROM entries WHERE campaign = $1",
             )
             .bind(campaign)
@@ -86,6 +86,7 @@ impl Store {
                         timezone: r.try_get("timezone")?,
                         not_after_ms: r.try_get("not_after_ms")?,
                         content_hash: r.try_get("content_hash")?,
+                        tzdb: r.try_get("tzdb")?,
                     })
                 };
                 let Ok(id) = r.try_get::<String, _>("id") else {
@@ -122,9 +123,9 @@ impl Store {
                             "INSERT INTO entries (id, campaign, capsule, post, account, platform, \
                              language, series, due_ms, local, timezone, not_after_ms, run_at_ms, \
                              state, attempts, content, content_hash, progress, last_error, \
-                             state_cause, created_ms, updated_ms) \
+                             state_cause, created_ms, updated_ms, tzdb) \
                              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $9, $13, 0, \
-                             $14, $15, '{}', $16, $17, $18, $18) ON CONFLICT (id) DO NOTHING",
+                             $14, $15, '{}', $16, $17, $18, $18, $19) ON CONFLICT (id) DO NOTHING",
                         )
                         .bind(&o.id)
                         .bind(campaign)
@@ -144,6 +145,7 @@ impl Store {
                         .bind(last_error)
                         .bind(cause)
                         .bind(now_ms)
+                        .bind(&o.tzdb)
                         .execute(&mut *tx)
                         .await?
                         .rows_affected();
@@ -161,6 +163,7 @@ impl Store {
                         last_error,
                         reset_run_at,
                         revived,
+                        moved,
                     } => {
                         let w = &wanted[i];
                         let o = w.occurrence;
@@ -171,7 +174,7 @@ impl Store {
                              state = $15, state_cause = $16, \
                              last_error = CASE WHEN $17 IS NULL THEN last_error ELSE $17 END, \
                              run_at_ms = CASE WHEN $18 = 1 THEN $9 ELSE run_at_ms END, \
-                             updated_ms = $19 WHERE id = $1 AND state = $2",
+                             updated_ms = $19, tzdb = $20 WHERE id = $1 AND state = $2",
                         )
                         .bind(&o.id)
                         .bind(expected.as_str())
@@ -192,9 +195,35 @@ impl Store {
                         .bind(last_error.as_deref())
                         .bind(i64::from(reset_run_at))
                         .bind(now_ms)
+                        .bind(&o.tzdb)
                         .execute(&mut *tx)
                         .await?
                         .rows_affected();
+                        if n == 1
+                            && let Some(from) = moved
+                        {
+                            let m = sync::make_move(campaign, w, &from, now);
+                            sqlx::query(
+                                "INSERT INTO moves (entry_id, campaign, post, account, language, \
+                                 timezone, from_due_ms, from_local, to_due_ms, to_local, reason, \
+                                 moved_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+                            )
+                            .bind(&m.id)
+                            .bind(&m.campaign)
+                            .bind(&m.post)
+                            .bind(&m.account)
+                            .bind(&m.language)
+                            .bind(&m.timezone)
+                            .bind(from.due_ms)
+                            .bind(&m.from_local)
+                            .bind(w.fingerprint.due_ms)
+                            .bind(&m.to_local)
+                            .bind(&m.reason)
+                            .bind(now_ms)
+                            .execute(&mut *tx)
+                            .await?;
+                            report.moves.push(m);
+                        }
                         match (n, revived) {
                             (1, true) => report.added += 1,
                             (1, false) => report.updated += 1,
@@ -230,6 +259,28 @@ impl Store {
             self.notify().await;
         }
         Ok(report)
+    }
+
+    /// The moves recorded since `since`, newest first (at most `limit`).
+    pub async fn moves_since(&self, since: Timestamp, limit: u32) -> Result<Vec<Move>, StoreError> {
+        let out = on_db!(self, |pool| {
+            let rows = sqlx::query(
+                "SELECT * FROM moves WHERE moved_ms >= $1 ORDER BY moved_ms DESC, seq DESC LIMIT $2",
+            )
+            .bind(since.as_millisecond())
+            .bind(i64::from(limit))
+            .fetch_all(pool)
+            .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in &rows {
+                // An undecodable row is left out, as `status` does with entries.
+                if let Ok(m) = move_row(r) {
+                    out.push(m);
+                }
+            }
+            out
+        });
+        Ok(out)
     }
 
     /// Remembers the last valid source of a campaign file.
@@ -654,4 +705,36 @@ impl Store {
         .rows_affected());
         Ok(())
     }
+}
+
+/// One row of `moves`.
+fn move_row<'r, R>(r: &'r R) -> Result<Move, StoreError>
+where
+    R: Row,
+    &'static str: sqlx::ColumnIndex<R>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let id: String = r.try_get("entry_id")?;
+    let at = |col: &'static str| -> Result<Timestamp, StoreError> {
+        let ms: i64 = r.try_get(col)?;
+        row::instant(ms, col).map_err(|why| StoreError::Corrupt {
+            id: format!("move of {id}"),
+            why,
+        })
+    };
+    Ok(Move {
+        campaign: r.try_get("campaign")?,
+        post: r.try_get("post")?,
+        account: r.try_get("account")?,
+        language: r.try_get("language")?,
+        timezone: r.try_get("timezone")?,
+        from_due: at("from_due_ms")?,
+        from_local: r.try_get("from_local")?,
+        to_due: at("to_due_ms")?,
+        to_local: r.try_get("to_local")?,
+        reason: r.try_get("reason")?,
+        at: at("moved_ms")?,
+        id,
+    })
 }

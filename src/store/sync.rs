@@ -7,6 +7,7 @@
 
 use std::collections::{HashMap, HashSet};
 
+use jiff::Timestamp;
 use sha2::{Digest, Sha256};
 
 use super::types::{EntryState, StoreError, SyncReport};
@@ -48,6 +49,92 @@ pub(crate) struct Fingerprint {
     pub timezone: String,
     pub not_after_ms: i64,
     pub content_hash: String,
+    /// The time-zone release `due_ms` was computed with ('' before it was recorded).
+    pub tzdb: String,
+}
+
+impl Fingerprint {
+    /// Whether the plan differs, whatever release computed it: a new
+    /// release alone that moves nothing changes no published entry.
+    fn plan_differs(&self, other: &Fingerprint) -> bool {
+        // Destructured so that a new field cannot be forgotten here.
+        let Fingerprint {
+            capsule,
+            post,
+            account,
+            platform,
+            language,
+            series,
+            due_ms,
+            local,
+            timezone,
+            not_after_ms,
+            content_hash,
+            tzdb: _,
+        } = self;
+        *capsule != other.capsule
+            || *post != other.post
+            || *account != other.account
+            || *platform != other.platform
+            || *language != other.language
+            || *series != other.series
+            || *due_ms != other.due_ms
+            || *local != other.local
+            || *timezone != other.timezone
+            || *not_after_ms != other.not_after_ms
+            || *content_hash != other.content_hash
+    }
+}
+
+/// Where an entry was due before a sync moved it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct MovedFrom {
+    pub due_ms: i64,
+    pub local: String,
+    pub tzdb: String,
+}
+
+/// The record of `w`'s entry moving from `from` (written by sync).
+pub(crate) fn make_move(
+    campaign: &str,
+    w: &Wanted<'_>,
+    from: &MovedFrom,
+    now: Timestamp,
+) -> super::types::Move {
+    let o = w.occurrence;
+    super::types::Move {
+        id: o.id.clone(),
+        campaign: campaign.to_string(),
+        post: o.post.clone(),
+        account: o.account.clone(),
+        language: o.language.clone(),
+        timezone: o.timezone.clone(),
+        from_due: Timestamp::from_millisecond(from.due_ms).unwrap_or(o.due),
+        from_local: from.local.clone(),
+        to_due: o.due,
+        to_local: o.local.clone(),
+        reason: move_reason(from, &o.local, &o.tzdb),
+        at: now,
+    }
+}
+
+/// Why a due time moved: new zone data (the wall-clock time is the same,
+/// its offset is not), the file, or both.
+pub(crate) fn move_reason(from: &MovedFrom, to_local: &str, to_tzdb: &str) -> String {
+    let wall = |l: &str| l.get(..19).map(str::to_string).unwrap_or_default();
+    let tzdata = (from.tzdb != to_tzdb).then(|| {
+        let old = if from.tzdb.is_empty() {
+            "(not recorded)"
+        } else {
+            from.tzdb.as_str()
+        };
+        format!("tzdata {old} → {to_tzdb}")
+    });
+    match (wall(&from.local) == wall(to_local), tzdata) {
+        (true, Some(t)) => t,
+        (false, Some(t)) => format!("campaign file edited; {t}"),
+        (_, None) => "campaign file edited".to_string(),
+    }
 }
 
 /// An entry already in the queue for this campaign, as sync sees it.
@@ -88,6 +175,8 @@ pub(crate) enum Action {
         reset_run_at: bool,
         /// Counted as `added` (a sync-cancelled entry that came back) or `updated`.
         revived: bool,
+        /// Set when the due time changes: where it was.
+        moved: Option<MovedFrom>,
     },
     /// No longer planned.
     Cancel { id: String, expected: EntryState },
@@ -123,6 +212,7 @@ pub(crate) fn wanted(occurrences: &[Occurrence]) -> Result<Vec<Wanted<'_>>, Stor
                     timezone: o.timezone.clone(),
                     not_after_ms: o.not_after.as_millisecond(),
                     content_hash,
+                    tzdb: o.tzdb.clone(),
                 },
                 content_json,
             })
@@ -162,7 +252,13 @@ pub(crate) fn plan_sync(existing: &[Existing], wanted: &[Wanted<'_>]) -> (Vec<Ac
             });
             continue;
         };
-        let changed = ex.fingerprint != w.fingerprint;
+        let changed = ex.fingerprint.plan_differs(&w.fingerprint);
+        let restamp = ex.fingerprint.tzdb != w.fingerprint.tzdb;
+        let moved = (ex.fingerprint.due_ms != w.fingerprint.due_ms).then(|| MovedFrom {
+            due_ms: ex.fingerprint.due_ms,
+            local: ex.fingerprint.local.clone(),
+            tzdb: ex.fingerprint.tzdb.clone(),
+        });
         let Some(state) = ex.state else {
             // Unreadable state: never guess; the operator sees it as corrupt.
             report.frozen += 1;
@@ -180,6 +276,7 @@ pub(crate) fn plan_sync(existing: &[Existing], wanted: &[Wanted<'_>]) -> (Vec<Ac
                     last_error: Some(PAUSED_IN_FILE.into()),
                     reset_run_at: false,
                     revived: false,
+                    moved,
                 });
             }
             Held if held_by_file && !o.paused => actions.push(Action::Update {
@@ -190,8 +287,9 @@ pub(crate) fn plan_sync(existing: &[Existing], wanted: &[Wanted<'_>]) -> (Vec<Ac
                 last_error: None,
                 reset_run_at: true,
                 revived: false,
+                moved,
             }),
-            Scheduled | Retrying | Held if changed => actions.push(Action::Update {
+            Scheduled | Retrying | Held if changed || restamp => actions.push(Action::Update {
                 wanted: i,
                 expected: state,
                 state: if state == Held { Held } else { Scheduled },
@@ -200,6 +298,7 @@ pub(crate) fn plan_sync(existing: &[Existing], wanted: &[Wanted<'_>]) -> (Vec<Ac
                 // Also for a held entry: `run_at` decides when it goes once released.
                 reset_run_at: true,
                 revived: false,
+                moved,
             }),
             Cancelled if sync_cancelled => actions.push(Action::Update {
                 wanted: i,
@@ -209,6 +308,8 @@ pub(crate) fn plan_sync(existing: &[Existing], wanted: &[Wanted<'_>]) -> (Vec<Ac
                 last_error: o.paused.then(|| PAUSED_IN_FILE.to_string()),
                 reset_run_at: true,
                 revived: true,
+                // Back from cancelled: nothing of it was waiting to move.
+                moved: None,
             }),
             _ if changed => report.frozen += 1,
             _ => report.unchanged += 1,
@@ -236,7 +337,7 @@ pub(crate) fn plan_sync(existing: &[Existing], wanted: &[Wanted<'_>]) -> (Vec<Ac
 mod tests {
     use super::*;
     use crate::config::PlatformKind;
-    use jiff::Timestamp;
+    use jiff::SignedDuration;
 
     fn occ(id: &str, text: &str) -> Occurrence {
         Occurrence {
@@ -251,6 +352,7 @@ mod tests {
             due: Timestamp::from_second(1_000).expect("valid"),
             local: "x".into(),
             timezone: "UTC".into(),
+            tzdb: "2026f".into(),
             not_after: Timestamp::from_second(2_000).expect("valid"),
             series: None,
             paused: false,
@@ -320,6 +422,81 @@ mod tests {
                 ..
             }]
         ));
+    }
+
+    #[test]
+    fn new_zone_data_moves_waiting_entries_and_never_published_ones() {
+        // Planned with 2025b: 10:00 at UTC+01:00.
+        let mut old = [occ("w", "T"), occ("p", "T"), occ("same", "T")];
+        for o in &mut old {
+            o.tzdb = "2025b".into();
+            o.local = "2026-12-18T10:00:00+01:00".into();
+        }
+        old[2].local = "2026-12-18T10:00:00+00:00".into();
+        let old_w = wanted(&old).expect("serializable");
+        let ex = vec![
+            existing(&old_w[0], EntryState::Scheduled, None),
+            existing(&old_w[1], EntryState::Published, None),
+            existing(&old_w[2], EntryState::Published, None),
+        ];
+        // Planned again with 2026f: 10:00 at UTC+00:00, an hour later.
+        let mut new = old.clone();
+        for o in &mut new {
+            o.tzdb = "2026f".into();
+            o.due = o
+                .due
+                .saturating_add(SignedDuration::from_hours(1))
+                .expect("in range");
+            o.local = "2026-12-18T10:00:00+00:00".into();
+        }
+        // The third was not moved by the new data: only its release differs.
+        new[2].due = old[2].due;
+        let new_w = wanted(&new).expect("serializable");
+        let (actions, report) = plan_sync(&ex, &new_w);
+        let Action::Update {
+            wanted: 0,
+            moved: Some(from),
+            reset_run_at: true,
+            ..
+        } = &actions[0]
+        else {
+            panic!("{actions:?}")
+        };
+        assert_eq!(actions.len(), 1, "{actions:?}");
+        assert_eq!(from.tzdb, "2025b");
+        assert_eq!(
+            move_reason(from, &new[0].local, &new[0].tzdb),
+            "tzdata 2025b → 2026f"
+        );
+        // The published one that moved is frozen; the one whose instant is
+        // the same is simply unchanged.
+        assert_eq!(report.frozen, 1);
+        assert_eq!(report.unchanged, 1);
+    }
+
+    #[test]
+    fn move_reasons_tell_file_edits_from_new_zone_data() {
+        let from = MovedFrom {
+            due_ms: 0,
+            local: "2026-12-18T10:00:00+01:00".into(),
+            tzdb: String::new(),
+        };
+        assert_eq!(
+            move_reason(&from, "2026-12-18T10:00:00+00:00", "2026f"),
+            "tzdata (not recorded) → 2026f"
+        );
+        assert_eq!(
+            move_reason(&from, "2026-12-18T11:00:00+00:00", "2026f"),
+            "campaign file edited; tzdata (not recorded) → 2026f"
+        );
+        let from = MovedFrom {
+            tzdb: "2026f".into(),
+            ..from
+        };
+        assert_eq!(
+            move_reason(&from, "2026-12-18T11:00:00+01:00", "2026f"),
+            "campaign file edited"
+        );
     }
 
     #[test]

@@ -135,6 +135,29 @@ pub struct SyncReport {
     pub unchanged: usize,
     /// Edits that arrived for entries already published or in flight, left as they are.
     pub frozen: usize,
+    /// Waiting entries whose due time this sync moved.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub moves: Vec<Move>,
+}
+
+/// A waiting entry whose due time a sync moved, and why: the daemon logs
+/// each one, and `berrah status` lists those of the last week.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Move {
+    pub id: String,
+    pub campaign: String,
+    pub post: String,
+    pub account: String,
+    pub language: String,
+    pub timezone: String,
+    pub from_due: Timestamp,
+    /// RFC 3339 local time with its offset, as planned before.
+    pub from_local: String,
+    pub to_due: Timestamp,
+    pub to_local: String,
+    /// `tzdata 2025b → 2026f`, `campaign file edited`, or both.
+    pub reason: String,
+    pub at: Timestamp,
 }
 
 /// What `berrah pause` applies to.

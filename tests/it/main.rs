@@ -13,5 +13,6 @@ mod ops;
 mod plan;
 mod platforms_open;
 mod store;
+mod tzdb;
 mod webhook;
 mod x_youtube;

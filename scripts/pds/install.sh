@@ -3,10 +3,11 @@
 # tests/it/bluesky.rs, from the lockfiles under scripts/pds/.
 #
 # The installs live in a cache outside the checkout (BERRAH_CACHE_DIR, default
-# ~/.cache/berrah), one folder per lockfile hash, linked here as node_modules:
-# a fresh clone (as CI makes) reuses them at once; only a changed lockfile
-# installs again. The first install takes a few minutes (better-sqlite3 is
-# compiled from source against Node 22's headers).
+# ~/.cache/berrah), one folder per lockfile hash, linked here as node_modules
+# by this script every time it runs (the links point into a home folder, so
+# they are never committed): a fresh clone (as CI makes) links to them at
+# once; only a changed lockfile installs again. The first install takes a few
+# minutes (better-sqlite3 is compiled from source against Node 22's headers).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 cache="${BERRAH_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/berrah}"

@@ -5,7 +5,7 @@
 // that started it is gone). Usage: node start.mjs [DATA_DIR] (default: a new
 // temporary folder, removed at exit).
 //
-// From ../../../shared/platforms/local-peers.md: @did-plc/server with
+// From docs/platforms/bluesky.md §8: @did-plc/server with
 // Database.mock() (in memory, so the PDS data folder is always new), then
 // the PDS through readEnv → envToCfg → envToSecrets → PDS.create → start.
 import crypto from 'node:crypto'

@@ -1,5 +1,5 @@
 //! Each platform's way of getting credentials: OAuth 2.0 endpoints and scopes
-//! (from `/work/shared/platforms/*.md`), or a secret the operator pastes.
+//! (from `docs/platforms/oauth.md`), or a secret the operator pastes.
 //!
 //! Every endpoint can be overridden from the account's config so that tests
 //! (and self-hosted servers) use another host: `base_url` moves both

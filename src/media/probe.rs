@@ -8,7 +8,7 @@
 //! a 2 GB video is never read into memory.
 //!
 //! [`accepts`] holds each platform's accepted types and limits (from
-//! `/work/shared/platforms/*.md`).
+//! `docs/platforms/<name>.md`).
 
 use std::fs::File;
 use std::io::{BufReader, Read};

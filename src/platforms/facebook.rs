@@ -1,4 +1,4 @@
-//! Facebook Pages through the Graph API (`/work/shared/platforms/facebook.md`).
+//! Facebook Pages through the Graph API (`docs/platforms/facebook.md`).
 //!
 //! The account's `handle` is the Page id, its secret a Page access token
 //! (sent as `Authorization: Bearer`, never in a URL), its option

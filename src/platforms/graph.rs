@@ -3,7 +3,7 @@
 //! when a throttled app or Page may call again, and one authenticated request
 //! helper that renews a refused token once.
 //!
-//! Sources (see `/work/shared/platforms/facebook.md` §1.3 and §6,
+//! Sources (see `docs/platforms/facebook.md` §1.3 and §6,
 //! `instagram.md` §6): Graph "Handling Errors" guide
 //! (<https://developers.facebook.com/docs/graph-api/guides/error-handling>)
 //! and "Rate Limiting" (<https://developers.facebook.com/docs/graph-api/overview/rate-limiting/>).
@@ -113,7 +113,7 @@ pub enum GraphClass {
 }
 
 /// The minutes Meta tells a throttled caller to wait when no usage header
-/// says how long (facebook.md §6.3: "or ~1 h if absent").
+/// says how long (`docs/platforms/facebook.md` §6.3).
 const DEFAULT_THROTTLE_MINUTES: i64 = 60;
 
 /// Classifies a Graph error answer (`error` is `None` when the body was not

@@ -1,5 +1,5 @@
 //! Instagram (professional accounts) through the Graph API's containers
-//! (`/work/shared/platforms/instagram.md`).
+//! (`docs/platforms/instagram.md`).
 //!
 //! The account's `handle` is the Instagram user id, its secret the Page (or
 //! user) token with `instagram_content_publish`, its option `graph_version`

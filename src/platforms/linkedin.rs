@@ -1,5 +1,5 @@
 //! LinkedIn organization posts through the versioned Posts API
-//! (`/work/shared/platforms/linkedin.md`).
+//! (`docs/platforms/linkedin.md`).
 //!
 //! The account's `handle` is the organization id (`12345`) or a full URN
 //! (`urn:li:organization:12345`); its secret an OAuth access token with

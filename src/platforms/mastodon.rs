@@ -1,7 +1,7 @@
 //! Mastodon publishing: statuses with an `Idempotency-Key`, media through the
 //! asynchronous v2 endpoint, threads and first comments as replies.
 //!
-//! What this relies on (notes in `/work/shared/platforms/mastodon.md`, from
+//! What this relies on (`docs/platforms/mastodon.md`, from
 //! the official documentation, docs.joinmastodon.org `methods/statuses`,
 //! `methods/media`, `methods/instance`, `api/rate-limits`, and the server's
 //! `post_status_service.rb`):

@@ -1,6 +1,6 @@
 //! Telegram channel publishing through the Bot API.
 //!
-//! What this relies on (notes in `/work/shared/platforms/telegram.md`, from
+//! What this relies on (`docs/platforms/telegram.md`, from
 //! core.telegram.org/bots/api and the open-source Bot API server):
 //!
 //! - Every call is `POST <base>/bot<token>/<method>`: the token is in the URL

@@ -1,8 +1,8 @@
 //! X (API v2) publishing: posts, threads, first comments, media through the
 //! chunked upload flow, alt text.
 //!
-//! Everything here follows `/work/shared/platforms/x.md` (X's docs, snapshot
-//! API 2.167, and its OpenAPI description `x-api-v2-openapi.json`):
+//! Everything here follows `docs/platforms/x.md` (X's docs, snapshot
+//! API 2.167, and its OpenAPI description `tests/fixtures/x-api-v2-openapi.json`):
 //!
 //! - `POST /2/tweets` with `text`, `media.media_ids` and
 //!   `reply.in_reply_to_tweet_id` (a thread is a chain of replies, the first

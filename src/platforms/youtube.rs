@@ -2,7 +2,7 @@
 //! its title, description, language, privacy, scheduled publication and
 //! thumbnail.
 //!
-//! Everything here follows `/work/shared/platforms/youtube.md` (Google's
+//! Everything here follows `docs/platforms/youtube.md` (Google's
 //! guide "Resumable uploads", `videos.insert`, `thumbnails.set`, the Data
 //! API error reference):
 //!

@@ -3,7 +3,7 @@
 //!
 //! Platforms count differently, and a post refused at publishing time is a
 //! post lost for its day, so `berrah check` counts the way each one does
-//! (figures from `/work/shared/platforms/*.md`):
+//! (figures from `docs/platforms/<name>.md`):
 //!
 //! - X: 280 *weighted* units (twitter-text v3): code points in U+0000–U+10FF,
 //!   U+2000–U+200D, U+2010–U+201F, U+2032–U+2037 weigh 1, every other 2; an

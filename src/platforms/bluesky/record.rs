@@ -2,7 +2,7 @@
 //! occurrence id, rich-text facets with UTF-8 byte offsets, and the
 //! `app.bsky.feed.post` record itself. No I/O here.
 //!
-//! References (`/work/shared/platforms/bluesky.md`): the TID format of
+//! References (`docs/platforms/bluesky.md`): the TID format of
 //! `packages/syntax/src/tid.ts` (§6), facets of
 //! `lexicons/app/bsky/richtext/facet.json` and docs.bsky.app's
 //! "post-richtext" guide (§2.2), the post record of

@@ -30,16 +30,17 @@ use std::process::ExitCode;
 use clap::{Args, ValueEnum};
 
 use super::GlobalArgs;
+use super::queue;
 
-pub use self::build::{
-    PUBLISHED_SHOWN, SHORT_ID, build_report, hold_for, local_time, short_id, short_ids,
-};
+pub use self::build::{PUBLISHED_SHOWN, build_report};
 pub use self::collect::collect;
+// Shown by status, shared with `ops`: public here as they were before `cli::format`.
 pub use self::render::{Style, render_json, render_table};
 pub use self::report::{
-    CampaignStatus, CorruptRow, Hold, Part, PartlyPublished, PauseItem, ReportFilter, StatusEntry,
+    CampaignStatus, CorruptRow, Part, PartlyPublished, PauseItem, ReportFilter, StatusEntry,
     StatusQuery, StatusReport,
 };
+pub use super::format::{Hold, SHORT_ID, hold_for, local_time, short_id, short_ids};
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -67,7 +68,7 @@ pub enum StatusFormat {
 }
 
 pub fn run(global: &GlobalArgs, args: StatusArgs) -> ExitCode {
-    let (runtime, loaded, url) = match super::ops::prepare(global) {
+    let (runtime, loaded, url) = match queue::prepare(global) {
         Ok(p) => p,
         Err(code) => return code,
     };
@@ -79,7 +80,7 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> ExitCode {
     };
     let now = loaded.now;
     let result = runtime.block_on(async {
-        let store = super::ops::open_store(&url).await?;
+        let store = queue::open_store(&url).await?;
         let report = collect(&store, &query, now)
             .await
             .map_err(|e| format!("cannot read the queue: {e}"));

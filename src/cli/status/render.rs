@@ -361,7 +361,8 @@ mod tests {
     use std::collections::HashMap;
 
     use super::*;
-    use crate::cli::status::build::{PUBLISHED_SHOWN, build_report, local_time};
+    use crate::cli::format::local_time;
+    use crate::cli::status::build::{PUBLISHED_SHOWN, build_report};
     use crate::cli::status::fixtures::{entry, query, t};
     use crate::cli::status::report::StatusQuery;
     use crate::store::{Entry, StoreError};

@@ -8,6 +8,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::auth::ExpiryWarning;
+use crate::cli::format::Hold;
 use crate::config::PlatformKind;
 use crate::store::{EntryState, PauseScope};
 
@@ -117,17 +118,6 @@ pub struct StatusEntry {
     pub paused: bool,
     /// For held entries: why, and what releases them.
     pub hold: Option<Hold>,
-}
-
-/// Why an entry is held and what an operator does about it.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct Hold {
-    /// `credentials` (the account needs a login), `unknown_outcome` (the
-    /// last attempt may have reached the platform), `paused_in_file`
-    /// (`paused = true` in the campaign file) or `operator`.
-    pub cause: String,
-    /// The command or action that releases it.
-    pub release: String,
 }
 
 /// A post (one slot of it) published on some accounts and not others.

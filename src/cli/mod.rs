@@ -8,7 +8,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 pub mod accounts;
 pub mod check;
@@ -22,6 +22,9 @@ pub mod rehearse;
 pub mod run;
 pub mod schema;
 pub mod status;
+
+// The log format is the logging module's; `--log-format` and older paths name it here.
+pub use crate::logging::LogFormat;
 
 /// berrah: schedules and publishes social-media campaigns.
 #[derive(Debug, Parser)]
@@ -63,12 +66,6 @@ pub struct GlobalArgs {
         env = "BERRAH_NOW"
     )]
     pub now: Option<jiff::Timestamp>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Human,
-    Json,
 }
 
 #[derive(Debug, Subcommand)]

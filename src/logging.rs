@@ -2,9 +2,15 @@
 
 use std::io::IsTerminal;
 
+use clap::ValueEnum;
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::LogFormat;
+/// How logs are written (`--log-format`): lines for people, or JSON objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    Human,
+    Json,
+}
 
 /// Installs the global subscriber. `RUST_LOG` overrides the default level
 /// (`info` for berrah, `warn` for libraries). Logs go to stderr.

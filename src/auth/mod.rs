@@ -14,6 +14,7 @@ pub mod providers;
 pub mod refresh;
 pub mod sources;
 pub mod tokens;
+pub mod vars;
 
 pub use self::crypto::{CryptoError, TokenKey};
 pub use self::refresh::StoredCredentials;

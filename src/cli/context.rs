@@ -84,6 +84,8 @@ pub fn load(global: &GlobalArgs) -> Result<Loaded, Report> {
     };
     let data_dir = rel(&config.daemon.data_dir);
     let selection = select_tzdb(global, &config, config_path.as_deref(), &rel)?;
+    // What the command shows (local times read back from the queue) uses it too.
+    tzdb::set_in_use(selection.tzdb.clone());
     Ok(Loaded {
         config,
         config_path,

@@ -13,11 +13,12 @@ use crate::store::Entry;
 /// How many characters of an id are shown (`get` accepts any unique prefix).
 pub const SHORT_ID: usize = 12;
 
-/// An instant shown in `timezone` with its offset (`2026-12-18T10:00:00+01:00`);
-/// in UTC when the zone is unknown (a hand-edited database).
+/// An instant shown in `timezone` with its offset (`2026-12-18T10:00:00+01:00`),
+/// read with the time-zone data the command chose (never the machine's copy
+/// blindly); in UTC when the zone is unknown (a hand-edited database).
 pub fn local_time(at: Timestamp, timezone: &str) -> String {
-    match at.in_tz(timezone) {
-        Ok(z) => z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+    match crate::calendar::tz::zone_in(&crate::calendar::tzdb::in_use(), timezone) {
+        Ok(tz) => at.to_zoned(tz).strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
         Err(_) => at.strftime("%Y-%m-%dT%H:%M:%SZ").to_string(),
     }
 }

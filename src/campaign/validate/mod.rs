@@ -239,6 +239,7 @@ budget = { per_day = 1, per_month = 2 }
             due: "2026-12-18T10:00:00Z".parse().unwrap(),
             local: local.into(),
             timezone: "Africa/Casablanca".into(),
+            tzdb: "2026f".into(),
             not_after: "2026-12-19T10:00:00Z".parse().unwrap(),
             series: None,
             paused: false,

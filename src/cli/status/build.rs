@@ -204,6 +204,8 @@ pub fn build_report(
         paused,
         accounts_needing_attention,
         corrupt,
+        tzdb: None,
+        moved: Vec::new(),
         notes,
     }
 }

@@ -1,13 +1,13 @@
 //! Gathering what status shows from the store: the queue, the pauses, the
 //! causes of holds and the accounts' stored token expiries.
 
-use jiff::Timestamp;
+use jiff::{SignedDuration, Timestamp};
 
 use super::build::build_report;
-use super::report::{StatusQuery, StatusReport};
+use super::report::{MOVES_SHOWN_DAYS, StatusQuery, StatusReport};
 use crate::auth::sources::stored_expiry_warnings;
 use crate::auth::tokens::SqlTokenStore;
-use crate::store::{ListFilter, Store, StoreError};
+use crate::store::{ListFilter, Move, Store, StoreError};
 
 /// Reads everything status shows from the store (and its token table).
 pub async fn collect(
@@ -32,7 +32,17 @@ pub async fn collect(
             Vec::new()
         }
     };
-    Ok(build_report(
+    let since = now
+        .checked_sub(SignedDuration::from_hours(24 * MOVES_SHOWN_DAYS))
+        .unwrap_or(now);
+    let moved: Vec<Move> = store
+        .moves_since(since, 10_000)
+        .await?
+        .into_iter()
+        .filter(|m| query.campaign.as_ref().is_none_or(|c| *c == m.campaign))
+        .filter(|m| query.account.as_ref().is_none_or(|a| *a == m.account))
+        .collect();
+    let mut report = build_report(
         entries,
         corrupt,
         pauses,
@@ -42,5 +52,7 @@ pub async fn collect(
         query,
         now,
         store.backend_name(),
-    ))
+    );
+    report.moved = moved;
+    Ok(report)
 }

@@ -37,8 +37,8 @@ pub use self::collect::collect;
 // Shown by status, shared with `ops`: public here as they were before `cli::format`.
 pub use self::render::{Style, render_json, render_table};
 pub use self::report::{
-    CampaignStatus, CorruptRow, Part, PartlyPublished, PauseItem, ReportFilter, StatusEntry,
-    StatusQuery, StatusReport,
+    CampaignStatus, CorruptRow, MOVES_SHOWN_DAYS, Part, PartlyPublished, PauseItem, ReportFilter,
+    StatusEntry, StatusQuery, StatusReport,
 };
 pub use super::format::{Hold, SHORT_ID, hold_for, local_time, short_id, short_ids};
 
@@ -83,6 +83,10 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> ExitCode {
         let store = queue::open_store(&url).await?;
         let report = collect(&store, &query, now)
             .await
+            .map(|mut r| {
+                r.tzdb = Some(loaded.tzdb.summary());
+                r
+            })
             .map_err(|e| format!("cannot read the queue: {e}"));
         store.close().await;
         report
@@ -127,7 +131,7 @@ mod fixtures {
             language: "fr".into(),
             series: None,
             due: t("2026-12-18T09:00:00Z"),
-            local: "2026-12-18T10:00:00+01:00".into(),
+            local: "2026-12-18T09:00:00+00:00".into(),
             timezone: "Africa/Casablanca".into(),
             not_after: t("2026-12-19T09:00:00Z"),
             run_at: t("2026-12-18T09:00:00Z"),

@@ -7,7 +7,7 @@ use std::io::IsTerminal;
 
 use jiff::Timestamp;
 
-use super::report::{StatusEntry, StatusReport};
+use super::report::{MOVES_SHOWN_DAYS, StatusEntry, StatusReport};
 use crate::store::{EntryState, PauseScope};
 
 /// The report as pretty JSON, ending with a newline.
@@ -85,6 +85,29 @@ fn readable_utc(at: Timestamp) -> String {
     }
 }
 
+/// How many moved entries the table lists (JSON has them all).
+const MOVES_LISTED: usize = 20;
+
+/// `time zones: bundled tzdata 2026f (tzdb = "auto"; system 2025b)`.
+fn tzdb_line(t: &crate::calendar::tzdb::Summary) -> String {
+    let mut s = format!("time zones: {} tzdata {}", t.source, t.release);
+    if let Some(l) = &t.location {
+        let _ = write!(s, " at {l}");
+    }
+    let _ = write!(s, " (tzdb = \"{}\"", t.choice);
+    match (&t.system, t.source) {
+        (Some(sys), "bundled") => {
+            let _ = write!(s, "; system {sys}");
+        }
+        (_, "bundled") => {}
+        _ => {
+            let _ = write!(s, "; bundled {}", t.bundled.as_deref().unwrap_or("unknown"));
+        }
+    }
+    s.push(')');
+    s
+}
+
 /// Local and UTC: `2026-12-18 10:00 +01:00 (09:00 UTC)`.
 fn when(local: &str, utc: Timestamp) -> String {
     format!("{} ({})", readable_local(local), readable_utc(utc))
@@ -145,6 +168,9 @@ pub fn render_table(report: &StatusReport, style: Style) -> String {
         ))
     );
     let _ = writeln!(out, "{}", counts_line(&report.counts));
+    if let Some(t) = &report.tzdb {
+        let _ = writeln!(out, "{}", tzdb_line(t));
+    }
     if report.campaigns.is_empty() {
         let _ = writeln!(
             out,
@@ -320,6 +346,36 @@ pub fn render_table(report: &StatusReport, style: Style) -> String {
             let _ = writeln!(out, "  {cancelled} cancelled, {expired} expired");
         }
     }
+    if !report.moved.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n{}",
+            style.bold(&format!(
+                "moved in the last {MOVES_SHOWN_DAYS} days ({}, newest first):",
+                report.moved.len()
+            ))
+        );
+        for m in report.moved.iter().take(MOVES_LISTED) {
+            let _ = writeln!(
+                out,
+                "  {}/{} on {}/{}: {} → {}: {}",
+                m.campaign,
+                m.post,
+                m.account,
+                m.language,
+                when(&m.from_local, m.from_due),
+                when(&m.to_local, m.to_due),
+                m.reason
+            );
+        }
+        if report.moved.len() > MOVES_LISTED {
+            let _ = writeln!(
+                out,
+                "  … and {} more (`berrah status --format json` lists them all)",
+                report.moved.len() - MOVES_LISTED
+            );
+        }
+    }
     if !report.paused.is_empty() {
         let _ = writeln!(out, "\n{}", style.bold("paused:"));
         for p in &report.paused {
@@ -469,7 +525,7 @@ mod tests {
         );
         assert_eq!(
             json["campaigns"][0]["published"][0]["due_local"],
-            "2026-12-18T10:00:00+01:00"
+            "2026-12-18T09:00:00+00:00"
         );
     }
 

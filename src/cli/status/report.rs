@@ -12,6 +12,9 @@ use crate::cli::format::Hold;
 use crate::config::PlatformKind;
 use crate::store::{EntryState, PauseScope};
 
+/// How far back status lists moved entries.
+pub const MOVES_SHOWN_DAYS: i64 = 7;
+
 /// What status shows and how much of it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct StatusQuery {
@@ -43,6 +46,12 @@ pub struct StatusReport {
     pub accounts_needing_attention: Vec<ExpiryWarning>,
     /// Rows of the database that cannot be read, with the reason.
     pub corrupt: Vec<CorruptRow>,
+    /// The time-zone data this report reads local times with (`null` when
+    /// built without a command, as in tests).
+    pub tzdb: Option<crate::calendar::tzdb::Summary>,
+    /// Waiting entries whose due time moved in the last [`MOVES_SHOWN_DAYS`]
+    /// days (a campaign file edited, or new time-zone data), newest first.
+    pub moved: Vec<crate::store::Move>,
     /// Anything else worth knowing (e.g. the token store could not be read).
     pub notes: Vec<String>,
 }

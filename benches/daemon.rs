@@ -37,12 +37,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use berrah::config::{Config, PlatformKind};
-use berrah::fakes::faulty::{Faulty, FaultyClient, FaultyPost};
 use berrah::plan::{Content, Occurrence};
 use berrah::platforms::Platform;
 use berrah::scheduler::{Daemon, DaemonConfig, PlatformFactory};
 use berrah::store::Store;
 use berrah::time::SystemClock;
+use berrah_fakes::faulty::{Faulty, FaultyClient, FaultyPost};
 use jiff::{SignedDuration, Timestamp};
 use tokio_util::sync::CancellationToken;
 

@@ -12,7 +12,6 @@ pub mod campaign;
 pub mod cli;
 pub mod config;
 pub mod diag;
-pub mod fakes;
 pub mod http;
 pub mod logging;
 pub mod media;

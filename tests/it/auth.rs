@@ -1,6 +1,6 @@
 //! Integration tests: auth. The login flow, refresh, rotation with crashes,
 //! revocation and redaction, against the fake authorization server
-//! (`berrah::fakes::oauth`), on the in-memory, SQLite and PostgreSQL token
+//! (`berrah_fakes::oauth`), on the in-memory, SQLite and PostgreSQL token
 //! stores.
 //!
 //! Client credentials: the fake's client id and secret are the values of
@@ -22,8 +22,8 @@ use berrah::auth::{
     check_key_available, sources::KeyCheckError,
 };
 use berrah::config::AccountConfig;
-use berrah::fakes::oauth::{FakeOAuth, FakeOAuthConfig};
 use berrah::time::{BoxFuture, Clock};
+use berrah_fakes::oauth::{FakeOAuth, FakeOAuthConfig};
 use jiff::{SignedDuration, Timestamp};
 use secrecy::{ExposeSecret, SecretString};
 

@@ -1,4 +1,4 @@
-//! Bluesky against the fake PDS (`berrah::fakes::bluesky`) and the reference
+//! Bluesky against the fake PDS (`berrah_fakes::bluesky`) and the reference
 //! PDS (`@atproto/pds`, installed by `scripts/pds/install.sh`).
 
 use std::path::{Path, PathBuf};
@@ -8,13 +8,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use berrah::auth::StaticCredentials;
 use berrah::config::AccountConfig;
-use berrah::fakes::bluesky::{FakeBluesky, FakeBlueskyConfig, Fault};
 use berrah::media::{MemoryUploadCache, UploadCache};
 use berrah::plan::{Content, MediaRef};
 use berrah::platforms::{
     Checkpoint, CheckpointError, Idempotency, Outcome, Platform, PlatformDeps, Progress, PublishJob,
 };
 use berrah::time::SystemClock;
+use berrah_fakes::bluesky::{FakeBluesky, FakeBlueskyConfig, Fault};
 use secrecy::SecretString;
 use serde_json::Value;
 

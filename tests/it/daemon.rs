@@ -342,9 +342,9 @@ fn rehearse_prints_every_publication_once() {
 
 use std::sync::Arc;
 
-use berrah::fakes::faulty::{Faulty, FaultyClient, Mode};
 use berrah::platforms::Platform;
 use berrah::scheduler::{Daemon, PlatformFactory};
+use berrah_fakes::faulty::{Faulty, FaultyClient, Mode};
 use tokio_util::sync::CancellationToken;
 
 /// Every account of the daemon publishes to `url` through one client.
@@ -665,8 +665,8 @@ async fn a_broken_file_keeps_its_last_valid_version_and_breaks_nothing_else() {
 // fake Mastodon (keyed) and a fake signed JSON webhook (no idempotency).
 // ---------------------------------------------------------------------------
 
-use berrah::fakes::mastodon::{self, FakeMastodon};
-use berrah::fakes::webhook::{Kind, Receiver};
+use berrah_fakes::mastodon::{self, FakeMastodon};
+use berrah_fakes::webhook::{Kind, Receiver};
 
 const CRASH_MASTODON_TOKEN_VAR: &str = "BERRAH_CRASH_MASTODON_TOKEN";
 const CRASH_HOOK_KEY_VAR: &str = "BERRAH_CRASH_HOOK_KEY";
@@ -693,7 +693,7 @@ async fn answer_slowly(
 struct CrashFakes {
     mastodon: FakeMastodon,
     hook: Receiver,
-    _hook_server: berrah::fakes::Running,
+    _hook_server: berrah_fakes::Running,
     hook_url: String,
 }
 
@@ -714,7 +714,7 @@ async fn crash_fakes() -> CrashFakes {
         );
     }
     let hook = Receiver::new(Kind::Json, Some(CRASH_HOOK_KEY));
-    let server = berrah::fakes::serve(
+    let server = berrah_fakes::serve(
         hook.router()
             .layer(axum::middleware::from_fn(answer_slowly)),
     )

@@ -266,11 +266,11 @@ fn assert_once<K: Ord + std::fmt::Debug>(what: &str, keys: impl IntoIterator<Ite
 // ---------------------------------------------------------- open platforms
 
 mod open {
-    use berrah::fakes::bluesky::{FakeBluesky, FakeBlueskyConfig};
-    use berrah::fakes::mastodon::{self as fm, FakeMastodon};
-    use berrah::fakes::telegram::{self as ft, FakeTelegram};
-    use berrah::fakes::webhook::{Kind, Receiver};
-    use berrah::fakes::{Running, serve};
+    use berrah_fakes::bluesky::{FakeBluesky, FakeBlueskyConfig};
+    use berrah_fakes::mastodon::{self as fm, FakeMastodon};
+    use berrah_fakes::telegram::{self as ft, FakeTelegram};
+    use berrah_fakes::webhook::{Kind, Receiver};
+    use berrah_fakes::{Running, serve};
 
     use super::*;
 
@@ -414,7 +414,7 @@ mod open {
                 )
             }),
         );
-        let text = |r: &berrah::fakes::bluesky::StoredRecord| {
+        let text = |r: &berrah_fakes::bluesky::StoredRecord| {
             r.value["text"].as_str().unwrap_or_default().to_string()
         };
         let mut expected = 0;
@@ -689,12 +689,12 @@ mod amal {
     use std::path::{Path, PathBuf};
     use std::sync::{Arc, Mutex};
 
-    use berrah::fakes::graph::{FakeGraph, FakeGraphConfig, PostKind};
-    use berrah::fakes::linkedin::{FakeLinkedin, FakeLinkedinConfig};
-    use berrah::fakes::x::FakeX;
-    use berrah::fakes::youtube::FakeYouTube;
-    use berrah::fakes::{Running, serve};
     use berrah::time::SimClock;
+    use berrah_fakes::graph::{FakeGraph, FakeGraphConfig, PostKind};
+    use berrah_fakes::linkedin::{FakeLinkedin, FakeLinkedinConfig};
+    use berrah_fakes::x::FakeX;
+    use berrah_fakes::youtube::FakeYouTube;
+    use berrah_fakes::{Running, serve};
 
     use super::*;
 
@@ -1245,7 +1245,7 @@ async fn amal_campaign_reaches_every_big_platform_once() {
 /// the webhook publish as if nothing happened.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_5xx_is_retried_once_and_refused_credentials_hold_only_their_account() {
-    use berrah::fakes::mastodon as fm;
+    use berrah_fakes::mastodon as fm;
 
     let fakes = open::Fakes::start().await;
     fakes

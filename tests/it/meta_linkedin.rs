@@ -11,13 +11,13 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use berrah::auth::StaticCredentials;
 use berrah::config::AccountConfig;
-use berrah::fakes::graph::{self as fg, FakeGraph, FakeGraphConfig};
 use berrah::media::MemoryUploadCache;
 use berrah::plan::{Content, MediaRef};
 use berrah::platforms::{
     Checkpoint, CheckpointError, Idempotency, Outcome, Platform, PlatformDeps, Progress, PublishJob,
 };
 use berrah::time::{BoxFuture, Clock};
+use berrah_fakes::graph::{self as fg, FakeGraph, FakeGraphConfig};
 use jiff::Timestamp;
 use secrecy::SecretString;
 use sha2::{Digest, Sha256};
@@ -571,7 +571,7 @@ async fn facebook_resolve_says_none_when_nothing_was_posted() {
 
 /// A public web server for the campaign's media (Instagram fetches them).
 struct MediaHost {
-    running: berrah::fakes::Running,
+    running: berrah_fakes::Running,
     files: Arc<Mutex<std::collections::HashMap<String, Vec<u8>>>>,
 }
 
@@ -590,7 +590,7 @@ impl MediaHost {
             }
         });
         MediaHost {
-            running: berrah::fakes::serve(app).await.unwrap(),
+            running: berrah_fakes::serve(app).await.unwrap(),
             files,
         }
     }
@@ -1000,7 +1000,7 @@ async fn instagram_resolve_publishes_a_finished_container() {
 
 // ---------------------------------------------------------------- LinkedIn
 
-use berrah::fakes::linkedin::{self as fl, FakeLinkedin, FakeLinkedinConfig};
+use berrah_fakes::linkedin::{self as fl, FakeLinkedin, FakeLinkedinConfig};
 
 struct Li {
     fake: FakeLinkedin,

@@ -7,13 +7,13 @@ use std::time::Duration;
 use async_trait::async_trait;
 use berrah::auth::{AuthError, Credentials, StaticCredentials};
 use berrah::config::AccountConfig;
-use berrah::fakes::mastodon::{self as fm, FakeMastodon};
 use berrah::media::MemoryUploadCache;
 use berrah::plan::{Content, MediaRef};
 use berrah::platforms::{
     Checkpoint, CheckpointError, Idempotency, Outcome, Platform, PlatformDeps, Progress, PublishJob,
 };
 use berrah::time::{BoxFuture, Clock};
+use berrah_fakes::mastodon::{self as fm, FakeMastodon};
 use jiff::Timestamp;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -742,7 +742,7 @@ async fn mastodon_upload_cache_reuses_an_unattached_upload_with_its_new_alt_text
 
 // ---------------------------------------------------------------- Telegram
 
-use berrah::fakes::telegram::{self as ft, FakeTelegram};
+use berrah_fakes::telegram::{self as ft, FakeTelegram};
 
 fn tg_account(fake: &FakeTelegram, handle: &str) -> Arc<AccountConfig> {
     account(&format!(

@@ -8,14 +8,14 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use berrah::auth::{AuthError, Credentials, StaticCredentials};
 use berrah::config::AccountConfig;
-use berrah::fakes::webhook::{Fault, Kind, Receiver};
-use berrah::fakes::{Running, serve};
 use berrah::media::MemoryUploadCache;
 use berrah::plan::{Content, MediaRef};
 use berrah::platforms::{
     Checkpoint, CheckpointError, Idempotency, Outcome, PlatformDeps, Progress, PublishJob, webhook,
 };
 use berrah::time::{BoxFuture, Clock};
+use berrah_fakes::webhook::{Fault, Kind, Receiver};
+use berrah_fakes::{Running, serve};
 use jiff::Timestamp;
 use secrecy::{ExposeSecret, SecretString};
 

@@ -10,13 +10,13 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use berrah::auth::{AuthError, Credentials, StaticCredentials};
 use berrah::config::AccountConfig;
-use berrah::fakes::x::FakeX;
 use berrah::media::MemoryUploadCache;
 use berrah::plan::{Content, MediaRef};
 use berrah::platforms::{
     Checkpoint, CheckpointError, Idempotency, Outcome, PlatformDeps, Progress, PublishJob,
 };
 use berrah::time::{BoxFuture, Clock};
+use berrah_fakes::x::FakeX;
 use jiff::Timestamp;
 use secrecy::{ExposeSecret, SecretString};
 
@@ -197,7 +197,7 @@ fn assert_spec_clean(fake: &FakeX) {
         "a request went without a token"
     );
     // The fake's own answers have the shapes the description gives.
-    let spec = berrah::fakes::x::OpenApi::locate().unwrap();
+    let spec = berrah_fakes::x::OpenApi::locate().unwrap();
     for (method, template, status, body) in &st.answers {
         let schema = spec
             .response_schema(method, template, *status)
@@ -443,7 +443,7 @@ async fn x_resumes_a_thread_from_saved_progress() {
     };
     let reply_id = {
         let mut st = fake.lock();
-        let reply = berrah::fakes::x::XPost {
+        let reply = berrah_fakes::x::XPost {
             id: "1870000000000000999".into(),
             text: "Deuxième".into(),
             media_ids: vec![],
@@ -640,8 +640,8 @@ async fn x_permission_errors_are_classified() {
 
 // ---------------------------------------------------------------- YouTube
 
-use berrah::fakes::youtube::FakeYouTube;
 use berrah::platforms::youtube::{FINAL_SENT_KEY, SESSION_KEY, THUMBNAIL_KEY};
+use berrah_fakes::youtube::FakeYouTube;
 
 fn yt_account(fake: &FakeYouTube, extra: &str) -> Arc<AccountConfig> {
     account(&format!(

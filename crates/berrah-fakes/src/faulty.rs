@@ -23,10 +23,10 @@ use axum::response::{IntoResponse, Response};
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use super::Running;
-use crate::config::PlatformKind;
-use crate::platforms::common::{retry_at, transport_outcome};
-use crate::platforms::{Checkpoint, Idempotency, Outcome, Platform, PublishJob};
+use crate::Running;
+use berrah::config::PlatformKind;
+use berrah::platforms::common::{retry_at, transport_outcome};
+use berrah::platforms::{Checkpoint, Idempotency, Outcome, Platform, PublishJob};
 
 /// How the server answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,7 +157,7 @@ impl Faulty {
 
     /// Serves it on 127.0.0.1.
     pub async fn serve(&self) -> std::io::Result<Running> {
-        super::serve(self.router()).await
+        crate::serve(self.router()).await
     }
 }
 
@@ -254,7 +254,7 @@ impl FaultyClient {
             base_url: base_url.into(),
             keyed,
             kind: PlatformKind::Webhook,
-            http: crate::http::client_builder()
+            http: berrah::http::client_builder()
                 .timeout(Duration::from_secs(30))
                 .build()
                 .unwrap_or_default(),

@@ -2,7 +2,7 @@
 //! caller-chosen keys), as strict as the reference PDS and stricter where a
 //! mistake would only show in the app (facet byte offsets, reply refs).
 //!
-//! Behaviour follows `/work/shared/platforms/bluesky.md` and what the
+//! Behaviour follows `docs/platforms/bluesky.md` and what the
 //! reference PDS (`@atproto/pds` 0.5.35) answered here:
 //!
 //! - `createSession` (handle or DID + app password; wrong ⇒ `401
@@ -51,7 +51,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use unicode_segmentation::UnicodeSegmentation;
 
-use super::Running;
+use crate::Running;
 
 /// How the fake PDS is set up.
 #[derive(Debug, Clone)]
@@ -194,7 +194,7 @@ impl FakeBluesky {
         let app = Router::new()
             .route("/xrpc/{nsid}", get(query_route).post(procedure_route))
             .with_state(shared.clone());
-        let running = super::serve(app).await?;
+        let running = crate::serve(app).await?;
         shared.lock().url = running.url();
         Ok(FakeBluesky { running, shared })
     }
@@ -335,6 +335,47 @@ fn status_name(status: u16) -> &'static str {
         503 => "NotEnoughResources",
         504 => "UpstreamTimeout",
         _ => "InternalServerError",
+    }
+}
+
+/// Timestamp identifiers, the record keys of `app.bsky.feed.post`, as the AT
+/// Protocol specifies them (`docs/platforms/bluesky.md`; atproto.com,
+/// "Record Key" and "TID"): a 64-bit integer, top bit 0, then 53 bits of
+/// microseconds since the Unix epoch and 10 bits of clock id, written
+/// big-endian as 13 characters of the base32-sortable alphabet.
+pub mod tid {
+    /// The base32-sortable alphabet: a character's index is its 5-bit value.
+    const ALPHABET: &str = "234567abcdefghijklmnopqrstuvwxyz";
+
+    /// The TID of `micros` and `clock_id` (the clock id's low 10 bits).
+    pub fn new(micros: u64, clock_id: u16) -> String {
+        let micros = micros % (1 << 53);
+        let mut value = (micros << 10) | u64::from(clock_id % 1024);
+        let mut out = [b'2'; 13];
+        for slot in out.iter_mut().rev() {
+            *slot = ALPHABET.as_bytes()[(value % 32) as usize];
+            value /= 32;
+        }
+        String::from_utf8_lossy(&out).into_owned()
+    }
+
+    /// The integer of a TID, or `None` when `s` is not one: not 13
+    /// characters, a character outside the alphabet, or a first character
+    /// that would set the top bit (past `j`).
+    pub fn parse(s: &str) -> Option<u64> {
+        if s.len() != 13 {
+            return None;
+        }
+        let mut value: u64 = 0;
+        for (i, c) in s.chars().enumerate() {
+            let digit = ALPHABET.find(c)? as u64;
+            // 13 × 5 = 65 bits: the first character carries only 4.
+            if i == 0 && digit >= 16 {
+                return None;
+            }
+            value = value * 32 + digit;
+        }
+        Some(value)
     }
 }
 
@@ -693,12 +734,9 @@ fn create_record(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Response 
         None | Some(Value::Null) => {
             let mut inner = shared.lock();
             inner.counter += 1;
-            crate::platforms::bluesky::record::encode_tid(
-                epoch_now() * 1_000_000 + inner.counter,
-                0,
-            )
+            tid::new(epoch_now() * 1_000_000 + inner.counter, 0)
         }
-        Some(Value::String(k)) if crate::platforms::bluesky::record::is_tid(k) => k.clone(),
+        Some(Value::String(k)) if tid::parse(k).is_some() => k.clone(),
         Some(other) => {
             return xrpc_error(
                 400,
@@ -732,7 +770,7 @@ fn create_record(shared: &Shared, headers: &HeaderMap, body: &[u8]) -> Response 
         value: record.clone(),
     });
     inner.counter += 1;
-    let rev = crate::platforms::bluesky::record::encode_tid(epoch_now() * 1_000_000, 0);
+    let rev = tid::new(epoch_now() * 1_000_000, 0);
     drop(inner);
     let mut resp = Json(json!({
         "uri": uri,

@@ -1,5 +1,5 @@
 //! A fake LinkedIn Posts, Images and Videos API on 127.0.0.1, strict where
-//! the real one is and answering with its shapes (`/work/shared/platforms/linkedin.md` §8).
+//! the real one is and answering with its shapes (`docs/platforms/linkedin.md`).
 //!
 //! - Every `/rest/*` call needs `Authorization: Bearer <token>` (401 with
 //!   LinkedIn's `EXPIRED_ACCESS_TOKEN` / `65600` bodies otherwise),
@@ -31,7 +31,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::Running;
+use crate::Running;
 
 /// How the fake behaves.
 #[derive(Debug, Clone)]
@@ -51,7 +51,9 @@ pub struct FakeLinkedinConfig {
 impl Default for FakeLinkedinConfig {
     fn default() -> Self {
         FakeLinkedinConfig {
-            version: crate::platforms::linkedin::DEFAULT_VERSION.into(),
+            // The `LinkedIn-Version` (YYYYMM) the fake serves
+            // (`docs/platforms/linkedin.md`).
+            version: "202606".into(),
             organization: "urn:li:organization:2414183".into(),
             token: "AQX-fake-linkedin-token-0123456789".into(),
             part_size: 4 * 1024 * 1024,
@@ -238,7 +240,7 @@ impl FakeLinkedin {
             base: Mutex::new(String::new()),
         });
         let app = Router::new().fallback(handle).with_state(shared.clone());
-        let running = super::serve(app).await?;
+        let running = crate::serve(app).await?;
         *shared.base.lock().unwrap_or_else(|p| p.into_inner()) = running.url();
         Ok(FakeLinkedin { running, shared })
     }

@@ -1,5 +1,5 @@
 //! A fake YouTube Data API v3 with the resumable upload protocol, exactly
-//! as `/work/shared/platforms/youtube.md` §3 and §7 describe it:
+//! as `docs/platforms/youtube.md` describes it:
 //!
 //! - `POST /upload/youtube/v3/videos?uploadType=resumable&part=...` with the
 //!   video resource (JSON), `X-Upload-Content-Length` and
@@ -28,7 +28,7 @@ use axum::response::{IntoResponse, Response};
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use super::Running;
+use crate::Running;
 
 /// 256 KiB: non-final chunks are multiples of it.
 pub const CHUNK_UNIT: u64 = 256 * 1024;
@@ -131,7 +131,7 @@ impl FakeYouTube {
     /// Starts the fake on 127.0.0.1.
     pub async fn start() -> std::io::Result<FakeYouTube> {
         let state = Arc::new(Mutex::new(YtState::default()));
-        let running = super::serve(router(state.clone())).await?;
+        let running = crate::serve(router(state.clone())).await?;
         Ok(FakeYouTube { running, state })
     }
 

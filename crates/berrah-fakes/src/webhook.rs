@@ -1,8 +1,8 @@
 //! Fake webhook receivers: generic JSON with HMAC signature, Slack, Microsoft
 //! Teams and Discord incoming webhooks.
 //!
-//! Each receiver is strict like the real one (see
-//! [`crate::platforms::webhook`] for the documentation relied on): method,
+//! Each receiver is strict like the real one (see `docs/platforms/webhook.md`
+//! for the documentation relied on): method,
 //! path (the secret part of the URL), content type, body shape and limits,
 //! and for the generic format the signature, the delivery and timestamp
 //! headers. It answers with the real shapes: Slack's plain `ok` and error
@@ -25,10 +25,44 @@ use axum::response::{IntoResponse, Response};
 use axum::{Json, Router};
 use serde_json::{Value, json};
 
-use crate::platforms::webhook::{
-    DELIVERY_HEADER, DISCORD_CONTENT_MAX, DISCORD_DESCRIPTION_MAX, SIGNATURE_HEADER,
-    TIMESTAMP_HEADER, verify_signature,
-};
+use hmac::{Hmac, Mac};
+use sha2::Sha256;
+
+/// The wire format of berrah's generic webhook, as its documentation gives
+/// it (`docs/platforms/webhook.md`): the occurrence id, the sending time in
+/// Unix seconds, and `sha256=<64 lowercase hex digits>`, the HMAC-SHA256 of
+/// the exact body bytes with the shared key.
+const DELIVERY_HEADER: &str = "x-berrah-delivery";
+const TIMESTAMP_HEADER: &str = "x-berrah-timestamp";
+const SIGNATURE_HEADER: &str = "x-berrah-signature";
+
+/// Discord: `content` and an embed's `description`, in characters
+/// (<https://discord.com/developers/docs/resources/webhook#execute-webhook>).
+const DISCORD_CONTENT_MAX: usize = 2000;
+const DISCORD_DESCRIPTION_MAX: usize = 4096;
+
+/// Whether `header` is `sha256=` and the lowercase hex HMAC-SHA256 of `body`
+/// under `key`, compared in constant time as a receiver should.
+pub fn signature_matches(key: &[u8], body: &[u8], header: &str) -> bool {
+    let Some(digits) = header.strip_prefix("sha256=") else {
+        return false;
+    };
+    if digits.len() != 64
+        || !digits
+            .bytes()
+            .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    {
+        return false;
+    }
+    let Ok(expected) = hex::decode(digits) else {
+        return false;
+    };
+    let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
+        return false;
+    };
+    mac.update(body);
+    mac.verify_slice(&expected).is_ok()
+}
 
 /// Which receiver to imitate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,7 +112,7 @@ struct Inner {
 }
 
 /// A fake receiver: build its [`router`](Receiver::router), serve it with
-/// [`crate::fakes::serve`], post to `running.url() + receiver.path()`.
+/// [`crate::serve`], post to `running.url() + receiver.path()`.
 #[derive(Debug, Clone)]
 pub struct Receiver {
     kind: Kind,
@@ -364,7 +398,7 @@ async fn handle(
     let signature_valid = r.key.as_ref().map(|k| {
         signature
             .as_deref()
-            .is_some_and(|s| verify_signature(k, &raw, s))
+            .is_some_and(|s| signature_matches(k, &raw, s))
     });
     let body: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
     let query = uri.query().unwrap_or("").to_string();

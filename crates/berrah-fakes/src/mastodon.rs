@@ -1,6 +1,6 @@
 //! A fake Mastodon instance (statuses with Idempotency-Key, v2 media with
 //! processing, instance limits), strict where the real server is
-//! (`/work/shared/platforms/mastodon.md`, §7 lists what a double must do):
+//! (`docs/platforms/mastodon.md` lists what a double must do):
 //!
 //! - `GET /api/v2/instance` (public): `configuration.statuses.max_characters`.
 //! - `POST /api/v1/statuses` (JSON or form): `Authorization: Bearer`, text or
@@ -29,8 +29,8 @@ use axum::routing::{get, post};
 use jiff::Timestamp;
 use serde_json::{Value, json};
 
-use super::{Running, serve};
-use crate::text::limits::mastodon_length;
+use crate::count::mastodon_length;
+use crate::{Running, serve};
 
 /// The endpoints a fault can target.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -144,7 +144,7 @@ impl FakeMastodon {
             username: "berrah".into(),
             token: DEFAULT_TOKEN.into(),
             token_expired: false,
-            max_characters: 500,
+            max_characters: crate::count::MASTODON_LIMIT,
             image_size_limit: 16 * 1024 * 1024,
             video_size_limit: 99 * 1024 * 1024,
             processing_polls: 2,
@@ -604,7 +604,7 @@ fn validate_status(inner: &Inner, p: &StatusParams) -> Result<(), (StatusCode, V
         return unprocessable("Cannot attach a video to a post that already contains images");
     }
     let spoiler = p.spoiler_text.as_deref().unwrap_or("");
-    if mastodon_length(&format!("{spoiler}{text}")) > inner.max_characters {
+    if mastodon_length(spoiler, text) > inner.max_characters {
         return unprocessable(&format!(
             "Validation failed: Text character limit of {} exceeded",
             inner.max_characters

@@ -3,6 +3,7 @@
 //! answers with its shapes and errors.
 
 pub mod bluesky;
+pub mod count;
 pub mod faulty;
 pub mod graph;
 pub mod linkedin;

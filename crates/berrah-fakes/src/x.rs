@@ -11,7 +11,7 @@
 //! A request that does not match is answered `400 invalid-request` and kept
 //! in [`XState::violations`], which tests assert is empty.
 //!
-//! Behaviour per `/work/shared/platforms/x.md` §7: `201 {"data":{"id","text"}}`
+//! Behaviour per `docs/platforms/x.md`: `201 {"data":{"id","text"}}`
 //! for posts, 403 duplicate-content for a text already posted, 401 problem
 //! bodies without rate-limit headers, 429 with `x-rate-limit-*` (and 24-hour)
 //! headers, media processing states with `check_after_secs`, and fault knobs
@@ -26,7 +26,7 @@ use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 
-use super::Running;
+use crate::Running;
 
 /// The OpenAPI description's file name.
 pub const SPEC_FILE: &str = "x-api-v2-openapi.json";
@@ -46,20 +46,22 @@ impl OpenApi {
         Ok(OpenApi { doc })
     }
 
-    /// The shared copy next to the project (`../shared/platforms/`), else the
-    /// copy committed under `tests/fixtures/` (a clean clone in CI).
+    /// The shared copy next to the project (`../shared/platforms/` beside the
+    /// workspace root), else the copy committed under this crate's `fixtures/`
+    /// (a clean clone in CI).
     pub fn locate() -> Result<OpenApi, String> {
         Self::load(&Self::default_path())
     }
 
     /// Where [`OpenApi::locate`] reads the description from.
     pub fn default_path() -> PathBuf {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-        let shared = root.join("../shared/platforms").join(SPEC_FILE);
+        let krate = Path::new(env!("CARGO_MANIFEST_DIR"));
+        // This crate is `crates/berrah-fakes` of the workspace.
+        let shared = krate.join("../../../shared/platforms").join(SPEC_FILE);
         if shared.is_file() {
             shared
         } else {
-            root.join("tests/fixtures").join(SPEC_FILE)
+            krate.join("fixtures").join(SPEC_FILE)
         }
     }
 
@@ -558,7 +560,7 @@ impl FakeX {
     /// Starts a fake X validating against `spec`.
     pub async fn start_with(spec: OpenApi) -> Result<FakeX, String> {
         let state = Arc::new(Mutex::new(XState::default()));
-        let running = super::serve(router(state.clone(), Arc::new(spec)))
+        let running = crate::serve(router(state.clone(), Arc::new(spec)))
             .await
             .map_err(|e| e.to_string())?;
         Ok(FakeX { running, state })
@@ -915,7 +917,7 @@ fn create_post(st: &mut XState, body: Value) -> Response {
         );
         return answer(StatusCode::BAD_REQUEST, body, st, true);
     }
-    if crate::text::limits::x_weighted_length(&text) > crate::text::limits::X_MAX {
+    if crate::count::x_weighted_length(&text) > crate::count::X_LIMIT {
         let body = problem(
             StatusCode::BAD_REQUEST,
             "https://api.x.com/2/problems/invalid-request",

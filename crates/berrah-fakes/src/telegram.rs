@@ -1,6 +1,6 @@
 //! A fake Telegram Bot API (sendMessage, sendPhoto, sendVideo,
 //! sendMediaGroup), strict where the real server is
-//! (`/work/shared/platforms/telegram.md`, §8 is the checklist):
+//! (`docs/platforms/telegram.md` has the checklist):
 //!
 //! - Path `/bot<token>/<method>`, method names case-insensitive; a wrong
 //!   token answers 401 `Unauthorized`, an unknown method 404 `Not Found`.
@@ -30,8 +30,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use serde_json::{Value, json};
 
-use super::mastodon::parse_multipart;
-use super::{Running, serve};
+use crate::mastodon::parse_multipart;
+use crate::{Running, serve};
 
 /// The bot token the fake expects until told otherwise.
 pub const DEFAULT_TOKEN: &str = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11";

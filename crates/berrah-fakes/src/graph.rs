@@ -1,6 +1,6 @@
 //! A fake Meta Graph API: Facebook Pages and Instagram (containers), on
 //! 127.0.0.1, strict where the real one is and answering with its shapes
-//! (`/work/shared/platforms/facebook.md` §8, `instagram.md` §8).
+//! (`docs/platforms/facebook.md`, `docs/platforms/instagram.md`).
 //!
 //! - Every path starts with the configured version (`/v25.0/...`); every
 //!   request carries the token as `Authorization: Bearer` / `OAuth` (a token
@@ -39,8 +39,8 @@ use jiff::Timestamp;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use super::Running;
-use crate::time::{Clock, SystemClock};
+use crate::Running;
+use berrah::time::{Clock, SystemClock};
 
 /// How the fake behaves.
 #[derive(Clone)]
@@ -66,7 +66,9 @@ pub struct FakeGraphConfig {
 impl Default for FakeGraphConfig {
     fn default() -> Self {
         FakeGraphConfig {
-            version: crate::platforms::graph::DEFAULT_GRAPH_VERSION.into(),
+            // The Graph API version the fake serves (`docs/platforms/facebook.md`):
+            // a client calling another version is answered as Meta does.
+            version: "v25.0".into(),
             page_id: "104857600123".into(),
             ig_user_id: "17841400008460056".into(),
             token: "EAAB-fake-page-token-0123456789".into(),
@@ -340,10 +342,10 @@ impl FakeGraph {
         let shared = Arc::new(Shared {
             config,
             inner: Mutex::new(Inner::default()),
-            http: crate::http::client(),
+            http: berrah::http::client(),
         });
         let app = Router::new().fallback(handle).with_state(shared.clone());
-        let running = super::serve(app).await?;
+        let running = crate::serve(app).await?;
         Ok(FakeGraph { running, shared })
     }
 

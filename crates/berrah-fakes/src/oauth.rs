@@ -1,6 +1,6 @@
 //! A fake OAuth 2.0 authorization server on 127.0.0.1, strict where the real
-//! ones are (X's notes in `/work/shared/platforms/x.md`, Google's in
-//! `youtube.md`):
+//! ones are (`docs/platforms/oauth.md`; X's notes in `docs/platforms/x.md`, Google's
+//! in `docs/platforms/youtube.md`):
 //!
 //! - `GET /oauth/authorize`: checks the client id, `response_type=code`, an
 //!   S256 PKCE challenge and a loopback redirect URI, then redirects (302) to

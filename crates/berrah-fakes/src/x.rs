@@ -46,23 +46,17 @@ impl OpenApi {
         Ok(OpenApi { doc })
     }
 
-    /// The shared copy next to the project (`../shared/platforms/` beside the
-    /// workspace root), else the copy committed under this crate's `fixtures/`
-    /// (a clean clone in CI).
+    /// The copy committed under this crate's `fixtures/`: the repository
+    /// never reads anything outside itself, so every clone tests the same.
     pub fn locate() -> Result<OpenApi, String> {
         Self::load(&Self::default_path())
     }
 
     /// Where [`OpenApi::locate`] reads the description from.
     pub fn default_path() -> PathBuf {
-        let krate = Path::new(env!("CARGO_MANIFEST_DIR"));
-        // This crate is `crates/berrah-fakes` of the workspace.
-        let shared = krate.join("../../../shared/platforms").join(SPEC_FILE);
-        if shared.is_file() {
-            shared
-        } else {
-            krate.join("fixtures").join(SPEC_FILE)
-        }
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("fixtures")
+            .join(SPEC_FILE)
     }
 
     /// The request body schema of `method path` (`path` as the description

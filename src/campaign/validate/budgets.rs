@@ -88,7 +88,7 @@ impl BudgetCounts {
 /// Budgets are per account, and accounts are shared between campaigns (an
 /// agency's page carries several): warns when the campaigns *together*
 /// exceed an account's budget on a day or in a month while none does alone
-/// (that case is reported per file by [`check_occurrences`]). The warning
+/// (that case is reported per file by [`check_occurrences`](super::check_occurrences)). The warning
 /// goes on the last file that contributes.
 pub fn check_shared_budgets(
     campaigns: &[(&LoadedCampaign, &[Occurrence])],

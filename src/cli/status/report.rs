@@ -20,7 +20,7 @@ pub const MOVES_SHOWN_DAYS: i64 = 7;
 pub struct StatusQuery {
     pub campaign: Option<String>,
     pub account: Option<String>,
-    /// Every published entry instead of the newest [`PUBLISHED_SHOWN`].
+    /// Every published entry instead of the newest [`PUBLISHED_SHOWN`](super::PUBLISHED_SHOWN).
     pub all: bool,
     /// How many upcoming entries per campaign.
     pub next: usize,

@@ -280,8 +280,9 @@ async fn open_media(dir: PathBuf, rel: PathBuf) -> Result<MediaFile, String> {
 
 /// Opens once, checks, probes and hashes, all on the same handle.
 fn read_media(dir: &Path, rel: &Path) -> Result<MediaFile, String> {
-    let opened = open_beneath(dir, rel)
-        .map_err(|e| format!("{e} (refused before reading it; then `berrah retry` the entry)"))?;
+    let opened = open_beneath(dir, rel).map_err(|e| {
+        format!("{e}; nothing of it was read or sent: once it is fixed, `berrah retry` the entry")
+    })?;
     let path = opened.path.clone();
     let info = probe_opened(&opened).map_err(|e| e.to_string())?;
     let mut hasher = Sha256::new();

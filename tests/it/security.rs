@@ -197,3 +197,109 @@ async fn media_swapped_after_check_for_a_link_out_or_a_fifo_is_never_sent() {
         );
     }
 }
+
+// ------------------------------------------------------------ data folder
+
+fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o7777
+}
+
+fn set_mode(path: &Path, mode: u32) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode)).unwrap();
+}
+
+/// `berrah run` under `umask 000`: a new data folder is 0700 and the
+/// database with its `-wal` and `-shm` 0600; a data folder and database
+/// left open by an earlier version are tightened, and the change logged.
+#[tokio::test]
+async fn the_daemon_keeps_its_data_folder_and_database_private() {
+    for existing in [false, true] {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path();
+        std::fs::write(dir.join("berrah.toml"), "[daemon]\ndata_dir = \"data\"\n").unwrap();
+        std::fs::create_dir(dir.join("campaigns")).unwrap();
+        let data = dir.join("data");
+        if existing {
+            std::fs::create_dir(&data).unwrap();
+            set_mode(&data, 0o755);
+            std::fs::write(data.join("berrah.db"), b"").unwrap();
+            set_mode(&data.join("berrah.db"), 0o644);
+        }
+        let log = dir.join("daemon.log");
+        let mut child = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(r#"umask 000 && exec "$0" --config berrah.toml run --no-watch"#)
+            .arg(env!("CARGO_BIN_EXE_berrah"))
+            .current_dir(dir)
+            .env("BERRAH_TZDB", "bundled")
+            .env_remove("BERRAH_CONFIG")
+            .env_remove("BERRAH_CAMPAIGNS")
+            .env_remove("DATABASE_URL")
+            .env_remove("BERRAH_NOW")
+            .env_remove("BERRAH_TOKEN_KEY")
+            .env("RUST_LOG", "warn,berrah=info")
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .unwrap();
+        let files = ["berrah.db", "berrah.db-wal", "berrah.db-shm"].map(|f| data.join(f));
+        super::support::eventually("the database and its WAL", 30, || {
+            let ready = files.iter().all(|f| f.exists());
+            async move { ready }
+        })
+        .await;
+        let modes: Vec<u32> = files.iter().map(|f| mode(f)).collect();
+        let data_mode = mode(&data);
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status();
+        let status = child.wait().unwrap();
+        let text = std::fs::read_to_string(&log).unwrap();
+        assert!(status.success(), "{status:?}\n{text}");
+        assert_eq!(data_mode, 0o700, "existing: {existing}\n{text}");
+        assert_eq!(modes, [0o600; 3], "existing: {existing}\n{text}");
+        if existing {
+            assert!(
+                text.contains("readable by other users; tightened"),
+                "{text}"
+            );
+        }
+    }
+}
+
+/// The outbox (accounts without credentials) is 0600 in a 0700 folder
+/// when it creates them, and an outbox left open is tightened.
+#[tokio::test]
+async fn the_outbox_is_private() {
+    use berrah::platforms::outbox::{FILE_NAME, Outbox};
+    let tmp = tempfile::tempdir().unwrap();
+    let data = tmp.path().join("data");
+    let record = |id: &str| berrah::platforms::outbox::OutboxRecord {
+        occurrence: id.into(),
+        campaign: "c".into(),
+        capsule: None,
+        post: "p".into(),
+        account: "a".into(),
+        platform: berrah::config::PlatformKind::Mastodon,
+        language: "fr".into(),
+        due_local: "2027-01-22T10:00:00+00:00".into(),
+        due_utc: t("2027-01-22T10:00:00Z"),
+        timezone: "Africa/Casablanca".into(),
+        published_at: t("2027-01-22T10:00:00Z"),
+        text: "t".into(),
+        title: None,
+        media: Vec::new(),
+        thread: Vec::new(),
+        first_comment: None,
+    };
+    let outbox = Outbox::in_dir(&data);
+    assert!(outbox.append(&record("o-1")).await.unwrap());
+    assert_eq!(mode(&data), 0o700);
+    assert_eq!(mode(&data.join(FILE_NAME)), 0o600);
+    set_mode(&data.join(FILE_NAME), 0o644);
+    assert!(outbox.append(&record("o-2")).await.unwrap());
+    assert_eq!(mode(&data.join(FILE_NAME)), 0o600);
+}

@@ -246,8 +246,11 @@ async fn the_daemon_keeps_its_data_folder_and_database_private() {
             .spawn()
             .unwrap();
         let files = ["berrah.db", "berrah.db-wal", "berrah.db-shm"].map(|f| data.join(f));
-        super::support::eventually("the database and its WAL", 30, || {
-            let ready = files.iter().all(|f| f.exists());
+        super::support::eventually("the daemon started, its database and WAL", 30, || {
+            let ready = files.iter().all(|f| f.exists())
+                && std::fs::read_to_string(&log)
+                    .unwrap_or_default()
+                    .contains("berrah daemon starting");
             async move { ready }
         })
         .await;
@@ -302,4 +305,68 @@ async fn the_outbox_is_private() {
     set_mode(&data.join(FILE_NAME), 0o644);
     assert!(outbox.append(&record("o-2")).await.unwrap());
     assert_eq!(mode(&data.join(FILE_NAME)), 0o600);
+}
+
+// -------------------------------------------------------------- token key
+
+/// `berrah run` with the token key in a file others may read: refused
+/// before anything else, with the `chmod 600` to run, never the key; once
+/// it is 0600 the daemon starts.
+#[tokio::test]
+async fn a_token_key_file_others_may_read_is_refused() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(
+        dir.join("berrah.toml"),
+        "[daemon]\ndata_dir = \"data\"\ntoken_key = \"file:token.key\"\n",
+    )
+    .unwrap();
+    std::fs::create_dir(dir.join("campaigns")).unwrap();
+    let key = dir.join("token.key");
+    std::fs::write(&key, "5a".repeat(32)).unwrap();
+    set_mode(&key, 0o644);
+    let command = || {
+        let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_berrah"));
+        cmd.current_dir(dir)
+            .env("BERRAH_TZDB", "bundled")
+            .env_remove("BERRAH_CONFIG")
+            .env_remove("BERRAH_CAMPAIGNS")
+            .env_remove("DATABASE_URL")
+            .env_remove("BERRAH_NOW")
+            .env_remove("BERRAH_TOKEN_KEY")
+            .env("RUST_LOG", "warn,berrah=info")
+            .args(["--config", "berrah.toml", "run", "--no-watch"])
+            .stdin(std::process::Stdio::null());
+        cmd
+    };
+    let out = command().output().unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{err}");
+    // The path as berrah resolved it (relative to berrah.toml's folder,
+    // here the working directory).
+    assert!(err.contains("run `chmod 600 token.key`"), "{err}");
+    assert!(err.contains("readable by other users"), "{err}");
+    assert!(!err.contains("5a5a5a"), "the key is never shown: {err}");
+
+    set_mode(&key, 0o600);
+    let log = dir.join("daemon.log");
+    let mut child = command()
+        .stdout(std::process::Stdio::null())
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    super::support::eventually("the daemon started", 30, || {
+        let started = std::fs::read_to_string(&log)
+            .unwrap_or_default()
+            .contains("berrah daemon starting");
+        async move { started }
+    })
+    .await;
+    let _ = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let status = child.wait().unwrap();
+    let text = std::fs::read_to_string(&log).unwrap();
+    assert!(status.success(), "{status:?}\n{text}");
+    assert!(!text.contains("chmod 600"), "{text}");
 }

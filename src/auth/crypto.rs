@@ -57,6 +57,10 @@ pub enum CryptoError {
     #[error("token key: cannot read `{path}`: {why}")]
     File { path: String, why: String },
     #[error(
+        "token key: `{path}` is readable by other users (mode {mode:o}); like ssh with a private key, berrah refuses it: run `chmod 600 {path}` (and make sure it belongs to the user berrah runs as)"
+    )]
+    KeyFileOpen { path: String, mode: u32 },
+    #[error(
         "token key from {source_name}: expected 32 bytes written as 64 hex digits or base64, found something else ({len} characters)"
     )]
     BadKey { source_name: String, len: usize },
@@ -68,6 +72,42 @@ pub enum CryptoError {
     Decrypt,
     #[error("the stored token is not in a format this berrah knows (version or length)")]
     Format,
+}
+
+/// Reads a key file, refusing one that group or others may read (checked
+/// on the opened handle, which the key is then read from). Opened
+/// non-blocking, so a FIFO in its place cannot hang the start.
+fn read_key_file(path: &Path) -> Result<String, CryptoError> {
+    use std::io::Read;
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+    let shown = path.display().to_string();
+    let fail = |e: std::io::Error| CryptoError::File {
+        path: shown.clone(),
+        why: e.to_string(),
+    };
+    let mut file = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK | libc::O_NOCTTY)
+        .open(path)
+        .map_err(fail)?;
+    let meta = file.metadata().map_err(fail)?;
+    if !meta.is_file() {
+        return Err(CryptoError::File {
+            path: shown,
+            why: "not a regular file".into(),
+        });
+    }
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o077 != 0 {
+        return Err(CryptoError::KeyFileOpen { path: shown, mode });
+    }
+    let mut text = String::new();
+    // A key is 64 characters; a few KiB is already far more than one.
+    (&mut file)
+        .take(4096)
+        .read_to_string(&mut text)
+        .map_err(fail)?;
+    Ok(text)
 }
 
 impl TokenKey {
@@ -121,10 +161,7 @@ impl TokenKey {
                     TokenKey::parse(&value, &format!("${var}")).map(Some)
                 } else if let Some(path) = source.strip_prefix("file:") {
                     let full = base_dir.join(path);
-                    let text = std::fs::read_to_string(&full).map_err(|e| CryptoError::File {
-                        path: full.display().to_string(),
-                        why: e.to_string(),
-                    })?;
+                    let text = read_key_file(&full)?;
                     TokenKey::parse(&text, &full.display().to_string()).map(Some)
                 } else {
                     Err(CryptoError::BadSource(source.to_string()))
@@ -262,8 +299,11 @@ mod tests {
 
     #[test]
     fn load_from_file_and_bad_source() {
+        use std::os::unix::fs::PermissionsExt;
         let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("k"), "11".repeat(32)).unwrap();
+        let k = dir.path().join("k");
+        std::fs::write(&k, "11".repeat(32)).unwrap();
+        std::fs::set_permissions(&k, std::fs::Permissions::from_mode(0o600)).unwrap();
         assert!(
             TokenKey::load(Some("file:k"), dir.path())
                 .unwrap()
@@ -280,6 +320,48 @@ mod tests {
         assert!(matches!(
             TokenKey::load(Some("env:BERRAH_TEST_SURELY_UNSET_VAR"), dir.path()),
             Err(CryptoError::MissingVar(_))
+        ));
+    }
+
+    #[test]
+    fn a_key_file_others_may_read_is_refused_with_the_chmod_to_run() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let k = dir.path().join("k");
+        std::fs::write(&k, "11".repeat(32)).unwrap();
+        for mode in [0o644, 0o640, 0o604, 0o660] {
+            std::fs::set_permissions(&k, std::fs::Permissions::from_mode(mode)).unwrap();
+            let err = TokenKey::load(Some("file:k"), dir.path()).unwrap_err();
+            assert!(
+                matches!(err, CryptoError::KeyFileOpen { mode: m, .. } if m == mode),
+                "{mode:o}: {err:?}"
+            );
+            let shown = err.to_string();
+            assert!(
+                shown.contains(&format!("chmod 600 {}", k.display())) && !shown.contains("1111"),
+                "{shown}"
+            );
+        }
+        for mode in [0o600, 0o400] {
+            std::fs::set_permissions(&k, std::fs::Permissions::from_mode(mode)).unwrap();
+            assert!(
+                TokenKey::load(Some("file:k"), dir.path())
+                    .unwrap()
+                    .is_some()
+            );
+        }
+        // A FIFO in its place is refused at once, never waited on.
+        let fifo = dir.path().join("fifo");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        assert!(matches!(
+            TokenKey::load(Some("file:fifo"), dir.path()),
+            Err(CryptoError::File { .. })
         ));
     }
 }

@@ -82,6 +82,7 @@ impl Credentials for FileCredentials {
             account: self.account.clone(),
             why,
         };
+        warn_if_others_may_read(&self.account, &self.path).await;
         match tokio::fs::read_to_string(&self.path).await {
             Ok(v) if !v.trim().is_empty() => Ok(SecretString::from(v.trim().to_string())),
             Ok(_) => Err(config(format!(
@@ -95,6 +96,41 @@ impl Credentials for FileCredentials {
             ))),
         }
     }
+}
+
+/// Logs once per file (per process) that a `file:` credential file is
+/// readable by group or others, with the `chmod` to run.
+///
+/// Warned, not refused as the token key file is: the key is read once at
+/// start, where a refusal stops the daemon in front of its operator, while
+/// a credential file is read at each publication of an unattended daemon,
+/// where a refusal would hold posts mid-campaign; and the usual secret
+/// mounts (Kubernetes secrets are 0644 by default, Docker's 0444) give that
+/// mode inside a container where no other user exists.
+async fn warn_if_others_may_read(account: &str, path: &Path) {
+    use std::os::unix::fs::PermissionsExt;
+    static WARNED: std::sync::Mutex<Vec<PathBuf>> = std::sync::Mutex::new(Vec::new());
+    let Ok(meta) = tokio::fs::metadata(path).await else {
+        return;
+    };
+    let mode = meta.permissions().mode() & 0o7777;
+    if mode & 0o077 == 0 {
+        return;
+    }
+    {
+        let mut warned = WARNED.lock().unwrap_or_else(|p| p.into_inner());
+        if warned.iter().any(|p| p == path) {
+            return;
+        }
+        warned.push(path.to_path_buf());
+    }
+    tracing::warn!(
+        account,
+        path = %path.display(),
+        mode = format!("{mode:o}"),
+        "the account's credential file is readable by other users: run `chmod 600 {}`",
+        path.display()
+    );
 }
 
 /// Where an account's `credentials` says its secret comes from.

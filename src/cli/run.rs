@@ -60,6 +60,14 @@ async fn run_async(global: &GlobalArgs, args: RunArgs) -> ExitCode {
         Some(start) => Arc::new(SimClock::scaled(start, 1.0)),
         None => Arc::new(SystemClock),
     };
+    // The data folder (database, outbox) is berrah's user's alone: 0700.
+    if let Err(e) = crate::store::private::private_dir(&loaded.data_dir) {
+        tracing::error!(
+            path = %loaded.data_dir.display(),
+            error = %e,
+            "could not make the data folder private: run `chmod 700` on it"
+        );
+    }
     let url = super::context::database_url(global, &loaded);
     let store = match Store::connect(&url).await {
         Ok(s) => s,

@@ -1,6 +1,8 @@
-//! Media: sniffing and measuring files ([`probe`]) and remembering what was
-//! uploaded per account ([`UploadCache`]) so a retry or a second post does not
-//! upload the same file again.
+//! Media: opening a file beneath its campaign's folder for publishing, once
+//! and regular files only ([`open`]), sniffing and measuring files
+//! ([`probe`]) and remembering what was uploaded per account
+//! ([`UploadCache`]) so a retry or a second post does not upload the same
+//! file again.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -8,6 +10,7 @@ use std::sync::Mutex;
 use async_trait::async_trait;
 
 pub mod cache;
+pub mod open;
 pub mod probe;
 
 /// Media already uploaded, per account and content hash (SHA-256, hex).

@@ -10,9 +10,10 @@
 //! [`accepts`] holds each platform's accepted types and limits (from
 //! `docs/platforms/<name>.md`).
 
-use std::fs::File;
 use std::io::{BufReader, Read};
 use std::path::{Path, PathBuf};
+
+use super::open::{MediaError, MediaReader, OpenedMedia, open_regular};
 
 use crate::config::PlatformKind;
 
@@ -59,6 +60,8 @@ impl MediaInfo {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ProbeError {
+    #[error(transparent)]
+    Open(#[from] MediaError),
     #[error("cannot read `{path}`: {source}")]
     Io {
         path: PathBuf,
@@ -79,19 +82,37 @@ pub enum ProbeError {
     },
 }
 
-/// Sniffs and measures one file.
+/// Sniffs and measures one file, opened by path (regular files only, a
+/// FIFO never blocks). For `berrah check`; publishing probes the handle it
+/// opened beneath the campaign's folder with [`probe_opened`].
 pub fn probe(path: &Path) -> Result<MediaInfo, ProbeError> {
+    let opened = open_regular(path).map_err(|e| match e {
+        MediaError::Missing { .. } => ProbeError::Io {
+            path: path.to_path_buf(),
+            source: std::io::ErrorKind::NotFound.into(),
+        },
+        e => ProbeError::Open(e),
+    })?;
+    probe_opened(&opened)
+}
+
+/// Sniffs and measures an opened file, reading only from its handle.
+pub fn probe_opened(opened: &OpenedMedia) -> Result<MediaInfo, ProbeError> {
+    let path = opened.path.as_path();
     let io = |source| ProbeError::Io {
         path: path.to_path_buf(),
         source,
     };
-    let file = File::open(path).map_err(io)?;
-    let size = file.metadata().map_err(io)?.len();
+    let size = opened.size;
     if size == 0 {
         return Err(ProbeError::Empty(path.to_path_buf()));
     }
     let mut head = Vec::with_capacity(8192);
-    (&file).take(8192).read_to_end(&mut head).map_err(io)?;
+    opened
+        .reader()
+        .take(8192)
+        .read_to_end(&mut head)
+        .map_err(io)?;
     let Some(kind) = infer::get(&head) else {
         return Err(ProbeError::UnknownType(path.to_path_buf()));
     };
@@ -118,8 +139,7 @@ pub fn probe(path: &Path) -> Result<MediaInfo, ProbeError> {
     };
     match info.kind {
         MediaKind::Image => {
-            let file = File::open(path).map_err(io)?;
-            match imagesize::reader_size(BufReader::new(file)) {
+            match imagesize::reader_size(BufReader::new(opened.reader())) {
                 Ok(dim) => {
                     info.width = u32::try_from(dim.width).ok();
                     info.height = u32::try_from(dim.height).ok();
@@ -130,8 +150,7 @@ pub fn probe(path: &Path) -> Result<MediaInfo, ProbeError> {
             }
         }
         MediaKind::Video if matches!(info.mime.as_str(), "video/mp4" | "video/quicktime") => {
-            let file = File::open(path).map_err(io)?;
-            measure_mp4(file, size, &mut info).map_err(corrupt)?;
+            measure_mp4(opened.reader(), size, &mut info).map_err(corrupt)?;
         }
         _ => {}
     }
@@ -191,7 +210,7 @@ fn mp4_boxes_are_sane(bytes: &[u8], depth: u32) -> bool {
 /// Reads the top-level boxes of a file without loading media data: `mdat`
 /// (the bulk of a video) is skipped by seeking, every other top-level box
 /// (`ftyp`, `moov`, ...) is read and walked.
-fn mp4_structure_ok(file: &mut File, size: u64) -> std::io::Result<bool> {
+fn mp4_structure_ok(file: &mut MediaReader, size: u64) -> std::io::Result<bool> {
     use std::io::{Seek, SeekFrom};
     let mut at = 0u64;
     while at < size {
@@ -233,7 +252,7 @@ fn mp4_structure_ok(file: &mut File, size: u64) -> std::io::Result<bool> {
     Ok(true)
 }
 
-fn measure_mp4(mut file: File, size: u64, info: &mut MediaInfo) -> Result<(), String> {
+fn measure_mp4(mut file: MediaReader, size: u64, info: &mut MediaInfo) -> Result<(), String> {
     if !mp4_structure_ok(&mut file, size).map_err(|e| e.to_string())? {
         return Err("its box structure is malformed (a box size is wrong)".to_string());
     }

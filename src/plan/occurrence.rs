@@ -1,6 +1,6 @@
 //! One dated publication: the unit that flows from the plan into the queue.
 
-use std::path::PathBuf;
+use std::path::{Component, Path, PathBuf};
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -80,4 +80,100 @@ pub struct MediaRef {
     /// Thumbnail or cover image, resolved like `path`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub thumbnail: Option<PathBuf>,
+}
+
+impl MediaRef {
+    /// The campaign's folder and the file's path beneath it, for
+    /// [`crate::media::open::open_beneath`]. `path` is the folder joined with
+    /// `file`, so the folder is `path` without `file`'s components. An
+    /// absolute `file` or one with `..` is returned as it is, for the opener
+    /// to refuse.
+    pub fn beneath(&self) -> (PathBuf, PathBuf) {
+        let rel = Path::new(&self.file);
+        let plain = rel
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir));
+        let normal: PathBuf = rel
+            .components()
+            .filter(|c| matches!(c, Component::Normal(_)))
+            .collect();
+        let parent = self.path.parent().unwrap_or(Path::new("")).to_path_buf();
+        if !plain || normal.as_os_str().is_empty() {
+            return (parent, rel.to_path_buf());
+        }
+        if self.path.ends_with(&normal) {
+            let mut folder = self.path.clone();
+            for _ in normal.components() {
+                folder.pop();
+            }
+            return (folder, normal);
+        }
+        // Not made by planning (a hand-built reference): the file `path`
+        // names, beneath its own folder.
+        let name = self.path.file_name().map(PathBuf::from).unwrap_or(normal);
+        (parent, name)
+    }
+
+    /// The thumbnail's folder and path beneath it, like [`MediaRef::beneath`]
+    /// (the thumbnail was resolved against the same folder).
+    pub fn thumbnail_beneath(&self) -> Option<(PathBuf, PathBuf)> {
+        let thumb = self.thumbnail.as_ref()?;
+        let (folder, _) = self.beneath();
+        let rel = thumb
+            .strip_prefix(&folder)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|_| thumb.clone());
+        Some((folder, rel))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn media(file: &str, path: &str, thumb: Option<&str>) -> MediaRef {
+        MediaRef {
+            file: file.into(),
+            path: path.into(),
+            alt: None,
+            thumbnail: thumb.map(PathBuf::from),
+        }
+    }
+
+    #[test]
+    fn the_folder_is_the_path_without_the_file() {
+        let m = media(
+            "./media/a.jpg",
+            "/srv/c/./media/a.jpg",
+            Some("/srv/c/media/t.jpg"),
+        );
+        assert_eq!(
+            m.beneath(),
+            (PathBuf::from("/srv/c"), PathBuf::from("media/a.jpg"))
+        );
+        assert_eq!(
+            m.thumbnail_beneath(),
+            Some((PathBuf::from("/srv/c"), PathBuf::from("media/t.jpg")))
+        );
+        // A campaign file given by bare name: the working directory.
+        let m = media("a.jpg", "a.jpg", None);
+        assert_eq!(m.beneath(), (PathBuf::new(), PathBuf::from("a.jpg")));
+        assert_eq!(m.thumbnail_beneath(), None);
+        // Built by hand with another path: that path's file, in its folder.
+        let m = media("media/a.jpg", "/tmp/x/a.jpg", None);
+        assert_eq!(
+            m.beneath(),
+            (PathBuf::from("/tmp/x"), PathBuf::from("a.jpg"))
+        );
+    }
+
+    #[test]
+    fn escapes_are_kept_for_the_opener_to_refuse() {
+        let m = media("../x.jpg", "/srv/c/../x.jpg", Some("/etc/passwd"));
+        assert_eq!(m.beneath().1, PathBuf::from("../x.jpg"));
+        assert_eq!(
+            m.thumbnail_beneath().unwrap().1,
+            PathBuf::from("/etc/passwd")
+        );
+    }
 }

@@ -5,7 +5,8 @@
 //! Platform modules keep their own endpoints, bodies and error codes; only
 //! the rules that are the same everywhere live here.
 
-use std::path::Path;
+use std::io::Read;
+use std::path::{Path, PathBuf};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -13,9 +14,11 @@ use jiff::Timestamp;
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use sha2::{Digest, Sha256};
-use tokio::io::AsyncReadExt;
 
 use super::Outcome;
+use crate::media::open::{OpenedMedia, open_beneath};
+use crate::media::probe::{MediaInfo, probe_opened};
+use crate::plan::MediaRef;
 
 /// How far a request got before a transport fault, which decides whether it
 /// may have reached the platform.
@@ -228,80 +231,172 @@ impl RateLimits {
     }
 }
 
-/// A media file read for upload: its size, sniffed type and SHA-256 (the key
-/// of the upload cache), computed by streaming the file once.
+/// A media file opened for upload: its size, sniffed type, measures and
+/// SHA-256 (the key of the upload cache), all read from the one handle
+/// opened beneath the campaign's folder ([`crate::media::open`]), which the
+/// upload then streams from too. The file is never opened by path again.
 #[derive(Debug, Clone)]
 pub struct MediaFile {
+    /// The file's path, for messages only.
     pub path: std::path::PathBuf,
     pub size: u64,
     pub mime: String,
     pub sha256: String,
     /// The file name to send in multipart forms.
     pub file_name: String,
+    /// What probing the handle found (dimensions, duration, codec).
+    pub info: MediaInfo,
+    opened: OpenedMedia,
 }
 
-/// Reads a media file's size, type and hash without holding it in memory.
-pub async fn media_file(path: &Path) -> Result<MediaFile, String> {
-    let info = {
-        let p = path.to_path_buf();
-        tokio::task::spawn_blocking(move || crate::media::probe::probe(&p))
-            .await
-            .map_err(|e| format!("could not read `{}`: {e}", path.display()))?
-            .map_err(|e| e.to_string())?
-    };
-    let mut file = tokio::fs::File::open(path)
+/// Opens a post's media file beneath its campaign's folder, probes and hashes it.
+pub async fn media_file(m: &MediaRef) -> Result<MediaFile, String> {
+    let (dir, rel) = m.beneath();
+    open_media(dir, rel).await
+}
+
+/// The same for a media's thumbnail, when it has one.
+pub async fn thumbnail_file(m: &MediaRef) -> Option<Result<MediaFile, String>> {
+    let (dir, rel) = m.thumbnail_beneath()?;
+    Some(open_media(dir, rel).await)
+}
+
+/// The size of a post's media file, opened beneath its campaign's folder
+/// like [`media_file`] (for asking a platform about an upload in progress).
+pub async fn media_size(m: &MediaRef) -> Result<u64, String> {
+    let (dir, rel) = m.beneath();
+    tokio::task::spawn_blocking(move || open_beneath(&dir, &rel).map(|o| o.size))
         .await
-        .map_err(|e| format!("could not open `{}`: {e}", path.display()))?;
+        .map_err(|e| e.to_string())?
+        .map_err(|e| e.to_string())
+}
+
+async fn open_media(dir: PathBuf, rel: PathBuf) -> Result<MediaFile, String> {
+    let shown = dir.join(&rel);
+    tokio::task::spawn_blocking(move || read_media(&dir, &rel))
+        .await
+        .map_err(|e| format!("could not read `{}`: {e}", shown.display()))?
+}
+
+/// Opens once, checks, probes and hashes, all on the same handle.
+fn read_media(dir: &Path, rel: &Path) -> Result<MediaFile, String> {
+    let opened = open_beneath(dir, rel).map_err(|e| {
+        format!("{e}; nothing of it was read or sent: once it is fixed, `berrah retry` the entry")
+    })?;
+    let path = opened.path.clone();
+    let info = probe_opened(&opened).map_err(|e| e.to_string())?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 256 * 1024];
+    let mut reader = opened.reader();
     loop {
-        let n = file
+        let n = reader
             .read(&mut buf)
-            .await
             .map_err(|e| format!("could not read `{}`: {e}", path.display()))?;
         if n == 0 {
             break;
         }
         hasher.update(&buf[..n]);
     }
-    let file_name = path
+    let file_name = rel
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| format!("media.{}", info.extension));
     Ok(MediaFile {
-        path: path.to_path_buf(),
-        size: info.size,
-        mime: info.mime,
+        path,
+        size: opened.size,
+        mime: info.mime.clone(),
         sha256: hex::encode(hasher.finalize()),
         file_name,
+        info,
+        opened,
     })
 }
 
-/// A streaming request body over a whole file (never loaded into memory).
-pub async fn file_body(path: &Path) -> Result<reqwest::Body, String> {
-    let file = tokio::fs::File::open(path)
-        .await
-        .map_err(|e| format!("could not open `{}`: {e}", path.display()))?;
-    let stream = tokio_util::io::ReaderStream::new(file);
-    Ok(reqwest::Body::wrap_stream(stream))
+/// A media file over an empty temporary file, for unit tests of messages
+/// and of what is sent (never opened beneath a folder).
+#[cfg(test)]
+pub(crate) fn test_media_file(path: &str, mime: &str, size: u64) -> MediaFile {
+    let path = PathBuf::from(path);
+    MediaFile {
+        file_name: path
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default(),
+        size,
+        mime: mime.to_string(),
+        sha256: "00".into(),
+        info: MediaInfo {
+            size,
+            mime: mime.to_string(),
+            extension: String::new(),
+            kind: crate::media::probe::MediaKind::Other,
+            width: None,
+            height: None,
+            duration: None,
+            video_codec: None,
+            has_audio: None,
+        },
+        opened: OpenedMedia::for_tests(path.clone(), size),
+        path,
+    }
 }
 
-/// Reads `len` bytes of a file from `offset` (one chunk of a chunked upload).
-pub async fn file_chunk(path: &Path, offset: u64, len: usize) -> Result<Vec<u8>, String> {
-    use tokio::io::AsyncSeekExt;
-    let mut file = tokio::fs::File::open(path)
+/// How much one read of a streamed upload takes from the file.
+const STREAM_CHUNK: u64 = 256 * 1024;
+
+/// A streaming request body over the whole file (never loaded into memory).
+pub fn file_body(file: &MediaFile) -> reqwest::Body {
+    file_section(file, 0, file.size)
+}
+
+/// A streaming body over `len` bytes of the file from `offset`, read from
+/// the opened handle. A file that got shorter since it was opened ends the
+/// stream with an error rather than sending less than announced.
+pub fn file_section(file: &MediaFile, offset: u64, len: u64) -> reqwest::Body {
+    let state = (file.opened.clone(), offset, offset.saturating_add(len));
+    let stream = futures_util::stream::try_unfold(state, |(opened, at, end)| async move {
+        if at >= end {
+            return Ok(None);
+        }
+        let want = (end - at).min(STREAM_CHUNK) as usize;
+        let reading = opened.clone();
+        let buf = tokio::task::spawn_blocking(move || {
+            let mut buf = vec![0u8; want];
+            let n = reading.read_at(&mut buf, at)?;
+            buf.truncate(n);
+            Ok::<_, std::io::Error>(buf)
+        })
         .await
-        .map_err(|e| format!("could not open `{}`: {e}", path.display()))?;
-    file.seek(std::io::SeekFrom::Start(offset))
-        .await
-        .map_err(|e| format!("could not read `{}`: {e}", path.display()))?;
-    let mut buf = Vec::with_capacity(len);
-    (&mut file)
-        .take(len as u64)
-        .read_to_end(&mut buf)
-        .await
-        .map_err(|e| format!("could not read `{}`: {e}", path.display()))?;
-    Ok(buf)
+        .map_err(std::io::Error::other)??;
+        if buf.is_empty() {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                format!(
+                    "`{}` became shorter while it was sent",
+                    opened.path.display()
+                ),
+            ));
+        }
+        let next = at + buf.len() as u64;
+        Ok(Some((buf, (opened, next, end))))
+    });
+    reqwest::Body::wrap_stream(stream)
+}
+
+/// Reads `len` bytes of the file from `offset` (one chunk of a chunked upload).
+pub async fn file_chunk(file: &MediaFile, offset: u64, len: usize) -> Result<Vec<u8>, String> {
+    let opened = file.opened.clone();
+    let path = file.path.clone();
+    tokio::task::spawn_blocking(move || {
+        let mut buf = vec![0u8; len];
+        let n = opened.read_at(&mut buf, offset)?;
+        buf.truncate(n);
+        Ok::<_, std::io::Error>(buf)
+    })
+    .await
+    .map_err(std::io::Error::other)
+    .and_then(|r| r)
+    .map_err(|e| format!("could not read `{}`: {e}", path.display()))
 }
 
 /// The outcome of credentials that cannot be read: a transient fault of the

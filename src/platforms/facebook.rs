@@ -142,7 +142,7 @@ impl Facebook {
                         form = form.text(k, v);
                     }
                     if let Some((name, f)) = file {
-                        let body = file_body(&f.path).await?;
+                        let body = file_body(&f);
                         let part = Part::stream_with_length(body, f.size)
                             .file_name(f.file_name.clone())
                             .mime_str(&f.mime)
@@ -166,7 +166,7 @@ impl Facebook {
         let mut images = Vec::new();
         let mut videos = Vec::new();
         for m in &job.content.media {
-            let f = media_file(&m.path).await.map_err(|e| Outcome::Failed {
+            let f = media_file(m).await.map_err(|e| Outcome::Failed {
                 reason: format!("media `{}`: {e}", m.file),
             })?;
             if f.mime.starts_with("image/") {
@@ -426,7 +426,7 @@ impl Facebook {
                     ),
                 });
             }
-            let bytes = file_chunk(&f.path, start, (end - start) as usize)
+            let bytes = file_chunk(f, start, (end - start) as usize)
                 .await
                 .map_err(|e| Outcome::Failed { reason: e })?;
             let fields = vec![

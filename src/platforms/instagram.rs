@@ -196,7 +196,7 @@ impl Instagram {
         };
         let mut items = Vec::new();
         for m in &job.content.media {
-            let file = media_file(&m.path)
+            let file = media_file(m)
                 .await
                 .map_err(|e| failed(format!("media `{}`: {e}", m.file)))?;
             let video = file.mime.starts_with("video/");

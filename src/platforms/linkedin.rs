@@ -417,18 +417,16 @@ impl Linkedin {
                     .put(url)
                     .header(AUTHORIZATION, AuthScheme::Bearer.header(&secret))
                     .header("content-type", "application/octet-stream");
-                let path = file.path.clone();
+                let file = file.clone();
                 let size = file.size;
                 async move {
                     Ok(match part {
                         Some((first, last)) => {
                             let bytes =
-                                file_chunk(&path, first, (last - first + 1) as usize).await?;
+                                file_chunk(&file, first, (last - first + 1) as usize).await?;
                             req.body(bytes)
                         }
-                        None => req
-                            .header("content-length", size)
-                            .body(file_body(&path).await?),
+                        None => req.header("content-length", size).body(file_body(&file)),
                     })
                 }
             })
@@ -660,7 +658,7 @@ impl Linkedin {
         let mut images = Vec::new();
         let mut videos = Vec::new();
         for m in &job.content.media {
-            let f = media_file(&m.path).await.map_err(|e| Outcome::Failed {
+            let f = media_file(m).await.map_err(|e| Outcome::Failed {
                 reason: format!("media `{}`: {e}", m.file),
             })?;
             if f.mime.starts_with("video/") {

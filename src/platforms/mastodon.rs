@@ -305,7 +305,7 @@ impl Mastodon {
         }
         let mut files = Vec::with_capacity(media.len());
         for m in media {
-            let file = media_file(&m.path).await.map_err(|e| Outcome::Failed {
+            let file = media_file(m).await.map_err(|e| Outcome::Failed {
                 reason: format!("media `{}`: {e}", m.file),
             })?;
             files.push(file);
@@ -390,12 +390,8 @@ impl Mastodon {
         let url = format!("{base}/api/v2/media");
         let answer = self
             .call(what, |secret| {
-                let std_file = std::fs::File::open(&file.path).map_err(|e| Outcome::Failed {
-                    reason: format!("{what}: could not open `{}`: {e}", file.path.display()),
-                })?;
-                let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(std_file));
                 let part = reqwest::multipart::Part::stream_with_length(
-                    reqwest::Body::wrap_stream(stream),
+                    common::file_body(file),
                     file.size,
                 )
                 .file_name(file.file_name.clone())

@@ -165,11 +165,12 @@ impl Outbox {
 /// Reads what other writers (or an earlier run) appended since `state.read_to`,
 /// then appends `line` if `id` is not in the file, and syncs it to disk.
 fn append_blocking(path: &Path, state: &mut Seen, id: &str, line: &str) -> std::io::Result<bool> {
-    if let Some(parent) = path.parent()
-        && !parent.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(parent)?;
+    // The data folder 0700 if it is created here, the file 0600: it holds
+    // texts before they are public. An existing file more open is tightened.
+    if let Some(parent) = path.parent() {
+        crate::store::private::create_dir(parent)?;
     }
+    crate::store::private::private_file(path)?;
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

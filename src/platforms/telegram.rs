@@ -38,7 +38,7 @@ use reqwest::{RequestBuilder, StatusCode};
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
-use super::common::{MediaFile, excerpt, header_str, media_file, transport_outcome};
+use super::common::{MediaFile, excerpt, file_body, header_str, media_file, transport_outcome};
 use super::{Checkpoint, Idempotency, Outcome, Platform, PlatformDeps, Progress, PublishJob};
 use crate::config::PlatformKind;
 use crate::plan::MediaRef;
@@ -318,12 +318,9 @@ pub fn classify_error(
     }
 }
 
-/// A multipart file part streamed from disk.
+/// A multipart file part streamed from the file's opened handle.
 fn file_part(file: &MediaFile) -> Result<reqwest::multipart::Part, String> {
-    let std_file = std::fs::File::open(&file.path)
-        .map_err(|e| format!("could not open `{}`: {e}", file.path.display()))?;
-    let stream = tokio_util::io::ReaderStream::new(tokio::fs::File::from_std(std_file));
-    reqwest::multipart::Part::stream_with_length(reqwest::Body::wrap_stream(stream), file.size)
+    reqwest::multipart::Part::stream_with_length(file_body(file), file.size)
         .file_name(file.file_name.clone())
         .mime_str(&file.mime)
         .map_err(|e| format!("unusable media type `{}`: {e}", file.mime))
@@ -537,7 +534,7 @@ impl Telegram {
     async fn read_media<'a>(&self, job: &'a PublishJob) -> Result<Vec<Item<'a>>, Outcome> {
         let mut items = Vec::new();
         for m in &job.content.media {
-            let file = media_file(&m.path).await.map_err(|e| Outcome::Failed {
+            let file = media_file(m).await.map_err(|e| Outcome::Failed {
                 reason: format!("media `{}`: {e}", m.file),
             })?;
             let Some(kind) = Kind::from_mime(&file.mime) else {

@@ -36,8 +36,8 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 use super::common::{
-    RateLimits, classify_status, describe_transport, excerpt, header_str, media_file, retry_at,
-    transport_outcome,
+    RateLimits, classify_status, describe_transport, excerpt, file_section, header_str, media_file,
+    retry_at, transport_outcome,
 };
 use super::{Checkpoint, Idempotency, Outcome, Platform, PlatformDeps, Progress, PublishJob};
 use crate::config::PlatformKind;
@@ -264,7 +264,7 @@ impl XClient {
     ) -> Result<Vec<String>, Outcome> {
         let mut files = Vec::new();
         for media in &job.content.media {
-            let file = media_file(&media.path)
+            let file = media_file(media)
                 .await
                 .map_err(|reason| Outcome::Failed { reason })?;
             files.push(file);
@@ -364,7 +364,7 @@ impl XClient {
             let path = format!("/2/media/upload/{id}/append");
             let resp = self
                 .call(token, &self.media_limits, || async {
-                    let body = file_section(&file.path, offset, len).await?;
+                    let body = file_section(file, offset, len);
                     let part = reqwest::multipart::Part::stream_with_length(body, len)
                         .file_name("blob")
                         .mime_str("application/octet-stream")
@@ -595,19 +595,6 @@ fn upload_cache_key(sha256: &str, alt: Option<&str>) -> String {
 
 fn processing_key(sha256: &str) -> String {
     format!("x.processing.{sha256}")
-}
-
-/// A streaming body over `len` bytes of a file from `offset`.
-async fn file_section(path: &Path, offset: u64, len: u64) -> Result<reqwest::Body, String> {
-    use tokio::io::{AsyncReadExt, AsyncSeekExt};
-    let mut file = tokio::fs::File::open(path)
-        .await
-        .map_err(|e| format!("could not open `{}`: {e}", path.display()))?;
-    file.seek(std::io::SeekFrom::Start(offset))
-        .await
-        .map_err(|e| format!("could not read `{}`: {e}", path.display()))?;
-    let stream = tokio_util::io::ReaderStream::new(file.take(len));
-    Ok(reqwest::Body::wrap_stream(stream))
 }
 
 fn refused_credentials(message: &str) -> Outcome {

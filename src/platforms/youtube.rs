@@ -23,7 +23,6 @@
 //! [`Platform::resolve`] asks it what happened after a crash.
 
 use std::future::Future;
-use std::path::Path;
 
 use async_trait::async_trait;
 use jiff::Timestamp;
@@ -32,7 +31,10 @@ use reqwest::header::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
-use super::common::{MediaFile, describe_transport, excerpt, header_str, media_file, retry_at};
+use super::common::{
+    MediaFile, describe_transport, excerpt, file_body, file_section, header_str, media_file,
+    media_size, retry_at, thumbnail_file,
+};
 use super::{Checkpoint, Idempotency, Outcome, Platform, PlatformDeps, Progress, PublishJob};
 use crate::config::PlatformKind;
 use crate::plan::Content;
@@ -298,7 +300,7 @@ impl YouTube {
             let what = format!("uploading `{}` to YouTube", file.path.display());
             let sent = self
                 .call(token, || async {
-                    let body = file_section(&file.path, offset, len).await?;
+                    let body = file_section(file, offset, len);
                     Ok(self
                         .deps
                         .http
@@ -376,28 +378,25 @@ impl YouTube {
     async fn thumbnail(
         &self,
         token: &mut Token,
-        job: &PublishJob,
         video_id: &str,
         progress: &mut Progress,
         checkpoint: &dyn Checkpoint,
+        image: Option<&MediaFile>,
     ) -> Result<(), Outcome> {
-        let Some(path) = job.content.media.iter().find_map(|m| m.thumbnail.clone()) else {
+        let Some(image) = image else {
             return Ok(());
         };
         if progress.extra.contains_key(THUMBNAIL_KEY) {
             return Ok(());
         }
-        let image = media_file(&path)
-            .await
-            .map_err(|reason| Outcome::Failed { reason })?;
         let url = format!(
             "{}/upload/youtube/v3/thumbnails/set?videoId={video_id}&uploadType=media",
             self.base
         );
-        let what = format!("setting the thumbnail `{}`", path.display());
+        let what = format!("setting the thumbnail `{}`", image.path.display());
         let resp = self
             .call(token, || async {
-                let body = file_section(&image.path, 0, image.size).await?;
+                let body = file_body(image);
                 Ok(self
                     .deps
                     .http
@@ -434,13 +433,15 @@ impl YouTube {
         } else {
             None
         };
-        check_thumbnail(&job.content).await?;
+        // Opened (beneath the campaign's folder) and checked before the
+        // video goes out, then uploaded from the same handle.
+        let thumbnail = check_thumbnail(&job.content).await?;
         let mut token = self.token().await?;
         let video_id = match (progress.remote_id.clone(), metadata) {
             (Some(id), _) => id,
             (None, metadata) => {
                 let metadata = metadata.unwrap_or(Value::Null);
-                let file = media_file(&video.path)
+                let file = media_file(video)
                     .await
                     .map_err(|reason| Outcome::Failed { reason })?;
                 if !file.mime.starts_with("video/") {
@@ -463,8 +464,14 @@ impl YouTube {
                 id
             }
         };
-        self.thumbnail(&mut token, job, &video_id, &mut progress, checkpoint)
-            .await?;
+        self.thumbnail(
+            &mut token,
+            &video_id,
+            &mut progress,
+            checkpoint,
+            thumbnail.as_ref(),
+        )
+        .await?;
         Ok(Outcome::Published {
             url: Some(watch_url(&video_id)),
             remote_id: video_id,
@@ -566,10 +573,7 @@ impl Platform for YouTube {
         }
         let session = job.progress.extra.get(SESSION_KEY)?;
         let video = video_of(&job.content).ok()?;
-        let size = match tokio::fs::metadata(&video.path).await {
-            Ok(m) => m.len(),
-            Err(_) => return None,
-        };
+        let size = media_size(video).await.ok()?;
         let mut token = match self.token().await {
             Ok(t) => t,
             Err(o) => return Some(o),
@@ -625,19 +629,6 @@ async fn save(checkpoint: &dyn Checkpoint, progress: &Progress) -> Result<(), Ou
         })
 }
 
-async fn file_section(path: &Path, offset: u64, len: u64) -> Result<reqwest::Body, String> {
-    use tokio::io::{AsyncReadExt, AsyncSeekExt};
-    let mut file = tokio::fs::File::open(path)
-        .await
-        .map_err(|e| format!("could not open `{}`: {e}", path.display()))?;
-    file.seek(std::io::SeekFrom::Start(offset))
-        .await
-        .map_err(|e| format!("could not read `{}`: {e}", path.display()))?;
-    Ok(reqwest::Body::wrap_stream(
-        tokio_util::io::ReaderStream::new(file.take(len)),
-    ))
-}
-
 /// `https://www.youtube.com/watch?v=<id>`.
 pub fn watch_url(id: &str) -> String {
     format!("https://www.youtube.com/watch?v={id}")
@@ -661,12 +652,17 @@ fn video_of(content: &Content) -> Result<&crate::plan::MediaRef, Outcome> {
         })
 }
 
-async fn check_thumbnail(content: &Content) -> Result<(), Outcome> {
-    let Some(path) = content.media.iter().find_map(|m| m.thumbnail.clone()) else {
-        return Ok(());
+/// The post's thumbnail, opened and checked against YouTube's rules.
+async fn check_thumbnail(content: &Content) -> Result<Option<MediaFile>, Outcome> {
+    let Some(image) = content.media.iter().find_map(|m| {
+        m.thumbnail.as_ref()?;
+        Some(thumbnail_file(m))
+    }) else {
+        return Ok(None);
     };
-    let image = media_file(&path)
+    let image = image
         .await
+        .expect("a media with a thumbnail")
         .map_err(|reason| Outcome::Failed { reason })?;
     if !matches!(image.mime.as_str(), "image/jpeg" | "image/png")
         || image.size > THUMBNAIL_MAX_BYTES
@@ -674,13 +670,13 @@ async fn check_thumbnail(content: &Content) -> Result<(), Outcome> {
         return Err(Outcome::Failed {
             reason: format!(
                 "the thumbnail `{}` is {} of {} bytes; YouTube takes JPEG or PNG up to 2 MB",
-                path.display(),
+                image.path.display(),
                 image.mime,
                 image.size
             ),
         });
     }
-    Ok(())
+    Ok(Some(image))
 }
 
 /// The title: `content.title`, else the text's first line (cut to 100 characters).

@@ -85,6 +85,7 @@ pub use self::queue::{Candidate, ClaimSkip, Decide, EntryCheckpoint, Finish, Tak
 pub use self::types::*;
 
 mod ops;
+pub mod private;
 mod queue;
 mod row;
 mod sync;
@@ -404,11 +405,15 @@ async fn open_sqlite(
         .trim_start_matches("sqlite:");
     let path = path.split('?').next().unwrap_or(path);
     let in_memory = path.is_empty() || path.starts_with(":memory:") || url.contains("mode=memory");
-    if !in_memory
-        && let Some(parent) = std::path::Path::new(path).parent()
-        && !parent.as_os_str().is_empty()
-    {
-        std::fs::create_dir_all(parent).map_err(sqlx::Error::Io)?;
+    if !in_memory {
+        // The folder 0700 when berrah creates it, the files 0600 before
+        // SQLite opens them (its -wal and -shm take the database's mode).
+        let file = std::path::Path::new(path);
+        if let Some(parent) = file.parent() {
+            private::create_dir(parent).map_err(sqlx::Error::Io)?;
+        }
+        private::private_file(file).map_err(sqlx::Error::Io)?;
+        tighten_sqlite_companions(file);
     }
     let connect = SqliteConnectOptions::from_str(url)?
         .create_if_missing(true)
@@ -428,7 +433,28 @@ async fn open_sqlite(
         pool = pool.max_connections(options.max_connections.clamp(1, 4));
     }
     let pool = until_unlocked(|| pool.clone().connect_with(connect.clone())).await?;
+    if !in_memory {
+        tighten_sqlite_companions(std::path::Path::new(path));
+    }
     Ok((pool, (!in_memory).then_some(connect)))
+}
+
+/// Tightens the `-wal`, `-shm` and `-journal` files beside a database, when
+/// they exist and are more open than 0600 (made by an older berrah or by
+/// hand). A failure is logged: the database itself is already private.
+fn tighten_sqlite_companions(db: &std::path::Path) {
+    for suffix in ["-wal", "-shm", "-journal"] {
+        let mut name = db.as_os_str().to_owned();
+        name.push(suffix);
+        let companion = std::path::PathBuf::from(name);
+        if let Err(e) = private::tighten(&companion, "file") {
+            tracing::warn!(
+                path = %companion.display(),
+                error = %e,
+                "could not make the file private: run `chmod 600` on it"
+            );
+        }
+    }
 }
 
 /// Runs `open` again while SQLite answers "database is locked", up to

@@ -1154,12 +1154,19 @@ async fn a_ready_made_access_token_without_refresh_needs_login_when_expired() {
     assert_eq!(fake.token_requests("refresh_token"), 0);
 }
 
+/// A key file readable by its owner only (others are refused).
+fn private(path: &std::path::Path) {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).unwrap();
+}
+
 #[tokio::test]
 async fn the_daemon_refuses_to_start_without_the_key_once_tokens_exist() {
     let dir = tempfile::tempdir().unwrap();
     let url = berrah::store::testing::sqlite_url(&dir.path().join("berrah.db"));
     let store = berrah::store::Store::connect(&url).await.unwrap();
     std::fs::write(dir.path().join("key"), "cd".repeat(32)).unwrap();
+    private(&dir.path().join("key"));
     // Nothing stored: no key needed.
     let none = berrah::auth::sources::daemon_key(
         &store,
@@ -1185,6 +1192,7 @@ async fn the_daemon_refuses_to_start_without_the_key_once_tokens_exist() {
     .await
     .unwrap();
     std::fs::write(dir.path().join("other"), "ef".repeat(32)).unwrap();
+    private(&dir.path().join("other"));
     let err = berrah::auth::sources::daemon_key(&store, Some("file:other"), dir.path())
         .await
         .unwrap_err();
@@ -1192,6 +1200,7 @@ async fn the_daemon_refuses_to_start_without_the_key_once_tokens_exist() {
     assert!(err.to_string().contains("oim-telegram"));
     assert!(!err.to_string().contains("bot-token"));
     std::fs::write(dir.path().join("short"), "ef".repeat(16)).unwrap();
+    private(&dir.path().join("short"));
     let err = berrah::auth::sources::daemon_key(&store, Some("file:short"), dir.path())
         .await
         .unwrap_err();

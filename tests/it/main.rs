@@ -12,6 +12,7 @@ mod meta_linkedin;
 mod ops;
 mod plan;
 mod platforms_open;
+mod security;
 mod store;
 mod tzdb;
 mod webhook;

@@ -887,7 +887,7 @@ async fn youtube_expired_session_restarts_unless_its_last_bytes_were_sent() {
     let dir = tempfile::tempdir().unwrap();
     let video = mp4_file(dir.path(), "capsule.mp4", 1000);
     let mut j = job(acct, "fr", capsule(&video, None));
-    let sha = berrah::platforms::common::media_file(&video)
+    let sha = berrah::platforms::common::media_file(&j.content.media[0])
         .await
         .unwrap()
         .sha256;

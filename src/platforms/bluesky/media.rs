@@ -2,8 +2,6 @@
 //! Bluesky's limits, then its blob from the progress or the upload cache,
 //! else `uploadBlob` streamed from disk.
 
-use std::path::PathBuf;
-
 use reqwest::Method;
 use serde_json::Value;
 
@@ -16,7 +14,8 @@ use crate::platforms::{Checkpoint, Outcome, Progress, PublishJob, common};
 /// A media file measured and checked for Bluesky.
 #[derive(Debug, Clone)]
 pub(super) struct Prepared {
-    pub(super) path: PathBuf,
+    /// The file opened beneath the campaign's folder, uploaded from its handle.
+    pub(super) media: common::MediaFile,
     /// The path as the campaign file names it.
     pub(super) file: String,
     pub(super) mime: String,
@@ -33,18 +32,10 @@ impl Bluesky {
     pub(super) async fn prepare_media(&self, job: &PublishJob) -> Result<Vec<Prepared>, Outcome> {
         let mut out = Vec::new();
         for m in &job.content.media {
-            let path = m.path.clone();
-            let info = tokio::task::spawn_blocking({
-                let path = path.clone();
-                move || crate::media::probe::probe(&path)
-            })
-            .await
-            .map_err(|e| Outcome::Failed {
-                reason: format!("could not read `{}`: {e}", m.file),
-            })?
-            .map_err(|e| Outcome::Failed {
-                reason: e.to_string(),
-            })?;
+            let file = common::media_file(m)
+                .await
+                .map_err(|reason| Outcome::Failed { reason })?;
+            let info = file.info.clone();
             match info.kind {
                 MediaKind::Image => {
                     if info.size > MAX_IMAGE_BYTES {
@@ -83,15 +74,12 @@ impl Bluesky {
                     });
                 }
             }
-            let file = common::media_file(&path)
-                .await
-                .map_err(|reason| Outcome::Failed { reason })?;
             out.push(Prepared {
-                path,
                 file: m.file.clone(),
-                mime: file.mime,
+                mime: file.mime.clone(),
                 size: file.size,
-                sha256: file.sha256,
+                sha256: file.sha256.clone(),
+                media: file,
                 alt: m.alt.clone().unwrap_or_default(),
                 dims: info.width.zip(info.height),
                 video: info.kind == MediaKind::Video,
@@ -225,7 +213,7 @@ mod tests {
     #[test]
     fn saved_blobs_must_match_the_file() {
         let m = Prepared {
-            path: "/c/p.png".into(),
+            media: common::test_media_file("/c/p.png", "image/png", 42),
             file: "p.png".into(),
             mime: "image/png".into(),
             size: 42,

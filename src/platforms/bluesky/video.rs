@@ -159,11 +159,7 @@ impl Bluesky {
                 )));
             }
         };
-        let name = m
-            .path
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_else(|| "video.mp4".into());
+        let name = m.media.file_name.clone();
         let answer = self
             .send(
                 service,

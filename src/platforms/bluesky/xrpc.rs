@@ -100,9 +100,7 @@ impl Bluesky {
             ReqBody::None => req,
             ReqBody::Json(v) => req.json(v),
             ReqBody::File(p) => {
-                let stream = common::file_body(&p.path)
-                    .await
-                    .map_err(|reason| Fault::Outcome(Outcome::Failed { reason }))?;
+                let stream = common::file_body(&p.media);
                 req.header(reqwest::header::CONTENT_TYPE, p.mime.as_str())
                     .header(reqwest::header::CONTENT_LENGTH, p.size)
                     .body(stream)
@@ -200,7 +198,7 @@ mod tests {
             }
         );
         let file = Prepared {
-            path: "/c/photo.jpg".into(),
+            media: common::test_media_file("/c/photo.jpg", "image/jpeg", 6_000_000),
             file: "media/photo.jpg".into(),
             mime: "image/jpeg".into(),
             size: 6_000_000,

@@ -50,33 +50,69 @@ fn is_connect_refused(err: &reqwest::Error) -> bool {
     false
 }
 
+/// A fault on the way to or from the platform: a reqwest error, or an answer
+/// whose body could not be read ([`crate::http::BodyError`], which includes
+/// an answer refused for its size).
+pub trait TransportFault {
+    /// How far the request got.
+    fn sent(&self) -> Sent;
+    /// What happened, without the URL (which may hold a token).
+    fn describe(&self) -> String;
+}
+
+impl TransportFault for reqwest::Error {
+    fn sent(&self) -> Sent {
+        sent(self)
+    }
+    fn describe(&self) -> String {
+        let kind = if self.is_timeout() {
+            "the platform did not answer in time"
+        } else if self.is_connect() {
+            "could not connect to the platform"
+        } else if self.is_body() || self.is_decode() {
+            "the platform's answer could not be read"
+        } else {
+            "the connection failed"
+        };
+        // `err_chain` leaves out reqwest's own message, which holds the URL
+        // (it can carry an access token: Graph API).
+        let detail = err_chain(self);
+        format!("{kind} ({detail})")
+    }
+}
+
+impl TransportFault for crate::http::BodyError {
+    fn sent(&self) -> Sent {
+        match self {
+            crate::http::BodyError::Transport(e) => sent(e),
+            // The platform answered: the request arrived.
+            crate::http::BodyError::TooLarge { .. } => Sent::Maybe,
+        }
+    }
+    fn describe(&self) -> String {
+        match self {
+            crate::http::BodyError::Transport(e) => e.describe(),
+            too_large => format!("the platform's answer could not be read ({too_large})"),
+        }
+    }
+}
+
 /// The outcome of a transport fault on a request that creates something.
 ///
 /// `keyed`: the platform deduplicates this request on a key we chose, so
 /// sending it again is safe. Otherwise a request that may have reached the
 /// platform is [`Outcome::Unknown`], never retried blindly.
-pub fn transport_outcome(what: &str, err: &reqwest::Error, keyed: bool) -> Outcome {
-    let reason = format!("{what}: {}", describe_transport(err));
-    match (sent(err), keyed) {
+pub fn transport_outcome(what: &str, err: &dyn TransportFault, keyed: bool) -> Outcome {
+    let reason = format!("{what}: {}", err.describe());
+    match (err.sent(), keyed) {
         (Sent::No, _) | (Sent::Maybe, true) => Outcome::Retry { at: None, reason },
         (Sent::Maybe, false) => Outcome::Unknown { reason },
     }
 }
 
 /// A transport fault described without the URL's query (which may hold a token).
-pub fn describe_transport(err: &reqwest::Error) -> String {
-    let kind = if err.is_timeout() {
-        "the platform did not answer in time"
-    } else if err.is_connect() {
-        "could not connect to the platform"
-    } else if err.is_body() || err.is_decode() {
-        "the platform's answer could not be read"
-    } else {
-        "the connection failed"
-    };
-    // `without_url` drops the URL, which can carry an access token (Graph API).
-    let detail = err_chain(err);
-    format!("{kind} ({detail})")
+pub fn describe_transport(err: &dyn TransportFault) -> String {
+    err.describe()
 }
 
 fn err_chain(err: &reqwest::Error) -> String {

@@ -604,8 +604,11 @@ impl Webhook {
         let resp = req.body(bytes).send().await?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        // An unreadable answer body after a status line still has its status.
-        let text = resp.text().await.unwrap_or_default();
+        // An unreadable answer body after a status line still has its status
+        // (so does one too large to read: a receiver's answer is bounded).
+        let text = crate::http::read_answer(resp, crate::http::JSON_BODY_LIMIT)
+            .await
+            .unwrap_or_default();
         Ok(Ok((status, headers, text)))
     }
 }

@@ -35,6 +35,7 @@ use serde_json::{Value, json};
 use super::common::{MediaFile, describe_transport, excerpt, header_str, media_file, retry_at};
 use super::{Checkpoint, Idempotency, Outcome, Platform, PlatformDeps, Progress, PublishJob};
 use crate::config::PlatformKind;
+use crate::http::{JSON_BODY_LIMIT, read_answer, read_error_text};
 use crate::plan::Content;
 use crate::text::limits::{YOUTUBE_DESCRIPTION_MAX_BYTES, YOUTUBE_TITLE_MAX};
 
@@ -76,7 +77,7 @@ pub struct YouTube {
 }
 
 enum Fault {
-    Transport(reqwest::Error),
+    Transport(crate::http::BodyError),
     Stop(Outcome),
 }
 
@@ -147,11 +148,11 @@ impl YouTube {
                 .bearer_auth(token.secret.expose_secret())
                 .send()
                 .await
-                .map_err(Fault::Transport)?;
+                .map_err(|e| Fault::Transport(e.into()))?;
             if resp.status() != StatusCode::UNAUTHORIZED {
                 return Ok(resp);
             }
-            let message = error_parts(&resp.text().await.unwrap_or_default()).1;
+            let message = error_parts(&read_error_text(resp).await).1;
             if token.renewed {
                 return Err(Fault::Stop(refused(&message)));
             }
@@ -196,7 +197,7 @@ impl YouTube {
         let status = resp.status();
         let headers = resp.headers().clone();
         if !status.is_success() {
-            let body = resp.text().await.unwrap_or_default();
+            let body = read_error_text(resp).await;
             return Err(classify(status, &headers, &body, self.now(), what));
         }
         let location = header_str(&headers, "location").ok_or_else(|| Outcome::Retry {
@@ -240,10 +241,12 @@ impl YouTube {
     ) -> Result<SessionState, Outcome> {
         let status = resp.status();
         let headers = resp.headers().clone();
-        let body = resp.text().await.map_err(|e| Outcome::Retry {
-            at: None,
-            reason: format!("{what}: {}", describe_transport(&e)),
-        })?;
+        let body = read_answer(resp, JSON_BODY_LIMIT)
+            .await
+            .map_err(|e| Outcome::Retry {
+                at: None,
+                reason: format!("{what}: {}", describe_transport(&e)),
+            })?;
         match status.as_u16() {
             308 => Ok(SessionState::Offset(received(&headers))),
             200 | 201 => parse_video_id(&body)
@@ -410,7 +413,7 @@ impl YouTube {
             .map_err(|f| fault(f, &what))?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        let body = resp.text().await.unwrap_or_default();
+        let body = read_answer(resp, JSON_BODY_LIMIT).await.unwrap_or_default();
         let state = if status.is_success() {
             "set".to_string()
         } else {

@@ -340,6 +340,64 @@ pub async fn file_chunk(path: &Path, offset: u64, len: usize) -> Result<Vec<u8>,
     Ok(buf)
 }
 
+/// Where an account's bearer token may be sent: its API's own origin
+/// (scheme, host and port of the account's base URL), or, over HTTPS on the
+/// default port, one of the platform's documented upload hosts (listed in
+/// `docs/platforms/<name>.md`). An upload URL or a `Location` an answer
+/// hands out elsewhere gets no `Authorization` header.
+#[derive(Debug, Clone)]
+pub struct TokenScope {
+    origin: Option<url::Origin>,
+    upload_hosts: &'static [&'static str],
+}
+
+impl TokenScope {
+    /// The scope of an account whose API is at `base`.
+    pub fn new(base: &str, upload_hosts: &'static [&'static str]) -> TokenScope {
+        TokenScope {
+            origin: url::Url::parse(base)
+                .ok()
+                .map(|u| u.origin())
+                .filter(url::Origin::is_tuple),
+            upload_hosts,
+        }
+    }
+
+    /// Whether the token may go with a request to `url`.
+    pub fn allows(&self, url: &str) -> bool {
+        let Ok(url) = url::Url::parse(url) else {
+            return false;
+        };
+        if self.origin.as_ref() == Some(&url.origin()) {
+            return true;
+        }
+        url.scheme() == "https"
+            && url.port().is_none()
+            && url.host_str().is_some_and(|h| {
+                self.upload_hosts
+                    .iter()
+                    .any(|allowed| allowed.eq_ignore_ascii_case(h))
+            })
+    }
+
+    /// The hosts besides the API's own origin, for messages.
+    pub fn describe(&self) -> String {
+        let origin = self
+            .origin
+            .as_ref()
+            .map(url::Origin::ascii_serialization)
+            .unwrap_or_else(|| "(no valid base URL)".to_string());
+        if self.upload_hosts.is_empty() {
+            origin
+        } else {
+            format!(
+                "{origin} and https://{}",
+                self.upload_hosts.join(", https://")
+            )
+        }
+    }
+}
+
 /// The outcome of credentials that cannot be read: a transient fault of the
 /// token source is retried, anything else needs an operator.
 pub fn auth_outcome(e: crate::auth::AuthError) -> Outcome {
@@ -467,6 +525,30 @@ mod tests {
             classify_status(StatusCode::UNPROCESSABLE_ENTITY, &h, "x", now()),
             Outcome::Failed { .. }
         ));
+    }
+
+    #[test]
+    fn tokens_go_to_the_api_origin_and_documented_upload_hosts_only() {
+        let yt = TokenScope::new("https://www.googleapis.com", &["youtube.googleapis.com"]);
+        assert!(yt.allows("https://www.googleapis.com/upload/youtube/v3/videos?upload_id=x"));
+        assert!(yt.allows("https://youtube.googleapis.com/upload/youtube/v3/videos?upload_id=x"));
+        assert!(yt.allows("https://YouTube.GoogleAPIs.com/x"));
+        for elsewhere in [
+            "https://uploads.example.org/x",
+            "http://youtube.googleapis.com/x",
+            "https://youtube.googleapis.com:8443/x",
+            "https://www.googleapis.com.evil.example/x",
+            "https://evil.example/?https://www.googleapis.com",
+            "not a url",
+        ] {
+            assert!(!yt.allows(elsewhere), "{elsewhere}");
+        }
+        // A fake on loopback: its own origin only, port included.
+        let fake = TokenScope::new("http://127.0.0.1:4000/", &["youtube.googleapis.com"]);
+        assert!(fake.allows("http://127.0.0.1:4000/upload?id=1"));
+        assert!(!fake.allows("http://127.0.0.1:4001/upload?id=1"));
+        assert!(!fake.allows("http://127.0.0.2:4000/upload?id=1"));
+        assert!(!TokenScope::new("not a url", &[]).allows("not a url"));
     }
 
     #[test]

@@ -498,6 +498,18 @@ impl Caller {
         }
     }
 
+    /// Sends the request `make` builds without any token (to a URL the
+    /// token must not go to), and reads its answer; never renews the token.
+    pub async fn call_without_token<F, Fut>(&self, make: F) -> Result<Reply, CallError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<reqwest::RequestBuilder, String>>,
+    {
+        // No secret to scrub from the answer: an empty one leaves it as is.
+        let none = SecretString::from(String::new());
+        self.once(&|_: SecretString| make(), &none).await
+    }
+
     /// A form POST to `url`, the secret as a Bearer token (Graph's writes).
     pub async fn post_form(
         &self,

@@ -32,6 +32,7 @@ use reqwest::header::HeaderMap;
 use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
+use super::common::TokenScope;
 use super::common::{MediaFile, describe_transport, excerpt, header_str, media_file, retry_at};
 use super::{Checkpoint, Idempotency, Outcome, Platform, PlatformDeps, Progress, PublishJob};
 use crate::config::PlatformKind;
@@ -58,6 +59,10 @@ pub const FINAL_SENT_KEY: &str = "youtube.final_sent";
 /// The thumbnail is set (or was refused for good).
 pub const THUMBNAIL_KEY: &str = "youtube.thumbnail";
 
+/// Hosts besides the account's API origin that may receive its token: the
+/// ones Google documents for YouTube's resumable uploads (session URIs).
+pub const UPLOAD_HOSTS: &[&str] = &["www.googleapis.com", "youtube.googleapis.com"];
+
 /// Builds the client of one YouTube channel.
 ///
 /// Account options: `privacy` (`public`, default; `unlisted`, `private`),
@@ -73,6 +78,8 @@ pub fn build(deps: PlatformDeps) -> Box<dyn Platform> {
 pub struct YouTube {
     deps: PlatformDeps,
     base: String,
+    /// Where the token may go (the session URI comes from an answer).
+    scope: TokenScope,
     chunk: u64,
 }
 
@@ -114,7 +121,13 @@ impl YouTube {
             .and_then(|n| u64::try_from(n).ok())
             .map(|n| (n / CHUNK_UNIT).max(1) * CHUNK_UNIT)
             .unwrap_or(DEFAULT_CHUNK_BYTES);
-        YouTube { deps, base, chunk }
+        let scope = TokenScope::new(&base, UPLOAD_HOSTS);
+        YouTube {
+            deps,
+            base,
+            scope,
+            chunk,
+        }
     }
 
     fn now(&self) -> Timestamp {
@@ -144,13 +157,28 @@ impl YouTube {
             let req = build()
                 .await
                 .map_err(|reason| Fault::Stop(Outcome::Failed { reason }))?;
-            let resp = req
-                .bearer_auth(token.secret.expose_secret())
-                .send()
-                .await
-                .map_err(|e| Fault::Transport(e.into()))?;
+            // The session URI is the answer's `Location`: the token goes
+            // with it only on YouTube's own hosts.
+            let (client, request) = req.build_split();
+            let request = request.map_err(|e| Fault::Transport(e.into()))?;
+            let host = request.url().host_str().unwrap_or("").to_string();
+            let with_token = self.scope.allows(request.url().as_str());
+            let mut req = reqwest::RequestBuilder::from_parts(client, request);
+            if with_token {
+                req = req.bearer_auth(token.secret.expose_secret());
+            }
+            let resp = req.send().await.map_err(|e| Fault::Transport(e.into()))?;
             if resp.status() != StatusCode::UNAUTHORIZED {
                 return Ok(resp);
+            }
+            if !with_token {
+                return Err(Fault::Stop(Outcome::Failed {
+                    reason: format!(
+                        "the upload session is on `{host}`, which asked for the channel's \
+                         token; berrah sends it only to {} (docs/platforms/youtube.md)",
+                        self.scope.describe()
+                    ),
+                }));
             }
             let message = error_parts(&read_error_text(resp).await).1;
             if token.renewed {

@@ -33,6 +33,22 @@ pub fn client() -> reqwest::Client {
         .unwrap_or_else(|_| reqwest::Client::new())
 }
 
+/// Whether `url` would carry credentials in clear over the network: plain
+/// `http://` to anything but the machine itself (127.0.0.0/8, `::1`,
+/// `localhost`, where the tests' fakes and local relays live). Credentialed
+/// base URLs and webhook URLs held as secrets must not be.
+pub fn cleartext(url: &url::Url) -> bool {
+    if url.scheme() != "http" {
+        return false;
+    }
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => !ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => !ip.is_loopback(),
+        Some(url::Host::Domain(d)) => !d.eq_ignore_ascii_case("localhost"),
+        None => true,
+    }
+}
+
 /// The most berrah reads of an error answer: enough for any platform's error
 /// document, little enough that a receiver answering megabytes costs nothing.
 pub const ERROR_BODY_LIMIT: usize = 64 * 1024;
@@ -124,6 +140,20 @@ pub async fn read_answer(resp: reqwest::Response, limit: usize) -> Result<String
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn plain_http_is_cleartext_except_on_loopback() {
+        let clear = |u: &str| cleartext(&url::Url::parse(u).unwrap());
+        assert!(clear("http://hooks.example.org/x"));
+        assert!(clear("http://10.0.0.1:8080/"));
+        assert!(clear("http://[2001:db8::1]/"));
+        assert!(clear("http://localhost.example.org/"));
+        assert!(!clear("https://hooks.example.org/x"));
+        assert!(!clear("http://127.0.0.1:4000/"));
+        assert!(!clear("http://127.5.6.7/"));
+        assert!(!clear("http://[::1]:4000/"));
+        assert!(!clear("http://LOCALHOST:4000/"));
+    }
 
     #[test]
     fn sizes_read_well() {

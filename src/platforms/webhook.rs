@@ -576,6 +576,15 @@ impl Webhook {
                 Ok(t) => t,
                 Err(reason) => return Ok(Err(Outcome::Failed { reason })),
             };
+        if secret_is_url && crate::http::cleartext(&url) {
+            // The URL is the secret: in clear it would be readable on the way.
+            return Ok(Err(Outcome::NeedsOperator {
+                reason: "the webhook URL stored as this account's secret starts with \
+                         `http://`, which would send it in clear: store its `https://` URL \
+                         with `berrah accounts login` (plain http is only for this machine)"
+                    .to_string(),
+            }));
+        }
         let body = match body(format, job, media_url, now) {
             Ok(b) => b,
             Err(reason) => return Ok(Err(Outcome::Failed { reason })),

@@ -190,3 +190,41 @@ async fn a_huge_error_answer_is_cut_and_its_status_decides() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(sent.load(Ordering::Relaxed) < HUGE / 4);
 }
+
+// ------------------------------------------------------ no credentials in clear
+
+/// A webhook URL held as the account's secret that starts with `http://`
+/// (and is not this machine) is refused before anything is sent: the
+/// account needs an operator to store its https URL.
+#[tokio::test]
+async fn a_webhook_url_secret_in_clear_is_refused_at_publish_time() {
+    let acc = account(
+        "platform = \"webhook\"\nbase_url = \"https://hooks.example\"\ncredentials = \"store\"\n\
+         [options]\nformat = \"slack\"\n",
+    );
+    // TEST-NET-1: nothing answers there, so trying to send would hang on
+    // connecting; the refusal comes first.
+    let platform = berrah::platforms::build(deps(
+        "oim-slack",
+        acc.clone(),
+        "http://192.0.2.1/services/T000/B000/XXXX",
+    ));
+    let outcome = tokio::time::timeout(
+        Duration::from_secs(3),
+        platform.publish(
+            &job(acc, "oim-slack", "Journée des migrants"),
+            &NoCheckpoint,
+        ),
+    )
+    .await
+    .expect("the URL was tried");
+    assert!(
+        matches!(outcome, Outcome::NeedsOperator { .. }),
+        "{outcome:?}"
+    );
+    assert!(reason(&outcome).contains("https://"), "{outcome:?}");
+    assert!(
+        !reason(&outcome).contains("XXXX"),
+        "the secret is echoed: {outcome:?}"
+    );
+}

@@ -228,3 +228,102 @@ async fn a_webhook_url_secret_in_clear_is_refused_at_publish_time() {
         "the secret is echoed: {outcome:?}"
     );
 }
+
+// ------------------------------------------------------ one damaged token
+
+/// Two webhook accounts with stored secrets; the row of one is damaged in
+/// the database. The daemon starts (the key opens the other row), the
+/// healthy account publishes, and only the damaged one's post is held with
+/// a reason an operator can act on.
+#[tokio::test]
+async fn one_undecryptable_stored_token_holds_only_its_own_account() {
+    use berrah::auth::{CredentialsFactory, SqlTokenStore, TokenKey, TokenStore, login};
+    use berrah::store::{EntryState, ListFilter};
+    use berrah_fakes::webhook::{Kind, Receiver};
+
+    let good = Receiver::new(Kind::Json, Some("key-of-hook-a"));
+    let good_server = serve(good.router()).await.unwrap();
+    let bad = Receiver::new(Kind::Json, Some("key-of-hook-b"));
+    let bad_server = serve(bad.router()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("berrah.toml"),
+        format!(
+            "[accounts.hook-a]\nplatform = \"webhook\"\nbase_url = \"{}{}\"\n\
+             credentials = \"store\"\noptions = {{ format = \"json\" }}\n\n\
+             [accounts.hook-b]\nplatform = \"webhook\"\nbase_url = \"{}{}\"\n\
+             credentials = \"store\"\noptions = {{ format = \"json\" }}\n",
+            good_server.url(),
+            good.path(),
+            bad_server.url(),
+            bad.path()
+        ),
+    )
+    .unwrap();
+    std::fs::create_dir_all(dir.path().join("campaigns")).unwrap();
+    std::fs::write(
+        dir.path().join("campaigns/jim.toml"),
+        "[campaign]\nid = \"jim\"\ntitle = \"JIM\"\ntimezone = \"UTC\"\n\
+         start = 2026-12-18\nend = 2026-12-18\naccounts = [\"hook-a\", \"hook-b\"]\n\
+         languages = [\"fr\"]\n\n[[posts]]\nid = \"annonce\"\n\
+         date_time = 2026-12-18T10:00:00\ntext = { fr = \"Journée des migrants\" }\n",
+    )
+    .unwrap();
+
+    let (_db, store) = berrah::store::testing::sqlite_temp().await;
+    let key = TokenKey::generate();
+    let tokens = SqlTokenStore::from_store(&store);
+    for (account, secret) in [("hook-a", "key-of-hook-a"), ("hook-b", "key-of-hook-b")] {
+        login::save_secret(
+            &tokens,
+            &key,
+            account,
+            berrah::config::PlatformKind::Webhook,
+            SecretString::from(secret.to_string()),
+            None,
+            NOW.parse().unwrap(),
+        )
+        .await
+        .unwrap();
+    }
+    let mut row = tokens.get("hook-b").await.unwrap().unwrap();
+    let last = row.blob.len() - 1;
+    row.blob[last] ^= 0x01;
+    tokens.put(&row).await.unwrap();
+    // The start check: the key opens a row, so it is the right key.
+    berrah::auth::check_key_available(&tokens, Some(&key))
+        .await
+        .expect("one damaged row stops the daemon");
+
+    let sim = berrah::time::SimClock::new(NOW.parse().unwrap());
+    let mut cfg = super::support::daemon_config(dir.path(), store.clone(), Arc::new(sim.clone()));
+    cfg.jump = Some(sim.clone());
+    cfg.until = Some("2026-12-18T12:00:00Z".parse().unwrap());
+    cfg.credentials = Some(CredentialsFactory {
+        store: Arc::new(SqlTokenStore::from_store(&store)),
+        key: Some(Arc::new(key)),
+        base_dir: dir.path().to_path_buf(),
+        clock: Arc::new(sim),
+    });
+    let run = berrah::scheduler::Daemon::new(cfg).run(tokio_util::sync::CancellationToken::new());
+    tokio::time::timeout(Duration::from_secs(60), run)
+        .await
+        .expect("the run hung")
+        .expect("the daemon failed");
+
+    assert_eq!(good.received().len(), 1, "the healthy account publishes");
+    assert!(bad.received().is_empty(), "nothing is sent without its key");
+    let entries = store.list(ListFilter::default()).await.unwrap();
+    let state = |account: &str| {
+        entries
+            .iter()
+            .find(|e| e.account == account)
+            .unwrap_or_else(|| panic!("no entry for {account}: {entries:#?}"))
+    };
+    assert_eq!(state("hook-a").state, EntryState::Published);
+    let b = state("hook-b");
+    assert_eq!(b.state, EntryState::Held, "{b:#?}");
+    let why = b.last_error.clone().unwrap_or_default();
+    assert!(why.contains("cannot decrypt"), "{why}");
+    assert!(!why.contains("key-of-hook-b"), "{why}");
+}

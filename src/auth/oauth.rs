@@ -135,17 +135,23 @@ pub async fn send(
         .map_err(|e| HttpError(e.without_url().to_string()))?;
     let status = response.status();
     let headers = response.headers().clone();
-    let body = response
-        .bytes()
+    // A token answer is a few hundred bytes; an error one as small.
+    let limit = if status.is_success() {
+        crate::http::JSON_BODY_LIMIT
+    } else {
+        crate::http::ERROR_BODY_LIMIT
+    };
+    let body = crate::http::read_bytes(response, limit)
         .await
-        .map_err(|e| HttpError(e.without_url().to_string()))?;
+        .map_err(|e| match e {
+            crate::http::BodyError::Transport(e) => HttpError(e.without_url().to_string()),
+            too_large => HttpError(format!("the token endpoint's {too_large}")),
+        })?;
     let mut builder = oauth2::http::Response::builder().status(status.as_u16());
     for (name, value) in &headers {
         builder = builder.header(name.as_str(), value.as_bytes());
     }
-    builder
-        .body(body.to_vec())
-        .map_err(|e| HttpError(e.to_string()))
+    builder.body(body).map_err(|e| HttpError(e.to_string()))
 }
 
 /// The client's id and (optional) secret. `Debug` hides the secret.

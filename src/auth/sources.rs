@@ -276,7 +276,8 @@ pub enum KeyCheckError {
 }
 
 /// The daemon calls this at start: once tokens are stored, it refuses to run
-/// without a key, or with a key that does not open them.
+/// without a key, or with a key that opens none of them (a key that opens
+/// some is right: the rows it cannot open hold only their own accounts).
 pub async fn check_key_available(
     store: &dyn TokenStore,
     key: Option<&TokenKey>,
@@ -296,11 +297,30 @@ pub async fn check_key_available(
             source: CryptoError::NoKey,
         });
     };
+    // A key that opens no stored token is the wrong key: refuse to start.
+    // One that opens some is the right one, and a row it cannot open was
+    // altered or damaged: that account alone is held (its credentials say
+    // so at each attempt) while the others publish.
+    let mut unopened = Vec::new();
     for row in &rows {
-        row.open(key).map_err(|source| KeyCheckError::WrongKey {
-            account: row.account.clone(),
+        if let Err(source) = row.open(key) {
+            unopened.push((row.account.as_str(), source));
+        }
+    }
+    if unopened.len() == rows.len() {
+        let (account, source) = unopened.swap_remove(0);
+        return Err(KeyCheckError::WrongKey {
+            account: account.to_string(),
             source,
-        })?;
+        });
+    }
+    for (account, error) in unopened {
+        tracing::error!(
+            account,
+            %error,
+            "the stored token of this account cannot be opened with the key that opens the \
+             others: its posts are held until `berrah accounts login {account}`"
+        );
     }
     Ok(())
 }

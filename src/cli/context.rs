@@ -199,6 +199,36 @@ fn account_span(source: &str, id: &str) -> Option<std::ops::Range<usize>> {
     None
 }
 
+/// The byte span of the value of `key` in the table that starts at
+/// `table` (an account's header), when it is written there on a line of
+/// its own (`key = "value"`).
+fn value_span(
+    source: &str,
+    table: Option<&std::ops::Range<usize>>,
+    key: &str,
+) -> Option<std::ops::Range<usize>> {
+    let start = table?.end;
+    let mut at = start;
+    for line in source[start..].split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('[') {
+            break;
+        }
+        let indent = line.len() - trimmed.len();
+        if let Some(rest) = trimmed.strip_prefix(key)
+            && let Some(eq) = rest.find('=')
+            && rest[..eq].trim().is_empty()
+        {
+            let after = &rest[eq + 1..];
+            let lead = after.len() - after.trim_start().len();
+            let from = at + indent + key.len() + eq + 1 + lead;
+            return Some(from..from + after.trim().len());
+        }
+        at += line.len();
+    }
+    None
+}
+
 /// What TOML cannot see in `berrah.toml`.
 pub fn check_config(path: &Path, source: &str, config: &Config) -> Vec<Diagnostic> {
     let mut out = Vec::new();
@@ -261,6 +291,22 @@ pub fn check_config(path: &Path, source: &str, config: &Config) -> Vec<Diagnosti
             out.push(
                 Diagnostic::error(path, at.clone(), format!("`{u}` is not a URL"))
                     .with_help("write it as `https://host/path`"),
+            );
+        }
+        if acc.credentials.is_some()
+            && let Some(u) = acc.base_url.as_deref()
+            && url::Url::parse(u).is_ok_and(|u| crate::http::cleartext(&u))
+        {
+            out.push(
+                Diagnostic::error(
+                    path,
+                    value_span(source, at.as_ref(), "base_url").or(at.clone()),
+                    format!(
+                        "account `{id}` sends its credentials to `{u}` in clear: `http://` is \
+                         only allowed on this machine (127.0.0.1, ::1, localhost)"
+                    ),
+                )
+                .with_help("write its `https://` address"),
             );
         }
         for l in acc.languages.iter().flatten() {
@@ -378,6 +424,27 @@ mod tests {
                 .any(|l| l.contains("error:") && l.contains("SECRET")),
             "{out}"
         );
+    }
+
+    #[test]
+    fn credentials_never_go_in_clear_except_on_loopback() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "[accounts.w]\nplatform = \"webhook\"\ncredentials = \"env:K\"\n\
+             base_url = \"http://hooks.example.org/berrah\"\n\
+             [accounts.m]\nplatform = \"mastodon\"\nbase_url = \"http://127.0.0.1:4000\"\n\
+             credentials = \"env:M\"\n\
+             [accounts.o]\nplatform = \"webhook\"\nbase_url = \"http://relay.example.org/\"\n",
+        );
+        let out = read_config(&p, true).unwrap_err().render();
+        assert!(
+            out.contains("berrah.toml:4:12: error: account `w` sends its credentials to"),
+            "{out}"
+        );
+        assert!(out.contains("write its `https://` address"), "{out}");
+        // Loopback, and an account without credentials (the outbox), are fine.
+        assert_eq!(out.matches("in clear").count(), 1, "{out}");
     }
 
     #[test]

@@ -157,19 +157,25 @@ pub fn probe_opened(opened: &OpenedMedia) -> Result<MediaInfo, ProbeError> {
     Ok(info)
 }
 
-/// How long the mp4 parser may take before a file is called unreadable.
-const MP4_PARSE_LIMIT: std::time::Duration = std::time::Duration::from_secs(10);
+/// The most metadata (`ftyp`, `moov`, `moof` and `emsg` boxes together) read
+/// from one MP4/MOV. A `moov` grows with the number of samples: about 10 MiB
+/// for a 4-hour 60 fps video with its sound, some 30 MiB for YouTube's
+/// 12-hour longest; anything larger is refused rather than read.
+pub const MP4_METADATA_LIMIT: u64 = 64 * 1024 * 1024;
 
 /// Container boxes whose children are boxes (ISO/IEC 14496-12).
-const MP4_CONTAINERS: [&[u8; 4]; 11] = [
+const MP4_CONTAINERS: [&[u8; 4]; 12] = [
     b"moov", b"trak", b"mdia", b"minf", b"stbl", b"dinf", b"edts", b"udta", b"mvex", b"moof",
-    b"traf",
+    b"traf", b"ilst",
 ];
 
-/// Walks the box tree of an MP4/MOV and checks that every box's size is at
-/// least its header and stays inside its parent. The mp4 crate is not
-/// hardened against hostile input (a box that does not advance can make it
-/// loop), so it only ever sees files that pass this walk.
+/// The top-level boxes the mp4 crate parses; it skips every other one.
+const MP4_PARSED: [&[u8; 4]; 4] = [b"ftyp", b"moov", b"moof", b"emsg"];
+
+/// Walks the box tree of an MP4/MOV's metadata and checks that every box's
+/// size is at least its header and stays inside its parent. The mp4 crate is
+/// not hardened against hostile input (a box that does not advance makes it
+/// loop), so it only ever sees metadata that passes this walk.
 fn mp4_boxes_are_sane(bytes: &[u8], depth: u32) -> bool {
     let mut at = 0usize;
     while at < bytes.len() {
@@ -181,6 +187,9 @@ fn mp4_boxes_are_sane(bytes: &[u8], depth: u32) -> bool {
         let size32 = u32::from_be_bytes([rest[0], rest[1], rest[2], rest[3]]) as u64;
         let kind: &[u8] = &rest[4..8];
         let (size, header) = match size32 {
+            // "To the end of the file" only means something at the top: the
+            // mp4 crate reads it inside a box as a box that does not advance.
+            0 if depth > 0 => return false,
             0 => (rest.len() as u64, 8u64),
             1 => {
                 if rest.len() < 16 {
@@ -196,31 +205,47 @@ fn mp4_boxes_are_sane(bytes: &[u8], depth: u32) -> bool {
             return false;
         }
         let (size, header) = (size as usize, header as usize);
+        let inside = &rest[header..size];
         if depth < 16
             && MP4_CONTAINERS.iter().any(|c| &c[..] == kind)
-            && !mp4_boxes_are_sane(&rest[header..size], depth + 1)
+            && !mp4_boxes_are_sane(inside, depth + 1)
         {
             return false;
+        }
+        // `meta` holds boxes after its version and flags (ISO) or right away
+        // (QuickTime): the mp4 crate reads both, and trusts its children's sizes.
+        if depth < 16 && kind == b"meta" {
+            let children = match inside.get(..4) {
+                Some([0, 0, 0, 0]) => &inside[4..],
+                _ => inside,
+            };
+            if !mp4_boxes_are_sane(children, depth + 1) {
+                return false;
+            }
         }
         at += size;
     }
     true
 }
 
-/// Reads the top-level boxes of a file without loading media data: `mdat`
-/// (the bulk of a video) is skipped by seeking, every other top-level box
-/// (`ftyp`, `moov`, ...) is read and walked.
-fn mp4_structure_ok(file: &mut MediaReader, size: u64) -> std::io::Result<bool> {
+/// Walks the top-level boxes of a file by their headers alone (media data
+/// is never read), then reads the boxes the mp4 crate parses (`ftyp`,
+/// `moov`, fragments' `moof`) into one buffer of at most
+/// [`MP4_METADATA_LIMIT`]. `Ok(None)`: a box size is wrong.
+fn mp4_metadata(file: &mut MediaReader, size: u64) -> Result<Option<Vec<u8>>, String> {
     use std::io::{Seek, SeekFrom};
+    let io = |e: std::io::Error| e.to_string();
+    let mut wanted = Vec::new();
+    let mut total = 0u64;
     let mut at = 0u64;
     while at < size {
-        file.seek(SeekFrom::Start(at))?;
+        file.seek(SeekFrom::Start(at)).map_err(io)?;
         let mut head = [0u8; 16];
         let n = size.saturating_sub(at).min(16) as usize;
         if n < 8 {
-            return Ok(false);
+            return Ok(None);
         }
-        file.read_exact(&mut head[..n])?;
+        file.read_exact(&mut head[..n]).map_err(io)?;
         let size32 = u64::from(u32::from_be_bytes([head[0], head[1], head[2], head[3]]));
         let (len, header) = match size32 {
             0 => (size - at, 8),
@@ -229,74 +254,104 @@ fn mp4_structure_ok(file: &mut MediaReader, size: u64) -> std::io::Result<bool> 
                 b.copy_from_slice(&head[8..16]);
                 (u64::from_be_bytes(b), 16)
             }
-            1 => return Ok(false),
+            1 => return Ok(None),
             l => (l, 8),
         };
         if len < header || len > size - at {
-            return Ok(false);
+            return Ok(None);
         }
-        if &head[4..8] != b"mdat" && &head[4..8] != b"free" && &head[4..8] != b"skip" {
-            // Metadata boxes are small; refuse absurd ones instead of reading them.
-            if len > 256 * 1024 * 1024 {
-                return Ok(false);
+        if MP4_PARSED.iter().any(|k| k[..] == head[4..8]) {
+            total += len;
+            if total > MP4_METADATA_LIMIT {
+                return Err(format!(
+                    "its metadata (the `moov` box) is larger than {} MiB, more than any \
+                     platform's longest video needs: export it again",
+                    MP4_METADATA_LIMIT / (1024 * 1024)
+                ));
             }
-            file.seek(SeekFrom::Start(at))?;
-            let mut buf = vec![0u8; len as usize];
-            file.read_exact(&mut buf)?;
-            if !mp4_boxes_are_sane(&buf, 0) {
-                return Ok(false);
-            }
+            wanted.push((at, len));
         }
         at += len;
     }
-    Ok(true)
+    let mut buf = Vec::with_capacity(usize::try_from(total).unwrap_or(0));
+    for (at, len) in wanted {
+        file.seek(SeekFrom::Start(at)).map_err(io)?;
+        let before = buf.len();
+        file.take(len).read_to_end(&mut buf).map_err(io)?;
+        if (buf.len() - before) as u64 != len {
+            return Err("it changed while it was read".to_string());
+        }
+    }
+    Ok(mp4_boxes_are_sane(&buf, 0).then_some(buf))
+}
+
+/// An in-memory reader that refuses to go on after reading (or seeking
+/// over) `fuel` bytes: a parser caught in a loop over the bytes it was given
+/// fails instead of running on.
+struct Metered<'a> {
+    inner: std::io::Cursor<&'a [u8]>,
+    fuel: u64,
+}
+
+impl Metered<'_> {
+    fn burn(&mut self, n: u64) -> std::io::Result<()> {
+        // A loop reads at least a box header (8 bytes) per turn, so fuel
+        // spent on reads alone ends it; a seek costs one.
+        self.fuel = self.fuel.checked_sub(n.max(1)).ok_or_else(|| {
+            std::io::Error::other("the parser went over the metadata more often than it needs")
+        })?;
+        Ok(())
+    }
+}
+
+impl Read for Metered<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        self.burn(buf.len() as u64)?;
+        self.inner.read(buf)
+    }
+}
+
+impl std::io::Seek for Metered<'_> {
+    fn seek(&mut self, pos: std::io::SeekFrom) -> std::io::Result<u64> {
+        self.burn(1)?;
+        self.inner.seek(pos)
+    }
 }
 
 fn measure_mp4(mut file: MediaReader, size: u64, info: &mut MediaInfo) -> Result<(), String> {
-    if !mp4_structure_ok(&mut file, size).map_err(|e| e.to_string())? {
+    let Some(metadata) = mp4_metadata(&mut file, size)? else {
         return Err("its box structure is malformed (a box size is wrong)".to_string());
-    }
-    {
-        use std::io::{Seek, SeekFrom};
-        file.seek(SeekFrom::Start(0)).map_err(|e| e.to_string())?;
-    }
-    // The mp4 crate is not hardened against hostile input: it runs on a thread
-    // of its own, a panic in it is caught, and a parse that does not finish
-    // in time is reported instead of hanging the checker or the daemon.
-    let (tx, rx) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        let parsed = std::panic::catch_unwind(move || {
-            mp4::Mp4Reader::read_header(BufReader::new(file), size)
-                .map(|r| {
-                    let duration = r.duration().as_secs_f64();
-                    let mut video = None;
-                    let mut audio = false;
-                    for track in r.tracks().values() {
-                        match track.track_type() {
-                            Ok(mp4::TrackType::Video) if video.is_none() => {
-                                let codec = track.box_type().ok().map(|b| b.to_string());
-                                video = Some((
-                                    u32::from(track.width()),
-                                    u32::from(track.height()),
-                                    codec,
-                                ));
-                            }
-                            Ok(mp4::TrackType::Audio) => audio = true,
-                            _ => {}
-                        }
-                    }
-                    (duration, video, audio)
-                })
-                .map_err(|e| e.to_string())
-        });
-        let _ = tx.send(parsed);
-    });
-    let parsed = match rx.recv_timeout(MP4_PARSE_LIMIT) {
-        Ok(p) => p,
-        Err(_) => {
-            return Err("its structure could not be read (the parser did not finish)".to_string());
-        }
     };
+    // The mp4 crate is not hardened against hostile input: it parses only the
+    // metadata read above (bounded, its box sizes checked), through a reader
+    // whose fuel runs out if it loops, and a panic in it is caught. So the
+    // parse ends, on this thread, in time bounded by the metadata's size.
+    let len = metadata.len() as u64;
+    let reader = Metered {
+        inner: std::io::Cursor::new(&metadata[..]),
+        fuel: len.saturating_mul(8).saturating_add(1024 * 1024),
+    };
+    let parsed = std::panic::catch_unwind(std::panic::AssertUnwindSafe(move || {
+        mp4::Mp4Reader::read_header(reader, len)
+            .map(|r| {
+                let duration = r.duration().as_secs_f64();
+                let mut video = None;
+                let mut audio = false;
+                for track in r.tracks().values() {
+                    match track.track_type() {
+                        Ok(mp4::TrackType::Video) if video.is_none() => {
+                            let codec = track.box_type().ok().map(|b| b.to_string());
+                            video =
+                                Some((u32::from(track.width()), u32::from(track.height()), codec));
+                        }
+                        Ok(mp4::TrackType::Audio) => audio = true,
+                        _ => {}
+                    }
+                }
+                (duration, video, audio)
+            })
+            .map_err(|e| e.to_string())
+    }));
     match parsed {
         Ok(Ok((duration, video, audio))) => {
             info.duration = Some(duration);
@@ -653,6 +708,49 @@ pub(crate) mod tests {
         assert_eq!(info.has_audio, Some(true));
         let silent = probe(&write(dir.path(), "s.mp4", &mp4(640, 360, 2, false))).unwrap();
         assert_eq!(silent.has_audio, Some(false));
+    }
+
+    /// Where a box type first appears in `bytes` (its name, after the size).
+    fn find(bytes: &[u8], kind: &[u8; 4]) -> usize {
+        bytes.windows(4).position(|w| w == kind).unwrap()
+    }
+
+    #[test]
+    fn a_huge_moov_is_refused_without_being_read() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = mp4(320, 240, 2, false);
+        let ftyp_len = u32::from_be_bytes(real[0..4].try_into().unwrap()) as usize;
+        // An ftyp, then a moov that says it is 65 MiB: a sparse file, so the
+        // test writes (and berrah reads) only the headers.
+        let moov_len: u32 = 65 * 1024 * 1024;
+        let mut head = real[..ftyp_len].to_vec();
+        head.extend_from_slice(&moov_len.to_be_bytes());
+        head.extend_from_slice(b"moov");
+        let path = write(dir.path(), "huge.mp4", &head);
+        let file = std::fs::OpenOptions::new().write(true).open(&path).unwrap();
+        file.set_len(ftyp_len as u64 + u64::from(moov_len)).unwrap();
+        drop(file);
+        let started = std::time::Instant::now();
+        let err = probe(&path).unwrap_err().to_string();
+        assert!(err.contains("larger than 64 MiB"), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
+    }
+
+    #[test]
+    fn a_parse_that_would_loop_ends_on_this_thread() {
+        // A data reference whose first entry has size 0 and that claims four
+        // billion entries: box sizes the walk checks are all fine, but the
+        // mp4 crate would read the same header again and again.
+        let mut bytes = mp4(320, 240, 2, false);
+        let dref = find(&bytes, b"dref");
+        bytes[dref + 8..dref + 12].copy_from_slice(&u32::MAX.to_be_bytes());
+        bytes[dref + 12..dref + 16].copy_from_slice(&0u32.to_be_bytes());
+        let dir = tempfile::tempdir().unwrap();
+        let path = write(dir.path(), "loop.mp4", &bytes);
+        let started = std::time::Instant::now();
+        let err = probe(&path).unwrap_err().to_string();
+        assert!(err.contains("more often than it needs"), "{err}");
+        assert!(started.elapsed() < std::time::Duration::from_secs(2));
     }
 
     #[test]

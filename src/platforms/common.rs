@@ -53,33 +53,69 @@ fn is_connect_refused(err: &reqwest::Error) -> bool {
     false
 }
 
+/// A fault on the way to or from the platform: a reqwest error, or an answer
+/// whose body could not be read ([`crate::http::BodyError`], which includes
+/// an answer refused for its size).
+pub trait TransportFault {
+    /// How far the request got.
+    fn sent(&self) -> Sent;
+    /// What happened, without the URL (which may hold a token).
+    fn describe(&self) -> String;
+}
+
+impl TransportFault for reqwest::Error {
+    fn sent(&self) -> Sent {
+        sent(self)
+    }
+    fn describe(&self) -> String {
+        let kind = if self.is_timeout() {
+            "the platform did not answer in time"
+        } else if self.is_connect() {
+            "could not connect to the platform"
+        } else if self.is_body() || self.is_decode() {
+            "the platform's answer could not be read"
+        } else {
+            "the connection failed"
+        };
+        // `err_chain` leaves out reqwest's own message, which holds the URL
+        // (it can carry an access token: Graph API).
+        let detail = err_chain(self);
+        format!("{kind} ({detail})")
+    }
+}
+
+impl TransportFault for crate::http::BodyError {
+    fn sent(&self) -> Sent {
+        match self {
+            crate::http::BodyError::Transport(e) => sent(e),
+            // The platform answered: the request arrived.
+            crate::http::BodyError::TooLarge { .. } => Sent::Maybe,
+        }
+    }
+    fn describe(&self) -> String {
+        match self {
+            crate::http::BodyError::Transport(e) => e.describe(),
+            too_large => format!("the platform's answer could not be read ({too_large})"),
+        }
+    }
+}
+
 /// The outcome of a transport fault on a request that creates something.
 ///
 /// `keyed`: the platform deduplicates this request on a key we chose, so
 /// sending it again is safe. Otherwise a request that may have reached the
 /// platform is [`Outcome::Unknown`], never retried blindly.
-pub fn transport_outcome(what: &str, err: &reqwest::Error, keyed: bool) -> Outcome {
-    let reason = format!("{what}: {}", describe_transport(err));
-    match (sent(err), keyed) {
+pub fn transport_outcome(what: &str, err: &dyn TransportFault, keyed: bool) -> Outcome {
+    let reason = format!("{what}: {}", err.describe());
+    match (err.sent(), keyed) {
         (Sent::No, _) | (Sent::Maybe, true) => Outcome::Retry { at: None, reason },
         (Sent::Maybe, false) => Outcome::Unknown { reason },
     }
 }
 
 /// A transport fault described without the URL's query (which may hold a token).
-pub fn describe_transport(err: &reqwest::Error) -> String {
-    let kind = if err.is_timeout() {
-        "the platform did not answer in time"
-    } else if err.is_connect() {
-        "could not connect to the platform"
-    } else if err.is_body() || err.is_decode() {
-        "the platform's answer could not be read"
-    } else {
-        "the connection failed"
-    };
-    // `without_url` drops the URL, which can carry an access token (Graph API).
-    let detail = err_chain(err);
-    format!("{kind} ({detail})")
+pub fn describe_transport(err: &dyn TransportFault) -> String {
+    err.describe()
 }
 
 fn err_chain(err: &reqwest::Error) -> String {
@@ -399,6 +435,64 @@ pub async fn file_chunk(file: &MediaFile, offset: u64, len: usize) -> Result<Vec
     .map_err(|e| format!("could not read `{}`: {e}", path.display()))
 }
 
+/// Where an account's bearer token may be sent: its API's own origin
+/// (scheme, host and port of the account's base URL), or, over HTTPS on the
+/// default port, one of the platform's documented upload hosts (listed in
+/// `docs/platforms/<name>.md`). An upload URL or a `Location` an answer
+/// hands out elsewhere gets no `Authorization` header.
+#[derive(Debug, Clone)]
+pub struct TokenScope {
+    origin: Option<url::Origin>,
+    upload_hosts: &'static [&'static str],
+}
+
+impl TokenScope {
+    /// The scope of an account whose API is at `base`.
+    pub fn new(base: &str, upload_hosts: &'static [&'static str]) -> TokenScope {
+        TokenScope {
+            origin: url::Url::parse(base)
+                .ok()
+                .map(|u| u.origin())
+                .filter(url::Origin::is_tuple),
+            upload_hosts,
+        }
+    }
+
+    /// Whether the token may go with a request to `url`.
+    pub fn allows(&self, url: &str) -> bool {
+        let Ok(url) = url::Url::parse(url) else {
+            return false;
+        };
+        if self.origin.as_ref() == Some(&url.origin()) {
+            return true;
+        }
+        url.scheme() == "https"
+            && url.port().is_none()
+            && url.host_str().is_some_and(|h| {
+                self.upload_hosts
+                    .iter()
+                    .any(|allowed| allowed.eq_ignore_ascii_case(h))
+            })
+    }
+
+    /// The hosts besides the API's own origin, for messages.
+    pub fn describe(&self) -> String {
+        let origin = self
+            .origin
+            .as_ref()
+            .map(url::Origin::ascii_serialization)
+            .unwrap_or_else(|| "(no valid base URL)".to_string());
+        if self.upload_hosts.is_empty() {
+            origin
+        } else {
+            format!(
+                "{origin} and https://{}",
+                self.upload_hosts.join(", https://")
+            )
+        }
+    }
+}
+
 /// The outcome of credentials that cannot be read: a transient fault of the
 /// token source is retried, anything else needs an operator.
 pub fn auth_outcome(e: crate::auth::AuthError) -> Outcome {
@@ -526,6 +620,30 @@ mod tests {
             classify_status(StatusCode::UNPROCESSABLE_ENTITY, &h, "x", now()),
             Outcome::Failed { .. }
         ));
+    }
+
+    #[test]
+    fn tokens_go_to_the_api_origin_and_documented_upload_hosts_only() {
+        let yt = TokenScope::new("https://www.googleapis.com", &["youtube.googleapis.com"]);
+        assert!(yt.allows("https://www.googleapis.com/upload/youtube/v3/videos?upload_id=x"));
+        assert!(yt.allows("https://youtube.googleapis.com/upload/youtube/v3/videos?upload_id=x"));
+        assert!(yt.allows("https://YouTube.GoogleAPIs.com/x"));
+        for elsewhere in [
+            "https://uploads.example.org/x",
+            "http://youtube.googleapis.com/x",
+            "https://youtube.googleapis.com:8443/x",
+            "https://www.googleapis.com.evil.example/x",
+            "https://evil.example/?https://www.googleapis.com",
+            "not a url",
+        ] {
+            assert!(!yt.allows(elsewhere), "{elsewhere}");
+        }
+        // A fake on loopback: its own origin only, port included.
+        let fake = TokenScope::new("http://127.0.0.1:4000/", &["youtube.googleapis.com"]);
+        assert!(fake.allows("http://127.0.0.1:4000/upload?id=1"));
+        assert!(!fake.allows("http://127.0.0.1:4001/upload?id=1"));
+        assert!(!fake.allows("http://127.0.0.2:4000/upload?id=1"));
+        assert!(!TokenScope::new("not a url", &[]).allows("not a url"));
     }
 
     #[test]

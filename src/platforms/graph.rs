@@ -116,6 +116,12 @@ pub enum GraphClass {
 /// says how long (`docs/platforms/facebook.md` §6.3).
 const DEFAULT_THROTTLE_MINUTES: i64 = 60;
 
+/// The most berrah reads of a Graph or LinkedIn answer: the largest it asks
+/// for is a Page feed listing of 50 posts (each message up to 63,206
+/// characters, rarely more than a few hundred), read when searching for a
+/// post whose answer was lost; every other answer is a few KiB.
+const ANSWER_LIMIT: usize = 4 * 1024 * 1024;
+
 /// Classifies a Graph error answer (`error` is `None` when the body was not
 /// a Graph error: a proxy page, an empty 5xx).
 pub fn classify(
@@ -322,8 +328,9 @@ impl GraphFailure {
 /// A transport fault or a refused answer.
 #[derive(Debug)]
 pub enum CallError {
-    /// The request failed on the way (see [`super::common::transport_outcome`]).
-    Transport(reqwest::Error),
+    /// The request failed on the way, or its answer could not be read (see
+    /// [`super::common::transport_outcome`]).
+    Transport(crate::http::BodyError),
     /// The platform answered with an error.
     Status(Box<GraphFailure>),
     /// The credentials could not be read at all (already an outcome:
@@ -491,6 +498,18 @@ impl Caller {
         }
     }
 
+    /// Sends the request `make` builds without any token (to a URL the
+    /// token must not go to), and reads its answer; never renews the token.
+    pub async fn call_without_token<F, Fut>(&self, make: F) -> Result<Reply, CallError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<reqwest::RequestBuilder, String>>,
+    {
+        // No secret to scrub from the answer: an empty one leaves it as is.
+        let none = SecretString::from(String::new());
+        self.once(&|_: SecretString| make(), &none).await
+    }
+
     /// A form POST to `url`, the secret as a Bearer token (Graph's writes).
     pub async fn post_form(
         &self,
@@ -531,11 +550,16 @@ impl Caller {
         Fut: Future<Output = Result<reqwest::RequestBuilder, String>>,
     {
         let req = make(secret.clone()).await.map_err(CallError::Local)?;
-        let resp = req.send().await.map_err(CallError::Transport)?;
+        let resp = req
+            .send()
+            .await
+            .map_err(|e| CallError::Transport(e.into()))?;
         let status = resp.status();
         let headers = resp.headers().clone();
         self.observe(&headers);
-        let body = resp.text().await.map_err(CallError::Transport)?;
+        let body = crate::http::read_answer(resp, ANSWER_LIMIT)
+            .await
+            .map_err(CallError::Transport)?;
         if status.is_success() {
             let json = if body.trim().is_empty() {
                 serde_json::Value::Null

@@ -35,6 +35,7 @@ use reqwest::header::AUTHORIZATION;
 use secrecy::SecretString;
 use serde_json::{Value, json};
 
+use super::common::TokenScope;
 use super::common::{MediaFile, file_body, file_chunk, media_file, poll_interval, retry_at};
 use super::graph::{AuthScheme, CallError, Caller, GraphFailure, Reply};
 use super::{Checkpoint, Idempotency, Outcome, Platform, PlatformDeps, Progress, PublishJob};
@@ -68,8 +69,14 @@ pub struct Linkedin {
     deps: PlatformDeps,
     caller: Caller,
     base: String,
+    /// Where the token may go (upload URLs come from answers).
+    scope: TokenScope,
     version: String,
 }
+
+/// Hosts besides the account's API origin that may receive its token: the
+/// one LinkedIn's Images and Videos APIs hand out upload URLs on.
+pub const UPLOAD_HOSTS: &[&str] = &["api.linkedin.com", "www.linkedin.com"];
 
 /// Escapes commentary for LinkedIn's "little text" format: the reserved
 /// characters `| { } @ [ ] ( ) < > # \ * _ ~` get a backslash, except a `#`
@@ -296,10 +303,12 @@ impl Linkedin {
             .trim()
             .to_string();
         let caller = Caller::new(deps.credentials.clone(), deps.clock.clone());
+        let scope = TokenScope::new(&base, UPLOAD_HOSTS);
         Linkedin {
             deps,
             caller,
             base,
+            scope,
             version,
         }
     }
@@ -411,26 +420,45 @@ impl Linkedin {
         part: Option<(u64, u64)>,
     ) -> Result<Reply, CallError> {
         let http = &self.deps.http;
-        self.caller
-            .call(|secret: SecretString| {
-                let req = http
-                    .put(url)
-                    .header(AUTHORIZATION, AuthScheme::Bearer.header(&secret))
-                    .header("content-type", "application/octet-stream");
-                let file = file.clone();
-                let size = file.size;
-                async move {
-                    Ok(match part {
-                        Some((first, last)) => {
-                            let bytes =
-                                file_chunk(&file, first, (last - first + 1) as usize).await?;
-                            req.body(bytes)
-                        }
-                        None => req.header("content-length", size).body(file_body(&file)),
-                    })
+        let make = |secret: Option<SecretString>| {
+            let mut req = http
+                .put(url)
+                .header("content-type", "application/octet-stream");
+            if let Some(secret) = secret {
+                req = req.header(AUTHORIZATION, AuthScheme::Bearer.header(&secret));
+            }
+            let file = file.clone();
+            let size = file.size;
+            async move {
+                Ok(match part {
+                    Some((first, last)) => {
+                        let bytes = file_chunk(&file, first, (last - first + 1) as usize).await?;
+                        req.body(bytes)
+                    }
+                    None => req.header("content-length", size).body(file_body(&file)),
+                })
+            }
+        };
+        // The upload URL comes from LinkedIn's answer: the token goes with it
+        // only to LinkedIn's own hosts.
+        if self.scope.allows(url) {
+            self.caller.call(|secret| make(Some(secret))).await
+        } else {
+            match self.caller.call_without_token(|| make(None)).await {
+                Err(CallError::Status(f)) if f.status == reqwest::StatusCode::UNAUTHORIZED => {
+                    Err(CallError::Local(format!(
+                        "the upload URL's host `{}` asked for the account's token; berrah \
+                         sends it only to {} (docs/platforms/linkedin.md)",
+                        url::Url::parse(url)
+                            .ok()
+                            .and_then(|u| u.host_str().map(str::to_string))
+                            .unwrap_or_default(),
+                        self.scope.describe()
+                    )))
                 }
-            })
-            .await
+                other => other,
+            }
+        }
     }
 
     async fn save(&self, checkpoint: &dyn Checkpoint, progress: &Progress) -> Result<(), Outcome> {

@@ -28,6 +28,7 @@
 //! `sensitive` (bool), `spoiler_text` (a content warning on every post).
 
 use super::common::{after_main, auth_outcome};
+use crate::http::{BodyError, JSON_BODY_LIMIT, read_answer, read_text};
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use async_trait::async_trait;
@@ -122,7 +123,10 @@ impl Mastodon {
                 if !status.is_success() {
                     return Err(format!("HTTP {}", status.as_u16()));
                 }
-                let body: Value = resp.json().await.map_err(|e| e.to_string())?;
+                let body = read_text(resp, JSON_BODY_LIMIT)
+                    .await
+                    .map_err(|e| common::describe_transport(&e))?;
+                let body: Value = serde_json::from_str(&body).map_err(|e| e.to_string())?;
                 instance_max_chars(&body).ok_or_else(|| "no max_characters".to_string())
             })
             .await;
@@ -163,10 +167,13 @@ impl Mastodon {
         maybe_sent: Option<&AtomicBool>,
         build: impl Fn(&SecretString) -> Result<RequestBuilder, Outcome>,
     ) -> Result<Answer, Outcome> {
-        let fault = |e: reqwest::Error| {
-            let e = e.without_url();
+        let fault = |e: BodyError| {
+            let e = match e {
+                BodyError::Transport(e) => BodyError::Transport(e.without_url()),
+                too_large => too_large,
+            };
             if let Some(flag) = maybe_sent
-                && common::sent(&e) == common::Sent::Maybe
+                && common::TransportFault::sent(&e) == common::Sent::Maybe
             {
                 flag.store(true, Ordering::Relaxed);
             }
@@ -179,11 +186,11 @@ impl Mastodon {
             if let Some(wait) = self.limits.exhausted(self.now()) {
                 return Err(wait);
             }
-            let resp = build(&secret)?.send().await.map_err(fault)?;
+            let resp = build(&secret)?.send().await.map_err(|e| fault(e.into()))?;
             let status = resp.status();
             let headers = resp.headers().clone();
             self.limits.observe(&headers, self.now());
-            let body = resp.text().await.map_err(fault)?;
+            let body = read_answer(resp, JSON_BODY_LIMIT).await.map_err(fault)?;
             if status == StatusCode::UNAUTHORIZED && !renewed {
                 renewed = true;
                 let fresh = self

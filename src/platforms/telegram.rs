@@ -30,6 +30,7 @@
 //!   (private link `https://t.me/c/<id without -100>/<message_id>`).
 
 use super::common::{after_main, auth_outcome};
+use crate::http::BodyError;
 use std::sync::Mutex;
 
 use async_trait::async_trait;
@@ -399,10 +400,12 @@ impl Telegram {
             let resp = sent.map_err(|e| transport_outcome(what, &e.without_url(), false))?;
             let status = resp.status();
             let retry_after = header_str(resp.headers(), "retry-after").map(str::to_string);
-            let text = resp
-                .text()
+            let text = crate::http::read_answer(resp, crate::http::JSON_BODY_LIMIT)
                 .await
-                .map_err(|e| transport_outcome(what, &e.without_url(), false))?;
+                .map_err(|e| match e {
+                    BodyError::Transport(e) => transport_outcome(what, &e.without_url(), false),
+                    too_large => transport_outcome(what, &too_large, false),
+                })?;
             let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
             if status.is_success() && body.get("ok") == Some(&Value::Bool(true)) {
                 return Ok(body.get("result").cloned().unwrap_or(Value::Null));

@@ -576,6 +576,15 @@ impl Webhook {
                 Ok(t) => t,
                 Err(reason) => return Ok(Err(Outcome::Failed { reason })),
             };
+        if secret_is_url && crate::http::cleartext(&url) {
+            // The URL is the secret: in clear it would be readable on the way.
+            return Ok(Err(Outcome::NeedsOperator {
+                reason: "the webhook URL stored as this account's secret starts with \
+                         `http://`, which would send it in clear: store its `https://` URL \
+                         with `berrah accounts login` (plain http is only for this machine)"
+                    .to_string(),
+            }));
+        }
         let body = match body(format, job, media_url, now) {
             Ok(b) => b,
             Err(reason) => return Ok(Err(Outcome::Failed { reason })),
@@ -604,8 +613,11 @@ impl Webhook {
         let resp = req.body(bytes).send().await?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        // An unreadable answer body after a status line still has its status.
-        let text = resp.text().await.unwrap_or_default();
+        // An unreadable answer body after a status line still has its status
+        // (so does one too large to read: a receiver's answer is bounded).
+        let text = crate::http::read_answer(resp, crate::http::JSON_BODY_LIMIT)
+            .await
+            .unwrap_or_default();
         Ok(Ok((status, headers, text)))
     }
 }

@@ -41,6 +41,7 @@ use super::common::{
 };
 use super::{Checkpoint, Idempotency, Outcome, Platform, PlatformDeps, Progress, PublishJob};
 use crate::config::PlatformKind;
+use crate::http::{JSON_BODY_LIMIT, read_answer, read_error_text};
 use crate::plan::MediaRef;
 use crate::text::limits::{X_MAX, x_weighted_length};
 
@@ -78,7 +79,7 @@ pub struct XClient {
 /// Why a call did not produce an answer to read.
 enum Fault {
     /// A transport fault (what was sent decides the outcome).
-    Transport(reqwest::Error),
+    Transport(crate::http::BodyError),
     /// The attempt stops with this outcome (credentials, unreadable file).
     Stop(Outcome),
 }
@@ -149,12 +150,12 @@ impl XClient {
                 .bearer_auth(token.secret.expose_secret())
                 .send()
                 .await
-                .map_err(Fault::Transport)?;
+                .map_err(|e| Fault::Transport(e.into()))?;
             limits.observe(resp.headers(), self.now());
             if resp.status() != StatusCode::UNAUTHORIZED {
                 return Ok(resp);
             }
-            let message = error_message(&resp.text().await.unwrap_or_default());
+            let message = error_message(&read_error_text(resp).await);
             if token.renewed {
                 return Err(Fault::Stop(refused_credentials(&message)));
             }
@@ -193,7 +194,7 @@ impl XClient {
             .map_err(|f| self.fault(f, what, Step::Create))?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        let text = resp.text().await.map_err(|e| Outcome::Unknown {
+        let text = read_answer(resp, JSON_BODY_LIMIT).await.map_err(|e| Outcome::Unknown {
             reason: format!(
                 "{what}: X answered HTTP {} but the answer could not be read, so the post may be out: {}",
                 status.as_u16(),
@@ -230,10 +231,12 @@ impl XClient {
     async fn media_answer(&self, resp: reqwest::Response, what: &str) -> Result<Value, Outcome> {
         let status = resp.status();
         let headers = resp.headers().clone();
-        let text = resp.text().await.map_err(|e| Outcome::Retry {
-            at: None,
-            reason: format!("{what}: {}", describe_transport(&e)),
-        })?;
+        let text = read_answer(resp, JSON_BODY_LIMIT)
+            .await
+            .map_err(|e| Outcome::Retry {
+                at: None,
+                reason: format!("{what}: {}", describe_transport(&e)),
+            })?;
         if !status.is_success() {
             return Err(classify(
                 status,

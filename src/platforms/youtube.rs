@@ -32,11 +32,12 @@ use secrecy::{ExposeSecret, SecretString};
 use serde_json::{Value, json};
 
 use super::common::{
-    MediaFile, describe_transport, excerpt, file_body, file_section, header_str, media_file,
-    media_size, retry_at, thumbnail_file,
+    MediaFile, TokenScope, describe_transport, excerpt, file_body, file_section, header_str,
+    media_file, media_size, retry_at, thumbnail_file,
 };
 use super::{Checkpoint, Idempotency, Outcome, Platform, PlatformDeps, Progress, PublishJob};
 use crate::config::PlatformKind;
+use crate::http::{JSON_BODY_LIMIT, read_answer, read_error_text};
 use crate::plan::Content;
 use crate::text::limits::{YOUTUBE_DESCRIPTION_MAX_BYTES, YOUTUBE_TITLE_MAX};
 
@@ -59,6 +60,10 @@ pub const FINAL_SENT_KEY: &str = "youtube.final_sent";
 /// The thumbnail is set (or was refused for good).
 pub const THUMBNAIL_KEY: &str = "youtube.thumbnail";
 
+/// Hosts besides the account's API origin that may receive its token: the
+/// ones Google documents for YouTube's resumable uploads (session URIs).
+pub const UPLOAD_HOSTS: &[&str] = &["www.googleapis.com", "youtube.googleapis.com"];
+
 /// Builds the client of one YouTube channel.
 ///
 /// Account options: `privacy` (`public`, default; `unlisted`, `private`),
@@ -74,11 +79,13 @@ pub fn build(deps: PlatformDeps) -> Box<dyn Platform> {
 pub struct YouTube {
     deps: PlatformDeps,
     base: String,
+    /// Where the token may go (the session URI comes from an answer).
+    scope: TokenScope,
     chunk: u64,
 }
 
 enum Fault {
-    Transport(reqwest::Error),
+    Transport(crate::http::BodyError),
     Stop(Outcome),
 }
 
@@ -115,7 +122,13 @@ impl YouTube {
             .and_then(|n| u64::try_from(n).ok())
             .map(|n| (n / CHUNK_UNIT).max(1) * CHUNK_UNIT)
             .unwrap_or(DEFAULT_CHUNK_BYTES);
-        YouTube { deps, base, chunk }
+        let scope = TokenScope::new(&base, UPLOAD_HOSTS);
+        YouTube {
+            deps,
+            base,
+            scope,
+            chunk,
+        }
     }
 
     fn now(&self) -> Timestamp {
@@ -145,15 +158,30 @@ impl YouTube {
             let req = build()
                 .await
                 .map_err(|reason| Fault::Stop(Outcome::Failed { reason }))?;
-            let resp = req
-                .bearer_auth(token.secret.expose_secret())
-                .send()
-                .await
-                .map_err(Fault::Transport)?;
+            // The session URI is the answer's `Location`: the token goes
+            // with it only on YouTube's own hosts.
+            let (client, request) = req.build_split();
+            let request = request.map_err(|e| Fault::Transport(e.into()))?;
+            let host = request.url().host_str().unwrap_or("").to_string();
+            let with_token = self.scope.allows(request.url().as_str());
+            let mut req = reqwest::RequestBuilder::from_parts(client, request);
+            if with_token {
+                req = req.bearer_auth(token.secret.expose_secret());
+            }
+            let resp = req.send().await.map_err(|e| Fault::Transport(e.into()))?;
             if resp.status() != StatusCode::UNAUTHORIZED {
                 return Ok(resp);
             }
-            let message = error_parts(&resp.text().await.unwrap_or_default()).1;
+            if !with_token {
+                return Err(Fault::Stop(Outcome::Failed {
+                    reason: format!(
+                        "the upload session is on `{host}`, which asked for the channel's \
+                         token; berrah sends it only to {} (docs/platforms/youtube.md)",
+                        self.scope.describe()
+                    ),
+                }));
+            }
+            let message = error_parts(&read_error_text(resp).await).1;
             if token.renewed {
                 return Err(Fault::Stop(refused(&message)));
             }
@@ -198,7 +226,7 @@ impl YouTube {
         let status = resp.status();
         let headers = resp.headers().clone();
         if !status.is_success() {
-            let body = resp.text().await.unwrap_or_default();
+            let body = read_error_text(resp).await;
             return Err(classify(status, &headers, &body, self.now(), what));
         }
         let location = header_str(&headers, "location").ok_or_else(|| Outcome::Retry {
@@ -242,10 +270,12 @@ impl YouTube {
     ) -> Result<SessionState, Outcome> {
         let status = resp.status();
         let headers = resp.headers().clone();
-        let body = resp.text().await.map_err(|e| Outcome::Retry {
-            at: None,
-            reason: format!("{what}: {}", describe_transport(&e)),
-        })?;
+        let body = read_answer(resp, JSON_BODY_LIMIT)
+            .await
+            .map_err(|e| Outcome::Retry {
+                at: None,
+                reason: format!("{what}: {}", describe_transport(&e)),
+            })?;
         match status.as_u16() {
             308 => Ok(SessionState::Offset(received(&headers))),
             200 | 201 => parse_video_id(&body)
@@ -409,7 +439,7 @@ impl YouTube {
             .map_err(|f| fault(f, &what))?;
         let status = resp.status();
         let headers = resp.headers().clone();
-        let body = resp.text().await.unwrap_or_default();
+        let body = read_answer(resp, JSON_BODY_LIMIT).await.unwrap_or_default();
         let state = if status.is_success() {
             "set".to_string()
         } else {

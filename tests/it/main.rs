@@ -9,6 +9,7 @@ mod check;
 mod daemon;
 mod end_to_end;
 mod meta_linkedin;
+mod network;
 mod ops;
 mod plan;
 mod platforms_open;

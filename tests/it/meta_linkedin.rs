@@ -1337,3 +1337,35 @@ async fn linkedin_resolve_publishes_when_the_first_create_never_arrived() {
     // Nothing was ever sent for this one: nothing to ask.
     assert_eq!(li.client.resolve(&li_job(&li, text("x"))).await, None);
 }
+
+/// Upload URLs handed out on another origin (as LinkedIn's are on
+/// `www.linkedin.com`) get the file but not the token: only LinkedIn's own
+/// hosts do (docs/platforms/linkedin.md), and a loopback fake's other port
+/// is not one of them.
+#[tokio::test]
+async fn linkedin_upload_urls_on_another_origin_get_no_token() {
+    let mut li = linkedin(FakeLinkedinConfig::default()).await;
+    let elsewhere = li.fake.upload_elsewhere().await.unwrap();
+    let other_host = elsewhere.trim_start_matches("http://").to_string();
+    let a = jpeg(1200, 628, 7);
+    let mut content = text(FR_TEXT);
+    content.media = vec![media(&write(li.dir.path(), "a.jpg", &a), Some("alt"))];
+    let outcome = li
+        .client
+        .publish(&li_job(&li, content), &Saved::default())
+        .await;
+    assert!(matches!(outcome, Outcome::Published { .. }), "{outcome:?}");
+    let requests = li.fake.requests();
+    let uploads: Vec<_> = requests
+        .iter()
+        .filter(|r| r.path.starts_with("/dms-uploads/"))
+        .collect();
+    assert_eq!(uploads.len(), 1, "{requests:?}");
+    for r in &uploads {
+        assert_eq!(r.host.as_deref(), Some(other_host.as_str()), "{r:?}");
+        assert!(!r.bearer, "the token went to another origin: {r:?}");
+    }
+    for r in requests.iter().filter(|r| r.path.starts_with("/rest/")) {
+        assert!(r.bearer, "{r:?}");
+    }
+}

@@ -1011,3 +1011,43 @@ async fn youtube_schedules_with_publish_at_and_survives_a_refused_thumbnail() {
     assert!(saved.last().extra[THUMBNAIL_KEY].starts_with("refused"));
     assert_protocol_clean(&fake);
 }
+
+/// A session URI (`Location`) on another origin than the account's API gets
+/// no token: the fake, served there too, asks for one, and the upload fails
+/// with a message naming where tokens go, instead of sending it.
+#[tokio::test]
+async fn youtube_session_on_another_origin_gets_no_token() {
+    let fake = FakeYouTube::start().await.unwrap();
+    let elsewhere = berrah_fakes::serve(berrah_fakes::youtube::router(fake.state.clone()))
+        .await
+        .unwrap();
+    fake.lock().session_origin = Some(elsewhere.url());
+    let (yt, acct, _) = yt_client(&fake, "options = { chunk_size = 262144 }");
+    let dir = tempfile::tempdir().unwrap();
+    let video = mp4_file(dir.path(), "capsule.mp4", 300_000);
+    let outcome = yt
+        .publish(&job(acct, "fr", capsule(&video, None)), &Saved::default())
+        .await;
+    let Outcome::Failed { reason } = &outcome else {
+        panic!("{outcome:?}")
+    };
+    assert!(reason.contains("sends it only to"), "{reason}");
+    let other_host = elsewhere.url().trim_start_matches("http://").to_string();
+    let st = fake.lock();
+    let there: Vec<_> = st
+        .requests
+        .iter()
+        .filter(|r| r.host.as_deref() == Some(other_host.as_str()))
+        .collect();
+    assert!(!there.is_empty(), "{:?}", st.requests);
+    for r in &there {
+        assert!(!r.authorization, "the token went to another origin: {r:?}");
+    }
+    assert!(
+        st.requests
+            .iter()
+            .filter(|r| r.host.as_deref() != Some(other_host.as_str()))
+            .all(|r| r.authorization)
+    );
+    assert!(st.videos.is_empty());
+}

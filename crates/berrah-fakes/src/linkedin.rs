@@ -194,6 +194,8 @@ pub struct Recorded {
     pub version: Option<String>,
     pub restli: Option<String>,
     pub bearer: bool,
+    /// The `Host` it was sent to (which listener, when uploads are elsewhere).
+    pub host: Option<String>,
 }
 
 #[derive(Default)]
@@ -225,6 +227,9 @@ impl Shared {
 pub struct FakeLinkedin {
     running: Running,
     shared: Arc<Shared>,
+    /// A second listener for upload URLs, when they are handed out on
+    /// another origin ([`FakeLinkedin::upload_elsewhere`]).
+    uploads: Option<Running>,
 }
 
 impl FakeLinkedin {
@@ -242,7 +247,25 @@ impl FakeLinkedin {
         let app = Router::new().fallback(handle).with_state(shared.clone());
         let running = crate::serve(app).await?;
         *shared.base.lock().unwrap_or_else(|p| p.into_inner()) = running.url();
-        Ok(FakeLinkedin { running, shared })
+        Ok(FakeLinkedin {
+            running,
+            shared,
+            uploads: None,
+        })
+    }
+
+    /// Hands out upload URLs on a second listener (another port, so another
+    /// origin than the account's `base_url`), as LinkedIn does on
+    /// `www.linkedin.com`; that listener is the same fake. Its URL.
+    pub async fn upload_elsewhere(&mut self) -> std::io::Result<String> {
+        let app = Router::new()
+            .fallback(handle)
+            .with_state(self.shared.clone());
+        let running = crate::serve(app).await?;
+        let url = running.url();
+        *self.shared.base.lock().unwrap_or_else(|p| p.into_inner()) = url.clone();
+        self.uploads = Some(running);
+        Ok(url)
     }
 
     /// `http://127.0.0.1:PORT`: the account's `base_url`.
@@ -350,6 +373,7 @@ async fn handle(
         version: h("linkedin-version"),
         restli: h("x-restli-protocol-version"),
         bearer: bearer.is_some(),
+        host: h("host"),
     });
     let upload = path.starts_with("/dms-uploads/");
     if !upload {

@@ -62,6 +62,10 @@ pub struct YtRequest {
     pub query: Option<String>,
     pub content_range: Option<String>,
     pub body_len: usize,
+    /// The `Host` it was sent to.
+    pub host: Option<String>,
+    /// Whether it carried an `Authorization` header.
+    pub authorization: bool,
 }
 
 /// Fault knobs; counters are spent by the requests they affect.
@@ -103,6 +107,9 @@ pub struct YtState {
     /// Requests that broke the protocol (answered 400).
     pub violations: Vec<String>,
     pub faults: YtFaults,
+    /// The origin of the session URIs handed out (`http://HOST:PORT`);
+    /// `None`: the origin the session was started on.
+    pub session_origin: Option<String>,
     next: u64,
 }
 
@@ -116,6 +123,7 @@ impl Default for YtState {
             requests: Vec::new(),
             violations: Vec::new(),
             faults: YtFaults::default(),
+            session_origin: None,
             next: 0,
         }
     }
@@ -201,6 +209,8 @@ async fn handle(state: Arc<Mutex<YtState>>, req: Request) -> Response {
             body_len: header(&headers, "content-length")
                 .and_then(|v| v.parse().ok())
                 .unwrap_or(0),
+            host: header(&headers, "host").map(str::to_string),
+            authorization: headers.contains_key("authorization"),
         });
         let token = header(&headers, "authorization").and_then(|v| v.strip_prefix("Bearer "));
         let ok = token.is_some_and(|t| st.tokens.iter().any(|k| k == t));
@@ -380,8 +390,12 @@ fn start(
             ..YtSession::default()
         },
     );
+    let origin = st
+        .session_origin
+        .clone()
+        .unwrap_or_else(|| format!("http://{host}"));
     let location = format!(
-        "http://{host}/upload/youtube/v3/videos?uploadType=resumable&upload_id={id}&part={part}"
+        "{origin}/upload/youtube/v3/videos?uploadType=resumable&upload_id={id}&part={part}"
     );
     let mut resp = StatusCode::OK.into_response();
     if let Ok(v) = HeaderValue::from_str(&location) {

@@ -56,7 +56,8 @@ impl Answer {
 
 /// What went wrong with a call: a transport fault, or an outcome to return.
 pub(super) enum Fault {
-    Transport(reqwest::Error),
+    /// A send error, or an answer that could not be read (too large included).
+    Transport(crate::http::BodyError),
     Outcome(Outcome),
 }
 
@@ -106,11 +107,13 @@ impl Bluesky {
                     .body(stream)
             }
         };
-        let resp = req.send().await.map_err(Fault::Transport)?;
+        let resp = req.send().await.map_err(|e| Fault::Transport(e.into()))?;
         let status = resp.status();
         let headers = resp.headers().clone();
         self.limits.observe(&headers, self.now());
-        let text = resp.text().await.map_err(Fault::Transport)?;
+        let text = crate::http::read_answer(resp, crate::http::JSON_BODY_LIMIT)
+            .await
+            .map_err(Fault::Transport)?;
         let json = serde_json::from_str(&text).unwrap_or(Value::Null);
         Ok(Answer {
             status,

@@ -257,10 +257,13 @@ fn classify(e: RequestTokenError<HttpError, BasicErrorResponse>) -> OAuthError {
     match e {
         RequestTokenError::ServerResponse(resp) => {
             let code = resp.error().clone();
+            // The server's words, printed by `accounts login` and logged by
+            // refresh: never a terminal control sequence.
             let text = match resp.error_description() {
                 Some(d) => format!("{code}: {d}"),
                 None => code.to_string(),
             };
+            let text = crate::text::sanitize::for_terminal_owned(text);
             match code {
                 // X answers `invalid_request` for a spent or revoked refresh
                 // token; everyone else `invalid_grant`.
@@ -280,7 +283,9 @@ fn classify(e: RequestTokenError<HttpError, BasicErrorResponse>) -> OAuthError {
             "an answer that is not a token response ({} bytes)",
             body.len()
         )),
-        RequestTokenError::Other(s) => OAuthError::Transient(s),
+        RequestTokenError::Other(s) => {
+            OAuthError::Transient(crate::text::sanitize::for_terminal_owned(s))
+        }
     }
 }
 
@@ -359,7 +364,9 @@ impl PendingLogin {
                 Some(d) => format!("{error}: {d}"),
                 None => error,
             };
-            return Err(OAuthError::Denied(why));
+            return Err(OAuthError::Denied(
+                crate::text::sanitize::for_terminal_owned(why),
+            ));
         }
         let state_ok = callback
             .state

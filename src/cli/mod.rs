@@ -146,8 +146,11 @@ pub fn main() -> ExitCode {
 }
 
 /// Prints an error the way every command does (`error: ...` on stderr) and
-/// returns exit code 1.
+/// returns exit code 1. An error may quote an outside server (an OAuth
+/// `error_description`, a database's message): never a terminal control
+/// sequence.
 pub fn fail(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {message}");
+    let message = message.to_string();
+    eprintln!("error: {}", crate::text::sanitize::for_terminal(&message));
     ExitCode::from(1)
 }

@@ -663,7 +663,11 @@ async fn open_platforms_campaign_reaches_every_fake_once() {
         && o.content.text.contains("utm_campaign=ecole-ouverte")));
 
     let (db, store) = sqlite_temp().await;
-    let events = run_daemon(dir.path(), store.clone(), SimClock::new(start)).await;
+    let sim = SimClock::new(start);
+    // The webhook receiver checks the signed timestamp on the same clock.
+    let clock = sim.clone();
+    fakes.hook.set_clock(move || clock.now());
+    let events = run_daemon(dir.path(), store.clone(), sim).await;
     assert_on_time(&events, &planned);
 
     let entries = published_entries(&store, &planned).await;

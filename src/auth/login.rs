@@ -120,8 +120,9 @@ pub async fn save_secret(
 /// The whole browser login of an OAuth account: listens on 127.0.0.1 (an
 /// ephemeral port, or `options.redirect_port`), hands
 /// the authorization URL to `show_url`, waits up to `timeout` for the
-/// redirect, checks `state`, exchanges the code with the PKCE verifier and
-/// stores the tokens.
+/// redirect that carries the login's `state` (a request without it gets an
+/// error page and is ignored: the login keeps waiting), exchanges the code
+/// with the PKCE verifier and stores the tokens.
 pub async fn oauth_login(
     store: &dyn TokenStore,
     key: &TokenKey,
@@ -155,7 +156,7 @@ pub async fn oauth_login(
         .map_err(|e| LoginError::Listen(format!("port {port}: {e}")))?;
     let pending = oauth::start_login(&endpoints, &creds, &listener.redirect_uri())?;
     show_url(&pending.url);
-    let callback = listener.wait(timeout).await?;
+    let callback = listener.wait(timeout, pending.state_check()).await?;
     let answer = pending.finish(callback).await?;
     let summary = save_answer(store, key, account, cfg.platform, &answer, now()).await?;
     tracing::info!(account = %account, "account connected; tokens stored");

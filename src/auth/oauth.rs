@@ -263,10 +263,13 @@ fn classify(e: RequestTokenError<HttpError, BasicErrorResponse>) -> OAuthError {
     match e {
         RequestTokenError::ServerResponse(resp) => {
             let code = resp.error().clone();
+            // The server's words, printed by `accounts login` and logged by
+            // refresh: never a terminal control sequence.
             let text = match resp.error_description() {
                 Some(d) => format!("{code}: {d}"),
                 None => code.to_string(),
             };
+            let text = crate::text::sanitize::for_terminal_owned(text);
             match code {
                 // X answers `invalid_request` for a spent or revoked refresh
                 // token; everyone else `invalid_grant`.
@@ -286,7 +289,9 @@ fn classify(e: RequestTokenError<HttpError, BasicErrorResponse>) -> OAuthError {
             "an answer that is not a token response ({} bytes)",
             body.len()
         )),
-        RequestTokenError::Other(s) => OAuthError::Transient(s),
+        RequestTokenError::Other(s) => {
+            OAuthError::Transient(crate::text::sanitize::for_terminal_owned(s))
+        }
     }
 }
 
@@ -356,23 +361,46 @@ impl fmt::Debug for Callback {
     }
 }
 
+/// Tells the redirect of this login from any other request to the loopback
+/// listener: the `state` it must carry, compared in constant time. `Debug`
+/// hides it.
+#[derive(Clone)]
+pub struct StateCheck(String);
+
+impl StateCheck {
+    pub fn matches(&self, state: Option<&str>) -> bool {
+        state.is_some_and(|s| constant_time_eq(s.as_bytes(), self.0.as_bytes()))
+    }
+}
+
+impl fmt::Debug for StateCheck {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("StateCheck([redacted])")
+    }
+}
+
 impl PendingLogin {
+    /// What the loopback listener waits for ([`LoopbackListener::wait`]).
+    pub fn state_check(&self) -> StateCheck {
+        StateCheck(self.state.secret().clone())
+    }
+
     /// Checks the redirect's `state`, then exchanges the code (with the PKCE
     /// verifier) for tokens.
     pub async fn finish(self, callback: Callback) -> Result<TokenAnswer, OAuthError> {
+        // The listener only hands over a callback with the right `state`;
+        // checked again here, before anything else of it is believed.
+        if !self.state_check().matches(callback.state.as_deref()) {
+            return Err(OAuthError::StateMismatch);
+        }
         if let Some(error) = callback.error {
             let why = match callback.error_description {
                 Some(d) => format!("{error}: {d}"),
                 None => error,
             };
-            return Err(OAuthError::Denied(why));
-        }
-        let state_ok = callback
-            .state
-            .as_deref()
-            .is_some_and(|s| constant_time_eq(s.as_bytes(), self.state.secret().as_bytes()));
-        if !state_ok {
-            return Err(OAuthError::StateMismatch);
+            return Err(OAuthError::Denied(
+                crate::text::sanitize::for_terminal_owned(why),
+            ));
         }
         let code = callback
             .code
@@ -419,6 +447,12 @@ pub async fn refresh(
 
 /// The loopback listener that receives the browser's redirect: 127.0.0.1 on
 /// an ephemeral port (RFC 8252 §7.3), one callback, then it closes.
+///
+/// Any local process, or a web page the operator visits, can send requests
+/// to it. Only a callback carrying the login's `state` counts (a grant or
+/// an error): any other is answered with an error page and ignored, and
+/// the login keeps waiting for the right one until its timeout, so that a
+/// stray or forged request can neither plant its code nor end the login.
 pub struct LoopbackListener {
     listener: tokio::net::TcpListener,
     port: u16,
@@ -442,14 +476,14 @@ impl LoopbackListener {
         format!("http://127.0.0.1:{}/callback", self.port)
     }
 
-    /// Serves until one request reaches `/callback` (or `timeout` passes)
-    /// and returns its query.
-    pub async fn wait(self, timeout: Duration) -> Result<Callback, OAuthError> {
+    /// Serves until a request with the right `state` reaches `/callback`
+    /// (or `timeout` passes) and returns its query.
+    pub async fn wait(self, timeout: Duration, state: StateCheck) -> Result<Callback, OAuthError> {
         let (tx, mut rx) = mpsc::channel::<Callback>(1);
         let (stop_tx, stop_rx) = oneshot::channel::<()>();
         let app = axum::Router::new()
             .route("/callback", axum::routing::get(callback_handler))
-            .with_state(tx);
+            .with_state((tx, state));
         let server = tokio::spawn(async move {
             let _ = axum::serve(self.listener, app)
                 .with_graceful_shutdown(async {
@@ -471,16 +505,31 @@ impl LoopbackListener {
 }
 
 async fn callback_handler(
-    State(tx): State<mpsc::Sender<Callback>>,
+    State((tx, state)): State<(mpsc::Sender<Callback>, StateCheck)>,
     Query(cb): Query<Callback>,
-) -> Html<&'static str> {
+) -> (axum::http::StatusCode, Html<&'static str>) {
+    if !state.matches(cb.state.as_deref()) {
+        tracing::warn!(
+            "ignored a request to the login's redirect address that does not carry this \
+             login's `state` (a stale browser tab or a forged redirect); still waiting"
+        );
+        return (
+            axum::http::StatusCode::BAD_REQUEST,
+            Html(
+                "<!doctype html><meta charset=utf-8><title>berrah</title><p>This is not the \
+                 authorization berrah is waiting for (its <code>state</code> does not match): \
+                 ignored. Use the address the terminal shows now.</p>",
+            ),
+        );
+    }
     let ok = cb.error.is_none();
     let _ = tx.try_send(cb);
-    Html(if ok {
+    let page = if ok {
         "<!doctype html><meta charset=utf-8><title>berrah</title><p>berrah received the authorization. You can close this tab and go back to the terminal.</p>"
     } else {
         "<!doctype html><meta charset=utf-8><title>berrah</title><p>The authorization was not granted. See the terminal.</p>"
-    })
+    };
+    (axum::http::StatusCode::OK, Html(page))
 }
 
 #[cfg(test)]
@@ -505,16 +554,41 @@ mod tests {
         assert!(!format!("{c:?}").contains("CS-SECRET"));
     }
 
+    fn check(state: &str) -> StateCheck {
+        StateCheck(state.to_string())
+    }
+
     #[tokio::test]
     async fn the_listener_gives_up_after_its_timeout_and_takes_one_callback() {
         let listener = LoopbackListener::bind().await.unwrap();
-        let err = listener.wait(Duration::from_millis(20)).await.unwrap_err();
+        let err = listener
+            .wait(Duration::from_millis(20), check("s1"))
+            .await
+            .unwrap_err();
         assert!(matches!(err, OAuthError::Timeout(_)));
 
         let listener = LoopbackListener::bind().await.unwrap();
         let uri = listener.redirect_uri();
         assert!(uri.starts_with("http://127.0.0.1:") && uri.ends_with("/callback"));
-        let waiting = tokio::spawn(listener.wait(Duration::from_secs(30)));
+        let waiting = tokio::spawn(listener.wait(Duration::from_secs(30), check("s1")));
+        // Wrong, missing or empty `state`, with a code or an error: an error
+        // page, and the listener keeps waiting.
+        for query in [
+            "code=planted&state=s2",
+            "code=planted",
+            "code=planted&state=",
+            "error=access_denied&state=forged",
+            "error=access_denied",
+        ] {
+            let page = crate::http::client()
+                .get(format!("{uri}?{query}"))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(page.status().as_u16(), 400, "{query}");
+            assert!(page.text().await.unwrap().contains("not the authorization"));
+        }
+        assert!(!waiting.is_finished(), "a wrong state ended the wait");
         let page = crate::http::client()
             .get(format!("{uri}?code=c1&state=s1"))
             .send()
@@ -528,6 +602,14 @@ mod tests {
             !format!("{cb:?}").contains("c1"),
             "the code is redacted in Debug"
         );
+    }
+
+    #[test]
+    fn state_checks_hide_the_state() {
+        let c = check("s3cret-state");
+        assert!(c.matches(Some("s3cret-state")));
+        assert!(!c.matches(Some("s3cret-stat")) && !c.matches(None));
+        assert!(!format!("{c:?}").contains("s3cret"));
     }
 
     #[test]

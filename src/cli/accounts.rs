@@ -269,6 +269,10 @@ async fn login_cmd(global: &GlobalArgs, args: LoginArgs) -> Result<ExitCode, Str
 
 /// Best effort: opens the URL in the desktop's browser where there is one.
 /// Failure is fine: the URL is printed anyway.
+///
+/// The opener (and the browser it starts, which may run long after berrah
+/// exits) gets only what a desktop program needs ([`browser_env`]): never
+/// the token key or a client secret that berrah's environment may hold.
 fn try_open_browser(url: &str) {
     let opener = if cfg!(target_os = "macos") {
         Some("open")
@@ -281,11 +285,52 @@ fn try_open_browser(url: &str) {
     if let Some(cmd) = opener {
         let _ = std::process::Command::new(cmd)
             .arg(url)
+            .env_clear()
+            .envs(browser_env(std::env::vars_os()))
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::null())
             .spawn();
     }
+}
+
+/// The variables a browser needs to find the desktop session, the user's
+/// profile and language, out of `vars`: nothing else (`BERRAH_TOKEN_KEY`,
+/// client secrets, `DATABASE_URL` stay behind), and no name that looks like
+/// a secret even under an allowed prefix.
+fn browser_env(
+    vars: impl Iterator<Item = (std::ffi::OsString, std::ffi::OsString)>,
+) -> Vec<(std::ffi::OsString, std::ffi::OsString)> {
+    const NAMES: &[&str] = &[
+        "PATH",
+        "HOME",
+        "USER",
+        "LOGNAME",
+        "SHELL",
+        "TMPDIR",
+        "LANG",
+        "LANGUAGE",
+        "DISPLAY",
+        "WAYLAND_DISPLAY",
+        "XAUTHORITY",
+        "DBUS_SESSION_BUS_ADDRESS",
+        "BROWSER",
+        "DESKTOP_SESSION",
+        "KDE_FULL_SESSION",
+        "KDE_SESSION_VERSION",
+        "GNOME_DESKTOP_SESSION_ID",
+    ];
+    const PREFIXES: &[&str] = &["XDG_", "LC_"];
+    const SECRET_WORDS: &[&str] = &["KEY", "SECRET", "TOKEN", "PASSWORD", "PASSWD", "CREDENTIAL"];
+    vars.filter(|(name, _)| {
+        let Some(name) = name.to_str() else {
+            return false;
+        };
+        let upper = name.to_ascii_uppercase();
+        (NAMES.contains(&name) || PREFIXES.iter().any(|p| name.starts_with(p)))
+            && !SECRET_WORDS.iter().any(|w| upper.contains(w))
+    })
+    .collect()
 }
 
 /// Shown instead of a `credentials` value that is not a source.
@@ -465,5 +510,46 @@ async fn logout_cmd(global: &GlobalArgs, args: LogoutArgs) -> Result<ExitCode, S
         Ok(ExitCode::SUCCESS)
     } else {
         Err(format!("no stored token for `{}`", args.account))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_browser_gets_the_desktop_and_no_secret() {
+        let vars = [
+            ("PATH", "/usr/bin"),
+            ("HOME", "/home/op"),
+            ("DISPLAY", ":0"),
+            ("WAYLAND_DISPLAY", "wayland-0"),
+            ("XDG_RUNTIME_DIR", "/run/user/1000"),
+            ("LANG", "fr_MA.UTF-8"),
+            ("LC_TIME", "fr_FR.UTF-8"),
+            ("BERRAH_TOKEN_KEY", "k"),
+            ("TEST_X_CLIENT_SECRET", "s"),
+            ("LINKEDIN_CLIENT_SECRET", "s"),
+            ("DATABASE_URL", "postgres://u:pw@h/db"),
+            ("XDG_SESSION_TOKEN", "t"),
+            ("AWS_SECRET_ACCESS_KEY", "s"),
+        ]
+        .map(|(k, v)| (k.into(), v.into()));
+        let kept: Vec<String> = browser_env(vars.into_iter())
+            .into_iter()
+            .map(|(k, _)| k.into_string().unwrap())
+            .collect();
+        assert_eq!(
+            kept,
+            [
+                "PATH",
+                "HOME",
+                "DISPLAY",
+                "WAYLAND_DISPLAY",
+                "XDG_RUNTIME_DIR",
+                "LANG",
+                "LC_TIME"
+            ]
+        );
     }
 }

@@ -37,6 +37,10 @@ pub struct Cli {
 }
 
 /// Options every command understands.
+///
+/// Every argument read from the environment says `hide_env_values`: `--help`
+/// names the variable but never prints its value (a `DATABASE_URL` may hold
+/// a password).
 #[derive(Debug, Clone, Args)]
 pub struct GlobalArgs {
     /// The configuration file (accounts, daemon settings).
@@ -44,26 +48,40 @@ pub struct GlobalArgs {
         long,
         global = true,
         env = "BERRAH_CONFIG",
+        hide_env_values = true,
         default_value = "berrah.toml",
         value_name = "FILE"
     )]
     pub config: PathBuf,
     /// The folder of campaign files [default: the config's `daemon.campaigns`, else `campaigns`].
-    #[arg(long, global = true, env = "BERRAH_CAMPAIGNS", value_name = "DIR")]
+    #[arg(
+        long,
+        global = true,
+        env = "BERRAH_CAMPAIGNS",
+        hide_env_values = true,
+        value_name = "DIR"
+    )]
     pub campaigns: Option<PathBuf>,
     /// The database: `sqlite://PATH` or `postgres://...` [default: SQLite in the data folder].
-    #[arg(long, global = true, env = "DATABASE_URL", value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "DATABASE_URL",
+        hide_env_values = true,
+        value_name = "URL"
+    )]
     pub database: Option<String>,
     /// The time-zone database: auto, bundled, system or a zoneinfo folder [default: the config's `daemon.tzdb`, else auto].
     #[arg(
         long,
         global = true,
         env = "BERRAH_TZDB",
+        hide_env_values = true,
         value_name = "auto|bundled|system|DIR"
     )]
     pub tzdb: Option<String>,
     /// Log format.
-    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human, env = "BERRAH_LOG_FORMAT")]
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Human, env = "BERRAH_LOG_FORMAT", hide_env_values = true)]
     pub log_format: LogFormat,
     /// Use this instant as "now" (RFC 3339), for reproducible checks and plans.
     #[arg(
@@ -71,7 +89,8 @@ pub struct GlobalArgs {
         global = true,
         value_name = "INSTANT",
         hide = true,
-        env = "BERRAH_NOW"
+        env = "BERRAH_NOW",
+        hide_env_values = true
     )]
     pub now: Option<jiff::Timestamp>,
 }
@@ -127,8 +146,11 @@ pub fn main() -> ExitCode {
 }
 
 /// Prints an error the way every command does (`error: ...` on stderr) and
-/// returns exit code 1.
+/// returns exit code 1. An error may quote an outside server (an OAuth
+/// `error_description`, a database's message): never a terminal control
+/// sequence.
 pub fn fail(message: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {message}");
+    let message = message.to_string();
+    eprintln!("error: {}", crate::text::sanitize::for_terminal(&message));
     ExitCode::from(1)
 }

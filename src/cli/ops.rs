@@ -22,6 +22,7 @@ use super::context::Loaded;
 use super::format::{Hold, hold_for, local_time, short_id};
 use super::queue::{open_store, prepare};
 use crate::store::{Attempt, Entry, EntryState, ListFilter, PauseScope, Store, StoreError};
+use crate::text::sanitize::{for_terminal, for_terminal_opt};
 
 #[derive(Debug, Args)]
 pub struct RetryArgs {
@@ -570,8 +571,31 @@ pub fn render_show(r: &ShowReport) -> String {
 
 /// `berrah show ID` as a report.
 pub async fn show_entry(store: &Store, id: &str) -> Result<ShowReport, Refusal> {
-    let entry = store.get(id).await?;
-    let attempts = store.attempts(&entry.id).await?;
+    let mut entry = store.get(id).await?;
+    let mut attempts = store.attempts(&entry.id).await?;
+    // What the platforms answered, as stored (perhaps before berrah cleaned
+    // it on the way in): never a terminal control sequence, in the table or
+    // the JSON (which escapes C0 controls, but not C1 or bidi overrides).
+    let clean = |t: &mut Option<String>| *t = for_terminal_opt(t.as_deref());
+    clean(&mut entry.last_error);
+    clean(&mut entry.url);
+    clean(&mut entry.remote_id);
+    let p = &mut entry.progress;
+    clean(&mut p.remote_id);
+    clean(&mut p.url);
+    clean(&mut p.first_comment);
+    for id in p
+        .thread
+        .iter_mut()
+        .chain(p.media.values_mut())
+        .chain(p.extra.values_mut())
+    {
+        *id = for_terminal(id).into_owned();
+    }
+    for a in &mut attempts {
+        clean(&mut a.outcome);
+        clean(&mut a.detail);
+    }
     let hold = if entry.state == EntryState::Held {
         let cause = store.held_cause(&entry.id).await?;
         Some(hold_for(&entry, &entry.id, cause.as_deref()))

@@ -7,8 +7,12 @@
 //! stored but the key that opens them is missing or wrong.
 //!
 //! `SIGTERM`/`SIGINT`: stop claiming, let publications in flight finish
-//! (30 s at most), exit 0. A second signal exits at once (exit code 130):
-//! that is safe, leases expire and the next start rescues what was cut.
+//! (`--grace`, 30 s at most), exit 0. The grace is a hard limit: what is
+//! still in flight then is cut, and if closing the database or a blocked
+//! file operation holds the process [`CLEANUP`] longer, it exits anyway. A
+//! second signal exits at once (exit code 130). Both are safe: leases
+//! expire and the next start rescues what was cut (retried where the
+//! platform deduplicates, resolved or held otherwise).
 
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -24,13 +28,18 @@ use crate::time::{Clock, SimClock, SystemClock};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
-    /// Seconds publications in flight may take to finish after SIGTERM/SIGINT.
+    /// Seconds publications in flight may take to finish after SIGTERM/SIGINT;
+    /// then they are cut and the process exits (the next start rescues them).
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     pub grace: u64,
     /// Do not watch the campaign folder and berrah.toml for changes.
     #[arg(long)]
     pub no_watch: bool,
 }
+
+/// How long, after the grace period, the stop may take to close the
+/// database before the process exits anyway.
+pub const CLEANUP: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub fn run(global: &GlobalArgs, args: RunArgs) -> ExitCode {
     crate::logging::init(global.log_format);
@@ -41,12 +50,20 @@ pub fn run(global: &GlobalArgs, args: RunArgs) -> ExitCode {
         Ok(r) => r,
         Err(e) => return super::fail(format!("cannot start the runtime: {e}")),
     };
-    runtime.block_on(run_async(global, args))
+    let code = runtime.block_on(run_async(global, args));
+    // A blocking task (an outbox write, a media file read) still running
+    // does not hold the process: its entry's lease expires.
+    runtime.shutdown_timeout(std::time::Duration::from_millis(500));
+    code
 }
 
 async fn run_async(global: &GlobalArgs, args: RunArgs) -> ExitCode {
     let shutdown = CancellationToken::new();
     tokio::spawn(signals(shutdown.clone()));
+    tokio::spawn(hard_stop(
+        shutdown.clone(),
+        std::time::Duration::from_secs(args.grace),
+    ));
     let loaded = match super::context::load(global) {
         Ok(l) => l,
         Err(report) => {
@@ -146,6 +163,19 @@ async fn expiry_watch(
             _ = shutdown.cancelled() => return,
         }
     }
+}
+
+/// Once a stop is asked, the process ends within `grace` + [`CLEANUP`],
+/// whatever is still running (the daemon cuts publications in flight at
+/// `grace` itself; this covers a stop that hangs after that, or one asked
+/// while the daemon was still starting).
+async fn hard_stop(shutdown: CancellationToken, grace: std::time::Duration) {
+    shutdown.cancelled().await;
+    tokio::time::sleep(grace.saturating_add(CLEANUP)).await;
+    tracing::warn!(
+        "the stop took longer than the grace period: exiting now; what was cut is rescued at the next start"
+    );
+    std::process::exit(0);
 }
 
 /// First SIGTERM/SIGINT: graceful stop. Second: exit at once.

@@ -20,10 +20,11 @@
 //! Every request carries `X-Berrah-Delivery: <occurrence id>` (the same on
 //! every attempt, so that a receiver can drop a duplicate) and
 //! `X-Berrah-Timestamp: <Unix seconds>`; with a signing key, also
-//! `X-Berrah-Signature: sha256=<hex>`, the HMAC-SHA256 of the exact body bytes
-//! (the body carries the same `sent_at` and `delivery`, so they are signed
-//! too). A receiver recomputes the HMAC over the raw body with the shared key
-//! and compares in constant time.
+//! `X-Berrah-Signature: v1=<hex>`, the HMAC-SHA256 of the timestamp, a `.`
+//! and the exact body bytes (as Slack and Stripe sign theirs). A receiver
+//! recomputes the HMAC over `timestamp + "." + raw body` with the shared key,
+//! compares in constant time, and refuses a timestamp more than a few
+//! minutes old: a captured request cannot be replayed later.
 //!
 //! A webhook cannot deduplicate for us ([`Idempotency::None`]): a request
 //! that may have reached the receiver without an answer is
@@ -71,7 +72,7 @@ use crate::config::PlatformKind;
 pub const DELIVERY_HEADER: &str = "x-berrah-delivery";
 /// The header with the sending time, Unix seconds.
 pub const TIMESTAMP_HEADER: &str = "x-berrah-timestamp";
-/// The header with `sha256=<hex HMAC of the body>`.
+/// The header with `v1=<hex HMAC of timestamp "." body>`.
 pub const SIGNATURE_HEADER: &str = "x-berrah-signature";
 
 /// Slack: characters of one section block's text.
@@ -134,30 +135,36 @@ pub struct Webhook {
     deps: PlatformDeps,
 }
 
-/// HMAC-SHA256 of `body` with `key`, as `sha256=<lowercase hex>`.
-pub fn signature(key: &[u8], body: &[u8]) -> String {
+/// The HMAC-SHA256 of `timestamp + "." + body` with `key`.
+fn mac_of(key: &[u8], timestamp: &str, body: &[u8]) -> Option<Hmac<Sha256>> {
     // HMAC accepts keys of any length: `new_from_slice` cannot fail here.
-    let mut mac = match <Hmac<Sha256> as Mac>::new_from_slice(key) {
-        Ok(m) => m,
-        Err(_) => return String::new(),
-    };
+    let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(key).ok()?;
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
     mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    Some(mac)
 }
 
-/// Whether `header` is the right signature of `body` (constant-time compare).
-pub fn verify_signature(key: &[u8], body: &[u8], header: &str) -> bool {
-    let Some(hex_sig) = header.strip_prefix("sha256=") else {
+/// The signature header's value for a request sent at `timestamp` (the
+/// `X-Berrah-Timestamp` value, Unix seconds) with `body`:
+/// `v1=<lowercase hex HMAC-SHA256(key, timestamp "." body)>`.
+pub fn signature(key: &[u8], timestamp: &str, body: &[u8]) -> String {
+    match mac_of(key, timestamp, body) {
+        Some(mac) => format!("v1={}", hex::encode(mac.finalize().into_bytes())),
+        None => String::new(),
+    }
+}
+
+/// Whether `header` is the right signature of `timestamp` and `body`
+/// (constant-time compare). The timestamp's age is the receiver's to check.
+pub fn verify_signature(key: &[u8], timestamp: &str, body: &[u8], header: &str) -> bool {
+    let Some(hex_sig) = header.strip_prefix("v1=") else {
         return false;
     };
     let Ok(sig) = hex::decode(hex_sig) else {
         return false;
     };
-    let Ok(mut mac) = <Hmac<Sha256> as Mac>::new_from_slice(key) else {
-        return false;
-    };
-    mac.update(body);
-    mac.verify_slice(&sig).is_ok()
+    mac_of(key, timestamp, body).is_some_and(|mac| mac.verify_slice(&sig).is_ok())
 }
 
 /// A media file's public address under the `media_url` option (the file's
@@ -597,17 +604,18 @@ impl Webhook {
                 }));
             }
         };
+        let timestamp = now.as_second().to_string();
         let mut req = self
             .deps
             .http
             .post(url)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .header(DELIVERY_HEADER, &job.occurrence_id)
-            .header(TIMESTAMP_HEADER, now.as_second().to_string());
+            .header(TIMESTAMP_HEADER, &timestamp);
         if !secret_is_url {
             req = req.header(
                 SIGNATURE_HEADER,
-                signature(secret.expose_secret().as_bytes(), &bytes),
+                signature(secret.expose_secret().as_bytes(), &timestamp, &bytes),
             );
         }
         let resp = req.body(bytes).send().await?;
@@ -730,16 +738,19 @@ mod tests {
 
     #[test]
     fn signatures_round_trip_and_catch_changes() {
-        let sig = signature(b"key", b"{\"a\":1}");
-        assert!(sig.starts_with("sha256=") && sig.len() == 7 + 64);
-        assert!(verify_signature(b"key", b"{\"a\":1}", &sig));
-        assert!(!verify_signature(b"key", b"{\"a\":2}", &sig));
-        assert!(!verify_signature(b"other", b"{\"a\":1}", &sig));
-        assert!(!verify_signature(b"key", b"{\"a\":1}", "md5=00"));
-        // RFC 4231 test case 2.
+        let ts = "1797584700";
+        let sig = signature(b"key", ts, b"{\"a\":1}");
+        assert!(sig.starts_with("v1=") && sig.len() == 3 + 64);
+        assert!(verify_signature(b"key", ts, b"{\"a\":1}", &sig));
+        assert!(!verify_signature(b"key", ts, b"{\"a\":2}", &sig));
+        assert!(!verify_signature(b"key", "1797584701", b"{\"a\":1}", &sig));
+        assert!(!verify_signature(b"other", ts, b"{\"a\":1}", &sig));
+        assert!(!verify_signature(b"key", ts, b"{\"a\":1}", "md5=00"));
+        // Computed apart, with Python's `hmac`:
+        // hmac.new(b"key", b'1797584700.{"a":1}', hashlib.sha256).hexdigest()
         assert_eq!(
-            signature(b"Jefe", b"what do ya want for nothing?"),
-            "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843"
+            sig,
+            "v1=a6451ed49e63ab280307fb300d655217fe4f147ab16b4e5783b7973181aa09b2"
         );
     }
 

@@ -181,7 +181,7 @@ impl Shared {
         resolving: bool,
     ) -> Finish {
         let now = self.clock.now();
-        match outcome {
+        match clean(outcome) {
             Outcome::Published { remote_id, url } => Finish::Published { remote_id, url },
             Outcome::Retry { at, reason } => self.retry(entry, at, reason, now),
             Outcome::Failed { reason } => Finish::Failed { reason },
@@ -233,6 +233,26 @@ impl Shared {
             _ => now.checked_add(delay).unwrap_or(now),
         };
         Finish::Retry { run_at, reason }
+    }
+}
+
+/// An outcome's text as the platform gave it (an error message, an id, a
+/// URL) without terminal control sequences, before it is logged or stored
+/// (`text::sanitize`).
+fn clean(outcome: Outcome) -> Outcome {
+    use crate::text::sanitize::for_terminal_owned as c;
+    match outcome {
+        Outcome::Published { remote_id, url } => Outcome::Published {
+            remote_id: c(remote_id),
+            url: url.map(c),
+        },
+        Outcome::Retry { at, reason } => Outcome::Retry {
+            at,
+            reason: c(reason),
+        },
+        Outcome::Failed { reason } => Outcome::Failed { reason: c(reason) },
+        Outcome::NeedsOperator { reason } => Outcome::NeedsOperator { reason: c(reason) },
+        Outcome::Unknown { reason } => Outcome::Unknown { reason: c(reason) },
     }
 }
 

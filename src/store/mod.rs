@@ -565,15 +565,99 @@ async fn forward_notifications(
     }
 }
 
-/// The URL without its password, for error messages (promise 4).
+/// The URL without its secrets, for error messages and logs (promise 4):
+/// the password of the user part (`postgres://u:pw@h/db`) and the value of
+/// every query parameter that holds one (`?password=`, `?sslpassword=`, any
+/// name with `password`, `passwd`, `pwd`, `secret` or `token` in it) become
+/// `***`. A URL the `url` crate cannot parse is redacted by hand, erring on
+/// the side of hiding too much (everything between `://` and the last `@`).
 pub(crate) fn redact_url(url: &str) -> String {
     match url::Url::parse(url) {
-        Ok(mut u) if u.password().is_some() => {
-            let _ = u.set_password(Some("***"));
-            u.to_string()
+        // `postgres://u:12/ss@h/db` parses (host `u`, port 12), but `12/ss`
+        // was the password: an `@` after the host is redacted by hand.
+        Ok(u)
+            if !u.scheme().starts_with("sqlite")
+                && [Some(u.path()), u.query(), u.fragment()]
+                    .iter()
+                    .any(|part| part.is_some_and(|p| p.contains('@'))) =>
+        {
+            redact_unparsed(url)
         }
-        _ => url.to_string(),
+        Ok(mut u) => {
+            let mut changed = false;
+            if u.password().is_some() {
+                let _ = u.set_password(Some("***"));
+                changed = true;
+            }
+            if u.query_pairs().any(|(k, _)| secret_param(&k)) {
+                let pairs: Vec<(String, String)> = u
+                    .query_pairs()
+                    .map(|(k, v)| {
+                        let v = if secret_param(&k) { "***".into() } else { v };
+                        (k.into_owned(), v.into_owned())
+                    })
+                    .collect();
+                u.query_pairs_mut().clear().extend_pairs(pairs);
+                changed = true;
+            }
+            if changed {
+                u.to_string()
+            } else {
+                url.to_string()
+            }
+        }
+        Err(_) => redact_unparsed(url),
     }
+}
+
+/// Whether a query parameter's value is a secret.
+fn secret_param(name: &str) -> bool {
+    let name = name.to_ascii_lowercase();
+    ["password", "passwd", "pwd", "secret", "token"]
+        .iter()
+        .any(|w| name.contains(w))
+}
+
+/// [`redact_url`] for text that is not a valid URL (a mistyped port, a
+/// password with a character the parser refuses): the whole user part goes.
+fn redact_unparsed(url: &str) -> String {
+    let (head, query) = match url.split_once('?') {
+        Some((h, q)) => (h, Some(q)),
+        None => (url, None),
+    };
+    let mut out = match (head.find("://"), url.rfind('@')) {
+        // The last `@` of the whole text: a password may hold `?`, `/` or `@`.
+        (Some(start), Some(at)) if at > start => {
+            let after = &url[at + 1..];
+            let host = after.split(['?', '#']).next().unwrap_or(after);
+            return match after.find('?') {
+                Some(i) => format!(
+                    "{}://***@{host}?{}",
+                    &url[..start],
+                    redact_query(&after[i + 1..])
+                ),
+                None => format!("{}://***@{host}", &url[..start]),
+            };
+        }
+        _ => head.to_string(),
+    };
+    if let Some(q) = query {
+        out.push('?');
+        out.push_str(&redact_query(q));
+    }
+    out
+}
+
+/// `a=1&password=x` → `a=1&password=***` (by hand, for unparsed URLs).
+fn redact_query(query: &str) -> String {
+    query
+        .split('&')
+        .map(|pair| match pair.split_once('=') {
+            Some((k, _)) if secret_param(k) => format!("{k}=***"),
+            _ => pair.to_string(),
+        })
+        .collect::<Vec<_>>()
+        .join("&")
 }
 
 #[cfg(test)]
@@ -586,5 +670,44 @@ mod tests {
         assert!(!r.contains("s3cret"));
         assert!(r.contains("db:5432"));
         assert_eq!(redact_url("sqlite://x.db"), "sqlite://x.db");
+        assert_eq!(redact_url("sqlite::memory:"), "sqlite::memory:");
+        assert_eq!(
+            redact_url("postgres://berrah@db/berrah?sslmode=require"),
+            "postgres://berrah@db/berrah?sslmode=require"
+        );
+    }
+
+    #[test]
+    fn passwords_in_the_query_are_hidden_too() {
+        for url in [
+            "postgres://db/berrah?user=berrah&password=s3cret",
+            "postgres://db/berrah?sslmode=verify-full&sslpassword=s3cret&application_name=b",
+            "postgresql://u:s3cret@db/berrah?PASSWORD=s3cret",
+            "postgres://db/berrah?password=s3cret%21",
+        ] {
+            let r = redact_url(url);
+            assert!(!r.contains("s3cret"), "{url} -> {r}");
+            assert!(r.contains("db") && r.contains("***"), "{url} -> {r}");
+        }
+        let r = redact_url("postgres://db/berrah?sslmode=require&password=s3cret");
+        assert!(r.contains("sslmode=require"), "{r}");
+    }
+
+    #[test]
+    fn urls_that_do_not_parse_are_redacted_by_hand() {
+        for url in [
+            // A port that is not a number: the parser refuses the URL.
+            "postgres://berrah:s3cret@db:port/berrah",
+            // A password with `/`, `?` or `@` that should have been percent-encoded.
+            "postgres://berrah:s3/cr?et@db:5432/berrah",
+            "postgres://berrah:s3@cret@db:x/berrah?password=s3cret",
+            "postgres://db:x/berrah?sslpassword=s3cret",
+            // Parses, as host `berrah` and port 12: the password was `12/s3cret`.
+            "postgres://berrah:12/s3cret@db/berrah",
+        ] {
+            let r = redact_url(url);
+            assert!(!r.contains("cret"), "{url} -> {r}");
+            assert!(r.contains("db"), "{url} -> {r}");
+        }
     }
 }

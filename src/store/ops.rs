@@ -597,7 +597,7 @@ impl Store {
         )
         .bind(account)
         .bind(cause::ACCOUNT)
-        .bind(reason)
+        .bind(crate::text::sanitize::for_terminal(reason).into_owned())
         .execute(pool)
         .await?
         .rows_affected()))

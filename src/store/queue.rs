@@ -10,6 +10,7 @@ use super::types::{Entry, EntryState, StoreError};
 use super::{Store, on_db, write_tx};
 use crate::config::PlatformKind;
 use crate::platforms::Progress;
+use crate::text::sanitize::{for_terminal, for_terminal_opt};
 
 /// How an attempt (or a decision about a claimed entry) ended.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -584,23 +585,27 @@ impl Store {
     ) -> Result<(), StoreError> {
         let now_ms = now.as_millisecond();
         let (state, state_cause, outcome, reason) = result.parts();
-        let reason = reason.map(str::to_string);
+        // Outside text is stored without terminal control sequences (the
+        // worker cleans outcomes already; this covers every other caller).
+        let reason = for_terminal_opt(reason);
         let (remote_id, url, published_at, run_at) = match &result {
-            Finish::Published { remote_id, url } => {
-                (Some(remote_id.clone()), url.clone(), Some(now_ms), None)
-            }
+            Finish::Published { remote_id, url } => (
+                Some(for_terminal(remote_id).into_owned()),
+                for_terminal_opt(url.as_deref()),
+                Some(now_ms),
+                None,
+            ),
             Finish::Retry { run_at, .. } => (None, None, None, Some(run_at.as_millisecond())),
             _ => (None, None, None, None),
         };
         let published = matches!(result, Finish::Published { .. });
-        let detail = match &result {
-            Finish::Published { remote_id, url } => Some(match url {
-                Some(u) => format!("{remote_id} {u}"),
-                None => remote_id.clone(),
-            }),
+        let detail = match (&remote_id, &url) {
+            (Some(remote_id), Some(u)) => Some(format!("{remote_id} {u}")),
+            (Some(remote_id), None) => Some(remote_id.clone()),
             _ => reason.clone(),
         };
         let (id_owned, owner_owned) = (id.to_string(), owner.to_string());
+        let recorded_id = remote_id.clone();
         // On SQLite, the entry's and its attempt's statements go to the
         // connection's thread as one (a round trip each is most of what a
         // write costs there); PostgreSQL runs them one by one.
@@ -664,7 +669,7 @@ impl Store {
             }
             return Ok(());
         }
-        if let Finish::Published { remote_id, .. } = &result
+        if let Some(remote_id) = &recorded_id
             && let Ok(Some(e)) = self.get_exact(id).await
             && e.state == EntryState::Published
         {

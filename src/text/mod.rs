@@ -1,4 +1,6 @@
 //! Text: rendering a post for a platform (variants, hashtags, UTM) and each
-//! platform's length rules. Pure functions, no I/O.
+//! platform's length rules; outside text made safe for a terminal
+//! (`sanitize`). Pure functions, no I/O.
 pub mod limits;
 pub mod render;
+pub mod sanitize;

@@ -218,25 +218,121 @@ async fn login_flow_with_pkce_stores_encrypted_tokens() {
     }
 }
 
+/// Plays a browser that opens the authorization URL `times` times (the
+/// operator tries again after an error page), following each redirect to
+/// the loopback listener; returns the listener's answers' statuses.
+fn browser_visiting(
+    times: usize,
+) -> (
+    impl FnOnce(&url::Url),
+    tokio::sync::oneshot::Receiver<Vec<u16>>,
+) {
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let visit = move |url: &url::Url| {
+        let url = url.clone();
+        tokio::spawn(async move {
+            let client = berrah::http::client();
+            let mut statuses = Vec::new();
+            for _ in 0..times {
+                let answer = client.get(url.clone()).send().await.unwrap();
+                assert_eq!(answer.status().as_u16(), 302, "the fake redirects");
+                let location = answer.headers()["location"].to_str().unwrap().to_string();
+                let page = client.get(location).send().await.unwrap();
+                statuses.push(page.status().as_u16());
+            }
+            let _ = tx.send(statuses);
+        });
+    };
+    (visit, rx)
+}
+
+/// A redirect with a wrong `state` (forged, or from a stale tab) gets an
+/// error page and is ignored: its code is never exchanged, and the login
+/// waits on until its timeout, storing nothing.
 #[tokio::test]
-async fn login_with_a_wrong_state_is_refused_and_stores_nothing() {
+async fn login_with_a_wrong_state_is_ignored_and_stores_nothing() {
     let fake = FakeOAuth::start(fake_config()).await.unwrap();
     fake.send_wrong_state_next();
     let store = MemoryTokenStore::new();
     let key = TokenKey::generate();
     let cfg = account("x", &fake);
-    let err = do_login(&store, &key, "oim-x", &cfg).await.unwrap_err();
+    let (browser, statuses) = browser_visiting(1);
+    let started = std::time::Instant::now();
+    let err = login::oauth_login(
+        &store,
+        &key,
+        "oim-x",
+        &cfg,
+        Duration::from_secs(2),
+        t0,
+        browser,
+    )
+    .await
+    .unwrap_err();
     assert!(
-        matches!(err, LoginError::OAuth(OAuthError::StateMismatch)),
+        matches!(err, LoginError::OAuth(OAuthError::Timeout(2))),
         "{err}"
     );
-    assert!(err.to_string().contains("state"), "{err}");
+    assert!(
+        started.elapsed() >= Duration::from_secs(2),
+        "the wrong state ended the login"
+    );
+    assert_eq!(statuses.await.unwrap(), [400], "an error page");
     assert_eq!(
         fake.token_requests("authorization_code"),
         0,
         "no code exchanged"
     );
     assert!(store.get("oim-x").await.unwrap().is_none());
+}
+
+/// After a redirect with a wrong `state`, the right one still connects the
+/// account: only its code is exchanged.
+#[tokio::test]
+async fn login_waits_past_a_wrong_state_for_the_right_one() {
+    let fake = FakeOAuth::start(fake_config()).await.unwrap();
+    fake.send_wrong_state_next();
+    let store = MemoryTokenStore::new();
+    let key = TokenKey::generate();
+    let cfg = account("x", &fake);
+    let (browser, statuses) = browser_visiting(2);
+    let summary = login::oauth_login(
+        &store,
+        &key,
+        "oim-x",
+        &cfg,
+        Duration::from_secs(30),
+        t0,
+        browser,
+    )
+    .await
+    .unwrap();
+    assert!(summary.has_refresh_token);
+    assert_eq!(statuses.await.unwrap(), [400, 200]);
+    assert_eq!(fake.token_requests("authorization_code"), 1);
+    assert!(store.get("oim-x").await.unwrap().is_some());
+}
+
+/// The server's `error_description` reaches the operator without terminal
+/// control sequences.
+#[tokio::test]
+async fn a_denial_is_reported_without_control_sequences() {
+    let fake = FakeOAuth::start(fake_config()).await.unwrap();
+    fake.deny_next_saying("Denied\u{1b}]0;pwned\u{7} by\u{1b}[2J the owner");
+    let store = MemoryTokenStore::new();
+    let key = TokenKey::generate();
+    let err = do_login(&store, &key, "a", &account("linkedin", &fake))
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("access_denied: Denied by the owner"),
+        "{text:?}"
+    );
+    assert!(
+        !text.contains('\u{1b}') && !text.contains("pwned"),
+        "{text:?}"
+    );
 }
 
 #[tokio::test]
@@ -827,6 +923,62 @@ fn berrah_cmd(dir: &std::path::Path, key_hex: &str) -> std::process::Command {
         .env_remove("WAYLAND_DISPLAY")
         .env_remove("RUST_LOG");
     cmd
+}
+
+/// The browser `accounts login` starts gets the desktop's variables and
+/// none of berrah's secrets: an `xdg-open` on PATH writes down what it got.
+#[cfg(target_os = "linux")]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cli_login_starts_the_browser_without_secrets() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let fake = FakeOAuth::start(fake_config()).await.unwrap();
+    write_config(dir.path(), &fake);
+    let bin = dir.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let seen = dir.path().join("browser-env");
+    let opener = bin.join("xdg-open");
+    std::fs::write(
+        &opener,
+        format!(
+            "#!/bin/sh\nenv > '{}.tmp'\nmv '{0}.tmp' '{0}'\n",
+            seen.display()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(&opener, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let key_hex = "cd".repeat(32);
+    let out = berrah_cmd(dir.path(), &key_hex)
+        .env("PATH", path)
+        .env("DISPLAY", ":99")
+        .env("XDG_CURRENT_DESKTOP", "test")
+        .args(["accounts", "login", "oim-x", "--timeout", "2"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("no redirect arrived"), "{stderr}");
+    let env = std::fs::read_to_string(&seen).expect("the opener ran");
+    let names: Vec<&str> = env
+        .lines()
+        .filter_map(|l| l.split_once('='))
+        .map(|(k, _)| k)
+        .collect();
+    for wanted in ["DISPLAY", "PATH", "XDG_CURRENT_DESKTOP"] {
+        assert!(names.contains(&wanted), "{wanted} missing: {names:?}");
+    }
+    for secret in [
+        "BERRAH_TOKEN_KEY",
+        "TEST_X_CLIENT_SECRET",
+        "TEST_X_CLIENT_ID",
+    ] {
+        assert!(!names.contains(&secret), "{secret} given to the browser");
+    }
+    assert!(!env.contains(&key_hex), "the token key reached the browser");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

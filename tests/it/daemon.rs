@@ -1315,3 +1315,182 @@ async fn pause_and_resume_from_another_process_while_the_daemon_runs() {
     let posted: Vec<_> = outbox.iter().map(|r| r.campaign.as_str()).collect();
     assert_eq!(posted, ["other", "ops"], "each once, the paused one after");
 }
+
+/// `--grace` is a hard limit: publications that never end (the fakes take
+/// the request and never answer) do not keep the process after SIGTERM
+/// once the grace is over. The next start resolves each cut entry exactly
+/// once: retried with its key on Mastodon (the fake keeps one status),
+/// held on the webhook (never sent twice).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_grace_period_is_a_hard_limit() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    let mastodon = FakeMastodon::start().await.unwrap();
+    // The fake creates the status, then answers in an hour.
+    mastodon.fail_next(
+        mastodon::Endpoint::Statuses,
+        mastodon::Fault::Slow(std::time::Duration::from_secs(3600)),
+    );
+    let hook = Receiver::new(Kind::Json, Some(CRASH_HOOK_KEY));
+    // The receiver records the request, then never answers while `hang`.
+    let hang = Arc::new(AtomicBool::new(true));
+    let hanging = hang.clone();
+    let server = berrah_fakes::serve(hook.router().layer(axum::middleware::from_fn(
+        move |req: axum::extract::Request, next: axum::middleware::Next| {
+            let hanging = hanging.clone();
+            async move {
+                let answer = next.run(req).await;
+                if hanging.load(Ordering::SeqCst) {
+                    std::future::pending::<()>().await;
+                }
+                answer
+            }
+        },
+    )))
+    .await
+    .unwrap();
+    let fakes = CrashFakes {
+        hook_url: format!("{}{}", server.url(), hook.path()),
+        mastodon,
+        hook,
+        _hook_server: server,
+    };
+    let dir = platform_crash_project(&fakes);
+    write_platform_round(dir.path(), 0, 1);
+    let url = berrah::store::testing::sqlite_url(&dir.path().join("data").join("berrah.db"));
+    let log = |name: &str| std::fs::File::create(dir.path().join(name)).unwrap();
+    let mut child = platform_daemon_command(dir.path(), &url)
+        .args(["--grace", "1"])
+        .stderr(log("first.log"))
+        .spawn()
+        .unwrap();
+    eventually("both requests received", 60, || {
+        let (m, h) = (fakes.mastodon.statuses().len(), fakes.hook.received().len());
+        async move { m == 1 && h == 1 }
+    })
+    .await;
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let stopped = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if stopped.elapsed() > std::time::Duration::from_secs(15) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "still running 15 s after SIGTERM with --grace 1:\n{}",
+                std::fs::read_to_string(dir.path().join("first.log")).unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let took = stopped.elapsed();
+    let first_log = std::fs::read_to_string(dir.path().join("first.log")).unwrap_or_default();
+    assert!(
+        took < std::time::Duration::from_secs(5),
+        "exit {took:?} after SIGTERM:\n{first_log}"
+    );
+    assert_eq!(status.code(), Some(0), "{first_log}");
+    let store = berrah::store::Store::connect(&url).await.unwrap();
+    let all = store.list(ListFilter::default()).await.unwrap();
+    assert_eq!(all.len(), 2);
+    assert!(
+        all.iter().all(|e| e.state == EntryState::Publishing),
+        "both cut in flight: {all:?}"
+    );
+
+    // The next start, with receivers that answer: rescued once each.
+    hang.store(false, Ordering::SeqCst);
+    let mut child = platform_daemon_command(dir.path(), &url)
+        .stderr(log("second.log"))
+        .spawn()
+        .unwrap();
+    eventually("both entries resolved", 60, || {
+        let store = store.clone();
+        async move {
+            let all = store.list(ListFilter::default()).await.unwrap();
+            all.iter()
+                .all(|e| matches!(e.state, EntryState::Published | EntryState::Held))
+        }
+    })
+    .await;
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "SIGTERM exit: {status:?}");
+    for e in store.list(ListFilter::default()).await.unwrap() {
+        match e.account.as_str() {
+            "masto" => assert_eq!(e.state, EntryState::Published, "{e:?}"),
+            _ => assert_eq!(e.state, EntryState::Held, "{e:?}"),
+        }
+    }
+    let statuses = fakes.mastodon.statuses();
+    assert_eq!(statuses.len(), 1, "one status, whatever the retries");
+    assert!(
+        fakes.mastodon.count("POST", "/api/v1/statuses") >= 1,
+        "the retry reached the fake with its key"
+    );
+    assert_eq!(
+        fakes.hook.received().len(),
+        1,
+        "the webhook was not sent twice"
+    );
+}
+
+/// The hard limit holds whatever the daemon is doing when the signal comes:
+/// here still opening a database whose server accepts the connection and
+/// never answers (sqlx would wait 30 s), SIGTERM with `--grace 1` ends the
+/// process within a few seconds.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_grace_period_holds_during_start_up() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let (accepted_tx, mut accepted) = tokio::sync::mpsc::unbounded_channel();
+    let silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((socket, _)) = listener.accept().await {
+            held.push(socket);
+            let _ = accepted_tx.send(());
+        }
+    });
+    let dir = crash_project();
+    let url = format!("postgres://berrah@127.0.0.1:{port}/berrah");
+    let mut child = daemon_command(dir.path(), &url)
+        .args(["--grace", "1"])
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    tokio::time::timeout(std::time::Duration::from_secs(30), accepted.recv())
+        .await
+        .expect("the daemon connects");
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let stopped = std::time::Instant::now();
+    let status = loop {
+        if let Some(status) = child.try_wait().unwrap() {
+            break status;
+        }
+        if stopped.elapsed() > std::time::Duration::from_secs(20) {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("still running 20 s after SIGTERM with --grace 1");
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    };
+    let took = stopped.elapsed();
+    silent.abort();
+    assert!(
+        took < std::time::Duration::from_secs(6),
+        "exit {took:?} after SIGTERM ({status:?})"
+    );
+}

@@ -301,6 +301,13 @@ mod open {
             }
         }
 
+        /// The webhook receiver checks the signed timestamp on the
+        /// daemon's simulated clock.
+        pub fn follow(&self, sim: &std::sync::Arc<berrah::time::SimClock>) {
+            let clock = sim.clone();
+            self.hook.set_clock(move || clock.now());
+        }
+
         /// The folder of the open-platforms campaign, pointed at these fakes.
         pub fn project(&self) -> tempfile::TempDir {
             let hook_url = format!("{}{}", self._hook_server.url(), self.hook.path());
@@ -663,7 +670,9 @@ async fn open_platforms_campaign_reaches_every_fake_once() {
         && o.content.text.contains("utm_campaign=ecole-ouverte")));
 
     let (db, store) = sqlite_temp().await;
-    let events = run_daemon(dir.path(), store.clone(), SimClock::new(start)).await;
+    let sim = SimClock::new(start);
+    fakes.follow(&sim);
+    let events = run_daemon(dir.path(), store.clone(), sim).await;
     assert_on_time(&events, &planned);
 
     let entries = published_entries(&store, &planned).await;
@@ -1257,7 +1266,9 @@ async fn a_5xx_is_retried_once_and_refused_credentials_hold_only_their_account()
     let start = t("2027-01-15T00:00:00Z");
     let planned = planned(dir.path(), start);
     let (db, store) = sqlite_temp().await;
-    run_daemon(dir.path(), store.clone(), SimClock::new(start)).await;
+    let sim = SimClock::new(start);
+    fakes.follow(&sim);
+    run_daemon(dir.path(), store.clone(), sim).await;
 
     let all = store.list(ListFilter::default()).await.unwrap();
     assert_eq!(all.len(), planned.len());

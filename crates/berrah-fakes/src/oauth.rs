@@ -5,7 +5,8 @@
 //! - `GET /oauth/authorize`: checks the client id, `response_type=code`, an
 //!   S256 PKCE challenge and a loopback redirect URI, then redirects (302) to
 //!   it with a single-use code and the `state` (or a wrong state on demand,
-//!   or `error=access_denied`).
+//!   or `error=access_denied` with the `state`, as RFC 6749 §4.1.2.1 requires
+//!   of an error redirect, and an `error_description` that can be set).
 //! - `POST /oauth/token` (form): `authorization_code` (checks the code, the
 //!   redirect URI, the PKCE verifier against the challenge and the client
 //!   credentials, Basic or in the body) and `refresh_token` (optionally
@@ -92,7 +93,7 @@ struct Inner {
     access: HashSet<String>,
     requests: Vec<Recorded>,
     wrong_state_next: bool,
-    deny_next: bool,
+    deny_next: Option<String>,
     unavailable_next: u32,
 }
 
@@ -173,7 +174,13 @@ impl FakeOAuth {
 
     /// The next authorization redirects with `error=access_denied`.
     pub fn deny_next(&self) {
-        self.shared.lock().deny_next = true;
+        self.deny_next_saying("The user denied the request");
+    }
+
+    /// The same, with this `error_description` (any text: a hostile server
+    /// may send terminal control sequences).
+    pub fn deny_next_saying(&self, description: &str) {
+        self.shared.lock().deny_next = Some(description.to_string());
     }
 
     /// The next `n` token requests answer `503` with an HTML page.
@@ -273,11 +280,12 @@ async fn authorize(State(shared): State<Arc<Shared>>, Query(q): Query<AuthorizeQ
     let Ok(mut location) = url::Url::parse(&redirect) else {
         return bad_request("invalid_request", "bad redirect_uri");
     };
-    if std::mem::take(&mut inner.deny_next) {
+    if let Some(description) = inner.deny_next.take() {
         location
             .query_pairs_mut()
             .append_pair("error", "access_denied")
-            .append_pair("error_description", "The user denied the request");
+            .append_pair("error_description", &description)
+            .append_pair("state", q.state.as_deref().unwrap_or_default());
         let r = record(302, Some("access_denied"));
         inner.requests.push(r);
     } else {

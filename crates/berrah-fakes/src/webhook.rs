@@ -5,7 +5,8 @@
 //! for the documentation relied on): method,
 //! path (the secret part of the URL), content type, body shape and limits,
 //! and for the generic format the signature, the delivery and timestamp
-//! headers. It answers with the real shapes: Slack's plain `ok` and error
+//! headers (a timestamp more than five minutes away from the receiver's
+//! clock is refused, as a receiver refuses a replay). It answers with the real shapes: Slack's plain `ok` and error
 //! words, Teams workflows' `202 Accepted` and JSON errors, Discord's message
 //! object (with `?wait=true`) and JSON errors with codes. Everything received
 //! is recorded, also when a fault is then played.
@@ -30,8 +31,9 @@ use sha2::Sha256;
 
 /// The wire format of berrah's generic webhook, as its documentation gives
 /// it (`docs/platforms/webhook.md`): the occurrence id, the sending time in
-/// Unix seconds, and `sha256=<64 lowercase hex digits>`, the HMAC-SHA256 of
-/// the exact body bytes with the shared key.
+/// Unix seconds, and `v1=<64 lowercase hex digits>`, the HMAC-SHA256 with the
+/// shared key of the timestamp header's value, a `.`, and the exact body
+/// bytes.
 const DELIVERY_HEADER: &str = "x-berrah-delivery";
 const TIMESTAMP_HEADER: &str = "x-berrah-timestamp";
 const SIGNATURE_HEADER: &str = "x-berrah-signature";
@@ -41,10 +43,14 @@ const SIGNATURE_HEADER: &str = "x-berrah-signature";
 const DISCORD_CONTENT_MAX: usize = 2000;
 const DISCORD_DESCRIPTION_MAX: usize = 4096;
 
-/// Whether `header` is `sha256=` and the lowercase hex HMAC-SHA256 of `body`
-/// under `key`, compared in constant time as a receiver should.
-pub fn signature_matches(key: &[u8], body: &[u8], header: &str) -> bool {
-    let Some(digits) = header.strip_prefix("sha256=") else {
+/// How far a request's timestamp may be from the receiver's clock.
+pub const TIMESTAMP_TOLERANCE_SECS: i64 = 300;
+
+/// Whether `header` is `v1=` and the lowercase hex HMAC-SHA256 under `key`
+/// of `timestamp`, `.` and `body`, compared in constant time as a receiver
+/// should.
+pub fn signature_matches(key: &[u8], timestamp: &str, body: &[u8], header: &str) -> bool {
+    let Some(digits) = header.strip_prefix("v1=") else {
         return false;
     };
     if digits.len() != 64
@@ -60,6 +66,8 @@ pub fn signature_matches(key: &[u8], body: &[u8], header: &str) -> bool {
     let Ok(mut mac) = Hmac::<Sha256>::new_from_slice(key) else {
         return false;
     };
+    mac.update(timestamp.as_bytes());
+    mac.update(b".");
     mac.update(body);
     mac.verify_slice(&expected).is_ok()
 }
@@ -109,6 +117,18 @@ struct Inner {
     received: Vec<Received>,
     faults: VecDeque<Fault>,
     next_id: u64,
+    /// The receiver's clock for the timestamp check (`None`: the wall clock).
+    clock: Option<ReceiverClock>,
+}
+
+/// A clock of the test's choosing (fixed, or following a simulated one).
+#[derive(Clone)]
+struct ReceiverClock(Arc<dyn Fn() -> jiff::Timestamp + Send + Sync>);
+
+impl std::fmt::Debug for ReceiverClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ReceiverClock")
+    }
 }
 
 /// A fake receiver: build its [`router`](Receiver::router), serve it with
@@ -152,6 +172,12 @@ impl Receiver {
     /// What was received so far, in order.
     pub fn received(&self) -> Vec<Received> {
         self.lock().received.clone()
+    }
+
+    /// The receiver's clock for the timestamp check, for senders on a
+    /// fixed or simulated clock (the default is the wall clock).
+    pub fn set_clock(&self, now: impl Fn() -> jiff::Timestamp + Send + Sync + 'static) {
+        self.lock().clock = Some(ReceiverClock(Arc::new(now)));
     }
 
     /// Plays `fault` on the next request not yet answered.
@@ -395,10 +421,11 @@ async fn handle(
         return r.not_found();
     }
     let signature = header_str(&headers, SIGNATURE_HEADER);
+    let timestamp = header_str(&headers, TIMESTAMP_HEADER);
     let signature_valid = r.key.as_ref().map(|k| {
         signature
             .as_deref()
-            .is_some_and(|s| signature_matches(k, &raw, s))
+            .is_some_and(|s| signature_matches(k, timestamp.as_deref().unwrap_or(""), &raw, s))
     });
     let body: Value = serde_json::from_slice(&raw).unwrap_or(Value::Null);
     let query = uri.query().unwrap_or("").to_string();
@@ -407,17 +434,17 @@ async fn handle(
         query: query.clone(),
         content_type: header_str(&headers, header::CONTENT_TYPE.as_str()),
         delivery: header_str(&headers, DELIVERY_HEADER),
-        timestamp: header_str(&headers, TIMESTAMP_HEADER),
+        timestamp,
         signature,
         signature_valid,
         body: body.clone(),
         raw: raw.to_vec(),
     };
-    let (fault, id) = {
+    let (fault, id, now) = {
         let mut inner = r.lock();
         inner.received.push(received.clone());
         inner.next_id += 1;
-        (inner.faults.pop_front(), inner.next_id)
+        (inner.faults.pop_front(), inner.next_id, inner.clock.clone())
     };
     if let Some(f) = fault {
         return r.fault(f);
@@ -440,8 +467,21 @@ async fn handle(
             )
                 .into_response();
         }
-        if received.timestamp.is_none() {
+        let Some(sent) = received.timestamp.as_deref() else {
             return r.bad_request("missing X-Berrah-Timestamp");
+        };
+        let now = now
+            .map_or_else(jiff::Timestamp::now, |c| (c.0)())
+            .as_second();
+        match sent.parse::<i64>() {
+            Ok(s) if (now - s).abs() <= TIMESTAMP_TOLERANCE_SECS => {}
+            _ => {
+                return (
+                    StatusCode::UNAUTHORIZED,
+                    Json(json!({"error": "the timestamp is not within 5 minutes: a replay?"})),
+                )
+                    .into_response();
+            }
         }
         if received.delivery.as_deref() != body.get("delivery").and_then(Value::as_str) {
             return r.bad_request("X-Berrah-Delivery differs from the body's delivery");

@@ -95,31 +95,48 @@ async fn mastodon_refuses_501_characters_with_422() {
 async fn the_webhook_receiver_refuses_a_wrong_signature() {
     let key = "s3cret-signing-key";
     let receiver = Receiver::new(Kind::Json, Some(key));
+    // The receiver's clock: the requests below were sent 2 minutes ago.
+    let sent: i64 = 1_797_584_700;
+    receiver.set_clock(move || jiff::Timestamp::from_second(sent + 120).unwrap());
     let running = berrah_fakes::serve(receiver.router()).await.unwrap();
     let body = br#"{"delivery":"occ-1","text":"Bonjour","sent_at":"2026-12-18T09:00:00Z","account":"hook"}"#;
-    let sign = |k: &str| {
+    // v1=HMAC-SHA256(key, timestamp "." body), as documented.
+    let sign_at = |k: &str, ts: i64| {
         let mut mac = Hmac::<Sha256>::new_from_slice(k.as_bytes()).unwrap();
+        mac.update(format!("{ts}.").as_bytes());
         mac.update(body);
-        format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+        format!("v1={}", hex::encode(mac.finalize().into_bytes()))
     };
-    let send = |signature: String| {
+    let sign = |k: &str| sign_at(k, sent);
+    let send_at = |ts: i64, signature: String| {
         http()
             .post(format!("{}{}", running.url(), receiver.path()))
             .header("content-type", "application/json")
             .header("x-berrah-delivery", "occ-1")
-            .header("x-berrah-timestamp", "1797584700")
+            .header("x-berrah-timestamp", ts.to_string())
             .header("x-berrah-signature", signature)
             .body(body.to_vec())
     };
+    let send = |signature: String| send_at(sent, signature);
     let (status, answer_body) = answer(send(sign(key))).await;
     assert_eq!(status, 200, "{answer_body}");
 
+    let body_only = {
+        let mut mac = Hmac::<Sha256>::new_from_slice(key.as_bytes()).unwrap();
+        mac.update(body);
+        hex::encode(mac.finalize().into_bytes())
+    };
     for wrong in [
         sign("another-key"),
         // The hex digits must be lowercase, as documented.
-        format!("sha256={}", sign(key)["sha256=".len()..].to_uppercase()),
-        sign(key).replace("sha256=", "sha1="),
-        "sha256=".to_string(),
+        format!("v1={}", sign(key)["v1=".len()..].to_uppercase()),
+        sign(key).replace("v1=", "sha256="),
+        "v1=".to_string(),
+        // The timestamp is signed: the body's HMAC alone is refused, and so
+        // is another moment's signature.
+        format!("sha256={body_only}"),
+        format!("v1={body_only}"),
+        sign_at(key, sent - 1),
     ] {
         let (status, answer_body) = answer(send(wrong.clone())).await;
         assert_eq!(status, 401, "{wrong}: {answer_body}");
@@ -136,9 +153,25 @@ async fn the_webhook_receiver_refuses_a_wrong_signature() {
             Some(false),
             Some(false),
             Some(false),
+            Some(false),
+            Some(false),
+            Some(false),
             Some(false)
         ]
     );
+
+    // A request signed right but sent more than 5 minutes before (or
+    // after) the receiver's clock is refused: a replay.
+    for ts in [sent + 120 - 301, sent + 120 + 301] {
+        let (status, answer_body) = answer(send_at(ts, sign_at(key, ts))).await;
+        assert_eq!(status, 401, "{ts}: {answer_body}");
+        assert!(
+            answer_body.to_string().contains("timestamp"),
+            "{answer_body}"
+        );
+    }
+    let (status, answer_body) = answer(send_at(sent - 180, sign_at(key, sent - 180))).await;
+    assert_eq!(status, 200, "5 minutes old is still fine: {answer_body}");
 }
 
 #[tokio::test]

@@ -14,6 +14,7 @@ use super::report::{
 use crate::auth::ExpiryWarning;
 use crate::cli::format::{hold_for, local_time, short_id, short_ids};
 use crate::store::{Entry, EntryState, PauseScope, StoreError};
+use crate::text::sanitize::{for_terminal, for_terminal_opt};
 
 /// Published entries shown per campaign without `--all`.
 pub const PUBLISHED_SHOWN: usize = 10;
@@ -56,11 +57,12 @@ fn status_entry(
         next_attempt,
         next_attempt_local: next_attempt.map(|t| local_time(t, &e.timezone)),
         attempts: e.attempts,
-        url: e.url.clone(),
-        remote_id: e.remote_id.clone(),
+        // What the platforms answered: never a terminal control sequence.
+        url: for_terminal_opt(e.url.as_deref()),
+        remote_id: for_terminal_opt(e.remote_id.as_deref()),
         published_at: e.published_at,
         published_at_local: e.published_at.map(|t| local_time(t, &e.timezone)),
-        last_error: e.last_error.clone(),
+        last_error: for_terminal_opt(e.last_error.as_deref()),
         lease_owner: e.lease_owner.clone(),
         lease_until: e.lease_until,
         paused,
@@ -188,7 +190,7 @@ pub fn build_report(
                 StoreError::Corrupt { id, .. } => id.clone(),
                 _ => "?".into(),
             },
-            error: e.to_string(),
+            error: for_terminal(&e.to_string()).into_owned(),
         })
         .collect();
     StatusReport {
@@ -228,7 +230,7 @@ fn partly_published(list: &[Entry], shorts: &HashMap<String, String>) -> Vec<Par
         account: e.account.clone(),
         language: e.language.clone(),
         state: e.state,
-        url: e.url.clone(),
+        url: for_terminal_opt(e.url.as_deref()),
     };
     groups
         .into_values()

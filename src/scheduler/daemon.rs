@@ -207,7 +207,7 @@ impl Daemon {
             if std::mem::take(&mut reconfig)
                 && let Some(path) = &cfg.config_path
             {
-                match crate::cli::context::read_config(path, true) {
+                match crate::config::read_config(path, true) {
                     Ok(Some(config)) => {
                         tracing::info!(file = %path.display(), accounts = config.accounts.len(), "configuration reloaded");
                         *shared.accounts.write().unwrap_or_else(|p| p.into_inner()) =

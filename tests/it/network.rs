@@ -296,6 +296,11 @@ async fn one_undecryptable_stored_token_holds_only_its_own_account() {
         .expect("one damaged row stops the daemon");
 
     let sim = berrah::time::SimClock::new(NOW.parse().unwrap());
+    // The receivers refuse stale signature timestamps: they read the same clock.
+    for receiver in [&good, &bad] {
+        let clock = sim.clone();
+        receiver.set_clock(move || berrah::time::Clock::now(&clock));
+    }
     let mut cfg = super::support::daemon_config(dir.path(), store.clone(), Arc::new(sim.clone()));
     cfg.jump = Some(sim.clone());
     cfg.until = Some("2026-12-18T12:00:00Z".parse().unwrap());

@@ -9,6 +9,10 @@
 //! An account without `credentials` publishes to the local outbox (a JSON Lines
 //! file), so that the example campaigns run end to end on a fresh machine.
 
+mod read;
+
+pub use read::{check_config, read_config};
+
 use std::collections::BTreeMap;
 use std::fmt;
 use std::path::PathBuf;

@@ -1,0 +1,321 @@
+//! Reading and checking `berrah.toml`: TOML errors with `path:line:col`,
+//! and what TOML cannot see (account ids, credential sources that must not
+//! be secrets, base URLs, languages, the database URL, durations). Used by
+//! every command (through `cli::context`) and by the daemon when the file
+//! changes.
+
+use std::path::Path;
+
+use super::{Config, PlatformKind};
+use crate::campaign::load;
+use crate::campaign::validate::is_valid_lang;
+use crate::diag::{Diagnostic, Report};
+
+/// Reads and checks `berrah.toml`. `Ok(None)`: the default file is absent.
+pub fn read_config(path: &Path, explicit: bool) -> Result<Option<Config>, Report> {
+    let mut report = Report::default();
+    if !path.exists() {
+        if !explicit {
+            return Ok(None);
+        }
+        report.push(
+            Diagnostic::error(path, None, "the configuration file does not exist").with_help(
+                "create it, or leave out `--config` (and BERRAH_CONFIG) to run without accounts",
+            ),
+        );
+        return Err(report);
+    }
+    let source = match load::read_source(path) {
+        Ok(s) => s,
+        Err(d) => {
+            report.push(d);
+            return Err(report);
+        }
+    };
+    let parsed = if source.trim().is_empty() {
+        Ok(Config::default())
+    } else {
+        toml::from_str::<Config>(&source).map_err(|e| load::from_toml_error(path, &source, &e))
+    };
+    let config = match parsed {
+        Ok(c) => c,
+        Err(d) => {
+            report.add_source(path, source);
+            report.push(d);
+            return Err(report);
+        }
+    };
+    let problems = check_config(path, &source, &config);
+    if problems.iter().any(Diagnostic::is_error) {
+        report.add_source(path, source);
+        report.extend(problems);
+        return Err(report);
+    }
+    Ok(Some(config))
+}
+
+/// The byte span of `[accounts.<id>]` (or of the id) in the source, for
+/// pointing at an account whose fields are not spanned.
+fn account_span(source: &str, id: &str) -> Option<std::ops::Range<usize>> {
+    for needle in [
+        format!("[accounts.{id}]"),
+        format!("[accounts.\"{id}\"]"),
+        format!("{id} ="),
+    ] {
+        if let Some(i) = source.find(&needle) {
+            return Some(i..i + needle.len());
+        }
+    }
+    None
+}
+
+/// The byte span of the value of `key` in the table that starts at
+/// `table` (an account's header), when it is written there on a line of
+/// its own (`key = "value"`).
+fn value_span(
+    source: &str,
+    table: Option<&std::ops::Range<usize>>,
+    key: &str,
+) -> Option<std::ops::Range<usize>> {
+    let start = table?.end;
+    let mut at = start;
+    for line in source[start..].split_inclusive('\n') {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with('[') {
+            break;
+        }
+        let indent = line.len() - trimmed.len();
+        if let Some(rest) = trimmed.strip_prefix(key)
+            && let Some(eq) = rest.find('=')
+            && rest[..eq].trim().is_empty()
+        {
+            let after = &rest[eq + 1..];
+            let lead = after.len() - after.trim_start().len();
+            let from = at + indent + key.len() + eq + 1 + lead;
+            return Some(from..from + after.trim().len());
+        }
+        at += line.len();
+    }
+    None
+}
+
+/// What TOML cannot see in `berrah.toml`.
+pub fn check_config(path: &Path, source: &str, config: &Config) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    for (id, acc) in &config.accounts {
+        let at = account_span(source, id);
+        if !crate::campaign::validate::is_valid_id(id) {
+            out.push(
+                Diagnostic::error(
+                    path,
+                    at.clone(),
+                    format!("account id `{id}` may only have lowercase letters, digits and `-`"),
+                )
+                .with_help("write it like `oim-maroc-facebook`"),
+            );
+        }
+        if let Some(cred) = &acc.credentials {
+            let v = cred.get_ref();
+            let ok = match v.split_once(':') {
+                Some(("env", var)) => !var.is_empty(),
+                Some(("file", p)) => !p.is_empty(),
+                _ => v == "store",
+            };
+            if !ok {
+                // Never echo the value: someone may have pasted a token here.
+                out.push(
+                    Diagnostic::error(
+                        path,
+                        Some(cred.span()),
+                        format!("the credentials of account `{id}` must say where the secret is, not be the secret"),
+                    )
+                    .with_help(
+                        "write `credentials = \"env:VARIABLE\"`, `\"file:path/to/token\"` or `\"store\"` (after `berrah accounts login`); if a token was written here, revoke it",
+                    ),
+                );
+            }
+        }
+        if matches!(acc.platform, PlatformKind::Mastodon | PlatformKind::Webhook) {
+            match acc.base_url.as_deref() {
+                None => out.push(
+                    Diagnostic::error(
+                        path,
+                        at.clone(),
+                        format!("account `{id}` ({}) needs a `base_url`", acc.platform),
+                    )
+                    .with_help(if acc.platform == PlatformKind::Mastodon {
+                        "add `base_url = \"https://mastodon.social\"` (the account's instance)"
+                    } else {
+                        "add `base_url = \"https://example.org/hook\"` (where the webhook posts)"
+                    }),
+                ),
+                Some(u) if url::Url::parse(u).is_err() => out.push(
+                    Diagnostic::error(path, at.clone(), format!("`{u}` is not a URL"))
+                        .with_help("write it as `https://host/path`"),
+                ),
+                _ => {}
+            }
+        } else if let Some(u) = acc.base_url.as_deref()
+            && url::Url::parse(u).is_err()
+        {
+            out.push(
+                Diagnostic::error(path, at.clone(), format!("`{u}` is not a URL"))
+                    .with_help("write it as `https://host/path`"),
+            );
+        }
+        if acc.credentials.is_some()
+            && let Some(u) = acc.base_url.as_deref()
+            && url::Url::parse(u).is_ok_and(|u| crate::http::cleartext(&u))
+        {
+            out.push(
+                Diagnostic::error(
+                    path,
+                    value_span(source, at.as_ref(), "base_url").or(at.clone()),
+                    format!(
+                        "account `{id}` sends its credentials to `{u}` in clear: `http://` is \
+                         only allowed on this machine (127.0.0.1, ::1, localhost)"
+                    ),
+                )
+                .with_help("write its `https://` address"),
+            );
+        }
+        for l in acc.languages.iter().flatten() {
+            if !is_valid_lang(l) {
+                out.push(
+                    Diagnostic::error(
+                        path,
+                        at.clone(),
+                        format!("account `{id}`: `{l}` is not a language code"),
+                    )
+                    .with_help("write lowercase codes such as \"fr\", \"ar\" or \"en\""),
+                );
+            }
+        }
+    }
+    if let Some(key) = &config.daemon.token_key {
+        let ok =
+            matches!(key.split_once(':'), Some(("env", v)) | Some(("file", v)) if !v.is_empty());
+        if !ok {
+            out.push(
+                Diagnostic::error(path, source.find("token_key").map(|i| i..i + 9), "`token_key` must say where the key is, not be the key")
+                    .with_help("write `token_key = \"env:BERRAH_TOKEN_KEY\"` or `\"file:/etc/berrah/token.key\"`; if a key was written here, make a new one"),
+            );
+        }
+    }
+    if let Some(db) = &config.daemon.database
+        && !(db.starts_with("sqlite:")
+            || db.starts_with("postgres://")
+            || db.starts_with("postgresql://"))
+    {
+        out.push(
+            Diagnostic::error(
+                path,
+                source.find("database").map(|i| i..i + 8),
+                "`database` must be a `sqlite://` or `postgres://` URL",
+            )
+            .with_help(
+                "write `database = \"sqlite://data/berrah.db\"` or `\"postgres://user@host/db\"`",
+            ),
+        );
+    }
+    if crate::plan::parse_duration(&config.daemon.expires_after).is_err() {
+        out.push(
+            Diagnostic::error(
+                path,
+                source.find("expires_after").map(|i| i..i + 13),
+                format!("`{}` is not a duration", config.daemon.expires_after),
+            )
+            .with_help("write a duration such as \"24h\" or \"2 days\""),
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::PathBuf;
+
+    use super::*;
+
+    fn write(dir: &Path, text: &str) -> PathBuf {
+        let p = dir.join("berrah.toml");
+        std::fs::write(&p, text).unwrap();
+        p
+    }
+
+    #[test]
+    fn missing_default_is_empty_but_explicit_missing_is_an_error() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("berrah.toml");
+        assert!(read_config(&p, false).unwrap().is_none());
+        let r = read_config(&p, true).unwrap_err();
+        assert!(r.render().contains("does not exist"));
+    }
+
+    #[test]
+    fn toml_errors_have_path_line_column() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(dir.path(), "[accounts.a]\nplatfrom = \"x\"\n");
+        let out = read_config(&p, true).unwrap_err().render();
+        assert!(
+            out.contains("berrah.toml:2:1: error: unknown key `platfrom`"),
+            "{out}"
+        );
+        assert!(out.contains("did you mean `platform`?"), "{out}");
+        let p = write(dir.path(), "[accounts.a]\nplatform = \"mastodn\"\n");
+        let out = read_config(&p, true).unwrap_err().render();
+        assert!(
+            out.contains("berrah.toml:2:12: error: `mastodn` is not one of the allowed values"),
+            "{out}"
+        );
+        assert!(out.contains("did you mean `mastodon`?"), "{out}");
+    }
+
+    #[test]
+    fn semantic_checks_never_echo_a_secret() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "[daemon]\ntoken_key = \"hunter2\"\ndatabase = \"mysql://x\"\n\
+             [accounts.m]\nplatform = \"mastodon\"\ncredentials = \"sk-SECRET123\"\n\
+             [accounts.w]\nplatform = \"webhook\"\nbase_url = \"https://h.example/x\"\nlanguages = [\"FR\"]\n",
+        );
+        let out = read_config(&p, true).unwrap_err().render();
+        assert!(out.contains("needs a `base_url`"), "{out}");
+        assert!(out.contains("must say where the secret is"), "{out}");
+        assert!(out.contains("`FR` is not a language code"), "{out}");
+        assert!(
+            out.contains("`token_key` must say where the key is"),
+            "{out}"
+        );
+        assert!(out.contains("`database` must be a `sqlite://`"), "{out}");
+        assert!(!out.contains("SECRET123 "), "{out}");
+        // The caret line shows the source line; the message itself never names the value.
+        assert!(
+            !out.lines()
+                .any(|l| l.contains("error:") && l.contains("SECRET")),
+            "{out}"
+        );
+    }
+
+    #[test]
+    fn credentials_never_go_in_clear_except_on_loopback() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "[accounts.w]\nplatform = \"webhook\"\ncredentials = \"env:K\"\n\
+             base_url = \"http://hooks.example.org/berrah\"\n\
+             [accounts.m]\nplatform = \"mastodon\"\nbase_url = \"http://127.0.0.1:4000\"\n\
+             credentials = \"env:M\"\n\
+             [accounts.o]\nplatform = \"webhook\"\nbase_url = \"http://relay.example.org/\"\n",
+        );
+        let out = read_config(&p, true).unwrap_err().render();
+        assert!(
+            out.contains("berrah.toml:4:12: error: account `w` sends its credentials to"),
+            "{out}"
+        );
+        assert!(out.contains("write its `https://` address"), "{out}");
+        // Loopback, and an account without credentials (the outbox), are fine.
+        assert_eq!(out.matches("in clear").count(), 1, "{out}");
+    }
+}

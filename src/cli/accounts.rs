@@ -21,7 +21,7 @@ use crate::auth::login;
 use crate::auth::providers::{self, LoginKind};
 use crate::auth::sources::{self, Source};
 use crate::auth::tokens::{SqlTokenStore, TokenRecord, TokenStore};
-use crate::config::{AccountConfig, Config};
+use crate::config::{AccountConfig, Config, PlatformKind};
 use crate::store::Store;
 
 #[derive(Debug, Args)]
@@ -166,6 +166,7 @@ async fn login_cmd(global: &GlobalArgs, args: LoginArgs) -> Result<ExitCode, Str
             if value.is_empty() {
                 return Err(format!("the environment variable `{var}` is empty"));
             }
+            refuse_cleartext_webhook(cfg.platform, value)?;
             login::save_secret(
                 &store,
                 &key,
@@ -192,6 +193,7 @@ async fn login_cmd(global: &GlobalArgs, args: LoginArgs) -> Result<ExitCode, Str
             if value.is_empty() {
                 return Err("nothing was pasted; nothing stored".into());
             }
+            refuse_cleartext_webhook(cfg.platform, value)?;
             login::save_secret(
                 &store,
                 &key,
@@ -265,6 +267,24 @@ async fn login_cmd(global: &GlobalArgs, args: LoginArgs) -> Result<ExitCode, Str
         ),
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A webhook URL kept as a secret (Slack, Teams, Discord) carries its own
+/// credential: over plain `http://` to anything but loopback anyone on the
+/// way could read and reuse it, so it is refused here, before it is stored,
+/// as the daemon would refuse it at publish time. The value is never shown.
+fn refuse_cleartext_webhook(platform: PlatformKind, value: &str) -> Result<(), String> {
+    if platform == PlatformKind::Webhook
+        && url::Url::parse(value).is_ok_and(|u| crate::http::cleartext(&u))
+    {
+        return Err(
+            "this webhook URL uses plain http:// to a host that is not this machine: anyone on \
+             the way could read it and post with it. Nothing was stored: paste the https:// URL \
+             the receiving service gives"
+                .into(),
+        );
+    }
+    Ok(())
 }
 
 /// Best effort: opens the URL in the desktop's browser where there is one.
@@ -518,10 +538,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn a_webhook_url_in_clear_is_refused_before_it_is_stored() {
+        let e = refuse_cleartext_webhook(PlatformKind::Webhook, "http://hooks.example/T0/B1/abc")
+            .unwrap_err();
+        assert!(e.contains("plain http://"), "{e}");
+        assert!(!e.contains("abc"), "the URL is never shown: {e}");
+        for fine in [
+            "https://hooks.slack.com/services/T0/B1/abc",
+            "http://127.0.0.1:8080/hook",
+            "http://localhost/hook",
+            "not a URL at all",
+        ] {
+            assert!(
+                refuse_cleartext_webhook(PlatformKind::Webhook, fine).is_ok(),
+                "{fine}"
+            );
+        }
+        // Other platforms' secrets are tokens, not URLs.
+        assert!(refuse_cleartext_webhook(PlatformKind::Telegram, "http://x.example/").is_ok());
+    }
+
+    #[test]
     fn the_browser_gets_the_desktop_and_no_secret() {
         let vars = [
             ("PATH", "/usr/bin"),
-            ("HOME", "/home/op"),
+            ("HOME", "/var/lib/op"),
             ("DISPLAY", ":0"),
             ("WAYLAND_DISPLAY", "wayland-0"),
             ("XDG_RUNTIME_DIR", "/run/user/1000"),

@@ -27,8 +27,11 @@ pub fn read_config(path: &Path, explicit: bool) -> Result<Option<Config>, Report
     }
     let source = match load::read_source(path) {
         Ok(s) => s,
-        Err(d) => {
-            report.push(d);
+        Err(u) => {
+            if let Some(shown) = u.shown {
+                report.add_source(path, shown);
+            }
+            report.push(*u.diagnostic);
             return Err(report);
         }
     };

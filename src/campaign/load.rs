@@ -138,7 +138,6 @@ pub fn text_of(path: &Path, bytes: Vec<u8>) -> Result<String, Unreadable> {
         Ok(text) => Ok(normalize_newlines(text)),
         Err(e) => {
             let at = e.utf8_error().valid_up_to();
-            let bad = e.utf8_error().error_len().unwrap_or(1);
             // The valid prefix is the same in the lossy text: the span and
             // its line and column point at the first bad byte.
             let shown = normalize_newlines(String::from_utf8_lossy(e.as_bytes()).into_owned());
@@ -150,13 +149,12 @@ pub fn text_of(path: &Path, bytes: Vec<u8>) -> Result<String, Unreadable> {
                 .next()
                 .map_or(start, |c| start + c.len_utf8());
             let (line, col) = crate::diag::line_col(&shown, start);
-            let s = if bad == 1 { "" } else { "s" };
             Err(Unreadable {
                 diagnostic: Box::new(Diagnostic::error(
                     path,
                     Some(start..end),
                     format!(
-                        "the file is not UTF-8 text: the first bad byte{s} at line {line}, column {col} (an accent saved as Latin-1 or Windows-1252?)"
+                        "the file is not valid UTF-8 text: its first byte that is not UTF-8 is at line {line}, column {col} (an accent saved as Latin-1 or Windows-1252?)"
                     ),
                 )
                 .with_help("save the file as UTF-8 (in most editors: \"Save with encoding\" → UTF-8)")),
@@ -471,6 +469,13 @@ mod tests {
     }
 
     #[test]
+    fn a_bom_and_crlf_read_as_plain_lf() {
+        let p = Path::new("c.toml");
+        let crlf = b"\xEF\xBB\xBFa = \"\"\"\r\nx\r\ny\"\"\"\r\n".to_vec();
+        assert_eq!(text_of(p, crlf).unwrap(), "a = \"\"\"\nx\ny\"\"\"\n");
+    }
+
+    #[test]
     fn empty_binary_and_non_utf8_files() {
         let p = Path::new("c.toml");
         assert_eq!(
@@ -491,6 +496,16 @@ mod tests {
                 .message
                 .contains("UTF-8")
         );
+        // Latin-1: the line and column of the first bad byte, on the line shown.
+        let u = text_of(p, b"[campaign]\ntitle = \"Journ\xe9e\"\n".to_vec()).unwrap_err();
+        let shown = u.shown.as_deref().unwrap();
+        let out = u.diagnostic.render(Some(shown));
+        assert!(
+            out.starts_with("c.toml:2:15: error: the file is not valid UTF-8 text: its first byte that is not UTF-8 is at line 2, column 15"),
+            "{out}"
+        );
+        assert!(out.contains("help: save the file as UTF-8"), "{out}");
+        assert!(out.contains("              ^\n"), "{out}");
         let d = parse::<CampaignFile>(p, "x = = 1").unwrap_err();
         assert!(d.span.is_some());
     }

@@ -43,18 +43,65 @@ pub fn read_config(path: &Path, explicit: bool) -> Result<Option<Config>, Report
     let config = match parsed {
         Ok(c) => c,
         Err(d) => {
+            report.push(mask_secret(&source, d));
             report.add_source(path, source);
-            report.push(d);
             return Err(report);
         }
     };
     let problems = check_config(path, &source, &config);
     if problems.iter().any(Diagnostic::is_error) {
+        report.extend(problems.into_iter().map(|d| mask_secret(&source, d)));
         report.add_source(path, source);
-        report.extend(problems);
         return Err(report);
     }
     Ok(Some(config))
+}
+
+/// A diagnostic on a line that may hold a secret (`credentials = ...`,
+/// `token_key = ...`, or a key named like one: `credential`, `token`,
+/// `secret`, `password`, `api_key`) points at that line's value and never
+/// shows it: someone may have pasted a token there. Whatever the problem
+/// (not a source, a typo in the key, a TOML syntax error), the value is
+/// neither in the message nor in the snippet.
+fn mask_secret(source: &str, d: Diagnostic) -> Diagnostic {
+    let Some(span) = &d.span else { return d };
+    let at = span.start.min(source.len());
+    let Some(line_start) = source.get(..at).map(|b| b.rfind('\n').map_or(0, |i| i + 1)) else {
+        return d;
+    };
+    let line_end = source[line_start..]
+        .find('\n')
+        .map_or(source.len(), |i| line_start + i);
+    let line = &source[line_start..line_end];
+    let Some(eq) = line.find('=') else { return d };
+    let key = line[..eq]
+        .trim()
+        .rsplit('.')
+        .next()
+        .unwrap_or("")
+        .trim_matches(['"', '\'', ' ']);
+    let k = key.to_ascii_lowercase();
+    let secret_like = ["cred", "token", "secret", "pass", "key"]
+        .iter()
+        .any(|w| k.contains(w));
+    if !secret_like {
+        return d;
+    }
+    let after = &line[eq + 1..];
+    let from = line_start + eq + 1 + (after.len() - after.trim_start().len());
+    let mut d = Diagnostic {
+        span: Some(from..line_end.max(from)),
+        ..d
+    }
+    .masked();
+    // A TOML error may quote the value (`invalid type: integer `123...``).
+    let value = source[from..line_end].trim();
+    if value.len() >= 4 && d.message.contains(value.trim_matches('"')) {
+        d.message = format!(
+            "`{key}` cannot be read here; it must be a text in double quotes saying where the secret is"
+        );
+    }
+    d
 }
 
 /// The byte span of `[accounts.<id>]` (or of the id) in the source, for
@@ -292,13 +339,33 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("`database` must be a `sqlite://`"), "{out}");
-        assert!(!out.contains("SECRET123 "), "{out}");
-        // The caret line shows the source line; the message itself never names the value.
+        // Neither the message, nor the line shown, nor the caret line give
+        // the value away (the line used to be shown as it was).
+        assert!(!out.contains("SECRET"), "{out}");
+        assert!(!out.contains("hunter2"), "{out}");
         assert!(
-            !out.lines()
-                .any(|l| l.contains("error:") && l.contains("SECRET")),
+            out.contains("6 | credentials = ********\n  |               ^^^^^^^^\n"),
             "{out}"
         );
+        assert!(out.contains("2 | token_key = ********\n"), "{out}");
+    }
+
+    #[test]
+    fn toml_errors_on_a_secret_line_never_echo_it() {
+        let dir = tempfile::tempdir().unwrap();
+        for text in [
+            "[accounts.m]\nplatform = \"x\"\ncredentials = sk-SECRET123\n",
+            "[accounts.m]\nplatform = \"x\"\ncredentials = 123456789\n",
+            "[accounts.m]\nplatform = \"x\"\ncredentail = \"sk-SECRET123\"\n",
+            "[daemon]\ntoken_key = [\"SECRET123\"]\n",
+        ] {
+            let p = write(dir.path(), text);
+            let out = read_config(&p, true).unwrap_err().render();
+            assert!(out.contains("error:"), "{out}");
+            assert!(!out.contains("SECRET"), "{out}");
+            assert!(!out.contains("123456789"), "{out}");
+            assert!(out.contains("********"), "{out}");
+        }
     }
 
     #[test]

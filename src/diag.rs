@@ -193,6 +193,12 @@ impl Report {
         self.diagnostics.extend(ds);
     }
 
+    /// Adds another report's diagnostics and sources.
+    pub fn merge(&mut self, other: Report) {
+        self.diagnostics.extend(other.diagnostics);
+        self.sources.extend(other.sources);
+    }
+
     pub fn source(&self, path: &Path) -> Option<&str> {
         self.sources
             .iter()

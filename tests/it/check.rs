@@ -127,6 +127,38 @@ fn config_problems_and_missing_folders_exit_one() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
 
+/// A mistake in `berrah.toml` is reported with the campaigns' problems,
+/// which are checked against the accounts that are valid (a broken
+/// configuration used to stop `check` before any campaign).
+#[test]
+fn a_broken_config_hides_no_campaign_error() {
+    let dir = campaign_dir(
+        "[accounts.unhcr-x]\nplatform = \"x\"\n\
+         [accounts.masto]\nplatform = \"mastodon\"\ncredentials = \"sk-PASTED-TOKEN\"\n",
+        &campaign_with("text = { fr = \"Salut\" }\nhashtag = [\"#x\"]\n"),
+    );
+    let o = berrah(dir.path(), &["check"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("berrah.toml:"), "{err}");
+    assert!(err.contains("needs a `base_url`"), "{err}");
+    assert!(err.contains("must say where the secret is"), "{err}");
+    assert!(!err.contains("PASTED"), "{err}");
+    assert!(
+        err.contains("campaigns/c.toml:15:1: error: unknown key `hashtag`"),
+        "{err}"
+    );
+    // The valid account is known: no "unknown account" for `unhcr-x`.
+    assert!(!err.contains("unknown account"), "{err}");
+    // berrah.toml that is not even TOML: the campaigns are still checked.
+    std::fs::write(dir.path().join("berrah.toml"), "[accounts.unhcr-x\n").unwrap();
+    let o = berrah(dir.path(), &["check"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("berrah.toml:1:"), "{err}");
+    assert!(err.contains("unknown key `hashtag`"), "{err}");
+}
+
 #[test]
 fn huge_and_non_utf8_files_get_one_clear_diagnostic() {
     let dir = tempfile::tempdir().unwrap();

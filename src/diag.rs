@@ -47,6 +47,10 @@ pub struct Diagnostic {
     pub message: String,
     /// What to write instead.
     pub help: Option<String>,
+    /// The span may hold a secret (a token pasted where its source was
+    /// expected): the rendered line shows `********` from the span's start
+    /// to the end of the line, and the caret is as wide as the stars.
+    pub masked: bool,
 }
 
 impl Diagnostic {
@@ -61,6 +65,7 @@ impl Diagnostic {
             severity: Severity::Error,
             message: message.into(),
             help: None,
+            masked: false,
         }
     }
 
@@ -77,6 +82,12 @@ impl Diagnostic {
 
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
+        self
+    }
+
+    /// Never shows the span's text: see [`Diagnostic::masked`].
+    pub fn masked(mut self) -> Self {
+        self.masked = true;
         self
     }
 
@@ -115,10 +126,23 @@ impl Diagnostic {
                 .rfind('\n')
                 .map_or(0, |i| i + 1);
             let end = span.end.min(line_start + text.len()).max(span.start);
-            let width = source
+            let mut width = source
                 .get(span.start..end)
                 .map_or(1, |s| s.chars().count())
                 .max(1);
+            let masked_text;
+            let text = if self.masked {
+                const STARS: &str = "********";
+                let keep = text
+                    .char_indices()
+                    .nth(col - 1)
+                    .map_or(text.len(), |(i, _)| i);
+                masked_text = format!("{}{STARS}", &text[..keep]);
+                width = STARS.len();
+                masked_text.as_str()
+            } else {
+                text
+            };
             out.push_str(&format!(
                 "{pad} |\n{line} | {text}\n{pad} | {}{}\n",
                 " ".repeat(col - 1),
@@ -167,6 +191,12 @@ impl Report {
 
     pub fn extend(&mut self, ds: impl IntoIterator<Item = Diagnostic>) {
         self.diagnostics.extend(ds);
+    }
+
+    /// Adds another report's diagnostics and sources.
+    pub fn merge(&mut self, other: Report) {
+        self.diagnostics.extend(other.diagnostics);
+        self.sources.extend(other.sources);
     }
 
     pub fn source(&self, path: &Path) -> Option<&str> {
@@ -244,6 +274,21 @@ mod tests {
             out.contains("= help: did you mean `Africa/Casablanca`?"),
             "{out}"
         );
+    }
+
+    #[test]
+    fn a_masked_span_never_shows_its_text_nor_its_length() {
+        let src = "[accounts.a]\ncredentials = \"sk-SECRET-123\" # pasted\nx = 1\n";
+        let start = src.find("\"sk").unwrap();
+        let d = Diagnostic::error("b.toml", Some(start..start + 15), "not a source").masked();
+        let out = d.render(Some(src));
+        assert!(!out.contains("SECRET"), "{out}");
+        assert!(!out.contains("pasted"), "{out}");
+        assert!(
+            out.contains("2 | credentials = ********\n  |               ^^^^^^^^\n"),
+            "{out}"
+        );
+        assert!(out.starts_with("b.toml:2:15: error: not a source"), "{out}");
     }
 
     #[test]

@@ -17,40 +17,108 @@ use crate::diag::Diagnostic;
 /// a huge one is a mistake (a video saved as `.toml`) that must not stall the daemon.
 pub const MAX_FILE_BYTES: u64 = 1024 * 1024;
 
-/// Reads a campaign (or config) file as text, refusing what cannot be one:
-/// unreadable, too large, binary, not UTF-8. The error is the one diagnostic
-/// to show for the file.
-pub fn read_source(path: &Path) -> Result<String, Diagnostic> {
-    let meta = std::fs::metadata(path)
-        .map_err(|e| Diagnostic::error(path, None, format!("cannot read the file: {e}")))?;
-    if !meta.is_file() {
-        return Err(Diagnostic::error(
-            path,
-            None,
-            "this is not a file (a folder named like a campaign file?)",
-        )
-        .with_help("rename it so that its name does not end in `.toml`"));
+/// Why a file could not be read as text: the one diagnostic to show for it
+/// and, when there is text to point into (a file that is not UTF-8, shown
+/// with its bad bytes replaced), that text.
+#[derive(Debug, Clone)]
+pub struct Unreadable {
+    pub diagnostic: Box<Diagnostic>,
+    pub shown: Option<String>,
+}
+
+impl From<Diagnostic> for Unreadable {
+    fn from(diagnostic: Diagnostic) -> Self {
+        Unreadable {
+            diagnostic: Box::new(diagnostic),
+            shown: None,
+        }
     }
-    if meta.len() > MAX_FILE_BYTES {
-        return Err(Diagnostic::error(
+}
+
+/// Reads a configuration file as text, refusing what cannot be one: not a
+/// regular file (a FIFO is opened without blocking and refused on its
+/// handle), too large, binary, not UTF-8.
+pub fn read_source(path: &Path) -> Result<String, Unreadable> {
+    let opened = crate::media::open::open_regular(path).map_err(|e| open_error(path, e))?;
+    read_opened(path, &opened)
+}
+
+/// Reads the campaign file `path`, which must be directly in `dir`, as
+/// text: opened beneath `dir` (a link leading out of the folder is
+/// refused), without blocking (a FIFO or a device named `*.toml` is an
+/// error on its handle, never a wait), then as [`read_source`].
+pub fn read_source_beneath(dir: &Path, path: &Path) -> Result<String, Unreadable> {
+    let Some(name) = path.file_name() else {
+        return Err(Diagnostic::error(path, None, "this is not a file").into());
+    };
+    let opened =
+        crate::media::open::open_beneath(dir, Path::new(name)).map_err(|e| open_error(path, e))?;
+    read_opened(path, &opened)
+}
+
+fn open_error(path: &Path, e: crate::media::open::MediaError) -> Unreadable {
+    use crate::media::open::MediaError;
+    let d = match e {
+        MediaError::Escapes { dir, .. } => Diagnostic::error(
             path,
             None,
             format!(
-                "the file is {} bytes, more than a campaign file can be (1 MiB)",
-                meta.len()
+                "this file is a link to a file outside the campaign folder `{}`: berrah does not open it",
+                dir.display()
             ),
         )
-        .with_help(
-            "is this really a campaign file? Split a very large campaign into several files",
-        ));
+        .with_help("put the campaign file itself in the folder, not a link to it"),
+        MediaError::NotRegular { what, .. } => Diagnostic::error(
+            path,
+            None,
+            format!("this is {what}, not a file (named like a campaign file?)"),
+        )
+        .with_help("rename it so that its name does not end in `.toml`"),
+        MediaError::Missing { .. } => {
+            Diagnostic::error(path, None, "cannot read the file: it does not exist (any more)")
+        }
+        MediaError::Folder { source, .. } | MediaError::Io { source, .. } => {
+            Diagnostic::error(path, None, format!("cannot read the file: {source}"))
+        }
+        MediaError::Outside { .. } => Diagnostic::error(path, None, "cannot read the file"),
+    };
+    d.into()
+}
+
+fn read_opened(
+    path: &Path,
+    opened: &crate::media::open::OpenedMedia,
+) -> Result<String, Unreadable> {
+    use std::io::Read;
+    let too_large = |len: u64| -> Unreadable {
+        Diagnostic::error(
+            path,
+            None,
+            format!("the file is {len} bytes, more than a campaign file can be (1 MiB)"),
+        )
+        .with_help("is this really a campaign file? Split a very large campaign into several files")
+        .into()
+    };
+    if opened.size > MAX_FILE_BYTES {
+        return Err(too_large(opened.size));
     }
-    let bytes = std::fs::read(path)
+    let mut bytes = Vec::new();
+    opened
+        .reader()
+        .take(MAX_FILE_BYTES + 1)
+        .read_to_end(&mut bytes)
         .map_err(|e| Diagnostic::error(path, None, format!("cannot read the file: {e}")))?;
+    if bytes.len() as u64 > MAX_FILE_BYTES {
+        return Err(too_large(bytes.len() as u64));
+    }
     text_of(path, bytes)
 }
 
-/// The bytes as text, or the diagnostic saying why they are not.
-pub fn text_of(path: &Path, bytes: Vec<u8>) -> Result<String, Diagnostic> {
+/// The bytes as text, or why they are not. A UTF-8 byte-order mark is
+/// dropped and Windows line endings (CRLF) become LF, so that a file saved
+/// on Windows plans exactly as the same file saved elsewhere (no carriage
+/// return reaches a published text, not even from a multi-line string).
+pub fn text_of(path: &Path, bytes: Vec<u8>) -> Result<String, Unreadable> {
     if bytes.contains(&0) {
         return Err(Diagnostic::error(
             path,
@@ -59,17 +127,50 @@ pub fn text_of(path: &Path, bytes: Vec<u8>) -> Result<String, Diagnostic> {
         )
         .with_help(
             "save the campaign as plain text (UTF-8), or move this file out of the campaign folder",
-        ));
-    }
-    String::from_utf8(bytes).map_err(|e| {
-        let at = e.utf8_error().valid_up_to();
-        Diagnostic::error(
-            path,
-            None,
-            format!("the file is not valid UTF-8 text (bad bytes at byte {at})"),
         )
-        .with_help("save the file as UTF-8 (in most editors: \"Save with encoding\" → UTF-8)")
-    })
+        .into());
+    }
+    let bytes = match bytes.strip_prefix(b"\xEF\xBB\xBF") {
+        Some(rest) => rest.to_vec(),
+        None => bytes,
+    };
+    match String::from_utf8(bytes) {
+        Ok(text) => Ok(normalize_newlines(text)),
+        Err(e) => {
+            let at = e.utf8_error().valid_up_to();
+            // The valid prefix is the same in the lossy text: the span and
+            // its line and column point at the first bad byte.
+            let shown = normalize_newlines(String::from_utf8_lossy(e.as_bytes()).into_owned());
+            let prefix =
+                normalize_newlines(String::from_utf8_lossy(&e.as_bytes()[..at]).into_owned());
+            let start = prefix.len();
+            let end = shown[start..]
+                .chars()
+                .next()
+                .map_or(start, |c| start + c.len_utf8());
+            let (line, col) = crate::diag::line_col(&shown, start);
+            Err(Unreadable {
+                diagnostic: Box::new(Diagnostic::error(
+                    path,
+                    Some(start..end),
+                    format!(
+                        "the file is not valid UTF-8 text: its first byte that is not UTF-8 is at line {line}, column {col} (an accent saved as Latin-1 or Windows-1252?)"
+                    ),
+                )
+                .with_help("save the file as UTF-8 (in most editors: \"Save with encoding\" → UTF-8)")),
+                shown: Some(shown),
+            })
+        }
+    }
+}
+
+/// CRLF line endings as LF (a lone CR is left for TOML to refuse).
+fn normalize_newlines(text: String) -> String {
+    if text.contains("\r\n") {
+        text.replace("\r\n", "\n")
+    } else {
+        text
+    }
 }
 
 /// Parses TOML into `T`, turning the error into a diagnostic.
@@ -368,6 +469,13 @@ mod tests {
     }
 
     #[test]
+    fn a_bom_and_crlf_read_as_plain_lf() {
+        let p = Path::new("c.toml");
+        let crlf = b"\xEF\xBB\xBFa = \"\"\"\r\nx\r\ny\"\"\"\r\n".to_vec();
+        assert_eq!(text_of(p, crlf).unwrap(), "a = \"\"\"\nx\ny\"\"\"\n");
+    }
+
+    #[test]
     fn empty_binary_and_non_utf8_files() {
         let p = Path::new("c.toml");
         assert_eq!(
@@ -377,15 +485,27 @@ mod tests {
         assert!(
             text_of(p, b"a\0b".to_vec())
                 .unwrap_err()
+                .diagnostic
                 .message
                 .contains("binary")
         );
         assert!(
             text_of(p, vec![b'a', 0xFF])
                 .unwrap_err()
+                .diagnostic
                 .message
                 .contains("UTF-8")
         );
+        // Latin-1: the line and column of the first bad byte, on the line shown.
+        let u = text_of(p, b"[campaign]\ntitle = \"Journ\xe9e\"\n".to_vec()).unwrap_err();
+        let shown = u.shown.as_deref().unwrap();
+        let out = u.diagnostic.render(Some(shown));
+        assert!(
+            out.starts_with("c.toml:2:15: error: the file is not valid UTF-8 text: its first byte that is not UTF-8 is at line 2, column 15"),
+            "{out}"
+        );
+        assert!(out.contains("help: save the file as UTF-8"), "{out}");
+        assert!(out.contains("              ^\n"), "{out}");
         let d = parse::<CampaignFile>(p, "x = = 1").unwrap_err();
         assert!(d.span.is_some());
     }

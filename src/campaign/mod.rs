@@ -74,12 +74,47 @@ impl Checked {
 ///
 /// Never panics, whatever `source` holds: a file that does not parse gets
 /// one diagnostic and no campaign; a file that parses gets every problem
-/// the validation and the plan find, all at once.
+/// the validation and the plan find, all at once. Should a bug still panic
+/// while checking this file, the panic stops here: the file gets an
+/// internal-error diagnostic (and so keeps its last valid version in the
+/// daemon), and every other file is checked as usual.
 pub fn check_source(path: &Path, source: &str, ctx: &Context<'_>) -> Checked {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+        check_source_unguarded(path, source, ctx)
+    }))
+    .unwrap_or_else(|panic| {
+        let what = panic
+            .downcast_ref::<&str>()
+            .map(|s| s.to_string())
+            .or_else(|| panic.downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".into());
+        tracing::error!(file = %path.display(), panic = %what, "internal error while checking a campaign file");
+        Checked {
+            diagnostics: vec![internal_error(path, &what)],
+            ..Checked::default()
+        }
+    })
+}
+
+/// The diagnostic of a file whose check hit a bug in berrah.
+fn internal_error(path: &Path, what: &str) -> Diagnostic {
+    Diagnostic::error(
+        path,
+        None,
+        format!("berrah could not check this file: internal error ({what}), please report it"),
+    )
+    .with_help(
+        "this is a bug in berrah, not a mistake in the file: send the file and this message to the berrah maintainers; meanwhile the last valid version of this campaign stays scheduled",
+    )
+}
+
+fn check_source_unguarded(path: &Path, source: &str, ctx: &Context<'_>) -> Checked {
+    #[cfg(test)]
+    test_hooks::run(source);
     let mut checked = Checked::default();
     if source.contains('\0') {
-        if let Err(d) = load::text_of(path, source.as_bytes().to_vec()) {
-            checked.diagnostics.push(d);
+        if let Err(u) = load::text_of(path, source.as_bytes().to_vec()) {
+            checked.diagnostics.push(*u.diagnostic);
         }
         return checked;
     }
@@ -159,35 +194,12 @@ pub fn check_dir_map<R: Send>(
     ctx: &Context<'_>,
     take: impl Fn(&mut Checked) -> R + Sync,
 ) -> (Vec<(Checked, R)>, Report) {
-    let mut report = Report::default();
-    let files = match campaign_files(dir) {
-        Ok(f) => f,
-        Err(e) => {
-            report.push(
-                Diagnostic::error(
-                    dir,
-                    None,
-                    format!("cannot read the campaign folder: {e}"),
-                )
-                .with_help("create the folder, or point to it with `--campaigns DIR` (or `daemon.campaigns` in berrah.toml)"),
-            );
-            return (Vec::new(), report);
-        }
+    let mut gather = Gather::default();
+    let Some(files) = list_files(dir, &mut gather.report) else {
+        return (Vec::new(), gather.report);
     };
     let work = |path: &PathBuf| {
-        let (source, mut checked) = match load::read_source(path) {
-            Ok(source) => {
-                let checked = check_source(path, &source, ctx);
-                (Some(source), checked)
-            }
-            Err(d) => (
-                None,
-                Checked {
-                    diagnostics: vec![d],
-                    ..Checked::default()
-                },
-            ),
-        };
+        let (source, mut checked) = read_and_check(dir, path, ctx);
         let counts = (checked.is_valid() && checked.campaign.is_some())
             .then(|| validate::BudgetCounts::of(&checked.occurrences));
         let taken = take(&mut checked);
@@ -198,10 +210,70 @@ pub fn check_dir_map<R: Send>(
             taken,
         }
     };
-    let mut all = Vec::new();
-    let mut ids: std::collections::HashMap<String, PathBuf> = std::collections::HashMap::new();
     // Taken here in name order, whatever order the workers finish in.
     crate::plan::map_in_order(&files, work, |path, done| {
+        gather.add(path, done);
+        ControlFlow::Continue(())
+    });
+    gather.finish(ctx)
+}
+
+/// The campaign files of `dir`, or `None` with the folder's error in `report`.
+fn list_files(dir: &Path, report: &mut Report) -> Option<Vec<PathBuf>> {
+    match campaign_files(dir) {
+        Ok(f) => Some(f),
+        Err(e) => {
+            report.push(
+                Diagnostic::error(
+                    dir,
+                    None,
+                    format!("cannot read the campaign folder: {e}"),
+                )
+                .with_help("create the folder, or point to it with `--campaigns DIR` (or `daemon.campaigns` in berrah.toml)"),
+            );
+            None
+        }
+    }
+}
+
+/// Reads the campaign file `path` of `dir` (beneath the folder, regular
+/// files only, never blocking) and checks it: the text read (or shown, for
+/// a file that is not UTF-8) and the result.
+fn read_and_check(dir: &Path, path: &Path, ctx: &Context<'_>) -> (Option<String>, Checked) {
+    match load::read_source_beneath(dir, path) {
+        Ok(source) => {
+            let checked = check_source(path, &source, ctx);
+            (Some(source), checked)
+        }
+        Err(u) => (
+            u.shown,
+            Checked {
+                diagnostics: vec![*u.diagnostic],
+                ..Checked::default()
+            },
+        ),
+    }
+}
+
+/// The files' results taken in name order, then the problems between files.
+struct Gather<R> {
+    report: Report,
+    all: Vec<(Checked, Option<validate::BudgetCounts>, R)>,
+    ids: std::collections::HashMap<String, PathBuf>,
+}
+
+impl<R> Default for Gather<R> {
+    fn default() -> Self {
+        Gather {
+            report: Report::default(),
+            all: Vec::new(),
+            ids: Default::default(),
+        }
+    }
+}
+
+impl<R> Gather<R> {
+    fn add(&mut self, path: &Path, done: FileDone<R>) {
         let FileDone {
             source,
             mut checked,
@@ -209,11 +281,11 @@ pub fn check_dir_map<R: Send>(
             taken,
         } = done;
         if let Some(source) = source {
-            report.add_source(path, source);
+            self.report.add_source(path, source);
         }
         if let Some(loaded) = &checked.campaign {
             let id = loaded.id().to_string();
-            match ids.get(&id) {
+            match self.ids.get(&id) {
                 Some(first) => {
                     checked.diagnostics.push(
                         Diagnostic::error(
@@ -229,31 +301,178 @@ pub fn check_dir_map<R: Send>(
                     counts = None;
                 }
                 None => {
-                    ids.insert(id, path.clone());
+                    self.ids.insert(id, path.to_path_buf());
                 }
             }
         }
-        all.push((checked, counts, taken));
-        ControlFlow::Continue(())
-    });
-    let valid: Vec<(&LoadedCampaign, &validate::BudgetCounts)> = all
-        .iter()
-        .filter_map(|(c, n, _)| Some((c.campaign.as_ref()?, n.as_ref()?)))
-        .collect();
-    let shared = validate::check_shared_budget_counts(&valid, ctx);
-    let mut all: Vec<(Checked, R)> = all.into_iter().map(|(c, _, r)| (c, r)).collect();
-    for d in shared {
-        if let Some((c, _)) = all
-            .iter_mut()
-            .find(|(c, _)| c.campaign.as_ref().is_some_and(|l| l.path == d.path))
-        {
-            c.diagnostics.push(d);
+        self.all.push((checked, counts, taken));
+    }
+
+    fn finish(self, ctx: &Context<'_>) -> (Vec<(Checked, R)>, Report) {
+        let Gather {
+            mut report, all, ..
+        } = self;
+        let valid: Vec<(&LoadedCampaign, &validate::BudgetCounts)> = all
+            .iter()
+            .filter_map(|(c, n, _)| Some((c.campaign.as_ref()?, n.as_ref()?)))
+            .collect();
+        let shared = validate::check_shared_budget_counts(&valid, ctx);
+        let mut all: Vec<(Checked, R)> = all.into_iter().map(|(c, _, r)| (c, r)).collect();
+        for d in shared {
+            if let Some((c, _)) = all
+                .iter_mut()
+                .find(|(c, _)| c.campaign.as_ref().is_some_and(|l| l.path == d.path))
+            {
+                c.diagnostics.push(d);
+            }
+        }
+        for (c, _) in &all {
+            report.extend(c.diagnostics.iter().cloned());
+        }
+        (all, report)
+    }
+}
+
+/// What checking needs, owned: for checking on threads that may outlive
+/// the caller (a file over its time budget is left to finish alone).
+#[derive(Debug, Clone)]
+pub struct OwnedContext {
+    pub config: std::sync::Arc<Config>,
+    pub calendar: std::sync::Arc<Calendar>,
+    pub now: Timestamp,
+}
+
+impl OwnedContext {
+    pub fn context(&self) -> Context<'_> {
+        Context {
+            config: &self.config,
+            calendar: &self.calendar,
+            now: self.now,
         }
     }
-    for (c, _) in &all {
-        report.extend(c.diagnostics.iter().cloned());
+}
+
+/// [`check_dir`] under a time budget, for the daemon: the files are checked
+/// on threads of their own, and a file whose check has not ended when
+/// `budget` has passed is reported broken ("took too long"), so that its
+/// campaign keeps its last valid version and the others go on. Its thread
+/// is left to finish alone; nothing waits for it.
+pub fn check_dir_within(
+    dir: &Path,
+    owned: &OwnedContext,
+    budget: std::time::Duration,
+) -> (Vec<Checked>, Report) {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+    let started = std::time::Instant::now();
+    let mut gather = Gather::default();
+    let Some(files) = list_files(dir, &mut gather.report) else {
+        return (Vec::new(), gather.report);
+    };
+    let files = Arc::new(files);
+    let folder = Arc::new(dir.to_path_buf());
+    let next = Arc::new(AtomicUsize::new(0));
+    let stop = Arc::new(AtomicBool::new(false));
+    let (tx, rx) = std::sync::mpsc::channel();
+    let workers = std::thread::available_parallelism()
+        .map_or(1, std::num::NonZeroUsize::get)
+        .min(files.len());
+    for _ in 0..workers {
+        let (files, folder, next, stop, tx, owned) = (
+            files.clone(),
+            folder.clone(),
+            next.clone(),
+            stop.clone(),
+            tx.clone(),
+            owned.clone(),
+        );
+        let spawned = std::thread::Builder::new()
+            .name("berrah-check".into())
+            .spawn(move || {
+                while !stop.load(Ordering::Relaxed) {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    let Some(path) = files.get(i) else { break };
+                    let (source, checked) = read_and_check(&folder, path, &owned.context());
+                    let counts = (checked.is_valid() && checked.campaign.is_some())
+                        .then(|| validate::BudgetCounts::of(&checked.occurrences));
+                    let done = FileDone {
+                        source,
+                        checked,
+                        counts,
+                        taken: (),
+                    };
+                    if tx.send((i, done)).is_err() {
+                        break;
+                    }
+                }
+            });
+        if let Err(e) = spawned {
+            tracing::error!(error = %e, "could not start a thread to check campaign files");
+        }
     }
-    (all, report)
+    drop(tx);
+    let mut results: Vec<Option<FileDone<()>>> = (0..files.len()).map(|_| None).collect();
+    let mut left = files.len();
+    let deadline = started + budget;
+    while left > 0 {
+        let wait = deadline.saturating_duration_since(std::time::Instant::now());
+        match rx.recv_timeout(wait) {
+            Ok((i, done)) => {
+                results[i] = Some(done);
+                left -= 1;
+            }
+            Err(_) => break,
+        }
+    }
+    stop.store(true, Ordering::Relaxed);
+    for (path, done) in files.iter().zip(results) {
+        let done = done.unwrap_or_else(|| FileDone {
+            source: None,
+            checked: Checked {
+                diagnostics: vec![over_budget(path, budget)],
+                ..Checked::default()
+            },
+            counts: None,
+            taken: (),
+        });
+        gather.add(path, done);
+    }
+    let ctx = owned.context();
+    let (all, report) = gather.finish(&ctx);
+    (all.into_iter().map(|(c, ())| c).collect(), report)
+}
+
+/// The diagnostic of a file whose check did not end within its budget.
+fn over_budget(path: &Path, budget: std::time::Duration) -> Diagnostic {
+    Diagnostic::error(
+        path,
+        None,
+        format!(
+            "checking this file took more than {} s: berrah stopped waiting for it",
+            budget.as_secs_f64()
+        ),
+    )
+    .with_help(
+        "a schedule that makes a great many posts (a cron every minute over years?) is this slow: make it smaller, or split it into several files; if the file is small, this is a bug in berrah, please report it",
+    )
+}
+
+/// Test-only ways to make the check of one file fail like a bug would: a
+/// line `# berrah-test: panic` panics, `# berrah-test: slow` takes 3 s.
+/// Compiled only into the unit tests, never into the product.
+#[cfg(test)]
+pub(crate) mod test_hooks {
+    pub const PANIC: &str = "# berrah-test: panic";
+    pub const SLOW: &str = "# berrah-test: slow";
+
+    pub fn run(source: &str) {
+        if source.contains(PANIC) {
+            panic!("test hook: a bug while checking this file");
+        }
+        if source.contains(SLOW) {
+            std::thread::sleep(std::time::Duration::from_secs(3));
+        }
+    }
 }
 
 #[cfg(test)]

@@ -106,7 +106,9 @@ fn print(report: &Report, files: usize, format: CheckFormat, tzdb: Option<&Selec
 }
 
 pub fn run(global: &GlobalArgs, args: CheckArgs) -> ExitCode {
-    let loaded = match context::load(global) {
+    // A mistake in berrah.toml is reported with the campaigns' own
+    // problems, not instead of them.
+    let (loaded, config_report) = match context::load_for_check(global) {
         Ok(l) => l,
         Err(report) => {
             print(&report, 0, args.format, None);
@@ -119,6 +121,7 @@ pub fn run(global: &GlobalArgs, args: CheckArgs) -> ExitCode {
         crate::campaign::check_dir_map(&loaded.campaigns_dir, &loaded.context(), |c| {
             c.occurrences = Vec::new();
         });
+    report.merge(config_report);
     // Stale or forced-old zone data is how posts go out an hour off.
     let config = loaded
         .config_path

@@ -63,10 +63,41 @@ fn folder_of(config_path: Option<&Path>) -> PathBuf {
 /// Loads the configuration and resolves the folders and "now".
 /// The error is a report to print as is (it holds the file's text).
 pub fn load(global: &GlobalArgs) -> Result<Loaded, Report> {
-    let explicit =
-        global.config != Path::new(DEFAULT_CONFIG) || std::env::var_os("BERRAH_CONFIG").is_some();
-    let (config, config_path) = match read_config(&global.config, explicit)? {
-        Some(c) => (c, Some(global.config.clone())),
+    let config = read_config(&global.config, explicit(global))?.map(|c| (c, global.config.clone()));
+    load_with(global, config)
+}
+
+/// Whether the configuration file was named (`--config`, `BERRAH_CONFIG`).
+fn explicit(global: &GlobalArgs) -> bool {
+    global.config != Path::new(DEFAULT_CONFIG) || std::env::var_os("BERRAH_CONFIG").is_some()
+}
+
+/// [`load`] for `berrah check`: the configuration's errors are returned
+/// beside what was loaded instead of stopping there, and the campaigns are
+/// checked against the part of `berrah.toml` that is valid (see
+/// [`crate::config::read_config_partial`]). Only what leaves nothing to
+/// check with (the time-zone data) is an `Err`.
+pub fn load_for_check(global: &GlobalArgs) -> Result<(Loaded, Report), Report> {
+    let (config, report) = crate::config::read_config_partial(&global.config, explicit(global));
+    let config = match config {
+        Some(c) => Some((c, global.config.clone())),
+        // A file that exists but is not TOML: its folder still anchors the paths.
+        None if global.config.is_file() => Some((Config::default(), global.config.clone())),
+        None => None,
+    };
+    match load_with(global, config) {
+        Ok(loaded) => Ok((loaded, report)),
+        Err(mut e) => {
+            let mut all = report;
+            all.merge(std::mem::take(&mut e));
+            Err(all)
+        }
+    }
+}
+
+fn load_with(global: &GlobalArgs, config: Option<(Config, PathBuf)>) -> Result<Loaded, Report> {
+    let (config, config_path) = match config {
+        Some((c, p)) => (c, Some(p)),
         None => (Config::default(), None),
     };
     let base = folder_of(config_path.as_deref());

@@ -11,7 +11,7 @@
 
 mod read;
 
-pub use read::{check_config, read_config};
+pub use read::{check_config, read_config, read_config_partial};
 
 use std::collections::BTreeMap;
 use std::fmt;

@@ -13,23 +13,38 @@ use crate::diag::{Diagnostic, Report};
 
 /// Reads and checks `berrah.toml`. `Ok(None)`: the default file is absent.
 pub fn read_config(path: &Path, explicit: bool) -> Result<Option<Config>, Report> {
+    let (config, report) = read_config_partial(path, explicit);
+    if report.has_errors() {
+        return Err(report);
+    }
+    Ok(config)
+}
+
+/// [`read_config`] for `berrah check`: the file's errors, and still the part
+/// of it that is valid, so that one mistake in `berrah.toml` does not hide
+/// the campaigns' own. The valid part is the file without the accounts that
+/// have errors (and with the default for a daemon setting that has one);
+/// `None` when the file is absent, unreadable or not TOML.
+pub fn read_config_partial(path: &Path, explicit: bool) -> (Option<Config>, Report) {
     let mut report = Report::default();
     if !path.exists() {
-        if !explicit {
-            return Ok(None);
+        if explicit {
+            report.push(
+                Diagnostic::error(path, None, "the configuration file does not exist").with_help(
+                    "create it, or leave out `--config` (and BERRAH_CONFIG) to run without accounts",
+                ),
+            );
         }
-        report.push(
-            Diagnostic::error(path, None, "the configuration file does not exist").with_help(
-                "create it, or leave out `--config` (and BERRAH_CONFIG) to run without accounts",
-            ),
-        );
-        return Err(report);
+        return (None, report);
     }
     let source = match load::read_source(path) {
         Ok(s) => s,
-        Err(d) => {
-            report.push(d);
-            return Err(report);
+        Err(u) => {
+            if let Some(shown) = u.shown {
+                report.add_source(path, shown);
+            }
+            report.push(*u.diagnostic);
+            return (None, report);
         }
     };
     let parsed = if source.trim().is_empty() {
@@ -37,21 +52,96 @@ pub fn read_config(path: &Path, explicit: bool) -> Result<Option<Config>, Report
     } else {
         toml::from_str::<Config>(&source).map_err(|e| load::from_toml_error(path, &source, &e))
     };
-    let config = match parsed {
+    let mut config = match parsed {
         Ok(c) => c,
         Err(d) => {
+            report.push(mask_secret(&source, d));
             report.add_source(path, source);
-            report.push(d);
-            return Err(report);
+            return (None, report);
         }
     };
     let problems = check_config(path, &source, &config);
     if problems.iter().any(Diagnostic::is_error) {
+        // Keep what is valid: the accounts without errors, the daemon
+        // settings without errors.
+        config.accounts = std::mem::take(&mut config.accounts)
+            .into_iter()
+            .filter(|(id, acc)| {
+                !check_account(path, &source, id, acc)
+                    .iter()
+                    .any(Diagnostic::is_error)
+            })
+            .collect();
+        let defaults = super::DaemonConfig::default();
+        let daemon = &mut config.daemon;
+        if daemon
+            .token_key
+            .as_deref()
+            .is_some_and(|k| !is_key_source(k))
+        {
+            daemon.token_key = None;
+        }
+        if daemon
+            .database
+            .as_deref()
+            .is_some_and(|d| !is_database_url(d))
+        {
+            daemon.database = None;
+        }
+        if crate::plan::parse_duration(&daemon.expires_after).is_err() {
+            daemon.expires_after = defaults.expires_after;
+        }
+        report.extend(problems.into_iter().map(|d| mask_secret(&source, d)));
         report.add_source(path, source);
-        report.extend(problems);
-        return Err(report);
     }
-    Ok(Some(config))
+    (Some(config), report)
+}
+
+/// A diagnostic on a line that may hold a secret (`credentials = ...`,
+/// `token_key = ...`, or a key named like one: `credential`, `token`,
+/// `secret`, `password`, `api_key`) points at that line's value and never
+/// shows it: someone may have pasted a token there. Whatever the problem
+/// (not a source, a typo in the key, a TOML syntax error), the value is
+/// neither in the message nor in the snippet.
+fn mask_secret(source: &str, d: Diagnostic) -> Diagnostic {
+    let Some(span) = &d.span else { return d };
+    let at = span.start.min(source.len());
+    let Some(line_start) = source.get(..at).map(|b| b.rfind('\n').map_or(0, |i| i + 1)) else {
+        return d;
+    };
+    let line_end = source[line_start..]
+        .find('\n')
+        .map_or(source.len(), |i| line_start + i);
+    let line = &source[line_start..line_end];
+    let Some(eq) = line.find('=') else { return d };
+    let key = line[..eq]
+        .trim()
+        .rsplit('.')
+        .next()
+        .unwrap_or("")
+        .trim_matches(['"', '\'', ' ']);
+    let k = key.to_ascii_lowercase();
+    let secret_like = ["cred", "token", "secret", "pass", "key"]
+        .iter()
+        .any(|w| k.contains(w));
+    if !secret_like {
+        return d;
+    }
+    let after = &line[eq + 1..];
+    let from = line_start + eq + 1 + (after.len() - after.trim_start().len());
+    let mut d = Diagnostic {
+        span: Some(from..line_end.max(from)),
+        ..d
+    }
+    .masked();
+    // A TOML error may quote the value (`invalid type: integer `123...``).
+    let value = source[from..line_end].trim();
+    if value.len() >= 4 && d.message.contains(value.trim_matches('"')) {
+        d.message = format!(
+            "`{key}` cannot be read here; it must be a text in double quotes saying where the secret is"
+        );
+    }
+    d
 }
 
 /// The byte span of `[accounts.<id>]` (or of the id) in the source, for
@@ -103,27 +193,50 @@ fn value_span(
 pub fn check_config(path: &Path, source: &str, config: &Config) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     for (id, acc) in &config.accounts {
-        let at = account_span(source, id);
-        if !crate::campaign::validate::is_valid_id(id) {
+        out.extend(check_account(path, source, id, acc));
+    }
+    out.extend(check_daemon(path, source, config));
+    out
+}
+
+/// `token_key` says where the key is: `env:VAR` or `file:PATH`.
+fn is_key_source(key: &str) -> bool {
+    matches!(key.split_once(':'), Some(("env", v)) | Some(("file", v)) if !v.is_empty())
+}
+
+fn is_database_url(db: &str) -> bool {
+    db.starts_with("sqlite:") || db.starts_with("postgres://") || db.starts_with("postgresql://")
+}
+
+/// What TOML cannot see in one account.
+fn check_account(
+    path: &Path,
+    source: &str,
+    id: &str,
+    acc: &super::AccountConfig,
+) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    let at = account_span(source, id);
+    if !crate::campaign::validate::is_valid_id(id) {
+        out.push(
+            Diagnostic::error(
+                path,
+                at.clone(),
+                format!("account id `{id}` may only have lowercase letters, digits and `-`"),
+            )
+            .with_help("write it like `oim-maroc-facebook`"),
+        );
+    }
+    if let Some(cred) = &acc.credentials {
+        let v = cred.get_ref();
+        let ok = match v.split_once(':') {
+            Some(("env", var)) => !var.is_empty(),
+            Some(("file", p)) => !p.is_empty(),
+            _ => v == "store",
+        };
+        if !ok {
+            // Never echo the value: someone may have pasted a token here.
             out.push(
-                Diagnostic::error(
-                    path,
-                    at.clone(),
-                    format!("account id `{id}` may only have lowercase letters, digits and `-`"),
-                )
-                .with_help("write it like `oim-maroc-facebook`"),
-            );
-        }
-        if let Some(cred) = &acc.credentials {
-            let v = cred.get_ref();
-            let ok = match v.split_once(':') {
-                Some(("env", var)) => !var.is_empty(),
-                Some(("file", p)) => !p.is_empty(),
-                _ => v == "store",
-            };
-            if !ok {
-                // Never echo the value: someone may have pasted a token here.
-                out.push(
                     Diagnostic::error(
                         path,
                         Some(cred.span()),
@@ -133,79 +246,80 @@ pub fn check_config(path: &Path, source: &str, config: &Config) -> Vec<Diagnosti
                         "write `credentials = \"env:VARIABLE\"`, `\"file:path/to/token\"` or `\"store\"` (after `berrah accounts login`); if a token was written here, revoke it",
                     ),
                 );
-            }
         }
-        if matches!(acc.platform, PlatformKind::Mastodon | PlatformKind::Webhook) {
-            match acc.base_url.as_deref() {
-                None => out.push(
-                    Diagnostic::error(
-                        path,
-                        at.clone(),
-                        format!("account `{id}` ({}) needs a `base_url`", acc.platform),
-                    )
-                    .with_help(if acc.platform == PlatformKind::Mastodon {
-                        "add `base_url = \"https://mastodon.social\"` (the account's instance)"
-                    } else {
-                        "add `base_url = \"https://example.org/hook\"` (where the webhook posts)"
-                    }),
-                ),
-                Some(u) if url::Url::parse(u).is_err() => out.push(
-                    Diagnostic::error(path, at.clone(), format!("`{u}` is not a URL"))
-                        .with_help("write it as `https://host/path`"),
-                ),
-                _ => {}
-            }
-        } else if let Some(u) = acc.base_url.as_deref()
-            && url::Url::parse(u).is_err()
-        {
-            out.push(
+    }
+    if matches!(acc.platform, PlatformKind::Mastodon | PlatformKind::Webhook) {
+        match acc.base_url.as_deref() {
+            None => out.push(
+                Diagnostic::error(
+                    path,
+                    at.clone(),
+                    format!("account `{id}` ({}) needs a `base_url`", acc.platform),
+                )
+                .with_help(if acc.platform == PlatformKind::Mastodon {
+                    "add `base_url = \"https://mastodon.social\"` (the account's instance)"
+                } else {
+                    "add `base_url = \"https://example.org/hook\"` (where the webhook posts)"
+                }),
+            ),
+            Some(u) if url::Url::parse(u).is_err() => out.push(
                 Diagnostic::error(path, at.clone(), format!("`{u}` is not a URL"))
                     .with_help("write it as `https://host/path`"),
-            );
+            ),
+            _ => {}
         }
-        if acc.credentials.is_some()
-            && let Some(u) = acc.base_url.as_deref()
-            && url::Url::parse(u).is_ok_and(|u| crate::http::cleartext(&u))
-        {
+    } else if let Some(u) = acc.base_url.as_deref()
+        && url::Url::parse(u).is_err()
+    {
+        out.push(
+            Diagnostic::error(path, at.clone(), format!("`{u}` is not a URL"))
+                .with_help("write it as `https://host/path`"),
+        );
+    }
+    if acc.credentials.is_some()
+        && let Some(u) = acc.base_url.as_deref()
+        && url::Url::parse(u).is_ok_and(|u| crate::http::cleartext(&u))
+    {
+        out.push(
+            Diagnostic::error(
+                path,
+                value_span(source, at.as_ref(), "base_url").or(at.clone()),
+                format!(
+                    "account `{id}` sends its credentials to `{u}` in clear: `http://` is \
+                         only allowed on this machine (127.0.0.1, ::1, localhost)"
+                ),
+            )
+            .with_help("write its `https://` address"),
+        );
+    }
+    for l in acc.languages.iter().flatten() {
+        if !is_valid_lang(l) {
             out.push(
                 Diagnostic::error(
                     path,
-                    value_span(source, at.as_ref(), "base_url").or(at.clone()),
-                    format!(
-                        "account `{id}` sends its credentials to `{u}` in clear: `http://` is \
-                         only allowed on this machine (127.0.0.1, ::1, localhost)"
-                    ),
+                    at.clone(),
+                    format!("account `{id}`: `{l}` is not a language code"),
                 )
-                .with_help("write its `https://` address"),
+                .with_help("write lowercase codes such as \"fr\", \"ar\" or \"en\""),
             );
-        }
-        for l in acc.languages.iter().flatten() {
-            if !is_valid_lang(l) {
-                out.push(
-                    Diagnostic::error(
-                        path,
-                        at.clone(),
-                        format!("account `{id}`: `{l}` is not a language code"),
-                    )
-                    .with_help("write lowercase codes such as \"fr\", \"ar\" or \"en\""),
-                );
-            }
         }
     }
-    if let Some(key) = &config.daemon.token_key {
-        let ok =
-            matches!(key.split_once(':'), Some(("env", v)) | Some(("file", v)) if !v.is_empty());
-        if !ok {
-            out.push(
-                Diagnostic::error(path, source.find("token_key").map(|i| i..i + 9), "`token_key` must say where the key is, not be the key")
-                    .with_help("write `token_key = \"env:BERRAH_TOKEN_KEY\"` or `\"file:/etc/berrah/token.key\"`; if a key was written here, make a new one"),
-            );
-        }
+    out
+}
+
+/// What TOML cannot see in the `[daemon]` table.
+fn check_daemon(path: &Path, source: &str, config: &Config) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    if let Some(key) = &config.daemon.token_key
+        && !is_key_source(key)
+    {
+        out.push(
+            Diagnostic::error(path, source.find("token_key").map(|i| i..i + 9), "`token_key` must say where the key is, not be the key")
+                .with_help("write `token_key = \"env:BERRAH_TOKEN_KEY\"` or `\"file:/etc/berrah/token.key\"`; if a key was written here, make a new one"),
+        );
     }
     if let Some(db) = &config.daemon.database
-        && !(db.starts_with("sqlite:")
-            || db.starts_with("postgres://")
-            || db.starts_with("postgresql://"))
+        && !is_database_url(db)
     {
         out.push(
             Diagnostic::error(
@@ -289,13 +403,56 @@ mod tests {
             "{out}"
         );
         assert!(out.contains("`database` must be a `sqlite://`"), "{out}");
-        assert!(!out.contains("SECRET123 "), "{out}");
-        // The caret line shows the source line; the message itself never names the value.
+        // Neither the message, nor the line shown, nor the caret line give
+        // the value away (the line used to be shown as it was).
+        assert!(!out.contains("SECRET"), "{out}");
+        assert!(!out.contains("hunter2"), "{out}");
         assert!(
-            !out.lines()
-                .any(|l| l.contains("error:") && l.contains("SECRET")),
+            out.contains("6 | credentials = ********\n  |               ^^^^^^^^\n"),
             "{out}"
         );
+        assert!(out.contains("2 | token_key = ********\n"), "{out}");
+    }
+
+    #[test]
+    fn the_valid_part_of_a_config_with_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = write(
+            dir.path(),
+            "[daemon]\nexpires_after = \"soon\"\ndatabase = \"mysql://x\"\n\
+             [accounts.good]\nplatform = \"x\"\n\
+             [accounts.bad]\nplatform = \"mastodon\"\n",
+        );
+        let (config, report) = read_config_partial(&p, true);
+        let config = config.unwrap();
+        assert_eq!(config.accounts.keys().collect::<Vec<_>>(), ["good"]);
+        assert_eq!(config.daemon.expires_after, "24h");
+        assert_eq!(config.daemon.database, None);
+        assert_eq!(
+            report.count(crate::diag::Severity::Error),
+            3,
+            "{}",
+            report.render()
+        );
+        assert!(read_config(&p, true).is_err());
+    }
+
+    #[test]
+    fn toml_errors_on_a_secret_line_never_echo_it() {
+        let dir = tempfile::tempdir().unwrap();
+        for text in [
+            "[accounts.m]\nplatform = \"x\"\ncredentials = sk-SECRET123\n",
+            "[accounts.m]\nplatform = \"x\"\ncredentials = 123456789\n",
+            "[accounts.m]\nplatform = \"x\"\ncredentail = \"sk-SECRET123\"\n",
+            "[daemon]\ntoken_key = [\"SECRET123\"]\n",
+        ] {
+            let p = write(dir.path(), text);
+            let out = read_config(&p, true).unwrap_err().render();
+            assert!(out.contains("error:"), "{out}");
+            assert!(!out.contains("SECRET"), "{out}");
+            assert!(!out.contains("123456789"), "{out}");
+            assert!(out.contains("********"), "{out}");
+        }
     }
 
     #[test]

@@ -8,11 +8,12 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use jiff::Timestamp;
 
 use crate::calendar::Calendar;
-use crate::campaign::{self, Context};
+use crate::campaign;
 use crate::config::Config;
 use crate::diag::Severity;
 use crate::store::{Store, StoreError};
@@ -73,15 +74,33 @@ fn log_moves(moves: &[crate::store::Move]) {
     }
 }
 
+/// How long one pass may spend checking and planning the files: a file
+/// whose check has not ended by then is reported broken (its last valid
+/// version stays scheduled) and the other campaigns are synced.
+pub const PASS_BUDGET: std::time::Duration = std::time::Duration::from_secs(10);
+
 /// The campaigns this process knows, to recognise a broken or removed file.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct CampaignSync {
+    /// See [`PASS_BUDGET`].
+    budget: std::time::Duration,
     /// Campaign id → the file of its last valid version.
     known: BTreeMap<String, PathBuf>,
     /// Whether the snapshots were read (once, at the first pass).
     loaded_snapshots: bool,
     /// The source last saved as each campaign's snapshot (to write only changes).
     saved: BTreeMap<String, String>,
+}
+
+impl Default for CampaignSync {
+    fn default() -> Self {
+        CampaignSync {
+            budget: PASS_BUDGET,
+            known: BTreeMap::new(),
+            loaded_snapshots: false,
+            saved: BTreeMap::new(),
+        }
+    }
 }
 
 impl CampaignSync {
@@ -92,6 +111,10 @@ impl CampaignSync {
     /// One pass: check and plan every file of `dir`, sync what is valid, log
     /// what is not (the same `path:line:col` diagnostics as `berrah check`).
     /// A folder that cannot be read changes nothing (it is logged).
+    ///
+    /// Checking and planning run off the async runtime (`spawn_blocking`)
+    /// under the pass's time budget: a slow or stuck file never stalls the
+    /// publications in flight, and costs only its own campaign an update.
     pub async fn sync_all(
         &mut self,
         store: &Store,
@@ -100,9 +123,9 @@ impl CampaignSync {
         dir: &Path,
         now: Timestamp,
     ) -> Result<SyncSummary, StoreError> {
-        let ctx = Context {
-            config,
-            calendar,
+        let owned = campaign::OwnedContext {
+            config: Arc::new(config.clone()),
+            calendar: Arc::new(calendar.clone()),
             now,
         };
         let mut summary = SyncSummary::default();
@@ -113,7 +136,20 @@ impl CampaignSync {
             );
             return Ok(summary);
         }
-        let (checked, report) = campaign::check_dir(dir, &ctx);
+        let (checked, report) = {
+            let (owned, folder, budget) = (owned.clone(), dir.to_path_buf(), self.budget);
+            match tokio::task::spawn_blocking(move || {
+                campaign::check_dir_within(&folder, &owned, budget)
+            })
+            .await
+            {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::error!(error = %e, "checking the campaign files failed; the queue is left as it is");
+                    return Ok(summary);
+                }
+            }
+        };
         let snapshots = if self.loaded_snapshots {
             Vec::new()
         } else {
@@ -210,7 +246,22 @@ impl CampaignSync {
                         true
                     } else if let Some(s) = snapshots.iter().find(|s| &s.campaign == id) {
                         // After a restart: plan the last valid version again.
-                        let again = campaign::check_source(Path::new(&s.path), &s.source, &ctx);
+                        let again = {
+                            let (owned, path, source) =
+                                (owned.clone(), s.path.clone(), s.source.clone());
+                            tokio::task::spawn_blocking(move || {
+                                campaign::check_source(Path::new(&path), &source, &owned.context())
+                            })
+                            .await
+                            .unwrap_or_else(|e| campaign::Checked {
+                                diagnostics: vec![crate::diag::Diagnostic::error(
+                                    &s.path,
+                                    None,
+                                    format!("could not plan the saved version again: {e}"),
+                                )],
+                                ..campaign::Checked::default()
+                            })
+                        };
                         if again.is_valid() {
                             let r = store.sync_campaign(id, &again.occurrences, now).await?;
                             log_moves(&r.moves);
@@ -269,5 +320,159 @@ impl CampaignSync {
             self.known.remove(id);
         }
         Ok(summary)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::{Duration, Instant};
+
+    use tokio_util::sync::CancellationToken;
+
+    use super::*;
+    use crate::campaign::test_hooks;
+    use crate::store::testing::sqlite_temp;
+
+    const CONFIG: &str = "[accounts.x]\nplatform = \"x\"\n";
+
+    fn campaign(id: &str, extra: &str) -> String {
+        format!(
+            "[campaign]\nid = \"{id}\"\ntitle = \"t\"\ntimezone = \"Africa/Casablanca\"\n\
+             start = 2026-12-01\nend = 2026-12-31\naccounts = [\"x\"]\nlanguages = [\"fr\"]\n\
+             {extra}\n[[posts]]\nid = \"p\"\ndate_time = 2026-12-18T10:00:00\ntext = {{ fr = \"Salut {id}\" }}\n"
+        )
+    }
+
+    fn mkfifo(path: &Path) {
+        let made = std::process::Command::new("mkfifo")
+            .arg(path)
+            .status()
+            .unwrap();
+        assert!(made.success());
+    }
+
+    /// A project whose folder has one good campaign and files that would
+    /// crash, stall or hang a careless reader: a panic in the check, a FIFO
+    /// and a link to a file outside the folder.
+    fn project() -> tempfile::TempDir {
+        let tmp = tempfile::tempdir().unwrap();
+        std::fs::write(tmp.path().join("berrah.toml"), CONFIG).unwrap();
+        let dir = tmp.path().join("campaigns");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("good.toml"), campaign("good", "")).unwrap();
+        std::fs::write(
+            dir.join("panics.toml"),
+            campaign("panics", test_hooks::PANIC),
+        )
+        .unwrap();
+        mkfifo(&dir.join("pipe.toml"));
+        std::fs::write(tmp.path().join("outside.toml"), campaign("outside", "")).unwrap();
+        std::os::unix::fs::symlink(tmp.path().join("outside.toml"), dir.join("link.toml")).unwrap();
+        tmp
+    }
+
+    fn config() -> Config {
+        toml::from_str(CONFIG).unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_panicking_slow_or_special_file_costs_only_itself() {
+        let tmp = project();
+        let dir = tmp.path().join("campaigns");
+        std::fs::write(dir.join("slow.toml"), campaign("slow", test_hooks::SLOW)).unwrap();
+        let (_db, store) = sqlite_temp().await;
+        let mut sync = CampaignSync::new();
+        sync.budget = Duration::from_millis(500);
+        let started = Instant::now();
+        let summary = sync
+            .sync_all(
+                &store,
+                &config(),
+                &Calendar::shipped(),
+                &dir,
+                "2026-12-01T00:00:00Z".parse().unwrap(),
+            )
+            .await
+            .unwrap();
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "the slow file held the pass for {:?}",
+            started.elapsed()
+        );
+        assert_eq!(summary.synced.keys().collect::<Vec<_>>(), ["good"]);
+        let mut broken: Vec<_> = summary
+            .broken
+            .iter()
+            .map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned())
+            .collect();
+        broken.sort();
+        assert_eq!(
+            broken,
+            ["link.toml", "panics.toml", "pipe.toml", "slow.toml"]
+        );
+        let (checked, report) = campaign::check_dir_within(
+            &dir,
+            &campaign::OwnedContext {
+                config: Arc::new(config()),
+                calendar: Arc::new(Calendar::shipped()),
+                now: "2026-12-01T00:00:00Z".parse().unwrap(),
+            },
+            Duration::from_millis(500),
+        );
+        assert_eq!(checked.len(), 5);
+        let out = report.render();
+        assert!(
+            out.contains(
+                "panics.toml:1:1: error: berrah could not check this file: internal error"
+            ),
+            "{out}"
+        );
+        assert!(out.contains("please report it"), "{out}");
+        assert!(
+            out.contains("pipe.toml:1:1: error: this is a named pipe (FIFO)"),
+            "{out}"
+        );
+        assert!(
+            out.contains("link.toml:1:1: error: this file is a link to a file outside"),
+            "{out}"
+        );
+        assert!(
+            out.contains("slow.toml:1:1: error: checking this file took more than 0.5 s"),
+            "{out}"
+        );
+    }
+
+    /// Through the daemon: the good campaign is published on time although
+    /// the folder holds a file whose check panics, a FIFO and a link out.
+    #[tokio::test]
+    async fn the_daemon_publishes_the_other_campaigns() {
+        let tmp = project();
+        let (_db, store) = sqlite_temp().await;
+        let start: Timestamp = "2026-12-01T00:00:00Z".parse().unwrap();
+        let sim = crate::time::SimClock::new(start);
+        let mut cfg = crate::scheduler::DaemonConfig::new(
+            config(),
+            tmp.path().join("campaigns"),
+            tmp.path().join("data"),
+            store.clone(),
+            Arc::new(sim.clone()),
+        );
+        cfg.watch = false;
+        cfg.jump = Some(sim);
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        cfg.events = Some(tx);
+        let run = crate::scheduler::Daemon::new(cfg).run(CancellationToken::new());
+        tokio::time::timeout(Duration::from_secs(60), run)
+            .await
+            .expect("the daemon stalled")
+            .unwrap();
+        let mut published = Vec::new();
+        while let Ok(p) = rx.try_recv() {
+            published.push(p);
+        }
+        assert_eq!(published.len(), 1, "{published:?}");
+        assert_eq!(published[0].entry.campaign, "good");
+        // On time: at its due instant on the simulated clock.
+        assert_eq!(published[0].at, published[0].entry.due);
     }
 }

@@ -127,6 +127,38 @@ fn config_problems_and_missing_folders_exit_one() {
     assert_eq!(o.status.code(), Some(0), "{}", stderr(&o));
 }
 
+/// A mistake in `berrah.toml` is reported with the campaigns' problems,
+/// which are checked against the accounts that are valid (a broken
+/// configuration used to stop `check` before any campaign).
+#[test]
+fn a_broken_config_hides_no_campaign_error() {
+    let dir = campaign_dir(
+        "[accounts.unhcr-x]\nplatform = \"x\"\n\
+         [accounts.masto]\nplatform = \"mastodon\"\ncredentials = \"sk-PASTED-TOKEN\"\n",
+        &campaign_with("text = { fr = \"Salut\" }\nhashtag = [\"#x\"]\n"),
+    );
+    let o = berrah(dir.path(), &["check"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("berrah.toml:"), "{err}");
+    assert!(err.contains("needs a `base_url`"), "{err}");
+    assert!(err.contains("must say where the secret is"), "{err}");
+    assert!(!err.contains("PASTED"), "{err}");
+    assert!(
+        err.contains("campaigns/c.toml:15:1: error: unknown key `hashtag`"),
+        "{err}"
+    );
+    // The valid account is known: no "unknown account" for `unhcr-x`.
+    assert!(!err.contains("unknown account"), "{err}");
+    // berrah.toml that is not even TOML: the campaigns are still checked.
+    std::fs::write(dir.path().join("berrah.toml"), "[accounts.unhcr-x\n").unwrap();
+    let o = berrah(dir.path(), &["check"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(err.contains("berrah.toml:1:"), "{err}");
+    assert!(err.contains("unknown key `hashtag`"), "{err}");
+}
+
 #[test]
 fn huge_and_non_utf8_files_get_one_clear_diagnostic() {
     let dir = tempfile::tempdir().unwrap();
@@ -142,13 +174,49 @@ fn huge_and_non_utf8_files_get_one_clear_diagnostic() {
         "{err}"
     );
     assert!(
-        err.contains("campaigns/latin1.toml:1:1: error: the file is not valid UTF-8"),
+        // The first bad byte's line and column (it used to say 1:1 and a byte offset).
+        err.contains("campaigns/latin1.toml:1:15: error: the file is not valid UTF-8 text: its first byte that is not UTF-8 is at line 1, column 15"),
         "{err}"
     );
     assert!(
         err.contains("2 campaign files checked: 2 errors, 0 warnings"),
         "{err}"
     );
+}
+
+/// A FIFO named `*.toml` is refused without blocking (no writer: a
+/// blocking open would hang), and so is a link leading out of the folder;
+/// the good campaign beside them is checked as usual.
+#[test]
+fn a_fifo_or_a_link_out_of_the_folder_is_an_error_never_a_wait() {
+    let dir = campaign_dir(X_CONFIG, &campaign_with("text = { fr = \"Salut\" }\n"));
+    let camps = dir.path().join("campaigns");
+    let made = Command::new("mkfifo")
+        .arg(camps.join("pipe.toml"))
+        .status()
+        .unwrap();
+    assert!(made.success());
+    std::fs::write(dir.path().join("secret.toml"), "token = \"s3cr3t\"\n").unwrap();
+    std::os::unix::fs::symlink(dir.path().join("secret.toml"), camps.join("link.toml")).unwrap();
+    std::os::unix::fs::symlink("c.toml", camps.join("inside.toml")).unwrap();
+    let o = berrah(dir.path(), &["check"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("campaigns/pipe.toml:1:1: error: this is a named pipe (FIFO), not a file"),
+        "{err}"
+    );
+    assert!(
+        err.contains("campaigns/link.toml:1:1: error: this file is a link to a file outside the campaign folder"),
+        "{err}"
+    );
+    assert!(!err.contains("s3cr3t"), "{err}");
+    // A link that stays inside is read (here: the same campaign id twice).
+    assert!(
+        err.contains("campaigns/inside.toml") && err.contains("is already used by"),
+        "{err}"
+    );
+    assert!(err.contains("4 campaign files checked: 3 errors"), "{err}");
 }
 
 #[test]

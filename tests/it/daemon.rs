@@ -1494,3 +1494,67 @@ async fn the_grace_period_holds_during_start_up() {
         "exit {took:?} after SIGTERM ({status:?})"
     );
 }
+
+/// While `berrah.toml` is broken (here: a token pasted as credentials), the
+/// daemon keeps the configuration in force, says so in its log without
+/// echoing the token, and goes on syncing campaign edits with it.
+#[tokio::test]
+async fn a_broken_config_keeps_the_last_valid_one() {
+    let (logs, _guard) = capture_logs();
+    let dir = copy_project(&fixture("plan"));
+    let start = t("2026-09-01T00:00:00Z");
+    let n_before = planned(dir.path(), start).len();
+    let (_db, store) = sqlite_temp().await;
+    let sim = berrah::time::SimClock::new(start);
+    let mut cfg = daemon_config(dir.path(), store.clone(), Arc::new(sim.clone()));
+    cfg.watch = true;
+    let shutdown = CancellationToken::new();
+    let run = tokio::spawn(Daemon::new(cfg).run(shutdown.clone()));
+    eventually("the first sync", 30, || {
+        let store = store.clone();
+        async move { store.list(ListFilter::default()).await.unwrap().len() == n_before }
+    })
+    .await;
+
+    let config = dir.path().join("berrah.toml");
+    let good = std::fs::read_to_string(&config).unwrap();
+    std::fs::write(
+        &config,
+        format!(
+            "{good}\n[accounts.leak]\nplatform = \"mastodon\"\nbase_url = \"https://m.example\"\n\
+             credentials = \"sk-PASTED-SECRET\"\n"
+        ),
+    )
+    .unwrap();
+    eventually("the broken configuration logged", 30, || {
+        let logs = logs.clone();
+        async move { logs.text().contains("keeping the one in force") }
+    })
+    .await;
+    let campaigns = dir.path().join("campaigns");
+    let paris = std::fs::read_to_string(campaigns.join("paris.toml")).unwrap();
+    std::fs::write(
+        campaigns.join("paris.toml"),
+        format!("{paris}\n[[posts]]\nid = \"added\"\ndate_time = 2027-04-01T10:00:00\ntext = {{ fr = \"Ajouté en marche\" }}\n"),
+    )
+    .unwrap();
+    eventually(
+        "the edit synced with the configuration in force",
+        30,
+        || {
+            let store = store.clone();
+            async move {
+                let all = store.list(ListFilter::default()).await.unwrap();
+                all.iter().any(|e| e.post == "added")
+            }
+        },
+    )
+    .await;
+    let text = logs.text();
+    assert!(text.contains("credentials of account `leak`"), "{text}");
+    assert!(text.contains("credentials = ********"), "{text}");
+    assert!(!text.contains("PASTED"), "{text}");
+    assert!(!text.contains("configuration reloaded"), "{text}");
+    shutdown.cancel();
+    run.await.unwrap().unwrap();
+}

@@ -66,6 +66,61 @@ fn plan_json(dir: &Path, extra: &[&str]) -> Vec<Value> {
     v.as_array().unwrap().clone()
 }
 
+/// `berrah plan --format json` as bytes.
+fn plan_json_bytes(dir: &Path) -> Vec<u8> {
+    let out = berrah(dir)
+        .args(["plan", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    out.stdout
+}
+
+/// Files saved on Windows (CRLF, a byte-order mark) plan byte for byte as
+/// the same files with LF: no carriage return reaches a text, not even
+/// from a multi-line string.
+#[test]
+fn crlf_and_a_bom_plan_exactly_as_lf() {
+    let tmp = copy_fixtures();
+    let camps = tmp.path().join("campaigns");
+    let paris = std::fs::read_to_string(camps.join("paris.toml")).unwrap();
+    std::fs::write(
+        camps.join("paris.toml"),
+        format!(
+            "{paris}\n[[posts]]\nid = \"multi\"\ndate_time = 2027-04-01T10:00:00\n\
+             text = {{ fr = \"\"\"\nPremière ligne\nDeuxième ligne\"\"\" }}\n"
+        ),
+    )
+    .unwrap();
+    let lf = plan_json_bytes(tmp.path());
+    let lf_text = String::from_utf8(lf.clone()).unwrap();
+    assert!(
+        lf_text.contains("Première ligne\\nDeuxième ligne"),
+        "{lf_text}"
+    );
+    for e in std::fs::read_dir(&camps).unwrap() {
+        let p = e.unwrap().path();
+        if p.extension().is_some_and(|x| x == "toml") {
+            let text = std::fs::read_to_string(&p).unwrap();
+            assert!(!text.contains('\r'));
+            let mut bytes = b"\xEF\xBB\xBF".to_vec();
+            bytes.extend(text.replace('\n', "\r\n").into_bytes());
+            std::fs::write(&p, bytes).unwrap();
+        }
+    }
+    let crlf = plan_json_bytes(tmp.path());
+    assert!(!String::from_utf8_lossy(&crlf).contains("\\r"));
+    assert!(
+        lf == crlf,
+        "CRLF plans differently:\n{}",
+        String::from_utf8_lossy(&crlf)
+    );
+}
+
 fn find<'a>(rows: &'a [Value], post: &str) -> Vec<&'a Value> {
     rows.iter().filter(|r| r["post"] == post).collect()
 }

@@ -10,8 +10,9 @@
 //!   sentence is never mixed with Latin tags on one line.
 //! - **Links**: every `http(s)://` link gets the campaign's UTM parameters
 //!   (existing query kept, `utm_` keys already there not overwritten, the
-//!   `#fragment` kept at the end). Punctuation right after a link
-//!   (`.`, `,`, `)`, `»`...) is not part of it.
+//!   `#fragment` kept at the end). Links are those of
+//!   [`links::find`](super::links::find): punctuation right after a link
+//!   (`.`, `,`, `)`, `»`, `؟`...) is not part of it.
 //! - **Thread and first comment**: per language, the variant's replacing the
 //!   post's. **Title and description** (YouTube, LinkedIn): the variant's.
 //! - **Alt text**: the occurrence's language, else French, else any.
@@ -179,72 +180,14 @@ pub fn tag_links(text: &str, utm: &Utm) -> String {
         return text.to_string();
     }
     let mut out = String::with_capacity(text.len() + 64);
-    let mut rest = text;
-    while let Some((start, end)) = find_link(rest) {
-        out.push_str(&rest[..start]);
-        out.push_str(&add_params(&rest[start..end], &params));
-        rest = &rest[end..];
+    let mut at = 0;
+    for link in super::links::find(text) {
+        out.push_str(&text[at..link.start]);
+        out.push_str(&add_params(&text[link.clone()], &params));
+        at = link.end;
     }
-    out.push_str(rest);
+    out.push_str(&text[at..]);
     out
-}
-
-/// The byte range of the first link in `s`.
-fn find_link(s: &str) -> Option<(usize, usize)> {
-    let lower = s.to_ascii_lowercase();
-    let mut from = 0;
-    loop {
-        let i = from + lower[from..].find("http")?;
-        let after = &lower[i..];
-        let scheme = if after.starts_with("https://") {
-            8
-        } else if after.starts_with("http://") {
-            7
-        } else {
-            from = i + 4;
-            continue;
-        };
-        // Not inside a word (e.g. "xhttp://").
-        if s[..i]
-            .chars()
-            .next_back()
-            .is_some_and(|c| c.is_alphanumeric())
-        {
-            from = i + scheme;
-            continue;
-        }
-        let mut end = i + scheme;
-        for (off, c) in s[end..].char_indices() {
-            if c.is_whitespace() || matches!(c, '<' | '>' | '"' | '«' | '»' | '`') {
-                end += off;
-                return Some((i, trim_trailing(s, i, end, scheme)));
-            }
-        }
-        end = s.len();
-        return Some((i, trim_trailing(s, i, end, scheme)));
-    }
-}
-
-/// Drops punctuation that ends a sentence rather than the link, and a closing
-/// bracket that has no opening one inside the link.
-fn trim_trailing(s: &str, start: usize, mut end: usize, scheme: usize) -> usize {
-    while end > start + scheme {
-        let Some(c) = s[start..end].chars().next_back() else {
-            break;
-        };
-        let strip = match c {
-            '.' | ',' | ';' | ':' | '!' | '?' | '\'' | '،' | '؛' | '؟' => true,
-            ')' => s[start..end].matches('(').count() < s[start..end].matches(')').count(),
-            ']' => s[start..end].matches('[').count() < s[start..end].matches(']').count(),
-            '}' => true,
-            _ => false,
-        };
-        if !strip {
-            break;
-        }
-        end -= c.len_utf8();
-    }
-    end
 }
 
 fn add_params(link: &str, params: &[(&str, &str)]) -> String {

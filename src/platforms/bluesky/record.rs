@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use unicode_segmentation::UnicodeSegmentation;
 
-use crate::text::limits;
+use crate::text::{limits, links};
 
 /// The base32-sortable alphabet of TIDs.
 const S32: &[u8; 32] = b"234567abcdefghijklmnopqrstuvwxyz";
@@ -131,7 +131,7 @@ const MAX_TAG_BYTES: usize = 640;
 /// overlapping (a `#` or `@` inside a link is part of the link).
 /// Offsets are UTF-8 byte offsets, which is what Rust's `str` indices are.
 pub fn detect(text: &str) -> Vec<Span> {
-    let mut spans: Vec<Span> = limits::url_ranges(text)
+    let mut spans: Vec<Span> = links::find(text)
         .into_iter()
         .map(|r| Span {
             feature: Feature::Link(text[r.clone()].to_string()),
@@ -351,7 +351,7 @@ pub fn created_at(t: Timestamp) -> String {
 /// The link card of a post without media: its first link, titled with the
 /// post's first line (without the link itself when the line is only the link).
 pub fn link_card(text: &str) -> Option<Embed> {
-    let first = limits::url_ranges(text).into_iter().next()?;
+    let first = links::find(text).into_iter().next()?;
     let uri = text[first].to_string();
     let line = text
         .lines()

@@ -249,6 +249,22 @@ mod tests {
     }
 
     #[test]
+    fn utm_goes_inside_the_link_before_french_and_arabic_punctuation() {
+        let q = "?utm_source=facebook&utm_medium=social&utm_campaign=b7al+b7al";
+        for p in ["؟", "،", "؛", "»", ".", ",", "!", "?", ":", ")"] {
+            let text =
+                format!("« https://iom.int/ma{p} » (https://iom.int) https://iom.int #Maroc");
+            assert_eq!(
+                tag_links(&text, &utm()),
+                format!(
+                    "« https://iom.int/ma{q}{p} » (https://iom.int{q}) https://iom.int{q} #Maroc"
+                ),
+                "after {p:?}"
+            );
+        }
+    }
+
+    #[test]
     fn links_get_utm_with_query_fragment_and_punctuation_kept() {
         let u = utm();
         assert_eq!(

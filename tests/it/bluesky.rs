@@ -231,6 +231,76 @@ async fn bluesky_text_with_arabic_emoji_facets_link_card_and_langs() {
     assert_eq!(saved.last().remote_id.as_deref(), Some(uri.as_str()));
 }
 
+/// The link a facet covers never includes the French or Arabic punctuation
+/// right after it, inside parentheses or before a hashtag: one detector
+/// (`text::links`) decides, and the fake PDS receives exact byte ranges.
+#[tokio::test]
+async fn bluesky_link_facets_stop_before_punctuation() {
+    let fake = FakeBluesky::start(FakeBlueskyConfig::default())
+        .await
+        .unwrap();
+    let s = setup(&fake);
+    let url = "https://morocco.iom.int/ar/news?id=7";
+    let cases = ["؟", "،", "؛", "»", ".", ",", "!", "?", ":", ")"];
+    for (i, p) in cases.iter().enumerate() {
+        let body = format!("اقرأ المزيد « {url}{p} » شكرا");
+        let out = s
+            .client
+            .publish(
+                &job(&s, &format!("o-punct{i:02}aaaabbbb"), text(&body)),
+                &Saved::default(),
+            )
+            .await;
+        published(&out);
+    }
+    let more = [
+        format!("Voir ({url}) et #Migration"),
+        format!("Voir {url} #Migration"),
+        format!("Voir {url}#Migration"),
+    ];
+    for (i, t) in more.iter().enumerate() {
+        let out = s
+            .client
+            .publish(
+                &job(&s, &format!("o-paren{i:02}aaaabbbb"), text(t)),
+                &Saved::default(),
+            )
+            .await;
+        published(&out);
+    }
+    let records = fake.records();
+    assert_eq!(records.len(), cases.len() + more.len());
+    for r in &records {
+        let spans = facet_spans(&r.value);
+        let links: Vec<&(String, String)> = spans
+            .iter()
+            .filter(|(_, t)| t == "app.bsky.richtext.facet#link")
+            .collect();
+        let body = r.value["text"].as_str().unwrap();
+        let expected = if body.ends_with(&format!("{url}#Migration")) {
+            // No space: a fragment, part of the link (as on bsky.app).
+            format!("{url}#Migration")
+        } else {
+            url.to_string()
+        };
+        assert_eq!(links.len(), 1, "{body}");
+        assert_eq!(links[0].0, expected, "{body}");
+        let facet = r.value["facets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|f| f["features"][0]["$type"] == "app.bsky.richtext.facet#link")
+            .unwrap();
+        let start = body.find(url).unwrap();
+        assert_eq!(facet["index"]["byteStart"], start);
+        assert_eq!(facet["index"]["byteEnd"], start + expected.len());
+        assert_eq!(facet["features"][0]["uri"], expected.as_str());
+        if body.contains(" #Migration") {
+            assert!(spans.contains(&("#Migration".into(), "app.bsky.richtext.facet#tag".into())));
+        }
+    }
+}
+
 #[tokio::test]
 async fn bluesky_images_with_alt_text_and_aspect_ratio_uploaded_once() {
     let fake = FakeBluesky::start(FakeBlueskyConfig::default())

@@ -16,12 +16,14 @@
 //! - **Thread and first comment**: per language, the variant's replacing the
 //!   post's. **Title and description** (YouTube, LinkedIn): the variant's.
 //! - **Alt text**: the occurrence's language, else French, else any.
+//! - **Link card** (`card`): title and description in the occurrence's
+//!   language, the image's path joined to the campaign folder.
 
 use std::path::Path;
 
 use crate::campaign::model::{Campaign, LangText, Media, Post, Utm};
 use crate::config::PlatformKind;
-use crate::plan::{Content, MediaRef};
+use crate::plan::{Content, LinkCard, MediaRef};
 
 /// What [`render`] needs.
 #[derive(Debug, Clone, Copy)]
@@ -101,6 +103,17 @@ pub fn render(input: &RenderInput<'_>) -> Content {
         })
         .collect();
 
+    let card = post.card.as_ref().map(|c| LinkCard {
+        title: in_lang(&c.title).unwrap_or_default(),
+        description: in_lang(&c.description).unwrap_or_default(),
+        image: c.image.as_ref().map(|i| MediaRef {
+            file: i.get_ref().clone(),
+            path: media_dir.join(i.get_ref()),
+            alt: None,
+            thumbnail: None,
+        }),
+    });
+
     Content {
         text,
         title,
@@ -108,6 +121,7 @@ pub fn render(input: &RenderInput<'_>) -> Content {
         media,
         thread,
         first_comment,
+        card,
     }
 }
 
@@ -370,6 +384,7 @@ text = { fr = "Découvrez AMAL : https://oim.ma/amal", ar = "اكتشفوا أم
 first_comment = { fr = "Lien : https://oim.ma" }
 thread = [{ fr = "1/2", ar = "١/٢" }, { fr = "2/2" }]
 media = [{ file = "media/ep1.mp4", alt = { fr = "Une jeune femme", en = "A young woman" }, thumbnail = "media/ep1.jpg" }]
+card = { title = { fr = "AMAL, la série", ar = "أمل" }, description = { fr = "Six épisodes" }, image = "media/carte.png" }
 
 [posts.variants.x]
 text = { fr = "AMAL court" }
@@ -400,6 +415,14 @@ description = { fr = "Voir https://oim.ma" }
         );
         assert_eq!(c.thread, ["١/٢"]);
         assert_eq!(c.first_comment, None);
+        let card = c.card.as_ref().unwrap();
+        assert_eq!(
+            (card.title.as_str(), card.description.as_str()),
+            ("أمل", "")
+        );
+        let image = card.image.as_ref().unwrap();
+        assert_eq!(image.path, Path::new("/c/media/carte.png"));
+        assert_eq!(image.file, "media/carte.png");
         assert_eq!(c.media[0].alt.as_deref(), Some("Une jeune femme"));
         assert_eq!(c.media[0].path, Path::new("/c/media/ep1.mp4"));
         assert_eq!(c.media[0].file, "media/ep1.mp4");

@@ -1030,11 +1030,24 @@ async fn bluesky_publishes_through_the_reference_pds() {
     let dir = tempfile::tempdir().unwrap();
 
     // 1. Arabic, emoji, links, hashtags and a mention.
+    let card_image = png(dir.path(), "card.png", 1200, 630, 20_000);
     let arabic = "اليوم الدولي للمهاجرين 🌍✨ مع @alice.test\nاقرأ المزيد: https://morocco.iom.int/ar/news?utm_source=bluesky #اليوم_الدولي_للمهاجرين #Migration 👨‍👩‍👧";
     let (uri_text, url_text) = published(
         &s.client
             .publish(
-                &job(&s, "o-pds0text0000001", text(arabic)),
+                &job(
+                    &s,
+                    "o-pds0text0000001",
+                    Content {
+                        // The campaign's link card, its image as the thumbnail.
+                        card: Some(berrah::plan::LinkCard {
+                            title: "اليوم الدولي للمهاجرين".into(),
+                            description: "Le programme de la journée".into(),
+                            image: Some(media(&card_image, "")),
+                        }),
+                        ..text(arabic)
+                    },
+                ),
                 &Saved::default(),
             )
             .await,
@@ -1162,6 +1175,14 @@ async fn bluesky_publishes_through_the_reference_pds() {
     assert_eq!(
         t["value"]["embed"]["external"]["uri"],
         "https://morocco.iom.int/ar/news?utm_source=bluesky"
+    );
+    assert_eq!(
+        t["value"]["embed"]["external"]["title"],
+        "اليوم الدولي للمهاجرين"
+    );
+    assert_eq!(
+        t["value"]["embed"]["external"]["thumb"]["mimeType"],
+        "image/png"
     );
 
     let i = get(&uri_images).await;

@@ -103,6 +103,20 @@ pub async fn read_bytes(mut resp: reqwest::Response, limit: usize) -> Result<Vec
     Ok(body)
 }
 
+/// The first `limit` bytes of an answer's body at most, and no more read
+/// (for a document whose beginning is enough, like a page's `<head>`).
+pub async fn read_prefix(mut resp: reqwest::Response, limit: usize) -> Result<Vec<u8>, BodyError> {
+    let mut body = Vec::new();
+    while body.len() < limit {
+        let Some(chunk) = resp.chunk().await? else {
+            break;
+        };
+        let room = limit - body.len();
+        body.extend_from_slice(&chunk[..chunk.len().min(room)]);
+    }
+    Ok(body)
+}
+
 /// [`read_bytes`] as text (invalid UTF-8 replaced, as reqwest's `text` does
 /// for the UTF-8 answers every platform sends).
 pub async fn read_text(resp: reqwest::Response, limit: usize) -> Result<String, BodyError> {

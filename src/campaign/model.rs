@@ -230,6 +230,29 @@ pub struct Post {
     /// Set to `true` to hold this post back (it stays planned, nothing is published).
     #[serde(default)]
     pub paused: bool,
+    /// The link card (Bluesky) of the post's first link. Without it, the
+    /// card comes from the linked page's Open Graph title and description,
+    /// fetched when publishing; a page without them gives no card.
+    pub card: Option<Card>,
+}
+
+/// A link card: what a preview of the post's first link shows, e.g.
+/// `card = { title = { fr = "Journée des migrants" }, description = { fr = "Le programme" }, image = "media/carte.jpg" }`.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Card {
+    /// The card's title per language.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub title: LangText,
+    /// The card's description per language.
+    #[serde(default)]
+    #[schemars(with = "BTreeMap<String, String>")]
+    pub description: LangText,
+    /// An image for the card (JPEG, PNG or WebP, at most 1 MB), relative to the campaign file.
+    #[serde(default)]
+    #[schemars(with = "Option<String>")]
+    pub image: Option<Spanned<String>>,
 }
 
 /// A per-platform variant of a post. Every field is per language.

@@ -57,4 +57,18 @@ impl UploadCache for StoreUploadCache {
             tracing::warn!(error = %e, account, "could not remember an upload");
         }
     }
+
+    async fn take(&self, account: &str, sha256: &str) -> Option<String> {
+        match self
+            .store
+            .media_upload_take(account, sha256, self.clock.now())
+            .await
+        {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::warn!(error = %e, account, "upload cache unavailable; uploading again");
+                None
+            }
+        }
+    }
 }

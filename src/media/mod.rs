@@ -26,6 +26,10 @@ pub trait UploadCache: Send + Sync {
         remote_id: &str,
         expires_at: Option<jiff::Timestamp>,
     );
+    /// Like [`get`](UploadCache::get), and forgets the upload in the same
+    /// step, so that one post only can use it: for platforms where a media
+    /// id is attached once (Mastodon).
+    async fn take(&self, account: &str, sha256: &str) -> Option<String>;
 }
 
 /// An upload cache in memory, for tests and `rehearse`.
@@ -51,5 +55,10 @@ impl UploadCache for MemoryUploadCache {
             (account.to_string(), sha256.to_string()),
             remote_id.to_string(),
         );
+    }
+
+    async fn take(&self, account: &str, sha256: &str) -> Option<String> {
+        let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        map.remove(&(account.to_string(), sha256.to_string()))
     }
 }

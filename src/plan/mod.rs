@@ -54,7 +54,7 @@ mod planner;
 
 pub use compact::{Compact, Compactor};
 pub use expiry::parse_duration;
-pub use occurrence::{Content, MediaRef, Occurrence};
+pub use occurrence::{Content, LinkCard, MediaRef, Occurrence};
 pub use parallel::map_in_order;
 pub use planner::{MAX_OCCURRENCES_PER_POST, plan_campaign};
 

@@ -65,6 +65,20 @@ pub struct Content {
     /// A comment published under the post right after it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub first_comment: Option<String>,
+    /// The link card given in the campaign file (Bluesky).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card: Option<LinkCard>,
+}
+
+/// A link card given in the campaign file, in the occurrence's language.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LinkCard {
+    pub title: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// The card's image, a file beneath the campaign's folder like a media file.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<MediaRef>,
 }
 
 /// A media file of a post.

@@ -15,7 +15,11 @@
 //!   processed, 202 while processing; then `GET /api/v1/media/:id` answers 206
 //!   until processed, 200 with a non-null `url` when ready, 404 once attached.
 //!   An upload has no idempotency, but a repeated one only leaves an unattached
-//!   attachment that the server removes after about a day: harmless.
+//!   attachment that the server removes after about a day: harmless. A media
+//!   id attached to a status is never attached again (Mastodon refuses it;
+//!   other compatible servers move the image off the first post): an upload
+//!   belongs to its post, and goes to the account's cache for another post
+//!   only when the instance refused the status, and is *taken* from it.
 //! - `GET /api/v2/instance` (public): `configuration.statuses.max_characters`,
 //!   read once per client. Length is counted as the server does
 //!   ([`crate::text::limits::mastodon_length`] of `spoiler_text` + `status`).
@@ -350,7 +354,8 @@ impl Mastodon {
         let what = format!("media `{}`", m.file);
         let known = match progress.media.get(&file.sha256) {
             Some(id) => Some(id.clone()),
-            None => self.deps.uploads.get(&job.account_id, &file.sha256).await,
+            // Taken, not read: an upload goes to one status only.
+            None => self.deps.uploads.take(&job.account_id, &file.sha256).await,
         };
         if let Some(id) = known {
             match self.media_state(base, &what, &id).await? {
@@ -375,15 +380,36 @@ impl Mastodon {
         // Recorded the moment the instance confirms it, before anything else.
         progress.media.insert(file.sha256.clone(), id.clone());
         save(checkpoint, progress).await?;
-        let expires = self.now().checked_add(UPLOAD_TTL).ok();
-        self.deps
-            .uploads
-            .put(&job.account_id, &file.sha256, &id, expires)
-            .await;
+        // Not shared yet: it is this post's until a refusal gives it back
+        // (`give_back_uploads`).
         if !ready {
             self.wait_processed(base, &what, &id).await?;
         }
         Ok(id)
+    }
+
+    /// After the instance refused the status (so attached nothing), its
+    /// uploads go to the shared cache for another post, and leave this one.
+    /// Never after an attempt whose outcome is unknown: the status may exist
+    /// with them, and attaching a media id twice is refused (Mastodon) or
+    /// moves the image off the first post (other servers).
+    async fn give_back_uploads(
+        &self,
+        job: &PublishJob,
+        progress: &mut Progress,
+        checkpoint: &dyn Checkpoint,
+    ) -> Result<(), Outcome> {
+        if progress.media.is_empty() {
+            return Ok(());
+        }
+        let expires = self.now().checked_add(UPLOAD_TTL).ok();
+        for (sha256, id) in std::mem::take(&mut progress.media) {
+            self.deps
+                .uploads
+                .put(&job.account_id, &sha256, &id, expires)
+                .await;
+        }
+        save(checkpoint, progress).await
     }
 
     /// `POST /api/v2/media`: the media id and whether it is already processed.
@@ -607,6 +633,11 @@ impl Mastodon {
                         at: None,
                         reason: format!("{reason} (the media will be uploaded again)"),
                     });
+                }
+                Err(Outcome::Failed { reason }) => {
+                    self.give_back_uploads(job, &mut progress, checkpoint)
+                        .await?;
+                    return Err(Outcome::Failed { reason });
                 }
                 Err(other) => return Err(other),
             };

@@ -683,6 +683,25 @@ impl Store {
         .await?))
     }
 
+    /// The media id of a usable upload, forgotten in the same statement so
+    /// that a single caller gets it.
+    pub async fn media_upload_take(
+        &self,
+        account: &str,
+        sha256: &str,
+        now: Timestamp,
+    ) -> Result<Option<String>, StoreError> {
+        Ok(on_db!(self, |pool| sqlx::query_scalar(
+            "DELETE FROM media_uploads WHERE account = $1 AND sha256 = $2 \
+             AND (expires_ms IS NULL OR expires_ms > $3) RETURNING remote_id"
+        )
+        .bind(account)
+        .bind(sha256)
+        .bind(now.as_millisecond())
+        .fetch_optional(pool)
+        .await?))
+    }
+
     /// Remembers an upload (replacing an older one of the same file).
     pub async fn media_upload_put(
         &self,

@@ -18,7 +18,10 @@
 //!
 //! Pure functions, no I/O.
 
+use unicode_normalization::UnicodeNormalization;
 use unicode_segmentation::UnicodeSegmentation;
+
+use super::links;
 
 use crate::config::PlatformKind;
 
@@ -181,108 +184,42 @@ pub fn graphemes(text: &str) -> usize {
     text.graphemes(true).count()
 }
 
-/// The byte ranges of the URLs in `text`: `http://` or `https://` up to the
-/// next whitespace, without trailing punctuation that closes a sentence.
+/// The byte ranges of the URLs in `text` with a scheme (what Mastodon and
+/// Bluesky link): [`links::find`].
 pub fn url_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
-    let mut out = Vec::new();
-    let mut from = 0;
-    while from < text.len() {
-        let rest = &text[from..];
-        let found = [rest.find("https://"), rest.find("http://")]
-            .into_iter()
-            .flatten()
-            .min();
-        let Some(rel) = found else { break };
-        let start = from + rel;
-        let len = text[start..]
-            .find(char::is_whitespace)
-            .unwrap_or(text.len() - start);
-        let mut end = start + len;
-        while end > start {
-            let Some(c) = text[start..end].chars().next_back() else {
-                break;
-            };
-            if matches!(
-                c,
-                '.' | ',' | ';' | ':' | '!' | '?' | ')' | '"' | '\'' | '»' | '،'
-            ) {
-                end -= c.len_utf8();
-            } else {
-                break;
-            }
-        }
-        let scheme = if text[start..].starts_with("https://") {
-            8
-        } else {
-            7
-        };
-        if end > start + scheme {
-            out.push(start..end);
-        }
-        from = (start + len).max(start + scheme);
-    }
-    out
+    links::find(text)
 }
-
-/// Top-level domains that twitter-text links without `https://` (the common
-/// ones in these campaigns; twitter-text knows them all).
-const BARE_TLDS: &[&str] = &[
-    "com", "org", "net", "int", "gov", "edu", "info", "io", "co", "me", "ly", "ma", "fr", "be",
-    "ch", "ca", "uk", "de", "es", "it", "eu", "tn", "dz", "sn", "news", "app", "dev", "tv",
-];
 
 /// URLs as X sees them: with a scheme, and bare domains such as
 /// `iom.int/morocco` or `www.unhcr.org` (twitter-text links those too, and
-/// counts them 23). Mastodon links only URLs with a scheme.
+/// counts them 23): [`links::find_all`].
 pub fn x_url_ranges(text: &str) -> Vec<std::ops::Range<usize>> {
-    let mut out = url_ranges(text);
-    let mut at = 0;
-    for word in text.split_inclusive(char::is_whitespace) {
-        let start = at;
-        at += word.len();
-        let token = word.trim_end();
-        let lead = token.len() - token.trim_start_matches(['(', '"', '\'', '«']).len();
-        let token = token
-            .trim_start_matches(['(', '"', '\'', '«'])
-            .trim_end_matches(['.', ',', ';', ':', '!', '?', ')', '"', '\'', '»']);
-        let start = start + lead;
-        let end = start + token.len();
-        if token.contains("://")
-            || token.contains('@')
-            || out.iter().any(|r| r.start <= start && start < r.end)
-        {
-            continue;
-        }
-        let host = token.split(['/', '?', '#']).next().unwrap_or_default();
-        let labels: Vec<&str> = host.split('.').collect();
-        let is_domain = labels.len() >= 2
-            && labels
-                .iter()
-                .all(|l| !l.is_empty() && l.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
-            && labels
-                .last()
-                .is_some_and(|tld| BARE_TLDS.contains(&tld.to_ascii_lowercase().as_str()));
-        if is_domain {
-            out.push(start..end);
-        }
-    }
-    out.sort_by_key(|r| r.start);
-    out
+    links::find_all(text).into_iter().map(|l| l.range).collect()
 }
 
-/// X's weighted length (twitter-text v3 configuration).
-///
-/// Text is not NFC-normalised first (no normalisation crate in the tree):
-/// text typed on a keyboard is already NFC, and decomposed accents would only
-/// make the count larger, never let an over-long post through.
+/// X's weighted length (twitter-text v3 configuration): the text is
+/// normalized to NFC first, as X does, so a decomposed `é` counts once.
 pub fn x_weighted_length(text: &str) -> usize {
+    let text: String = text.nfc().collect();
     let mut total = 0;
     let mut at = 0;
-    for url in x_url_ranges(text) {
+    for url in x_url_ranges(&text) {
         total += x_plain_weight(&text[at..url.start]) + URL_WEIGHT;
         at = url.end;
     }
     total + x_plain_weight(&text[at..])
+}
+
+/// Characters twitter-text refuses anywhere in a post.
+pub fn x_invalid_char(text: &str) -> Option<char> {
+    text.chars()
+        .find(|c| matches!(c, '\u{FFFE}' | '\u{FEFF}' | '\u{FFFF}'))
+}
+
+/// Whether X accepts `text` as a post's text (twitter-text's `isValid`): not
+/// empty, at most 280 weighted units, no invalid character.
+pub fn x_is_valid(text: &str) -> bool {
+    !text.is_empty() && x_invalid_char(text).is_none() && x_weighted_length(text) <= X_MAX
 }
 
 fn x_plain_weight(text: &str) -> usize {
@@ -367,6 +304,43 @@ pub fn hashtags(text: &str) -> Vec<&str> {
 mod tests {
     use super::*;
 
+    /// Every case of twitter-text's v3 weighted sections
+    /// (`tests/fixtures/conformance/`): weighted length, validity, permillage.
+    #[test]
+    fn x_passes_twitter_text_v3_conformance() {
+        let data: serde_json::Value = serde_json::from_str(include_str!(
+            "../../tests/fixtures/conformance/validate.json"
+        ))
+        .unwrap();
+        let mut failures = Vec::new();
+        let mut cases = 0;
+        for section in [
+            "WeightedTweetsWithDiscountedEmojiCounterTest",
+            "UnicodeDirectionalMarkerCounterTest",
+        ] {
+            for case in data["tests"][section].as_array().unwrap() {
+                cases += 1;
+                let text = case["text"].as_str().unwrap();
+                let expected = &case["expected"];
+                let length = x_weighted_length(text);
+                let got = (length, x_is_valid(text), length * 1000 / X_MAX);
+                let want = (
+                    expected["weightedLength"].as_u64().unwrap() as usize,
+                    expected["valid"].as_bool().unwrap(),
+                    expected["permillage"].as_u64().unwrap() as usize,
+                );
+                if got != want {
+                    failures.push(format!(
+                        "{section}: {}: got {got:?}, want {want:?}",
+                        case["description"]
+                    ));
+                }
+            }
+        }
+        assert_eq!(cases, 24);
+        assert!(failures.is_empty(), "{failures:#?}");
+    }
+
     #[test]
     fn x_counts_latin_and_french_accents_once() {
         assert_eq!(x_weighted_length("Bonjour à tous, élève"), 21);
@@ -409,7 +383,9 @@ mod tests {
         let text = format!("Voir {long}.");
         assert_eq!(x_weighted_length(&text), 5 + 23 + 1);
         assert_eq!(mastodon_length(&text), 5 + 23 + 1);
-        assert_eq!(url_ranges("(http://a.b)").len(), 1);
+        // A one-letter top-level domain does not exist: no link (twitter-text).
+        assert_eq!(url_ranges("(http://a.ma)").len(), 1);
+        assert!(url_ranges("(http://a.b)").is_empty());
         assert!(url_ranges("https:// nothing").is_empty());
     }
 

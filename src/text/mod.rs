@@ -2,5 +2,6 @@
 //! platform's length rules; outside text made safe for a terminal
 //! (`sanitize`). Pure functions, no I/O.
 pub mod limits;
+pub mod links;
 pub mod render;
 pub mod sanitize;

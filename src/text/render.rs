@@ -10,17 +10,20 @@
 //!   sentence is never mixed with Latin tags on one line.
 //! - **Links**: every `http(s)://` link gets the campaign's UTM parameters
 //!   (existing query kept, `utm_` keys already there not overwritten, the
-//!   `#fragment` kept at the end). Punctuation right after a link
-//!   (`.`, `,`, `)`, `»`...) is not part of it.
+//!   `#fragment` kept at the end). Links are those of
+//!   [`links::find`](super::links::find): punctuation right after a link
+//!   (`.`, `,`, `)`, `»`, `؟`...) is not part of it.
 //! - **Thread and first comment**: per language, the variant's replacing the
 //!   post's. **Title and description** (YouTube, LinkedIn): the variant's.
 //! - **Alt text**: the occurrence's language, else French, else any.
+//! - **Link card** (`card`): title and description in the occurrence's
+//!   language, the image's path joined to the campaign folder.
 
 use std::path::Path;
 
 use crate::campaign::model::{Campaign, LangText, Media, Post, Utm};
 use crate::config::PlatformKind;
-use crate::plan::{Content, MediaRef};
+use crate::plan::{Content, LinkCard, MediaRef};
 
 /// What [`render`] needs.
 #[derive(Debug, Clone, Copy)]
@@ -100,6 +103,17 @@ pub fn render(input: &RenderInput<'_>) -> Content {
         })
         .collect();
 
+    let card = post.card.as_ref().map(|c| LinkCard {
+        title: in_lang(&c.title).unwrap_or_default(),
+        description: in_lang(&c.description).unwrap_or_default(),
+        image: c.image.as_ref().map(|i| MediaRef {
+            file: i.get_ref().clone(),
+            path: media_dir.join(i.get_ref()),
+            alt: None,
+            thumbnail: None,
+        }),
+    });
+
     Content {
         text,
         title,
@@ -107,6 +121,7 @@ pub fn render(input: &RenderInput<'_>) -> Content {
         media,
         thread,
         first_comment,
+        card,
     }
 }
 
@@ -179,72 +194,14 @@ pub fn tag_links(text: &str, utm: &Utm) -> String {
         return text.to_string();
     }
     let mut out = String::with_capacity(text.len() + 64);
-    let mut rest = text;
-    while let Some((start, end)) = find_link(rest) {
-        out.push_str(&rest[..start]);
-        out.push_str(&add_params(&rest[start..end], &params));
-        rest = &rest[end..];
+    let mut at = 0;
+    for link in super::links::find(text) {
+        out.push_str(&text[at..link.start]);
+        out.push_str(&add_params(&text[link.clone()], &params));
+        at = link.end;
     }
-    out.push_str(rest);
+    out.push_str(&text[at..]);
     out
-}
-
-/// The byte range of the first link in `s`.
-fn find_link(s: &str) -> Option<(usize, usize)> {
-    let lower = s.to_ascii_lowercase();
-    let mut from = 0;
-    loop {
-        let i = from + lower[from..].find("http")?;
-        let after = &lower[i..];
-        let scheme = if after.starts_with("https://") {
-            8
-        } else if after.starts_with("http://") {
-            7
-        } else {
-            from = i + 4;
-            continue;
-        };
-        // Not inside a word (e.g. "xhttp://").
-        if s[..i]
-            .chars()
-            .next_back()
-            .is_some_and(|c| c.is_alphanumeric())
-        {
-            from = i + scheme;
-            continue;
-        }
-        let mut end = i + scheme;
-        for (off, c) in s[end..].char_indices() {
-            if c.is_whitespace() || matches!(c, '<' | '>' | '"' | '«' | '»' | '`') {
-                end += off;
-                return Some((i, trim_trailing(s, i, end, scheme)));
-            }
-        }
-        end = s.len();
-        return Some((i, trim_trailing(s, i, end, scheme)));
-    }
-}
-
-/// Drops punctuation that ends a sentence rather than the link, and a closing
-/// bracket that has no opening one inside the link.
-fn trim_trailing(s: &str, start: usize, mut end: usize, scheme: usize) -> usize {
-    while end > start + scheme {
-        let Some(c) = s[start..end].chars().next_back() else {
-            break;
-        };
-        let strip = match c {
-            '.' | ',' | ';' | ':' | '!' | '?' | '\'' | '،' | '؛' | '؟' => true,
-            ')' => s[start..end].matches('(').count() < s[start..end].matches(')').count(),
-            ']' => s[start..end].matches('[').count() < s[start..end].matches(']').count(),
-            '}' => true,
-            _ => false,
-        };
-        if !strip {
-            break;
-        }
-        end -= c.len_utf8();
-    }
-    end
 }
 
 fn add_params(link: &str, params: &[(&str, &str)]) -> String {
@@ -302,6 +259,22 @@ mod tests {
             medium: Some("social".into()),
             campaign: Some("b7al b7al".into()),
             ..Utm::default()
+        }
+    }
+
+    #[test]
+    fn utm_goes_inside_the_link_before_french_and_arabic_punctuation() {
+        let q = "?utm_source=facebook&utm_medium=social&utm_campaign=b7al+b7al";
+        for p in ["؟", "،", "؛", "»", ".", ",", "!", "?", ":", ")"] {
+            let text =
+                format!("« https://iom.int/ma{p} » (https://iom.int) https://iom.int #Maroc");
+            assert_eq!(
+                tag_links(&text, &utm()),
+                format!(
+                    "« https://iom.int/ma{q}{p} » (https://iom.int{q}) https://iom.int{q} #Maroc"
+                ),
+                "after {p:?}"
+            );
         }
     }
 
@@ -411,6 +384,7 @@ text = { fr = "Découvrez AMAL : https://oim.ma/amal", ar = "اكتشفوا أم
 first_comment = { fr = "Lien : https://oim.ma" }
 thread = [{ fr = "1/2", ar = "١/٢" }, { fr = "2/2" }]
 media = [{ file = "media/ep1.mp4", alt = { fr = "Une jeune femme", en = "A young woman" }, thumbnail = "media/ep1.jpg" }]
+card = { title = { fr = "AMAL, la série", ar = "أمل" }, description = { fr = "Six épisodes" }, image = "media/carte.png" }
 
 [posts.variants.x]
 text = { fr = "AMAL court" }
@@ -441,6 +415,14 @@ description = { fr = "Voir https://oim.ma" }
         );
         assert_eq!(c.thread, ["١/٢"]);
         assert_eq!(c.first_comment, None);
+        let card = c.card.as_ref().unwrap();
+        assert_eq!(
+            (card.title.as_str(), card.description.as_str()),
+            ("أمل", "")
+        );
+        let image = card.image.as_ref().unwrap();
+        assert_eq!(image.path, Path::new("/c/media/carte.png"));
+        assert_eq!(image.file, "media/carte.png");
         assert_eq!(c.media[0].alt.as_deref(), Some("Une jeune femme"));
         assert_eq!(c.media[0].path, Path::new("/c/media/ep1.mp4"));
         assert_eq!(c.media[0].file, "media/ep1.mp4");

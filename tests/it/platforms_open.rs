@@ -711,23 +711,41 @@ async fn mastodon_upload_cache_reuses_an_unattached_upload_with_its_new_alt_text
         media: vec![media("b7al-b7al-semaine.jpg", Some(alt))],
         ..Content::default()
     };
-    // The French post uploads, then the status fails permanently (too long).
-    fake.fail_next(fm::Endpoint::Statuses, fm::Fault::ServerError(500));
+    // The client reads the instance's limit once; then the instance lowers
+    // it, and refuses the French status (422, nothing attached).
+    let out = p
+        .publish(
+            &job(
+                &acc,
+                "o-first",
+                "fr",
+                Content {
+                    text: "a".into(),
+                    ..Content::default()
+                },
+            ),
+            &Saved::default(),
+        )
+        .await;
+    assert!(matches!(out, Outcome::Published { .. }), "{out:?}");
+    fake.set_max_characters(3);
     let out = p
         .publish(
             &job(&acc, "o-fr", "fr", photo("Une semaine")),
             &Saved::default(),
         )
         .await;
-    assert!(matches!(out, Outcome::Retry { .. }), "{out:?}");
-    // The Arabic post finds the upload in the cache and corrects its alt text.
+    assert!(matches!(out, Outcome::Failed { .. }), "{out:?}");
+    fake.set_max_characters(500);
+    // The Arabic post takes the upload from the cache and corrects its alt text.
     let out = p
         .publish(&job(&acc, "o-ar", "ar", photo("أسبوع")), &Saved::default())
         .await;
     assert!(matches!(out, Outcome::Published { .. }), "{out:?}");
     assert_eq!(fake.count("POST", "/api/v2/media"), 1);
     assert_eq!(fake.media()[0].description.as_deref(), Some("أسبوع"));
-    // The French retry finds it attached (404) and uploads again.
+    // The French post, published again, uploads again: the first upload is
+    // the Arabic post's now.
     let out = p
         .publish(
             &job(&acc, "o-fr", "fr", photo("Une semaine")),
@@ -737,7 +755,38 @@ async fn mastodon_upload_cache_reuses_an_unattached_upload_with_its_new_alt_text
     assert!(matches!(out, Outcome::Published { .. }), "{out:?}");
     assert_eq!(fake.count("POST", "/api/v2/media"), 2);
     let statuses = fake.statuses();
-    assert_ne!(statuses[0].media_ids, statuses[1].media_ids);
+    assert_ne!(statuses[1].media_ids, statuses[2].media_ids);
+}
+
+/// Two posts with the same image: each status gets an upload of its own,
+/// on Mastodon (which refuses an attached media id) and on compatible
+/// servers that would move the image off the first post instead.
+#[tokio::test]
+async fn mastodon_two_posts_with_the_same_image_upload_it_twice() {
+    for moves in [false, true] {
+        let fake = FakeMastodon::start().await.unwrap();
+        fake.set_moves_attached_media(moves);
+        let env = Env::new();
+        let acc = masto_account(&fake, "");
+        let p = masto(&env, &acc);
+        let photo = Content {
+            text: "photo".into(),
+            media: vec![media("b7al-b7al-semaine.jpg", Some("Une semaine"))],
+            ..Content::default()
+        };
+        for id in ["o-1", "o-2"] {
+            let out = p
+                .publish(&job(&acc, id, "fr", photo.clone()), &Saved::default())
+                .await;
+            assert!(matches!(out, Outcome::Published { .. }), "{out:?}");
+        }
+        assert_eq!(fake.count("POST", "/api/v2/media"), 2, "moves: {moves}");
+        let statuses = fake.statuses();
+        assert_eq!(statuses.len(), 2);
+        assert_eq!(statuses[0].media_ids.len(), 1, "moves: {moves}");
+        assert_eq!(statuses[1].media_ids.len(), 1, "moves: {moves}");
+        assert_ne!(statuses[0].media_ids, statuses[1].media_ids);
+    }
 }
 
 // ---------------------------------------------------------------- Telegram

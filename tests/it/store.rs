@@ -1113,6 +1113,11 @@ async fn upload_cache(store: Store) {
     let cache = StoreUploadCache::new(store.clone(), std::sync::Arc::new(clock));
     cache.put("acc", "def", "m-3", None).await;
     assert_eq!(cache.get("acc", "def").await.as_deref(), Some("m-3"));
+    // Taken once: the second caller finds nothing (Mastodon attaches an
+    // upload to one status only).
+    assert_eq!(cache.take("acc", "def").await.as_deref(), Some("m-3"));
+    assert_eq!(cache.take("acc", "def").await, None);
+    assert_eq!(cache.get("acc", "def").await, None);
     assert_eq!(cache.get("acc", "zzz").await, None);
 }
 

@@ -12,6 +12,12 @@
 //!   1500): images 200, videos 202 then `GET /api/v1/media/:id` 206 for N
 //!   polls and 200 with a `url`; attached media answer 404.
 //! - `PUT /api/v1/media/:id` (form `description`).
+//! - Media already attached to a status: Mastodon answers 404 to `GET` and
+//!   `PUT /api/v1/media/:id` and refuses them in a new status (422 "Media
+//!   with IDs … not found or already attached to another post");
+//!   [`FakeMastodon::set_moves_attached_media`] plays the servers that instead
+//!   answer 200 and move the attachment to the new status (the first one
+//!   loses its image).
 //! - Rate-limit headers on every answer (`X-RateLimit-Limit`, `-Remaining`,
 //!   `-Reset` as an RFC 3339 instant with microseconds); 429 once spent.
 //! - Faults on demand ([`Fault`]) and accessors for what was received.
@@ -108,6 +114,7 @@ struct Inner {
     image_size_limit: usize,
     video_size_limit: usize,
     processing_polls: u32,
+    moves_attached_media: bool,
     next_id: u64,
     statuses: Vec<FakeStatus>,
     idempotency: HashMap<String, String>,
@@ -148,6 +155,7 @@ impl FakeMastodon {
             image_size_limit: 16 * 1024 * 1024,
             video_size_limit: 99 * 1024 * 1024,
             processing_polls: 2,
+            moves_attached_media: false,
             next_id: 113_000_000_000_000_000,
             statuses: Vec::new(),
             idempotency: HashMap::new(),
@@ -207,6 +215,12 @@ impl FakeMastodon {
 
     /// How many polls a video answers 206 before it is processed (default 2;
     /// 0: videos are processed at once).
+    /// Plays a Mastodon-compatible server that answers 200 for media already
+    /// attached and moves them to the new status when attached again.
+    pub fn set_moves_attached_media(&self, moves: bool) {
+        self.shared.lock().moves_attached_media = moves;
+    }
+
     pub fn set_processing_polls(&self, n: u32) {
         self.shared.lock().processing_polls = n;
     }
@@ -585,7 +599,7 @@ fn validate_status(inner: &Inner, p: &StatusParams) -> Result<(), (StatusCode, V
     let mut kinds = Vec::new();
     for id in &p.media_ids {
         match inner.media.get(id) {
-            Some(m) if m.status_id.is_none() => {
+            Some(m) if m.status_id.is_none() || inner.moves_attached_media => {
                 if m.polls_left > 0 {
                     return unprocessable(
                         "Cannot attach files that have not finished processing. Try again in a moment!",
@@ -673,8 +687,14 @@ fn create_status_inner(inner: &mut Inner, headers: &HeaderMap, body: &[u8]) -> (
         idempotency_key: key.clone(),
     };
     for m in &p.media_ids {
-        if let Some(media) = inner.media.get_mut(m) {
-            media.status_id = Some(id.clone());
+        let moved_from = inner
+            .media
+            .get_mut(m)
+            .and_then(|media| media.status_id.replace(id.clone()));
+        if let Some(old) = moved_from {
+            for s in inner.statuses.iter_mut().filter(|s| s.id == old) {
+                s.media_ids.retain(|x| x != m);
+            }
         }
     }
     if let Some(k) = key {
@@ -793,8 +813,9 @@ async fn get_media(
         match prelude(&mut inner, Endpoint::MediaGet, &headers, true) {
             Err(r) => (After::Answer, *r),
             Ok(after) => {
+                let moves = inner.moves_attached_media;
                 let answer = match inner.media.get_mut(&id) {
-                    Some(m) if m.status_id.is_none() => {
+                    Some(m) if m.status_id.is_none() || moves => {
                         let processing = m.polls_left > 0;
                         m.polls_left = m.polls_left.saturating_sub(1);
                         let m = m.clone();
@@ -832,8 +853,9 @@ async fn update_media(
                 let description = url::form_urlencoded::parse(&body)
                     .find(|(k, _)| k == "description")
                     .map(|(_, v)| v.into_owned());
+                let moves = inner.moves_attached_media;
                 let answer = match inner.media.get_mut(&id) {
-                    Some(m) if m.status_id.is_none() => {
+                    Some(m) if m.status_id.is_none() || moves => {
                         if let Some(d) = description {
                             m.description = Some(d);
                         }

@@ -158,7 +158,7 @@ impl Bluesky {
     }
 
     /// `uploadBlob`, streamed from disk.
-    async fn upload(&self, m: &Prepared) -> Result<Value, Fault> {
+    pub(super) async fn upload(&self, m: &Prepared) -> Result<Value, Fault> {
         let (answer, _) = self
             .authed(
                 Method::POST,

@@ -35,7 +35,9 @@
 //!   UTF-8 byte offsets; mentions are resolved with
 //!   `com.atproto.identity.resolveHandle` (an unknown handle stays plain text).
 //!   A post without media gets a link card (`app.bsky.embed.external`) of its
-//!   first link, titled with its first line.
+//!   first link ([`card`]): the post's `card` from the campaign file, else the
+//!   page's Open Graph title and description, else none; never the post's
+//!   own text again.
 //! - **Errors** (§5): `{"error","message"}` bodies; 429 waits until
 //!   `RateLimit-Reset` (or `Retry-After`), and the `RateLimit-*` headers are
 //!   remembered so that a spent budget waits instead of calling; 413 names
@@ -55,6 +57,7 @@ use super::common::{self, RateLimits};
 use super::{Checkpoint, Idempotency, Outcome, Platform, PlatformDeps, Progress, PublishJob};
 use crate::config::PlatformKind;
 
+pub mod card;
 mod media;
 mod mentions;
 mod publish;

@@ -103,7 +103,7 @@ impl Bluesky {
                 let mut fresh = false;
                 let root = loop {
                     let embed = if media.is_empty() {
-                        record::link_card(&content.text).unwrap_or(Embed::None)
+                        self.link_card(content).await
                     } else if media[0].video {
                         Embed::Video(
                             self.video(&media[0], &mut progress, checkpoint, fresh)

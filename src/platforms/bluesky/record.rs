@@ -16,7 +16,7 @@ use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use unicode_segmentation::UnicodeSegmentation;
 
-use crate::text::limits;
+use crate::text::{limits, links};
 
 /// The base32-sortable alphabet of TIDs.
 const S32: &[u8; 32] = b"234567abcdefghijklmnopqrstuvwxyz";
@@ -131,7 +131,7 @@ const MAX_TAG_BYTES: usize = 640;
 /// overlapping (a `#` or `@` inside a link is part of the link).
 /// Offsets are UTF-8 byte offsets, which is what Rust's `str` indices are.
 pub fn detect(text: &str) -> Vec<Span> {
-    let mut spans: Vec<Span> = limits::url_ranges(text)
+    let mut spans: Vec<Span> = links::find(text)
         .into_iter()
         .map(|r| Span {
             feature: Feature::Link(text[r.clone()].to_string()),
@@ -249,6 +249,8 @@ pub enum Embed {
         uri: String,
         title: String,
         description: String,
+        /// The thumbnail's blob, if any.
+        thumb: Option<Value>,
     },
     /// One video blob (from the video service), with its alt text and size.
     Video(ImageEmbed),
@@ -276,10 +278,14 @@ impl Embed {
                 uri,
                 title,
                 description,
-            } => Some(json!({
-                "$type": "app.bsky.embed.external",
-                "external": {"uri": uri, "title": title, "description": description},
-            })),
+                thumb,
+            } => {
+                let mut external = json!({"uri": uri, "title": title, "description": description});
+                if let Some(t) = thumb {
+                    external["thumb"] = t.clone();
+                }
+                Some(json!({"$type": "app.bsky.embed.external", "external": external}))
+            }
             Embed::Video(v) => {
                 let mut out = json!({
                     "$type": "app.bsky.embed.video",
@@ -348,29 +354,8 @@ pub fn created_at(t: Timestamp) -> String {
     t.strftime("%Y-%m-%dT%H:%M:%S%.3fZ").to_string()
 }
 
-/// The link card of a post without media: its first link, titled with the
-/// post's first line (without the link itself when the line is only the link).
-pub fn link_card(text: &str) -> Option<Embed> {
-    let first = limits::url_ranges(text).into_iter().next()?;
-    let uri = text[first].to_string();
-    let line = text
-        .lines()
-        .map(str::trim)
-        .find(|l| !l.is_empty())
-        .unwrap_or("");
-    let title = if line == uri {
-        String::new()
-    } else {
-        line.to_string()
-    };
-    Some(Embed::External {
-        uri,
-        title: truncate_graphemes(&title, 300),
-        description: String::new(),
-    })
-}
-
-fn truncate_graphemes(s: &str, max: usize) -> String {
+/// `s` cut to `max` graphemes, with `…` when cut.
+pub(super) fn truncate_graphemes(s: &str, max: usize) -> String {
     let mut g = s.graphemes(true);
     let out: String = g.by_ref().take(max).collect();
     if g.next().is_some() {
@@ -506,18 +491,7 @@ mod tests {
     }
 
     #[test]
-    fn link_cards_take_the_first_link_and_first_line() {
-        let card =
-            link_card("Journée des migrants\nLire: https://iom.int/a et https://b.org").unwrap();
-        assert_eq!(
-            card,
-            Embed::External {
-                uri: "https://iom.int/a".into(),
-                title: "Journée des migrants".into(),
-                description: String::new()
-            }
-        );
-        assert_eq!(link_card("no link here"), None);
+    fn record_keys_and_urls() {
         assert_eq!(
             rkey_of("at://did:plc:a/app.bsky.feed.post/3kabc"),
             Some("3kabc")

@@ -50,17 +50,27 @@ struct Setup {
     uploads: Arc<MemoryUploadCache>,
 }
 
+/// A Bluesky account on `base_url`. Link previews are off: the tests' texts
+/// link to real sites, and a test never reaches beyond this machine (the
+/// card test turns them on against a page server of its own).
 fn account(base_url: &str, handle: &str) -> Arc<AccountConfig> {
+    account_with(base_url, handle, "link_preview = \"off\"\n")
+}
+
+fn account_with(base_url: &str, handle: &str, options: &str) -> Arc<AccountConfig> {
     Arc::new(
         toml::from_str(&format!(
-            "platform = \"bluesky\"\nhandle = \"{handle}\"\nbase_url = \"{base_url}\"\ncredentials = \"env:BERRAH_TEST_UNUSED\"\n[options]\nvideo_service = \"{base_url}\"\n"
+            "platform = \"bluesky\"\nhandle = \"{handle}\"\nbase_url = \"{base_url}\"\ncredentials = \"env:BERRAH_TEST_UNUSED\"\n[options]\nvideo_service = \"{base_url}\"\n{options}"
         ))
         .unwrap(),
     )
 }
 
 fn setup_with(base_url: &str, handle: &str, password: &str, timeout: Duration) -> Setup {
-    let account = account(base_url, handle);
+    setup_account(account(base_url, handle), password, timeout)
+}
+
+fn setup_account(account: Arc<AccountConfig>, password: &str, timeout: Duration) -> Setup {
     let uploads = Arc::new(MemoryUploadCache::default());
     let deps = PlatformDeps {
         account_id: "oim-bluesky".into(),
@@ -375,7 +385,13 @@ async fn bluesky_link_cards_come_from_the_card_or_the_page_never_the_post() {
     let fake = FakeBluesky::start(FakeBlueskyConfig::default())
         .await
         .unwrap();
-    let s = setup(&fake);
+    let cfg = FakeBlueskyConfig::default();
+    // Link previews on (the default): the pages come from a server of the test's own.
+    let s = setup_account(
+        account_with(&fake.url(), &cfg.handle, ""),
+        &cfg.password,
+        Duration::from_secs(30),
+    );
     let (site, hits, _server) = page_server().await;
     let dir = tempfile::tempdir().unwrap();
     let image = png(dir.path(), "carte.png", 1200, 630, 20_000);

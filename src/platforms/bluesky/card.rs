@@ -11,6 +11,10 @@
 //! 3. else no card. Fetching is never fatal: a page that is slow, too
 //!    large before its metadata, not HTML, unreachable or without `og:title`
 //!    means a post without card, published all the same.
+//!
+//! The account option `link_preview = "off"` turns step 2 off (berrah then
+//! never requests the linked page: nothing reaches the page's site before
+//! the post is out, and no address is fetched that a comms officer typed).
 
 use std::time::Duration;
 
@@ -60,6 +64,9 @@ impl Bluesky {
                     description: c.description.clone(),
                 };
                 (card, thumb)
+            }
+            None if self.deps.account.option_str("link_preview") == Some("off") => {
+                return Embed::None;
             }
             None => {
                 let fetched =

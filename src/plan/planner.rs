@@ -10,7 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 use super::expiry::parse_duration;
 use super::{Content, IdHasher, Occurrence};
 use crate::calendar::Calendar;
-use crate::calendar::recurrence::Recurrence;
+use crate::calendar::recurrence::{Fire, Recurrence};
 use crate::calendar::tz::{Adjustment, Resolved, resolve, rfc3339_local, start_of_day};
 use crate::campaign::model::{Anchor, Capsule, Media, Post, Spanned};
 use crate::campaign::{Context, LoadedCampaign};
@@ -476,7 +476,11 @@ impl Planner<'_, '_> {
         let rec = match Recurrence::parse(cron.get_ref()) {
             Ok(r) => r,
             Err(e) => {
-                self.error(span(cron), e.to_string()).help = Some(e.help().to_string());
+                let at =
+                    e.at.as_ref()
+                        .and_then(|r| inside_string(&self.lc.source, cron, r.clone()))
+                        .or(span(cron));
+                self.error(at, e.to_string()).help = Some(e.help().to_string());
                 return None;
             }
         };
@@ -510,6 +514,7 @@ impl Planner<'_, '_> {
                 ),
             );
         }
+        self.several_a_day(frame, cron, &fires.fires);
         let mut slots = Vec::with_capacity(fires.fires.len());
         let mut per_day: HashMap<civil::Date, u32> = HashMap::new();
         let mut warned = false;
@@ -532,6 +537,50 @@ impl Planner<'_, '_> {
             });
         }
         Some(slots)
+    }
+
+    /// A recurring post that fires more than once on some day: almost always
+    /// a slip (`*/30` for `30`, `*` for `0`) that multiplies the posts.
+    fn several_a_day(&mut self, frame: &Frame, cron: &Spanned<String>, fires: &[Fire]) {
+        let mut most = 0usize;
+        let mut run = 0usize;
+        for (i, f) in fires.iter().enumerate() {
+            let same_day = i > 0 && fires[i - 1].wall.date() == f.wall.date();
+            run = if same_day { run + 1 } else { 1 };
+            most = most.max(run);
+        }
+        if most <= 1 {
+            return;
+        }
+        let days = fires
+            .windows(2)
+            .filter(|w| w[0].wall.date() != w[1].wall.date())
+            .count()
+            + 1;
+        let first = &fires[0].wall;
+        let fields: Vec<&str> = cron.get_ref().split_whitespace().collect();
+        let once = match fields.as_slice() {
+            [_, _, dom, month, dow] => {
+                format!("`{} {} {dom} {month} {dow}`", first.minute(), first.hour())
+            }
+            _ => "a single minute and hour".to_string(),
+        };
+        self.warning(
+            span(cron),
+            format!(
+                "`{}` fires up to {most} times a day: {} times in all, on {days} day{} \
+                 ({} to {})",
+                cron.get_ref(),
+                fires.len(),
+                if days == 1 { "" } else { "s" },
+                frame.start,
+                frame.end
+            ),
+        )
+        .help = Some(format!(
+            "to post once on each of those days, write {once} (minute first, then the hour); \
+             if several posts a day are meant, keep it"
+        ));
     }
 
     /// A one-off time (`at` or `date_time`): window check, reading in the zone.
@@ -571,6 +620,24 @@ impl Planner<'_, '_> {
             end_of_day: None,
         })
     }
+}
+
+/// The bytes `at` of a string value, as a span of the file: when the value
+/// is written as a plain quoted string (no escapes), its text starts right
+/// after the quote; otherwise the whole value.
+fn inside_string(source: &str, value: &Spanned<String>, at: Range<usize>) -> Option<Range<usize>> {
+    let whole = value.span();
+    let written = source.get(whole.clone())?;
+    let inner = written
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .or_else(|| {
+            written
+                .strip_prefix('\'')
+                .and_then(|s| s.strip_suffix('\''))
+        })?;
+    (inner == value.get_ref() && at.end <= inner.len())
+        .then(|| whole.start + 1 + at.start..whole.start + 1 + at.end)
 }
 
 fn fmt_duration(d: SignedDuration) -> String {
@@ -884,6 +951,49 @@ languages = ["fr"]
         assert!(errors(&d).is_empty());
         assert!(!occ.iter().any(|o| o.post == "launch" && o.language == "ar"));
         assert!(occ.iter().any(|o| o.post == "launch" && o.language == "fr"));
+    }
+
+    #[test]
+    fn cron_names_are_pointed_at_and_several_a_day_is_a_warning() {
+        // A French day name: the error points at the name itself.
+        let src = AMAL.replace("cron = \"0 10 * * TUE\"", "cron = \"0 10 * * MAR\"");
+        let (_, d) = plan(&src);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(&src[d[0].span.clone().unwrap()], "MAR");
+        assert_eq!(d[0].help.as_deref(), Some("did you mean `TUE`?"));
+        // Six fields: the five meant, never the seconds-first form.
+        let src = AMAL.replace("cron = \"0 10 * * TUE\"", "cron = \"0 0 10 * * TUE\"");
+        let (_, d) = plan(&src);
+        assert_eq!(d[0].help.as_deref(), Some("write `0 10 * * TUE`"));
+        assert_eq!(&src[d[0].span.clone().unwrap()], "\"0 0 10 * * TUE\"");
+
+        // `*/30` for `30`: 13 Tuesdays became 624 posts, silently.
+        let (occ, d) = plan(AMAL);
+        assert!(!d.iter().any(|d| d.message.contains("a day")), "{d:?}");
+        let weekly = occ.iter().filter(|o| o.post == "weekly").count();
+        let src = AMAL.replace("cron = \"0 10 * * TUE\"", "cron = \"*/30 * * * TUE\"");
+        let (occ, d) = plan(&src);
+        let tuesdays = occ.iter().filter(|o| o.post == "weekly").count() / 48;
+        assert_eq!(tuesdays * 48, weekly * 48);
+        let w: Vec<_> = d.iter().filter(|d| d.message.contains("a day")).collect();
+        assert_eq!(w.len(), 1, "{d:?}");
+        assert_eq!(w[0].severity, Severity::Warning);
+        assert!(
+            w[0].message.contains("up to 48 times a day"),
+            "{}",
+            w[0].message
+        );
+        assert!(
+            w[0].message
+                .contains(&format!("{} times in all", tuesdays * 48)),
+            "{}",
+            w[0].message
+        );
+        assert!(
+            w[0].help.as_deref().unwrap().contains("`0 0 * * TUE`"),
+            "{:?}",
+            w[0].help
+        );
     }
 
     #[test]

@@ -53,7 +53,7 @@ mod parallel;
 mod planner;
 
 pub use compact::{Compact, Compactor};
-pub use expiry::parse_duration;
+pub use expiry::{MAX_EXPIRY, parse_duration};
 pub use occurrence::{Content, MediaRef, Occurrence};
 pub use parallel::map_in_order;
 pub use planner::{MAX_OCCURRENCES_PER_POST, plan_campaign};

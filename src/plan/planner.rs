@@ -165,6 +165,15 @@ impl Planner<'_, '_> {
                     return None;
                 };
                 if let Some(year) = a.year {
+                    if !(1..=9999).contains(&year) {
+                        self.error(span(anchor), format!("`year = {year}` is out of range"))
+                            .help = Some(format!(
+                            "write the year of the day, such as `year = {}`, or leave `year` out \
+                             to take the first one inside the campaign",
+                            frame.start.year()
+                        ));
+                        return None;
+                    }
                     let date = day.date_in(year);
                     if date.is_none() {
                         self.error(
@@ -444,28 +453,35 @@ impl Planner<'_, '_> {
                 // Reported by campaign validation.
                 return None;
             }
-            let shift = post
-                .days_after
-                .as_ref()
-                .map_or(0, |d| i64::from(*d.get_ref()))
-                - post
-                    .days_before
-                    .as_ref()
-                    .map_or(0, |d| i64::from(*d.get_ref()));
-            let Ok(date) = anchor.checked_add(jiff::Span::new().days(shift)) else {
+            // A `u32` from the file: any shift past a few thousand years has
+            // no date (jiff's `Span::days` would panic on it), so each value
+            // is checked before any arithmetic.
+            let shift = match (&post.days_before, &post.days_after) {
+                (Some(d), None) => (d, -i64::from(*d.get_ref()), "days_before"),
+                (None, Some(d)) => (d, i64::from(*d.get_ref()), "days_after"),
+                _ => return self.at_slot(frame, anchor, at),
+            };
+            let (value, days, key) = shift;
+            let Some(date) = jiff::Span::new()
+                .try_days(days)
+                .ok()
+                .and_then(|s| anchor.checked_add(s).ok())
+            else {
                 self.error(
-                    span(at),
-                    "the anchor day shifted by `days_before`/`days_after` is out of range",
-                );
+                    span(value),
+                    format!(
+                        "`{key} = {}` is out of range: that many days from {anchor} is no date",
+                        value.get_ref()
+                    ),
+                )
+                .help = Some(format!(
+                    "write a number of days such that the post falls inside the campaign \
+                     ({} to {}), such as `{key} = 2`",
+                    frame.start, frame.end
+                ));
                 return None;
             };
-            let wall = date.to_datetime(at.get_ref().0);
-            let slot = self.single(frame, wall, span(at))?;
-            let end_of_day = date
-                .tomorrow()
-                .ok()
-                .and_then(|d| start_of_day(&frame.tz, d).ok());
-            return Some(vec![Slot { end_of_day, ..slot }]);
+            return self.at_slot(frame, date, at);
         }
         if let Some(dt) = &post.date_time {
             return self
@@ -581,6 +597,22 @@ impl Planner<'_, '_> {
             "to post once on each of those days, write {once} (minute first, then the hour); \
              if several posts a day are meant, keep it"
         ));
+    }
+
+    /// The slot of an `at` post on `date`, due until the end of that day.
+    fn at_slot(
+        &mut self,
+        frame: &Frame,
+        date: civil::Date,
+        at: &Spanned<crate::campaign::values::LocalTime>,
+    ) -> Option<Vec<Slot>> {
+        let wall = date.to_datetime(at.get_ref().0);
+        let slot = self.single(frame, wall, span(at))?;
+        let end_of_day = date
+            .tomorrow()
+            .ok()
+            .and_then(|d| start_of_day(&frame.tz, d).ok());
+        Some(vec![Slot { end_of_day, ..slot }])
     }
 
     /// A one-off time (`at` or `date_time`): window check, reading in the zone.
@@ -994,6 +1026,24 @@ languages = ["fr"]
             "{:?}",
             w[0].help
         );
+    }
+
+    #[test]
+    fn out_of_range_numbers_are_diagnostics_at_their_value() {
+        for (from, to, key) in [
+            ("days_before = 2", "days_before = 4000000000", "4000000000"),
+            ("days_before = 2", "days_after = 4294967295", "4294967295"),
+        ] {
+            let src = AMAL.replace(from, to);
+            let (_, d) = plan(&src);
+            assert_eq!(errors(&d).len(), 1, "{d:?}");
+            assert!(errors(&d)[0].contains("is out of range"), "{d:?}");
+            assert_eq!(&src[d[0].span.clone().unwrap()], key);
+        }
+        let src = AMAL.replace("day = \"migrants\" }", "day = \"migrants\", year = 32767 }");
+        let (_, d) = plan(&src);
+        assert_eq!(errors(&d), ["`year = 32767` is out of range"]);
+        assert!(src[d[0].span.clone().unwrap()].contains("year = 32767"));
     }
 
     #[test]

@@ -88,15 +88,16 @@ text = { fr = "Chaque lundi, une histoire", ar = "كل يوم اثنين، قص�
     s
 }
 
-/// The size of each worst-shape file.
-const SHAPE_BYTES: usize = 1 << 20;
+/// The size of each worst-shape file: just under the 1 MiB a campaign file may be.
+const SHAPE_BYTES: usize = (1 << 20) - 1024;
 
 /// The worst shapes of one campaign file, by name: what repeats in it.
-const SHAPES: [(&str, &str); 5] = [
+const SHAPES: [(&str, &str); 6] = [
     ("hashtags", "campaign hashtags (one post)"),
     ("posts", "one-off posts"),
     ("duplicate-ids", "posts, all with one id"),
     ("cron-posts", "weekly cron posts (4 weeks)"),
+    ("every-minute", "cron posts `* * * * *`"),
     ("missing-media", "posts with a missing media file"),
 ];
 
@@ -113,8 +114,12 @@ fn shape(name: &str) -> (String, usize) {
     let mut n = 0;
     if name == "hashtags" {
         let mut tags = String::new();
-        while tags.len() < SHAPE_BYTES {
-            tags.push_str(&format!("\"t{n}\", "));
+        loop {
+            let tag = format!("\"t{n}\", ");
+            if tags.len() + tag.len() > SHAPE_BYTES - 400 {
+                break;
+            }
+            tags.push_str(&tag);
             n += 1;
         }
         let mut s = head(&tags);
@@ -124,7 +129,7 @@ fn shape(name: &str) -> (String, usize) {
         return (s, n);
     }
     let mut s = head("\"AMAL\"");
-    while s.len() < SHAPE_BYTES {
+    loop {
         let id = if name == "duplicate-ids" {
             "same".to_string()
         } else {
@@ -132,6 +137,7 @@ fn shape(name: &str) -> (String, usize) {
         };
         let when = match name {
             "cron-posts" => "cron = \"0 10 * * TUE\"".to_string(),
+            "every-minute" => "cron = \"* * * * *\"".to_string(),
             _ => format!("date_time = 2027-01-{:02}T10:00:00", 5 + n % 26),
         };
         let media = if name == "missing-media" {
@@ -139,9 +145,13 @@ fn shape(name: &str) -> (String, usize) {
         } else {
             String::new()
         };
-        s.push_str(&format!(
+        let post = format!(
             "\n[[posts]]\nid = \"{id}\"\n{when}\n{media}text = {{ fr = \"Post {n} https://oim.ma/a\" }}\n"
-        ));
+        );
+        if s.len() + post.len() > SHAPE_BYTES {
+            break;
+        }
+        s.push_str(&post);
         n += 1;
     }
     (s, n)

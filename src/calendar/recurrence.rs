@@ -298,6 +298,10 @@ fn check_field(f: usize, field: &str, at: usize) -> Result<(), FieldError> {
 #[derive(Debug, Clone)]
 pub struct Recurrence {
     schedule: cron::Schedule,
+    /// The same days at midnight only: one time per day the expression fires on.
+    days: cron::Schedule,
+    /// How many times it fires on each of those days (minutes × hours).
+    per_day: usize,
     expression: String,
 }
 
@@ -396,8 +400,18 @@ impl Recurrence {
                 None,
             )
         })?;
+        let days = cron::Schedule::from_str(&format!("0 0 0 {} {} {dow}", texts[2], texts[3]))
+            .map_err(|_| {
+                invalid(
+                    "it is not a cron expression berrah can read".to_string(),
+                    GENERAL_HELP.to_string(),
+                    None,
+                )
+            })?;
         Ok(Recurrence {
             schedule,
+            days,
+            per_day: values_in(texts[0], 0, 59) * values_in(texts[1], 0, 23),
             expression: expression.to_string(),
         })
     }
@@ -406,7 +420,9 @@ impl Recurrence {
         &self.expression
     }
 
-    /// The wall-clock times in the local days `from..=to`, in order, at most `cap`.
+    /// The wall-clock times in the local days `from..=to`, in order, at most
+    /// `cap`; `true` when there are more (then the list may be cut short
+    /// anywhere, even empty: a list over the cap is never used).
     pub fn wall_times(
         &self,
         from: civil::Date,
@@ -425,6 +441,21 @@ impl Recurrence {
         };
         // `after` is exclusive: start one second before midnight of `from`.
         let first = Utc.from_utc_datetime(&start) - chrono::Duration::seconds(1);
+        // Over the cap? Count the days it fires on (each gives `per_day`
+        // times) rather than every time: `* * * * *` in every post of a file
+        // would otherwise step through the cap's worth of times for each.
+        if self.per_day > 1 {
+            let mut times = 0usize;
+            for t in self.days.after(&first) {
+                if t.naive_utc() >= end {
+                    break;
+                }
+                times = times.saturating_add(self.per_day);
+                if times > cap {
+                    return (out, true);
+                }
+            }
+        }
         for t in self.schedule.after(&first) {
             let naive = t.naive_utc();
             if naive >= end {
@@ -460,6 +491,31 @@ impl Recurrence {
         fires.dedup_by_key(|f| f.instant);
         Fires { fires, truncated }
     }
+}
+
+/// How many values a checked minute or hour field (`lo..=hi`) stands for.
+fn values_in(field: &str, lo: u32, hi: u32) -> usize {
+    let mut set = 0u64;
+    for item in field.split(',') {
+        let (range, step) = match item.split_once('/') {
+            Some((r, s)) => (r, s.parse::<u32>().unwrap_or(1).max(1)),
+            None => (item, 1),
+        };
+        let (a, b) = match range.split_once('-') {
+            Some((a, b)) => (a.parse().unwrap_or(lo), b.parse().unwrap_or(hi)),
+            None if range == "*" => (lo, hi),
+            None => {
+                let a = range.parse().unwrap_or(lo);
+                (a, if step > 1 { hi } else { a })
+            }
+        };
+        let mut v = a;
+        while v <= b.min(hi) {
+            set |= 1 << v;
+            v += step;
+        }
+    }
+    set.count_ones() as usize
 }
 
 /// Rewrites a standard cron day-of-week field (0/7 = Sunday, 1 = Monday) in
@@ -675,9 +731,22 @@ mod tests {
     #[test]
     fn cap_truncates() {
         let r = Recurrence::parse("* * * * *").unwrap();
-        let (w, truncated) = r.wall_times(d("2026-12-01"), d("2026-12-31"), 10);
-        assert_eq!(w.len(), 10);
+        let (_, truncated) = r.wall_times(d("2026-12-01"), d("2026-12-31"), 10);
         assert!(truncated);
+        // Found over the cap by days, not by stepping through the times.
+        let (_, truncated) = r.wall_times(d("2026-12-01"), d("2026-12-06"), 6 * 1440);
+        assert!(!truncated);
+        let (_, truncated) = r.wall_times(d("2026-12-01"), d("2026-12-06"), 6 * 1440 - 1);
+        assert!(truncated);
+        let r = Recurrence::parse("0 10 * * TUE").unwrap();
+        let (w, truncated) = r.wall_times(d("2026-12-01"), d("2026-12-31"), 5);
+        assert_eq!((w.len(), truncated), (5, false));
+        let (w, truncated) = r.wall_times(d("2026-12-01"), d("2026-12-31"), 4);
+        assert_eq!((w.len(), truncated), (4, true));
+        assert_eq!(values_in("*/15", 0, 59), 4);
+        assert_eq!(values_in("0,30", 0, 59), 2);
+        assert_eq!(values_in("5/20", 0, 59), 3);
+        assert_eq!(values_in("9-17/2,20", 0, 23), 6);
     }
 
     #[test]

@@ -22,6 +22,11 @@ use crate::text::render::{RenderInput, base_text, render};
 /// certainly a mistake (`* * * * *`), and would flood the queue.
 pub const MAX_OCCURRENCES_PER_POST: usize = 10_000;
 
+/// At most this many times of recurring posts in one file, all together:
+/// each post under its own cap, thousands of them could still plan
+/// hundreds of millions of posts (and the memory they take).
+pub const MAX_RECURRING_TIMES_PER_FILE: usize = 50_000;
+
 /// Every occurrence of one campaign, in time order, with the problems found
 /// on the way, each pointing into the campaign file. See the module docs of
 /// [`crate::plan`] for ids and expiry rules.
@@ -34,6 +39,7 @@ pub fn plan_campaign(
         ctx,
         diags: Vec::new(),
         out: Vec::new(),
+        recurring_left: MAX_RECURRING_TIMES_PER_FILE,
     };
     planner.run();
     let Planner {
@@ -49,6 +55,9 @@ struct Planner<'a, 'c> {
     ctx: &'a Context<'c>,
     diags: Vec<Diagnostic>,
     out: Vec<Occurrence>,
+    /// Times of recurring posts this file may still have
+    /// ([`MAX_RECURRING_TIMES_PER_FILE`]); 0 once over, reported once.
+    recurring_left: usize,
 }
 
 /// What the whole campaign fixes for each post.
@@ -500,7 +509,32 @@ impl Planner<'_, '_> {
                 return None;
             }
         };
-        let fires = rec.fires(&frame.tz, frame.start, frame.end, MAX_OCCURRENCES_PER_POST);
+        if self.recurring_left == 0 {
+            // The file is over its budget of recurring times: reported once.
+            return None;
+        }
+        let cap = MAX_OCCURRENCES_PER_POST.min(self.recurring_left);
+        let fires = rec.fires(&frame.tz, frame.start, frame.end, cap);
+        if fires.truncated && cap < MAX_OCCURRENCES_PER_POST {
+            self.recurring_left = 0;
+            self.error(
+                span(cron),
+                format!(
+                    "with this post, the recurring posts of this file go out more than \
+                     {MAX_RECURRING_TIMES_PER_FILE} times in all ({} to {}); the ones after it \
+                     are not planned",
+                    frame.start, frame.end
+                ),
+            )
+            .help = Some(
+                "check the cron expressions of this file (`berrah plan` lists every time): \
+                 `0 10 * * TUE` is once a week, `*/5 * * * *` every five minutes; or split the \
+                 campaign into several files"
+                    .into(),
+            );
+            return None;
+        }
+        self.recurring_left -= fires.fires.len();
         if fires.truncated {
             self.error(
                 span(cron),
@@ -1044,6 +1078,26 @@ languages = ["fr"]
         let (_, d) = plan(&src);
         assert_eq!(errors(&d), ["`year = 32767` is out of range"]);
         assert!(src[d[0].span.clone().unwrap()].contains("year = 32767"));
+    }
+
+    #[test]
+    fn recurring_times_have_a_budget_per_file() {
+        // 18 Tuesdays × 48: 864 times a post; 58 such posts are over 50,000.
+        let mut src = AMAL.to_string();
+        for i in 0..60 {
+            src.push_str(&format!(
+                "\n[[posts]]\nid = \"r{i}\"\ncron = \"*/30 * * * TUE\"\ntext = {{ fr = \"x\", ar = \"y\" }}\n"
+            ));
+        }
+        let (occ, d) = plan(&src);
+        let e = errors(&d);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].contains("more than 50000 times in all"), "{e:?}");
+        assert!(
+            occ.len() <= MAX_RECURRING_TIMES_PER_FILE * 3,
+            "{}",
+            occ.len()
+        );
     }
 
     #[test]

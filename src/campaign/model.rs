@@ -191,7 +191,7 @@ pub struct Post {
     #[schemars(with = "Option<String>")]
     pub date_time: Option<Spanned<LocalDateTime>>,
     /// A recurrence as a cron expression read in the campaign's zone: five fields
-    /// (`"0 10 * * TUE"`: every Tuesday at 10:00) or six/seven with seconds first.
+    /// (`"0 10 * * TUE"`: every Tuesday at 10:00): minute hour day-of-month month day-of-week.
     #[schemars(with = "Option<String>")]
     pub cron: Option<Spanned<String>>,
     /// Accounts of this post, instead of the campaign's.

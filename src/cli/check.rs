@@ -11,7 +11,7 @@ use serde::Serialize;
 use super::GlobalArgs;
 use super::context;
 use crate::calendar::tzdb::Selection;
-use crate::diag::{Diagnostic, Report, Severity, line_col};
+use crate::diag::{Diagnostic, Report, Severity};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum CheckFormat {
@@ -73,21 +73,15 @@ fn print(report: &Report, files: usize, format: CheckFormat, tzdb: Option<&Selec
         }
         CheckFormat::Json => {
             let diagnostics = report
-                .sorted()
+                .sorted_with_positions()
                 .into_iter()
-                .map(|d| {
-                    let (line, column) = report
-                        .source(&d.path)
-                        .zip(d.span.as_ref())
-                        .map_or((1, 1), |(src, s)| line_col(src, s.start));
-                    JsonDiagnostic {
-                        path: d.path.display().to_string(),
-                        line,
-                        column,
-                        severity: d.severity,
-                        message: &d.message,
-                        help: d.help.as_deref(),
-                    }
+                .map(|(d, _, line, column)| JsonDiagnostic {
+                    path: d.path.display().to_string(),
+                    line,
+                    column,
+                    severity: d.severity,
+                    message: &d.message,
+                    help: d.help.as_deref(),
                 })
                 .collect();
             let doc = JsonReport {

@@ -6,6 +6,10 @@
 
 use jiff::SignedDuration;
 
+/// The longest `expires_after` a campaign may give: ten years (of 365 days).
+/// Longer is a slip of the keyboard (`"99999999999 days"`), not a plan.
+pub const MAX_EXPIRY: SignedDuration = SignedDuration::from_hours(3650 * 24);
+
 /// Parses a positive duration; the error says what to write instead.
 ///
 /// jiff's friendly and ISO 8601 forms are read first (the same parser that

@@ -53,10 +53,10 @@ mod parallel;
 mod planner;
 
 pub use compact::{Compact, Compactor};
-pub use expiry::parse_duration;
+pub use expiry::{MAX_EXPIRY, parse_duration};
 pub use occurrence::{Content, LinkCard, MediaRef, Occurrence};
 pub use parallel::map_in_order;
-pub use planner::{MAX_OCCURRENCES_PER_POST, plan_campaign};
+pub use planner::{MAX_OCCURRENCES_PER_POST, MAX_RECURRING_TIMES_PER_FILE, plan_campaign};
 
 /// The stable id of an occurrence: `o-` and the first 16 hex digits of the
 /// SHA-256 of its key (`campaign/capsule/post/account/language/slot`).

@@ -10,7 +10,7 @@ use jiff::{SignedDuration, Timestamp};
 use super::expiry::parse_duration;
 use super::{Content, IdHasher, Occurrence};
 use crate::calendar::Calendar;
-use crate::calendar::recurrence::Recurrence;
+use crate::calendar::recurrence::{Fire, Recurrence};
 use crate::calendar::tz::{Adjustment, Resolved, resolve, rfc3339_local, start_of_day};
 use crate::campaign::model::{Anchor, Capsule, Media, Post, Spanned};
 use crate::campaign::{Context, LoadedCampaign};
@@ -21,6 +21,11 @@ use crate::text::render::{RenderInput, base_text, render};
 /// At most this many occurrences of one recurring post: more is almost
 /// certainly a mistake (`* * * * *`), and would flood the queue.
 pub const MAX_OCCURRENCES_PER_POST: usize = 10_000;
+
+/// At most this many times of recurring posts in one file, all together:
+/// each post under its own cap, thousands of them could still plan
+/// hundreds of millions of posts (and the memory they take).
+pub const MAX_RECURRING_TIMES_PER_FILE: usize = 50_000;
 
 /// Every occurrence of one campaign, in time order, with the problems found
 /// on the way, each pointing into the campaign file. See the module docs of
@@ -34,6 +39,7 @@ pub fn plan_campaign(
         ctx,
         diags: Vec::new(),
         out: Vec::new(),
+        recurring_left: MAX_RECURRING_TIMES_PER_FILE,
     };
     planner.run();
     let Planner {
@@ -49,6 +55,9 @@ struct Planner<'a, 'c> {
     ctx: &'a Context<'c>,
     diags: Vec<Diagnostic>,
     out: Vec<Occurrence>,
+    /// Times of recurring posts this file may still have
+    /// ([`MAX_RECURRING_TIMES_PER_FILE`]); 0 once over, reported once.
+    recurring_left: usize,
 }
 
 /// What the whole campaign fixes for each post.
@@ -165,6 +174,15 @@ impl Planner<'_, '_> {
                     return None;
                 };
                 if let Some(year) = a.year {
+                    if !(1..=9999).contains(&year) {
+                        self.error(span(anchor), format!("`year = {year}` is out of range"))
+                            .help = Some(format!(
+                            "write the year of the day, such as `year = {}`, or leave `year` out \
+                             to take the first one inside the campaign",
+                            frame.start.year()
+                        ));
+                        return None;
+                    }
                     let date = day.date_in(year);
                     if date.is_none() {
                         self.error(
@@ -444,28 +462,35 @@ impl Planner<'_, '_> {
                 // Reported by campaign validation.
                 return None;
             }
-            let shift = post
-                .days_after
-                .as_ref()
-                .map_or(0, |d| i64::from(*d.get_ref()))
-                - post
-                    .days_before
-                    .as_ref()
-                    .map_or(0, |d| i64::from(*d.get_ref()));
-            let Ok(date) = anchor.checked_add(jiff::Span::new().days(shift)) else {
+            // A `u32` from the file: any shift past a few thousand years has
+            // no date (jiff's `Span::days` would panic on it), so each value
+            // is checked before any arithmetic.
+            let shift = match (&post.days_before, &post.days_after) {
+                (Some(d), None) => (d, -i64::from(*d.get_ref()), "days_before"),
+                (None, Some(d)) => (d, i64::from(*d.get_ref()), "days_after"),
+                _ => return self.at_slot(frame, anchor, at),
+            };
+            let (value, days, key) = shift;
+            let Some(date) = jiff::Span::new()
+                .try_days(days)
+                .ok()
+                .and_then(|s| anchor.checked_add(s).ok())
+            else {
                 self.error(
-                    span(at),
-                    "the anchor day shifted by `days_before`/`days_after` is out of range",
-                );
+                    span(value),
+                    format!(
+                        "`{key} = {}` is out of range: that many days from {anchor} is no date",
+                        value.get_ref()
+                    ),
+                )
+                .help = Some(format!(
+                    "write a number of days such that the post falls inside the campaign \
+                     ({} to {}), such as `{key} = 2`",
+                    frame.start, frame.end
+                ));
                 return None;
             };
-            let wall = date.to_datetime(at.get_ref().0);
-            let slot = self.single(frame, wall, span(at))?;
-            let end_of_day = date
-                .tomorrow()
-                .ok()
-                .and_then(|d| start_of_day(&frame.tz, d).ok());
-            return Some(vec![Slot { end_of_day, ..slot }]);
+            return self.at_slot(frame, date, at);
         }
         if let Some(dt) = &post.date_time {
             return self
@@ -476,11 +501,40 @@ impl Planner<'_, '_> {
         let rec = match Recurrence::parse(cron.get_ref()) {
             Ok(r) => r,
             Err(e) => {
-                self.error(span(cron), e.to_string()).help = Some(e.help().to_string());
+                let at =
+                    e.at.as_ref()
+                        .and_then(|r| inside_string(&self.lc.source, cron, r.clone()))
+                        .or(span(cron));
+                self.error(at, e.to_string()).help = Some(e.help().to_string());
                 return None;
             }
         };
-        let fires = rec.fires(&frame.tz, frame.start, frame.end, MAX_OCCURRENCES_PER_POST);
+        if self.recurring_left == 0 {
+            // The file is over its budget of recurring times: reported once.
+            return None;
+        }
+        let cap = MAX_OCCURRENCES_PER_POST.min(self.recurring_left);
+        let fires = rec.fires(&frame.tz, frame.start, frame.end, cap);
+        if fires.truncated && cap < MAX_OCCURRENCES_PER_POST {
+            self.recurring_left = 0;
+            self.error(
+                span(cron),
+                format!(
+                    "with this post, the recurring posts of this file go out more than \
+                     {MAX_RECURRING_TIMES_PER_FILE} times in all ({} to {}); the ones after it \
+                     are not planned",
+                    frame.start, frame.end
+                ),
+            )
+            .help = Some(
+                "check the cron expressions of this file (`berrah plan` lists every time): \
+                 `0 10 * * TUE` is once a week, `*/5 * * * *` every five minutes; or split the \
+                 campaign into several files"
+                    .into(),
+            );
+            return None;
+        }
+        self.recurring_left -= fires.fires.len();
         if fires.truncated {
             self.error(
                 span(cron),
@@ -510,6 +564,7 @@ impl Planner<'_, '_> {
                 ),
             );
         }
+        self.several_a_day(frame, cron, &fires.fires);
         let mut slots = Vec::with_capacity(fires.fires.len());
         let mut per_day: HashMap<civil::Date, u32> = HashMap::new();
         let mut warned = false;
@@ -532,6 +587,66 @@ impl Planner<'_, '_> {
             });
         }
         Some(slots)
+    }
+
+    /// A recurring post that fires more than once on some day: almost always
+    /// a slip (`*/30` for `30`, `*` for `0`) that multiplies the posts.
+    fn several_a_day(&mut self, frame: &Frame, cron: &Spanned<String>, fires: &[Fire]) {
+        let mut most = 0usize;
+        let mut run = 0usize;
+        for (i, f) in fires.iter().enumerate() {
+            let same_day = i > 0 && fires[i - 1].wall.date() == f.wall.date();
+            run = if same_day { run + 1 } else { 1 };
+            most = most.max(run);
+        }
+        if most <= 1 {
+            return;
+        }
+        let days = fires
+            .windows(2)
+            .filter(|w| w[0].wall.date() != w[1].wall.date())
+            .count()
+            + 1;
+        let first = &fires[0].wall;
+        let fields: Vec<&str> = cron.get_ref().split_whitespace().collect();
+        let once = match fields.as_slice() {
+            [_, _, dom, month, dow] => {
+                format!("`{} {} {dom} {month} {dow}`", first.minute(), first.hour())
+            }
+            _ => "a single minute and hour".to_string(),
+        };
+        self.warning(
+            span(cron),
+            format!(
+                "`{}` fires up to {most} times a day: {} times in all, on {days} day{} \
+                 ({} to {})",
+                cron.get_ref(),
+                fires.len(),
+                if days == 1 { "" } else { "s" },
+                frame.start,
+                frame.end
+            ),
+        )
+        .help = Some(format!(
+            "to post once on each of those days, write {once} (minute first, then the hour); \
+             if several posts a day are meant, keep it"
+        ));
+    }
+
+    /// The slot of an `at` post on `date`, due until the end of that day.
+    fn at_slot(
+        &mut self,
+        frame: &Frame,
+        date: civil::Date,
+        at: &Spanned<crate::campaign::values::LocalTime>,
+    ) -> Option<Vec<Slot>> {
+        let wall = date.to_datetime(at.get_ref().0);
+        let slot = self.single(frame, wall, span(at))?;
+        let end_of_day = date
+            .tomorrow()
+            .ok()
+            .and_then(|d| start_of_day(&frame.tz, d).ok());
+        Some(vec![Slot { end_of_day, ..slot }])
     }
 
     /// A one-off time (`at` or `date_time`): window check, reading in the zone.
@@ -571,6 +686,24 @@ impl Planner<'_, '_> {
             end_of_day: None,
         })
     }
+}
+
+/// The bytes `at` of a string value, as a span of the file: when the value
+/// is written as a plain quoted string (no escapes), its text starts right
+/// after the quote; otherwise the whole value.
+fn inside_string(source: &str, value: &Spanned<String>, at: Range<usize>) -> Option<Range<usize>> {
+    let whole = value.span();
+    let written = source.get(whole.clone())?;
+    let inner = written
+        .strip_prefix('"')
+        .and_then(|s| s.strip_suffix('"'))
+        .or_else(|| {
+            written
+                .strip_prefix('\'')
+                .and_then(|s| s.strip_suffix('\''))
+        })?;
+    (inner == value.get_ref() && at.end <= inner.len())
+        .then(|| whole.start + 1 + at.start..whole.start + 1 + at.end)
 }
 
 fn fmt_duration(d: SignedDuration) -> String {
@@ -884,6 +1017,87 @@ languages = ["fr"]
         assert!(errors(&d).is_empty());
         assert!(!occ.iter().any(|o| o.post == "launch" && o.language == "ar"));
         assert!(occ.iter().any(|o| o.post == "launch" && o.language == "fr"));
+    }
+
+    #[test]
+    fn cron_names_are_pointed_at_and_several_a_day_is_a_warning() {
+        // A French day name: the error points at the name itself.
+        let src = AMAL.replace("cron = \"0 10 * * TUE\"", "cron = \"0 10 * * MAR\"");
+        let (_, d) = plan(&src);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(&src[d[0].span.clone().unwrap()], "MAR");
+        assert_eq!(d[0].help.as_deref(), Some("did you mean `TUE`?"));
+        // Six fields: the five meant, never the seconds-first form.
+        let src = AMAL.replace("cron = \"0 10 * * TUE\"", "cron = \"0 0 10 * * TUE\"");
+        let (_, d) = plan(&src);
+        assert_eq!(d[0].help.as_deref(), Some("write `0 10 * * TUE`"));
+        assert_eq!(&src[d[0].span.clone().unwrap()], "\"0 0 10 * * TUE\"");
+
+        // `*/30` for `30`: 13 Tuesdays became 624 posts, silently.
+        let (occ, d) = plan(AMAL);
+        assert!(!d.iter().any(|d| d.message.contains("a day")), "{d:?}");
+        let weekly = occ.iter().filter(|o| o.post == "weekly").count();
+        let src = AMAL.replace("cron = \"0 10 * * TUE\"", "cron = \"*/30 * * * TUE\"");
+        let (occ, d) = plan(&src);
+        let tuesdays = occ.iter().filter(|o| o.post == "weekly").count() / 48;
+        assert_eq!(tuesdays * 48, weekly * 48);
+        let w: Vec<_> = d.iter().filter(|d| d.message.contains("a day")).collect();
+        assert_eq!(w.len(), 1, "{d:?}");
+        assert_eq!(w[0].severity, Severity::Warning);
+        assert!(
+            w[0].message.contains("up to 48 times a day"),
+            "{}",
+            w[0].message
+        );
+        assert!(
+            w[0].message
+                .contains(&format!("{} times in all", tuesdays * 48)),
+            "{}",
+            w[0].message
+        );
+        assert!(
+            w[0].help.as_deref().unwrap().contains("`0 0 * * TUE`"),
+            "{:?}",
+            w[0].help
+        );
+    }
+
+    #[test]
+    fn out_of_range_numbers_are_diagnostics_at_their_value() {
+        for (from, to, key) in [
+            ("days_before = 2", "days_before = 4000000000", "4000000000"),
+            ("days_before = 2", "days_after = 4294967295", "4294967295"),
+        ] {
+            let src = AMAL.replace(from, to);
+            let (_, d) = plan(&src);
+            assert_eq!(errors(&d).len(), 1, "{d:?}");
+            assert!(errors(&d)[0].contains("is out of range"), "{d:?}");
+            assert_eq!(&src[d[0].span.clone().unwrap()], key);
+        }
+        let src = AMAL.replace("day = \"migrants\" }", "day = \"migrants\", year = 32767 }");
+        let (_, d) = plan(&src);
+        assert_eq!(errors(&d), ["`year = 32767` is out of range"]);
+        assert!(src[d[0].span.clone().unwrap()].contains("year = 32767"));
+    }
+
+    #[test]
+    fn recurring_times_have_a_budget_per_file() {
+        // 18 Tuesdays × 48: 864 times a post; 58 such posts are over 50,000.
+        let mut src = AMAL.to_string();
+        for i in 0..60 {
+            src.push_str(&format!(
+                "\n[[posts]]\nid = \"r{i}\"\ncron = \"*/30 * * * TUE\"\ntext = {{ fr = \"x\", ar = \"y\" }}\n"
+            ));
+        }
+        let (occ, d) = plan(&src);
+        let e = errors(&d);
+        assert_eq!(e.len(), 1, "{e:?}");
+        assert!(e[0].contains("more than 50000 times in all"), "{e:?}");
+        assert!(
+            occ.len() <= MAX_RECURRING_TIMES_PER_FILE * 3,
+            "{}",
+            occ.len()
+        );
     }
 
     #[test]

@@ -19,6 +19,7 @@
 //! - **Link card** (`card`): title and description in the occurrence's
 //!   language, the image's path joined to the campaign folder.
 
+use std::collections::HashSet;
 use std::path::Path;
 
 use crate::campaign::model::{Campaign, LangText, Media, Post, Utm};
@@ -138,7 +139,11 @@ pub fn alt_text(alt: &LangText, language: &str) -> Option<String> {
 /// (case-insensitive). The text itself is not changed, except trailing
 /// whitespace before the tags.
 pub fn append_hashtags(text: &str, tags: &[&str]) -> String {
+    // Sets, so that thousands of tags cost thousands of steps, not millions:
+    // the tags kept (lowercase), and the hashtags already in the text.
     let mut kept: Vec<String> = Vec::new();
+    let mut kept_lower: HashSet<String> = HashSet::new();
+    let mut present: Option<(String, HashSet<String>)> = None;
     for tag in tags {
         let tag = tag.trim();
         let bare = tag.trim_start_matches('#').trim();
@@ -146,8 +151,17 @@ pub fn append_hashtags(text: &str, tags: &[&str]) -> String {
             continue;
         }
         let tag = format!("#{bare}");
-        let dup = kept.iter().any(|k| k.to_lowercase() == tag.to_lowercase());
-        if !dup && !contains_hashtag(text, &tag) {
+        let lower = tag.to_lowercase();
+        if kept_lower.contains(&lower) {
+            continue;
+        }
+        let (hay, words) = present.get_or_insert_with(|| {
+            let hay = text.to_lowercase();
+            let words = hashtag_words(&hay);
+            (hay, words)
+        });
+        if !contains_hashtag(hay, words, &lower) {
+            kept_lower.insert(lower);
             kept.push(tag);
         }
     }
@@ -162,15 +176,34 @@ pub fn append_hashtags(text: &str, tags: &[&str]) -> String {
     }
 }
 
-/// Whether `text` has `tag` as a whole hashtag (not as the start of a longer one).
-fn contains_hashtag(text: &str, tag: &str) -> bool {
-    let hay = text.to_lowercase();
-    let needle = tag.to_lowercase();
+fn is_word(c: char) -> bool {
+    c.is_alphanumeric() || c == '_'
+}
+
+/// Each `#` of `hay` with the whole run of word characters after it
+/// (`#amal2026`), in a set.
+fn hashtag_words(hay: &str) -> HashSet<String> {
+    hay.match_indices('#')
+        .map(|(i, _)| {
+            let word: String = hay[i + 1..].chars().take_while(|c| is_word(*c)).collect();
+            format!("#{word}")
+        })
+        .collect()
+}
+
+/// Whether the lowercase text `hay` has the lowercase `needle` as a whole
+/// hashtag (not as the start of a longer one). A tag of word characters only
+/// is one look-up in `words` (the same answer as searching: the run of word
+/// characters after that `#` is exactly the tag); others are searched.
+fn contains_hashtag(hay: &str, words: &HashSet<String>, needle: &str) -> bool {
+    if needle.chars().skip(1).all(is_word) {
+        return words.contains(needle);
+    }
     let mut from = 0;
-    while let Some(i) = hay[from..].find(&needle) {
+    while let Some(i) = hay[from..].find(needle) {
         let end = from + i + needle.len();
         let next = hay[end..].chars().next();
-        if !next.is_some_and(|c| c.is_alphanumeric() || c == '_') {
+        if !next.is_some_and(is_word) {
             return true;
         }
         from = end;
@@ -330,6 +363,58 @@ mod tests {
         let mixed = "AMAL أمل — épisode 2 « الهجرة » ✨";
         assert_eq!(tag_links(mixed, &u), mixed);
         assert_eq!(append_hashtags(mixed, &[]), mixed);
+    }
+
+    /// The sets give what the first version's searches gave (each tag
+    /// compared with every kept one, the text searched for each tag).
+    fn append_hashtags_by_search(text: &str, tags: &[&str]) -> String {
+        let mut kept: Vec<String> = Vec::new();
+        for tag in tags {
+            let bare = tag.trim().trim_start_matches('#').trim();
+            if bare.is_empty() {
+                continue;
+            }
+            let tag = format!("#{bare}");
+            let dup = kept.iter().any(|k| k.to_lowercase() == tag.to_lowercase());
+            let hay = text.to_lowercase();
+            let needle = tag.to_lowercase();
+            let mut found = false;
+            let mut from = 0;
+            while let Some(i) = hay[from..].find(&needle) {
+                let end = from + i + needle.len();
+                if !hay[end..].chars().next().is_some_and(is_word) {
+                    found = true;
+                    break;
+                }
+                from = end;
+            }
+            if !dup && !found {
+                kept.push(tag);
+            }
+        }
+        if kept.is_empty() {
+            return text.to_string();
+        }
+        let body = text.trim_end();
+        if body.is_empty() {
+            kept.join(" ")
+        } else {
+            format!("{body}\n\n{}", kept.join(" "))
+        }
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn hashtags_by_sets_as_by_search(
+            text in "(#|a|A|_|-| |é|É|#amal|#AMAL-2026|\\n){0,30}",
+            tags in proptest::collection::vec("#?(a|A|_|-| |é|amal|AMAL-2026){0,4}", 0..8),
+        ) {
+            let tags: Vec<&str> = tags.iter().map(String::as_str).collect();
+            proptest::prop_assert_eq!(
+                append_hashtags(&text, &tags),
+                append_hashtags_by_search(&text, &tags)
+            );
+        }
     }
 
     #[test]

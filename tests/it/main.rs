@@ -10,6 +10,7 @@ mod daemon;
 mod end_to_end;
 mod leaks;
 mod meta_linkedin;
+mod mutations;
 mod network;
 mod ops;
 mod plan;

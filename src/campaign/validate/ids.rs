@@ -61,10 +61,14 @@ impl V<'_> {
         ids: impl Iterator<Item = &'b Spanned<String>>,
         scope: &str,
     ) {
-        let mut seen: HashMap<&str, Range<usize>> = HashMap::new();
+        // The first of each id, and its line once a second one is found:
+        // counting lines for each repeat would cost the file's length each
+        // time (a file of 10,000 posts with one id took minutes).
+        let mut seen: HashMap<&str, (Range<usize>, Option<usize>)> = HashMap::new();
         for id in ids {
-            if let Some(first) = seen.get(id.get_ref().as_str()) {
-                let (line, _) = crate::diag::line_col(&self.c.source, first.start);
+            if let Some((first, line)) = seen.get_mut(id.get_ref().as_str()) {
+                let line = *line
+                    .get_or_insert_with(|| crate::diag::line_col(&self.c.source, first.start).0);
                 self.error(
                     span(id),
                     format!(
@@ -74,7 +78,7 @@ impl V<'_> {
                     format!("give each {what} its own id, e.g. `{}-2`", id.get_ref()),
                 );
             } else {
-                seen.insert(id.get_ref(), id.span());
+                seen.insert(id.get_ref(), (id.span(), None));
             }
         }
     }

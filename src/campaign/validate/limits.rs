@@ -26,30 +26,38 @@ pub fn check_occurrences(
     let index = post_index(c);
     // Occurrences of one post, platform and language with the same content
     // and account limit get the same answers, each reported once (`seen`):
-    // check each such content once, not once per recurrence.
+    // check each such content once, not once per recurrence. Keyed by the
+    // text too, so that thousands of posts sharing an id (an error of their
+    // own) are not each compared with all the others.
     type Done<'o> = HashMap<
-        (Option<&'o str>, &'o str, PlatformKind, &'o str),
-        Vec<(Option<usize>, &'o crate::plan::Content)>,
+        (
+            Option<&'o str>,
+            &'o str,
+            PlatformKind,
+            &'o str,
+            Option<usize>,
+            &'o str,
+        ),
+        Vec<&'o crate::plan::Content>,
     >;
     let mut done: Done<'_> = HashMap::new();
     for o in occurrences {
         let acc = ctx.config.accounts.get(&o.account);
+        let limit = acc.and_then(|a| a.max_chars);
         let checked = done
             .entry((
                 o.capsule.as_deref(),
                 o.post.as_str(),
                 o.platform,
                 o.language.as_str(),
+                limit,
+                o.content.text.as_str(),
             ))
             .or_default();
-        let limit = acc.and_then(|a| a.max_chars);
-        if checked
-            .iter()
-            .any(|(m, content)| *m == limit && **content == o.content)
-        {
+        if checked.iter().any(|content| **content == o.content) {
             continue;
         }
-        checked.push((limit, &o.content));
+        checked.push(&o.content);
         let post = index.get(&(o.capsule.as_deref(), o.post.as_str()));
         let post_span = post.as_ref().map(|p| p.post.id.span());
         let table = post.as_ref().map_or("posts", |p| p.table());

@@ -42,14 +42,23 @@ impl V<'_> {
         let real = match joined.canonicalize() {
             Ok(p) => p,
             Err(_) => {
-                let help = std::fs::read_dir(joined.parent().unwrap_or(dir))
-                    .ok()
-                    .and_then(|rd| {
-                        let names: Vec<String> = rd
-                            .flatten()
+                let folder = joined.parent().unwrap_or(dir).to_path_buf();
+                let base = Path::new(rel)
+                    .file_name()
+                    .map(|b| b.to_string_lossy().into_owned());
+                // Each folder is listed once per campaign file, however many
+                // of its files are missing.
+                let names = self.listings.entry(folder).or_insert_with_key(|folder| {
+                    std::fs::read_dir(folder).ok().map(|rd| {
+                        rd.flatten()
                             .map(|e| e.file_name().to_string_lossy().into_owned())
-                            .collect();
-                        let base = Path::new(rel).file_name()?.to_string_lossy().into_owned();
+                            .collect()
+                    })
+                });
+                let help = names
+                    .as_ref()
+                    .zip(base)
+                    .and_then(|(names, base)| {
                         suggest::did_you_mean(&base, names.iter().map(String::as_str))
                     })
                     .unwrap_or_else(|| {

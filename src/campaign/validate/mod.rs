@@ -53,6 +53,9 @@ struct V<'a> {
     /// Media paths found inside the folder, once per path as written (a
     /// capsule's media is checked for each of its posts).
     resolved: HashMap<String, PathBuf>,
+    /// The names in each folder a missing media file was looked for in
+    /// ("did you mean"), read once per folder.
+    listings: HashMap<PathBuf, Option<Vec<String>>>,
 }
 
 impl V<'_> {
@@ -89,6 +92,7 @@ pub fn validate(c: &LoadedCampaign, ctx: &Context<'_>) -> Vec<Diagnostic> {
         out: Vec::new(),
         probed: HashMap::new(),
         resolved: HashMap::new(),
+        listings: HashMap::new(),
     };
     let camp = &c.file.campaign;
     v.id("campaign", &camp.id);

@@ -13,6 +13,14 @@ impl V<'_> {
     pub(super) fn duration(&mut self, value: &Spanned<String>) {
         let text = value.get_ref();
         match crate::plan::parse_duration(text) {
+            Ok(d) if d > crate::plan::MAX_EXPIRY => self.error(
+                span(value),
+                format!(
+                    "`expires_after = \"{text}\"` is too long: at most {} days",
+                    crate::plan::MAX_EXPIRY.as_hours() / 24
+                ),
+                "write how late the post may still go out, such as \"6h\" or \"2 days\"",
+            ),
             Ok(d) if d.is_positive() => {}
             Ok(_) => self.error(
                 span(value),
@@ -130,5 +138,23 @@ mod tests {
             "{m:?}"
         );
         assert_eq!(m.len(), 3, "{m:?}");
+    }
+
+    #[test]
+    fn an_absurd_expiry_is_an_error_at_its_value() {
+        let dir = tempfile::tempdir().unwrap();
+        let src = format!(
+            "{}[[posts]]\nid = \"p\"\ndate_time = 2026-12-18T10:00:00\ntext = {{ fr = \"a\", ar = \"b\" }}\nexpires_after = \"99999999999 days\"\n",
+            head("\"fb\"")
+        );
+        let (c, d) = run(dir.path(), &src);
+        assert_eq!(
+            messages(&d),
+            ["error: `expires_after = \"99999999999 days\"` is too long: at most 3650 days"]
+        );
+        assert_eq!(
+            &c.source[d[0].span.clone().unwrap()],
+            "\"99999999999 days\""
+        );
     }
 }

@@ -39,37 +39,35 @@ pub struct SyncSummary {
 /// A move made by new time-zone data is a warning: posts going out at
 /// another instant than planned is what an operator must hear of.
 fn log_moves(moves: &[crate::store::Move]) {
+    // One event, at the level the reason calls for (tracing's levels are
+    // constants per call site).
+    macro_rules! moved {
+        ($level:expr, $m:expr, $from:expr, $to:expr) => {
+            tracing::event!(
+                $level,
+                campaign = %$m.campaign,
+                post = %$m.post,
+                account = %$m.account,
+                language = %$m.language,
+                occurrence = %$m.id,
+                timezone = %$m.timezone,
+                from = %$from,
+                to = %$to,
+                reason = %$m.reason,
+                "post rescheduled from {} to {}: {}",
+                $from,
+                $to,
+                $m.reason
+            )
+        };
+    }
     for m in moves {
         let from = format!("{} ({} UTC)", m.from_local, m.from_due);
         let to = format!("{} ({} UTC)", m.to_local, m.to_due);
         if m.reason.contains("tzdata") {
-            tracing::warn!(
-                campaign = %m.campaign,
-                post = %m.post,
-                account = %m.account,
-                language = %m.language,
-                occurrence = %m.id,
-                timezone = %m.timezone,
-                from = %from,
-                to = %to,
-                reason = %m.reason,
-                "post rescheduled from {from} to {to}: {}",
-                m.reason
-            );
+            moved!(tracing::Level::WARN, m, from, to);
         } else {
-            tracing::info!(
-                campaign = %m.campaign,
-                post = %m.post,
-                account = %m.account,
-                language = %m.language,
-                occurrence = %m.id,
-                timezone = %m.timezone,
-                from = %from,
-                to = %to,
-                reason = %m.reason,
-                "post rescheduled from {from} to {to}: {}",
-                m.reason
-            );
+            moved!(tracing::Level::INFO, m, from, to);
         }
     }
 }

@@ -128,6 +128,9 @@ pub enum Command {
 /// Parses the command line and runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Run(_)) {
+        end_quietly_on_a_closed_pipe();
+    }
     match cli.command {
         Command::Check(args) => check::run(&cli.global, args),
         Command::Plan(args) => plan::run(&cli.global, args),
@@ -142,6 +145,21 @@ pub fn main() -> ExitCode {
         Command::Show(args) => ops::show(&cli.global, args),
         Command::Rehearse(args) => rehearse::run(&cli.global, args),
         Command::Accounts(args) => accounts::run(&cli.global, args),
+    }
+}
+
+/// `berrah show ID | head`, `berrah plan | head`: once the reader has what it
+/// wants and closes the pipe, the command ends quietly, as Unix tools do,
+/// instead of panicking on the failed write (Rust ignores `SIGPIPE`, so
+/// `println!` would panic). Not for the daemon, whose stderr may be a pipe
+/// that a log collector restarts: it must outlive that. Sockets are not
+/// concerned: the standard library sends with `MSG_NOSIGNAL`.
+fn end_quietly_on_a_closed_pipe() {
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE is a plain
+    // `signal(2)` call, made once at start-up before any other thread runs.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }
 

@@ -438,3 +438,37 @@ fn days_lists_the_calendar_in_three_languages() {
     assert!(children.contains("World Children's Day"));
     assert!(children.contains("اليوم العالمي للطفل"));
 }
+
+/// `berrah schema campaign | true`, `berrah plan | head`: the reader closes
+/// the pipe (here before anything is written); the command ends quietly
+/// (killed by SIGPIPE, as Unix tools are, or done), never with a panic.
+#[test]
+fn a_closed_pipe_ends_the_command_quietly() {
+    use std::os::unix::process::ExitStatusExt;
+    use std::process::Stdio;
+    for args in [
+        &["schema", "campaign"][..],
+        &["plan", "--format", "json"][..],
+        &["days"][..],
+    ] {
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_berrah"))
+            .current_dir(fixtures())
+            .env("BERRAH_TZDB", "bundled")
+            .args(["--config", "berrah.toml", "--now", NOW])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        // The reader goes away at once, as `| true` does.
+        drop(child.stdout.take());
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(
+            out.status.success() || out.status.signal() == Some(libc::SIGPIPE),
+            "{args:?}: {:?} {stderr}",
+            out.status
+        );
+    }
+}

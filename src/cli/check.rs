@@ -20,6 +20,9 @@ pub enum CheckFormat {
     Human,
     /// One JSON document on stdout (for CI and editors).
     Json,
+    /// GitHub Actions workflow commands on stdout (`::error file=…,line=…,col=…::…`):
+    /// each problem shows on the pull request's line.
+    Github,
 }
 
 #[derive(Debug, Args)]
@@ -71,6 +74,27 @@ fn print(report: &Report, files: usize, format: CheckFormat, tzdb: Option<&Selec
                 s(warnings)
             );
         }
+        CheckFormat::Github => {
+            let mut out = String::new();
+            for (d, _, line, column) in report.sorted_with_positions() {
+                out.push_str(&github_annotation(
+                    d.severity,
+                    &d.path.display().to_string(),
+                    line,
+                    column,
+                    &d.message,
+                    d.help.as_deref(),
+                ));
+            }
+            print!("{out}");
+            let s = |n: usize| if n == 1 { "" } else { "s" };
+            eprintln!(
+                "{files} campaign file{} checked: {errors} error{}, {warnings} warning{}",
+                s(files),
+                s(errors),
+                s(warnings)
+            );
+        }
         CheckFormat::Json => {
             let diagnostics = report
                 .sorted_with_positions()
@@ -97,6 +121,43 @@ fn print(report: &Report, files: usize, format: CheckFormat, tzdb: Option<&Selec
             }
         }
     }
+}
+
+/// One GitHub Actions workflow command: `::error file=F,line=L,col=C,title=T::MESSAGE`.
+/// Data is escaped as the runner expects (`%`, CR and LF in the message;
+/// also `:` and `,` in properties), so a message can never end the command
+/// early or start another one.
+fn github_annotation(
+    severity: Severity,
+    path: &str,
+    line: usize,
+    column: usize,
+    message: &str,
+    help: Option<&str>,
+) -> String {
+    fn data(s: &str) -> String {
+        s.replace('%', "%25")
+            .replace('\r', "%0D")
+            .replace('\n', "%0A")
+    }
+    fn property(s: &str) -> String {
+        data(s).replace(':', "%3A").replace(',', "%2C")
+    }
+    let kind = match severity {
+        Severity::Error => "error",
+        Severity::Warning => "warning",
+    };
+    let mut text = message.to_string();
+    if let Some(h) = help {
+        text.push_str("\nhelp: ");
+        text.push_str(h);
+    }
+    format!(
+        "::{kind} file={},line={line},col={column},title={}::{}\n",
+        property(path),
+        property(&format!("berrah check: {kind}")),
+        data(&text)
+    )
 }
 
 pub fn run(global: &GlobalArgs, args: CheckArgs) -> ExitCode {
@@ -131,5 +192,28 @@ pub fn run(global: &GlobalArgs, args: CheckArgs) -> ExitCode {
         ExitCode::from(1)
     } else {
         ExitCode::SUCCESS
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn github_annotations_escape_what_would_break_them() {
+        let a = github_annotation(
+            Severity::Error,
+            "campaigns/a,b:c.toml",
+            7,
+            1,
+            "100% wrong\n::error::injected",
+            Some("write `hashtags`"),
+        );
+        assert_eq!(
+            a,
+            "::error file=campaigns/a%2Cb%3Ac.toml,line=7,col=1,title=berrah check%3A error::\
+             100%25 wrong%0A::error::injected%0Ahelp: write `hashtags`\n"
+        );
+        assert_eq!(a.matches('\n').count(), 1, "one command, one line");
     }
 }

@@ -76,6 +76,31 @@ fn broken_files_exit_one_with_path_line_column_caret_and_help() {
 }
 
 #[test]
+fn github_format_annotates_each_problem_at_its_line() {
+    let o = berrah(&fixture("broken"), &["check", "--format", "github"]);
+    assert_eq!(o.status.code(), Some(1));
+    let out = String::from_utf8_lossy(&o.stdout);
+    let first = out.lines().next().expect("annotations on stdout");
+    assert!(
+        first.starts_with(
+            "::error file=campaigns/a-typo.toml,line=7,col=1,title=berrah check%3A error::"
+        ),
+        "{first}"
+    );
+    assert!(
+        first.ends_with("%0Ahelp: did you mean `hashtags`?"),
+        "{first}"
+    );
+    assert!(
+        out.lines()
+            .all(|l| l.starts_with("::error ") || l.starts_with("::warning ")),
+        "{out}"
+    );
+    let valid = berrah(&fixture("valid"), &["check", "--format", "github"]);
+    assert_eq!(valid.status.code(), Some(0), "{}", stderr(&valid));
+}
+
+#[test]
 fn json_format_lists_every_diagnostic() {
     let o = berrah(&fixture("broken"), &["check", "--format", "json"]);
     assert_eq!(o.status.code(), Some(1));

@@ -447,29 +447,44 @@ pub struct Summary {
     pub bundled: Option<String>,
     /// The system's release, when one was read.
     pub system: Option<String>,
+    /// The system's folder, when one was read.
+    pub system_location: Option<String>,
+}
+
+impl std::fmt::Display for Summary {
+    /// The data in use, the setting, and the copy that was not used.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} tzdata {}", self.source, self.release)?;
+        if let Some(l) = &self.location {
+            write!(f, " at {l}")?;
+        }
+        write!(f, " (tzdb = \"{}\"", self.choice)?;
+        if self.source != Source::Bundled.as_str() {
+            write!(
+                f,
+                "; bundled {}",
+                self.bundled.as_deref().unwrap_or("unknown")
+            )?;
+        }
+        match (&self.system, &self.system_location) {
+            (Some(release), Some(dir)) if self.location.as_deref() != Some(dir.as_str()) => {
+                write!(f, "; system {release} at {dir}")?;
+            }
+            (None, _) if self.choice == Choice::Auto.to_string() => {
+                f.write_str("; no system copy")?;
+            }
+            _ => {}
+        }
+        f.write_str(")")
+    }
 }
 
 impl Selection {
-    /// `bundled tzdata 2026f (tzdb = "auto"; the system's 2025b at
-    /// /usr/share/zoneinfo is older)`: what is used and why, in one line.
+    /// `bundled tzdata 2026f (tzdb = "auto"; system 2025b at
+    /// /usr/share/zoneinfo)`: what is used and why, in one line (the
+    /// [`Summary`]'s, so that every command says it the same way).
     pub fn describe(&self) -> String {
-        let mut s = format!("{} (tzdb = \"{}\"", self.tzdb.describe(), self.choice);
-        let bundled = self
-            .bundled
-            .as_ref()
-            .map_or_else(|| "unknown".into(), Release::to_string);
-        if self.tzdb.source() != Source::Bundled {
-            s.push_str(&format!("; bundled {bundled}"));
-        }
-        match &self.system {
-            Some((release, dir)) if self.tzdb.location() != Some(dir.as_path()) => {
-                s.push_str(&format!("; system {release} at {}", dir.display()));
-            }
-            None if self.choice == Choice::Auto => s.push_str("; no system copy"),
-            _ => {}
-        }
-        s.push(')');
-        s
+        self.summary().to_string()
     }
 
     pub fn summary(&self) -> Summary {
@@ -480,6 +495,7 @@ impl Selection {
             choice: self.choice.to_string(),
             bundled: self.bundled.as_ref().map(Release::to_string),
             system: self.system.as_ref().map(|(r, _)| r.clone()),
+            system_location: self.system.as_ref().map(|(_, d)| d.display().to_string()),
         }
     }
 

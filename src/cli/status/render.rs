@@ -88,26 +88,6 @@ fn readable_utc(at: Timestamp) -> String {
 /// How many moved entries the table lists (JSON has them all).
 const MOVES_LISTED: usize = 20;
 
-/// `time zones: bundled tzdata 2026f (tzdb = "auto"; system 2025b)`.
-fn tzdb_line(t: &crate::calendar::tzdb::Summary) -> String {
-    let mut s = format!("time zones: {} tzdata {}", t.source, t.release);
-    if let Some(l) = &t.location {
-        let _ = write!(s, " at {l}");
-    }
-    let _ = write!(s, " (tzdb = \"{}\"", t.choice);
-    match (&t.system, t.source) {
-        (Some(sys), "bundled") => {
-            let _ = write!(s, "; system {sys}");
-        }
-        (_, "bundled") => {}
-        _ => {
-            let _ = write!(s, "; bundled {}", t.bundled.as_deref().unwrap_or("unknown"));
-        }
-    }
-    s.push(')');
-    s
-}
-
 /// Local and UTC: `2026-12-18 10:00 +01:00 (09:00 UTC)`.
 fn when(local: &str, utc: Timestamp) -> String {
     format!("{} ({})", readable_local(local), readable_utc(utc))
@@ -169,7 +149,7 @@ pub fn render_table(report: &StatusReport, style: Style) -> String {
     );
     let _ = writeln!(out, "{}", counts_line(&report.counts));
     if let Some(t) = &report.tzdb {
-        let _ = writeln!(out, "{}", tzdb_line(t));
+        let _ = writeln!(out, "time zones: {t}");
     }
     if report.campaigns.is_empty() {
         let _ = writeln!(

@@ -80,10 +80,13 @@ use sqlx::{PgPool, SqlitePool};
 use tokio::sync::broadcast;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+pub use self::instances::{ConfigSnapshot, Instance, InstanceInfo, Liveness};
 pub use self::ops::{ListFilter, Snapshot};
 pub use self::queue::{Candidate, ClaimSkip, Decide, EntryCheckpoint, Finish, Take};
 pub use self::types::*;
 
+pub mod instances;
+pub mod lock;
 mod ops;
 pub mod private;
 mod queue;
@@ -134,6 +137,8 @@ pub struct Store {
 
 struct Inner {
     db: Db,
+    /// The URL, without its secrets ([`redact_url`]).
+    location: String,
     /// SQLite: the process's one queue writer (group commit, see [`writer`]).
     writer: Option<writer::Writer>,
     wake: broadcast::Sender<()>,
@@ -273,6 +278,7 @@ impl Store {
             }
             Ok(Store {
                 inner: Arc::new(Inner {
+                    location: redact_url(url),
                     db: Db::Sqlite(pool),
                     writer,
                     wake,
@@ -298,6 +304,7 @@ impl Store {
             tokio::spawn(forward_notifications(listener, wake.clone(), token.clone()));
             Ok(Store {
                 inner: Arc::new(Inner {
+                    location: redact_url(url),
                     db: Db::Postgres(pool),
                     writer: None,
                     wake,
@@ -320,6 +327,15 @@ impl Store {
             .writer
             .as_ref()
             .expect("a SQLite store always has its writer")
+    }
+
+    /// Where the database is, for people: the SQLite file's path, or the
+    /// PostgreSQL URL without its password.
+    pub fn location(&self) -> String {
+        match sqlite_file(&self.inner.location) {
+            Some(path) => path.display().to_string(),
+            None => self.inner.location.clone(),
+        }
     }
 
     /// `"sqlite"` or `"postgres"`.
@@ -400,15 +416,11 @@ async fn open_sqlite(
     url: &str,
     options: &StoreOptions,
 ) -> Result<(SqlitePool, Option<SqliteConnectOptions>), sqlx::Error> {
-    let path = url
-        .trim_start_matches("sqlite://")
-        .trim_start_matches("sqlite:");
-    let path = path.split('?').next().unwrap_or(path);
-    let in_memory = path.is_empty() || path.starts_with(":memory:") || url.contains("mode=memory");
-    if !in_memory {
+    let file = sqlite_file(url);
+    let in_memory = file.is_none();
+    if let Some(file) = &file {
         // The folder 0700 when berrah creates it, the files 0600 before
         // SQLite opens them (its -wal and -shm take the database's mode).
-        let file = std::path::Path::new(path);
         if let Some(parent) = file.parent() {
             private::create_dir(parent).map_err(sqlx::Error::Io)?;
         }
@@ -433,10 +445,24 @@ async fn open_sqlite(
         pool = pool.max_connections(options.max_connections.clamp(1, 4));
     }
     let pool = until_unlocked(|| pool.clone().connect_with(connect.clone())).await?;
-    if !in_memory {
-        tighten_sqlite_companions(std::path::Path::new(path));
+    if let Some(file) = &file {
+        tighten_sqlite_companions(file);
     }
     Ok((pool, (!in_memory).then_some(connect)))
+}
+
+/// The file of a SQLite URL (`sqlite://PATH`, `sqlite:PATH`); `None` for
+/// an in-memory database or another backend's URL.
+pub fn sqlite_file(url: &str) -> Option<std::path::PathBuf> {
+    if !url.starts_with("sqlite:") {
+        return None;
+    }
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or(path);
+    let in_memory = path.is_empty() || path.starts_with(":memory:") || url.contains("mode=memory");
+    (!in_memory).then(|| std::path::PathBuf::from(path))
 }
 
 /// Tightens the `-wal`, `-shm` and `-journal` files beside a database, when

@@ -8,6 +8,7 @@ mod bluesky;
 mod check;
 mod daemon;
 mod end_to_end;
+mod instances;
 mod leaks;
 mod meta_linkedin;
 mod mutations;

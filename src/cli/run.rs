@@ -24,6 +24,7 @@ use super::GlobalArgs;
 use crate::auth::{CredentialsFactory, SqlTokenStore};
 use crate::scheduler::{Daemon, DaemonConfig};
 use crate::store::Store;
+use crate::store::lock::DaemonLock;
 use crate::time::{Clock, SimClock, SystemClock};
 
 #[derive(Debug, Args)]
@@ -64,13 +65,42 @@ async fn run_async(global: &GlobalArgs, args: RunArgs) -> ExitCode {
         shutdown.clone(),
         std::time::Duration::from_secs(args.grace),
     ));
-    let loaded = match super::context::load(global) {
-        Ok(l) => l,
-        Err(report) => {
-            eprint!("{}", report.render());
-            return super::fail("the configuration cannot be loaded");
-        }
+    if !global.config.is_file() {
+        return usage(format!(
+            "there is no configuration file {} here ({}): `berrah run` needs one, with the \
+             accounts to publish to; run it from the folder that holds berrah.toml, or name \
+             the file with `--config FILE`",
+            global.config.display(),
+            std::env::current_dir()
+                .map(|d| d.display().to_string())
+                .unwrap_or_else(|_| "the working directory".into())
+        ));
+    }
+    // A broken berrah.toml: the daemon runs with the last valid one saved in
+    // the database, if there is one (read below, once the database is open).
+    let (mut loaded, broken) = match super::context::load(global) {
+        Ok(l) => (l, None),
+        Err(report) => match super::context::load_for_check(global) {
+            Ok((partial, _)) => (partial, Some(report)),
+            Err(_) => {
+                eprint!("{}", report.render());
+                return super::fail("the configuration cannot be loaded");
+            }
+        },
     };
+    if !loaded.campaigns_dir.is_dir() {
+        return usage(format!(
+            "there is no campaign folder {}: create it and put the campaign files there, or \
+             set `daemon.campaigns` in berrah.toml (or `--campaigns DIR`)",
+            loaded.campaigns_dir.display()
+        ));
+    }
+    if crate::campaign::campaign_files(&loaded.campaigns_dir).is_ok_and(|f| f.is_empty()) {
+        tracing::warn!(
+            folder = %loaded.campaigns_dir.display(),
+            "the campaign folder has no campaign file yet: nothing is published until one is added"
+        );
+    }
     // A fixed "now" (BERRAH_NOW, for demonstrations and tests) starts a
     // clock that runs at the normal speed from there.
     let clock: Arc<dyn Clock> = match global.now {
@@ -86,10 +116,62 @@ async fn run_async(global: &GlobalArgs, args: RunArgs) -> ExitCode {
         );
     }
     let url = super::context::database_url(global, &loaded);
+    // One daemon per SQLite file, held until the process ends.
+    let _lock = match crate::store::sqlite_file(&url) {
+        Some(file) => match DaemonLock::acquire(&file, &lock_holder(clock.now())) {
+            Ok(lock) => Some(lock),
+            Err(e) => return super::fail(e),
+        },
+        None => None,
+    };
     let store = match Store::connect(&url).await {
         Ok(s) => s,
         Err(e) => return super::fail(e),
     };
+    match broken {
+        Some(report) => match last_valid_config(&store).await {
+            Ok(Some((config, saved_at))) => {
+                tracing::error!(
+                    file = %global.config.display(),
+                    saved_at = %saved_at,
+                    "the configuration has errors; running with its last valid version, saved at {saved_at}:\n{}",
+                    report.render().trim_end()
+                );
+                loaded.config = config;
+                let base = loaded.config_dir();
+                let rel = |p: &std::path::Path| {
+                    if p.is_absolute() || base.as_os_str().is_empty() {
+                        p.to_path_buf()
+                    } else {
+                        base.join(p)
+                    }
+                };
+                if global.campaigns.is_none() {
+                    loaded.campaigns_dir = rel(&loaded.config.daemon.campaigns);
+                }
+                loaded.data_dir = rel(&loaded.config.daemon.data_dir);
+            }
+            Ok(None) => {
+                eprint!("{}", report.render());
+                store.close().await;
+                return super::fail(
+                    "the configuration has errors, and no earlier valid version of it is saved in the database",
+                );
+            }
+            Err(e) => {
+                eprint!("{}", report.render());
+                store.close().await;
+                return super::fail(format!(
+                    "the configuration has errors, and its last valid version cannot be read: {e}"
+                ));
+            }
+        },
+        None => {
+            if let Some(path) = &loaded.config_path {
+                crate::scheduler::remember_config(&store, path, clock.now()).await;
+            }
+        }
+    }
     let config_dir = loaded.config_dir();
     let key = match crate::auth::sources::daemon_key(
         &store,
@@ -124,12 +206,51 @@ async fn run_async(global: &GlobalArgs, args: RunArgs) -> ExitCode {
     cfg.credentials = Some(credentials);
     cfg.watch = !args.no_watch;
     cfg.grace = std::time::Duration::from_secs(args.grace);
+    cfg.exclusive = _lock.is_some();
 
     let result = Daemon::new(cfg).run(shutdown).await;
     store.close().await;
     match result {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => super::fail(e),
+    }
+}
+
+/// A usage error: the message on stderr, exit status 2.
+fn usage(message: String) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
+
+/// What the lock file says of this process, for a second daemon's error.
+fn lock_holder(now: jiff::Timestamp) -> String {
+    format!(
+        "pid {} on {}, running since {} (berrah {})",
+        std::process::id(),
+        crate::store::instances::host_name(),
+        now.strftime("%Y-%m-%d %H:%M:%S UTC"),
+        env!("CARGO_PKG_VERSION")
+    )
+}
+
+/// The last valid berrah.toml saved in the database, read as the daemon
+/// would read the file, and when it was saved.
+async fn last_valid_config(
+    store: &Store,
+) -> Result<Option<(crate::config::Config, jiff::Timestamp)>, String> {
+    let Some(snapshot) = store.config_snapshot().await.map_err(|e| e.to_string())? else {
+        return Ok(None);
+    };
+    let dir = tempfile::tempdir().map_err(|e| e.to_string())?;
+    let file = dir.path().join("berrah.toml");
+    std::fs::write(&file, &snapshot.source).map_err(|e| e.to_string())?;
+    match crate::config::read_config(&file, true) {
+        Ok(Some(config)) => Ok(Some((config, snapshot.saved_at))),
+        Ok(None) => Ok(None),
+        Err(report) => Err(format!(
+            "the saved version is not valid either:\n{}",
+            report.render().trim_end()
+        )),
     }
 }
 

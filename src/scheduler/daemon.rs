@@ -13,12 +13,13 @@ use tokio_util::sync::CancellationToken;
 use super::limits::{AccountRule, AccountRules, Limits};
 use super::sync::{CampaignSync, SyncSummary};
 use super::watch::{self, Change};
-use super::worker::{self, Accounts, Report, Shared, post_span};
+use super::worker::{self, Accounts, Report, Shared, post_event};
 use super::{DaemonConfig, DaemonError, default_owner};
 use crate::calendar::Calendar;
 use crate::calendar::tzdb::{self, Choice};
 use crate::platforms::outbox::Outbox;
-use crate::store::{EntryState, ListFilter, Store};
+use crate::store::instances::HEARTBEAT_EVERY;
+use crate::store::{EntryState, InstanceInfo, ListFilter, Store};
 
 /// The daemon. Build it with [`Daemon::new`], run it with [`Daemon::run`].
 pub struct Daemon {
@@ -100,17 +101,23 @@ impl Daemon {
             None
         };
 
+        let version = env!("CARGO_PKG_VERSION");
+        let database = store.location();
         tracing::info!(
+            version,
+            database = %database,
+            backend = store.backend_name(),
             owner = %owner,
-            database = store.backend_name(),
             campaigns = %cfg.campaigns_dir.display(),
             outbox = %shared.outbox.path().display(),
             tzdb = %zones.describe(),
-            "berrah daemon starting"
+            "berrah daemon starting: version {version}, database {database}, time-zone data {}",
+            zones.describe()
         );
         for note in &zones.notes {
             tracing::warn!(tzdb = %zones.tzdb.describe(), "{note}");
         }
+        register(&shared, cfg.exclusive).await?;
         let mut campaigns = CampaignSync::new();
         let summary = campaigns
             .sync_all(
@@ -121,7 +128,9 @@ impl Daemon {
                 clock.now(),
             )
             .await?;
-        log_loaded(&store, &summary, clock.now()).await;
+        let mut next_due = NextDue::default();
+        log_loaded(&summary);
+        next_due.log(&store, clock.now()).await;
 
         let beat_stop = CancellationToken::new();
         let beat = tokio::spawn(heartbeat(shared.clone(), beat_stop.clone()));
@@ -160,6 +169,8 @@ impl Daemon {
         let mut frozen = false;
         let mut woke_by_reap = false;
         let mut next_maintenance = Timestamp::MIN;
+        // What the last claim said is next, to log the next post due when it changes.
+        let mut last_after = None;
         loop {
             while let Some(r) = tasks.try_join_next() {
                 reap(r, &mut limits, &mut in_flight);
@@ -210,6 +221,7 @@ impl Daemon {
                 match crate::config::read_config(path, true) {
                     Ok(Some(config)) => {
                         tracing::info!(file = %path.display(), accounts = config.accounts.len(), "configuration reloaded");
+                        super::remember_config(&store, path, clock.now()).await;
                         *shared.accounts.write().unwrap_or_else(|p| p.into_inner()) =
                             Arc::new(Accounts::new(config));
                         shared
@@ -236,6 +248,7 @@ impl Daemon {
                 {
                     tracing::error!(error = %e, "could not sync the campaign files; trying at the next change");
                 }
+                next_due.log(&store, clock.now()).await;
             }
             let now = clock.now();
             if cfg.until.is_some_and(|u| now > u) && tasks.is_empty() {
@@ -276,6 +289,10 @@ impl Daemon {
                 {
                     Ok((list, after, admission)) => {
                         next = after;
+                        if after != last_after {
+                            last_after = after;
+                            next_due.log(&store, now).await;
+                        }
                         blocked |= admission.left > 0;
                         for e in list {
                             claimed_any = true;
@@ -307,6 +324,9 @@ impl Daemon {
                         {
                             sim.set(u);
                             break;
+                        }
+                        if let Some(speed) = cfg.pace.filter(|s| *s > 0.0) {
+                            pace(t.duration_since(now), speed, &shutdown).await;
                         }
                         sim.set(t);
                         continue;
@@ -408,8 +428,25 @@ impl Daemon {
         }
         beat_stop.cancel();
         let _ = beat.await;
+        if let Err(e) = store.stop_instance(&owner, clock.now()).await {
+            tracing::warn!(error = %e, "could not record the clean stop; the next start will think this daemon crashed");
+        }
         tracing::info!("berrah daemon stopped");
         Ok(summary)
+    }
+}
+
+/// The longest real wait of a paced jump: idle weeks and months go by in
+/// a blink, busy days at the chosen speed.
+const PACE_MAX_WAIT: Duration = Duration::from_millis(250);
+
+/// Before a paced jump over `gap` of simulated time: waits `gap / speed`
+/// of real time, at most [`PACE_MAX_WAIT`].
+async fn pace(gap: SignedDuration, speed: f64, shutdown: &CancellationToken) {
+    let real = (gap.as_secs_f64().max(0.0) / speed).min(PACE_MAX_WAIT.as_secs_f64());
+    tokio::select! {
+        () = shutdown.cancelled() => {}
+        () = tokio::time::sleep(Duration::from_secs_f64(real)) => {}
     }
 }
 
@@ -446,10 +483,14 @@ async fn maintenance(
     let lease_until = shared.lease_until(now);
     match store.expired_leases(now).await {
         Ok((requeued, unknown)) => {
+            let mut gone: Vec<String> = Vec::new();
             for e in requeued {
-                post_span(&e).in_scope(|| {
-                    tracing::info!("a claim expired before any call; back in the queue")
-                });
+                gone.extend(e.lease_owner.clone());
+                post_event!(
+                    tracing::Level::INFO,
+                    e,
+                    "a claim expired before any call to the platform; the post is back in the queue"
+                );
             }
             for e in unknown {
                 if in_flight.contains(&e.id) {
@@ -458,15 +499,27 @@ async fn maintenance(
                 let old = e.lease_owner.clone().unwrap_or_default();
                 match store.take_over(&e.id, &old, owner, lease_until).await {
                     Ok(Some(e)) => {
+                        gone.push(old);
                         in_flight.insert(e.id.clone());
                         limits.start(&e.account, e.platform);
                         tasks.spawn(worker::rescue(shared.clone(), e));
                     }
                     Ok(None) => {}
-                    Err(err) => {
-                        tracing::warn!(error = %err, id = %e.id, "could not take over an expired attempt")
-                    }
+                    Err(err) => post_event!(
+                        tracing::Level::WARN,
+                        e,
+                        error = %err,
+                        "could not take over an attempt whose lease expired"
+                    ),
                 }
+            }
+            gone.retain(|o| o != owner);
+            gone.sort();
+            gone.dedup();
+            if !gone.is_empty()
+                && let Err(e) = store.mark_rescued(&gone, owner, now).await
+            {
+                tracing::warn!(error = %e, "could not record the rescue of a gone daemon's work");
             }
         }
         Err(e) => tracing::warn!(error = %e, "could not look for expired leases"),
@@ -474,24 +527,30 @@ async fn maintenance(
     match store.expire_late(now).await {
         Ok(late) => {
             for e in late {
-                post_span(&e).in_scope(|| {
-                    tracing::warn!(
-                        due_local = %e.local,
-                        due_utc = %e.due,
-                        not_after = %e.not_after,
-                        reason = e.last_error.as_deref().unwrap_or("too late"),
-                        "dropped, not published"
-                    )
-                });
+                post_event!(
+                    tracing::Level::WARN,
+                    e,
+                    due_local = %e.local,
+                    due_utc = %e.due,
+                    not_after = %e.not_after,
+                    reason = e.last_error.as_deref().unwrap_or("too late"),
+                    "dropped without being published: {}",
+                    e.last_error.as_deref().unwrap_or("too late")
+                );
             }
         }
         Err(e) => tracing::warn!(error = %e, "could not expire late entries"),
     }
 }
 
-/// Extends this daemon's leases while it works, every third of a lease.
+/// Tells the database this daemon is alive and extends its leases: every
+/// third of a lease, and at least every [`HEARTBEAT_EVERY`] (one write, and
+/// the only timer of an idle daemon besides its next due time).
 async fn heartbeat(shared: Arc<Shared>, stop: CancellationToken) {
-    let every = shared.lease / 3;
+    // A third of a lease on the daemon's clock (simulated in `rehearse`
+    // and the tests), and at least every beat in real time.
+    let every = (shared.lease / 3).max(SignedDuration::from_millis(500));
+    let beat = std::time::Duration::try_from(HEARTBEAT_EVERY).unwrap_or_default();
     loop {
         let next = shared
             .clock
@@ -501,16 +560,71 @@ async fn heartbeat(shared: Arc<Shared>, stop: CancellationToken) {
         tokio::select! {
             () = stop.cancelled() => return,
             () = shared.clock.sleep_until(next) => {}
+            () = tokio::time::sleep(beat) => {}
         }
-        let until = shared.lease_until(shared.clock.now());
-        if let Err(e) = shared.store.heartbeat(&shared.owner, until).await {
+        let now = shared.clock.now();
+        let until = shared.lease_until(now);
+        if let Err(e) = shared.store.beat(&shared.owner, now, Some(until)).await {
             tracing::warn!(error = %e, "could not extend the leases of publications in flight");
         }
     }
 }
 
-/// The start-up line: what was loaded and when the next post is due.
-async fn log_loaded(store: &Store, summary: &SyncSummary, now: Timestamp) {
+/// Registers this daemon as an instance of the database. With the
+/// database's lock (`exclusive`), every other instance is gone: the leases
+/// they left end now (the first rescue pass takes them over) and the
+/// rescue is recorded. Either way, a predecessor that ended without a clean
+/// stop is logged.
+async fn register(shared: &Shared, exclusive: bool) -> Result<(), DaemonError> {
+    let store = &shared.store;
+    let owner = &shared.owner;
+    let now = shared.clock.now();
+    store
+        .register_instance(&InstanceInfo::this_process(owner.clone()), now)
+        .await?;
+    if exclusive {
+        let owners = store.expire_leases_of_others(owner, now).await?;
+        let mut gone: Vec<String> = store
+            .instances()
+            .await?
+            .into_iter()
+            .filter(|i| &i.id != owner && i.stopped.is_none() && i.rescued.is_none())
+            .map(|i| i.id)
+            .collect();
+        gone.extend(owners.iter().cloned());
+        gone.sort();
+        gone.dedup();
+        if !gone.is_empty() {
+            store.mark_rescued(&gone, owner, now).await?;
+        }
+        if !owners.is_empty() {
+            tracing::warn!(
+                instances = %owners.join(", "),
+                "publications in flight of a daemon that is gone are looked at now: \
+                 this daemon holds the database's lock, so no other process can be working on them"
+            );
+        }
+    }
+    match store.unclean_predecessor(owner, now).await {
+        Ok(Some(p)) => tracing::warn!(
+            instance = %p.id,
+            host = %p.host,
+            pid = p.pid,
+            last_heard = %p.heartbeat,
+            "the previous daemon on this database ({}, berrah {}) ended without a clean stop; \
+             it was last heard of at {}",
+            p.label(),
+            p.version,
+            p.heartbeat
+        ),
+        Ok(None) => {}
+        Err(e) => tracing::warn!(error = %e, "could not read the previous daemon's record"),
+    }
+    Ok(())
+}
+
+/// The start-up line: what was loaded.
+fn log_loaded(summary: &SyncSummary) {
     let campaigns: Vec<&str> = summary.synced.keys().map(String::as_str).collect();
     tracing::info!(
         campaigns = %campaigns.join(", "),
@@ -521,29 +635,66 @@ async fn log_loaded(store: &Store, summary: &SyncSummary, now: Timestamp) {
         cancelled = summary.cancelled,
         "campaigns loaded"
     );
-    let next = store
-        .list(ListFilter {
-            states: vec![EntryState::Scheduled, EntryState::Retrying],
-            from: Some(now),
-            limit: Some(1),
-            ..ListFilter::default()
-        })
-        .await;
-    match next {
-        Ok(list) => match list.first() {
-            Some(e) => tracing::info!(
-                due_local = %e.local,
-                due_utc = %e.due,
-                timezone = %e.timezone,
-                campaign = %e.campaign,
-                post = %e.post,
-                account = %e.account,
-                "next post due {} ({} UTC)",
-                e.local,
-                e.due
-            ),
-            None => tracing::info!("nothing is scheduled"),
-        },
-        Err(e) => tracing::warn!(error = %e, "could not read the next due post"),
+}
+
+/// The next post due, logged whenever its time changes (at start, after a
+/// sync, when a turn's claim finds another next time). "Nothing is
+/// scheduled" only when no post waits at all, retries included.
+#[derive(Debug, Default)]
+struct NextDue {
+    /// What was logged last: the next time a post may go out, or none.
+    logged: Option<Option<Timestamp>>,
+}
+
+impl NextDue {
+    async fn log(&mut self, store: &Store, now: Timestamp) {
+        let next = match store.next_due(now).await {
+            Ok(n) => n,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not read the next post due");
+                return;
+            }
+        };
+        let at = next.as_ref().map(|e| e.run_at);
+        if self.logged == Some(at) {
+            return;
+        }
+        if next.is_none() {
+            // A publication in flight (here or in a daemon that is gone)
+            // may yet come back to wait: not "nothing" yet.
+            let in_flight = store
+                .list(ListFilter {
+                    states: vec![EntryState::Claimed, EntryState::Publishing],
+                    limit: Some(1),
+                    ..ListFilter::default()
+                })
+                .await;
+            if !in_flight.is_ok_and(|l| l.is_empty()) {
+                return;
+            }
+        }
+        self.logged = Some(at);
+        match next {
+            Some(e) => {
+                let when = if e.run_at == e.due {
+                    format!("{} ({} UTC)", e.local, e.due)
+                } else {
+                    format!("{} UTC (a retry; first due {})", e.run_at, e.local)
+                };
+                post_event!(
+                    tracing::Level::INFO,
+                    e,
+                    due_local = %e.local,
+                    due_utc = %e.due,
+                    run_at = %e.run_at,
+                    timezone = %e.timezone,
+                    "next post due {when}: {}/{} on {}",
+                    e.campaign,
+                    e.post,
+                    e.account
+                )
+            }
+            None => tracing::info!("nothing is scheduled: no post waits to go out"),
+        }
     }
 }

@@ -100,6 +100,11 @@ pub struct DaemonConfig {
     /// straight to the next due time instead of sleeping (`rehearse
     /// --speed 0`, tests), and returns once nothing is left to do.
     pub jump: Option<Arc<SimClock>>,
+    /// In jump mode: before each jump, wait the gap divided by this speed in
+    /// real time (at most a quarter of a second: idle months are skipped),
+    /// so that `rehearse` shows the schedule at a readable pace while every
+    /// publication still happens exactly at its due time.
+    pub pace: Option<f64>,
     /// Return once the clock is past this instant and nothing is in flight.
     pub until: Option<Timestamp>,
     /// Per-account clients (tests, benchmarks).
@@ -130,6 +135,10 @@ pub struct DaemonConfig {
     /// The time-zone database (`daemon.tzdb`); the bundled one unless set,
     /// so that embedding code and tests compute the same everywhere.
     pub tzdb: Choice,
+    /// This process holds the database's lock ([`crate::store::lock`]): no
+    /// other daemon works on it, so the leases found at start belong to
+    /// daemons that are gone and are rescued at once.
+    pub exclusive: bool,
 }
 
 impl DaemonConfig {
@@ -149,6 +158,7 @@ impl DaemonConfig {
             store,
             clock,
             jump: None,
+            pace: None,
             until: None,
             platforms: None,
             credentials: None,
@@ -162,6 +172,7 @@ impl DaemonConfig {
             stop_when_idle: false,
             freeze_while_busy: None,
             tzdb: Choice::Bundled,
+            exclusive: false,
         }
     }
 }
@@ -179,14 +190,30 @@ pub enum DaemonError {
 
 /// A lease owner name unique to this process: `host-pid-xxxx`.
 pub fn default_owner() -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "berrah".to_string());
+    let host = crate::store::instances::host_name();
     format!(
         "{host}-{}-{:04x}",
         std::process::id(),
         rand::random::<u16>()
     )
+}
+
+/// Saves `berrah.toml` (read again from `path`, just found valid) as the
+/// last valid configuration, so that a daemon started while the file is
+/// broken runs with it. A failure is logged: the file itself is fine.
+pub async fn remember_config(store: &Store, path: &std::path::Path, now: Timestamp) {
+    let saved = match std::fs::read_to_string(path) {
+        Ok(source) => store
+            .save_config_snapshot(&path.display().to_string(), &source, now)
+            .await
+            .map_err(|e| e.to_string()),
+        Err(e) => Err(e.to_string()),
+    };
+    if let Err(e) = saved {
+        tracing::warn!(
+            file = %path.display(),
+            error = %e,
+            "could not save the configuration as its last valid version"
+        );
+    }
 }

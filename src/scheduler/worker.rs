@@ -20,6 +20,27 @@ use crate::platforms::{self, Idempotency, Outcome, Platform, PlatformDeps, Publi
 use crate::store::{Entry, EntryCheckpoint, EntryState, Finish, Store, StoreError};
 use crate::time::Clock;
 
+/// Logs an event about a post at `$level` (a `tracing::Level`), with the
+/// post's fields flat on the event (`campaign`, `capsule`, `post`,
+/// `account`, `platform`, `language`, `occurrence`: stable names, the same
+/// in JSON), then the event's own fields and message.
+macro_rules! post_event {
+    ($level:expr, $e:expr, $($rest:tt)+) => {
+        tracing::event!(
+            $level,
+            campaign = %$e.campaign,
+            capsule = $e.capsule.as_deref().unwrap_or("-"),
+            post = %$e.post,
+            account = %$e.account,
+            platform = %$e.platform,
+            language = %$e.language,
+            occurrence = %$e.id,
+            $($rest)+
+        )
+    };
+}
+pub(super) use post_event;
+
 /// The configuration in force, with each account shared as an `Arc`.
 pub(super) struct Accounts {
     pub config: Arc<Config>,
@@ -148,25 +169,27 @@ impl Shared {
 
     /// Records `finish`, retrying a failed database write a few times (a
     /// write that never lands leaves the lease to expire: safe, rescued).
-    async fn finish(&self, id: &str, finish: Finish) {
+    async fn finish(&self, entry: &Entry, finish: Finish) {
         for n in 0..3u64 {
             match self
                 .store
-                .finish(id, &self.owner, finish.clone(), self.clock.now())
+                .finish(&entry.id, &self.owner, finish.clone(), self.clock.now())
                 .await
             {
                 Ok(()) => return,
                 Err(e @ (StoreError::WrongState { .. } | StoreError::NotFound(_))) => {
-                    tracing::error!(error = %e, "could not record the outcome");
+                    post_event!(tracing::Level::ERROR, entry, error = %e, "could not record the outcome");
                     return;
                 }
                 Err(e) => {
-                    tracing::warn!(error = %e, "could not record the outcome; trying again");
+                    post_event!(tracing::Level::WARN, entry, error = %e, "could not record the outcome; trying again");
                     tokio::time::sleep(std::time::Duration::from_millis(200 * (n + 1))).await;
                 }
             }
         }
-        tracing::error!(
+        post_event!(
+            tracing::Level::ERROR,
+            entry,
             "gave up recording the outcome; the lease will expire and it will be looked at again"
         );
     }
@@ -256,18 +279,12 @@ fn clean(outcome: Outcome) -> Outcome {
     }
 }
 
-/// The span every log line about a post carries (at the error level, so
-/// that it is never filtered out while one of its lines is shown).
+/// The span a publication runs in: what a platform client logs during it
+/// names the occurrence (the worker's own lines carry every field of the
+/// post, [`post_event!`]). At the error level, so that it is never filtered
+/// out while one of its lines is shown.
 pub(super) fn post_span(entry: &Entry) -> tracing::Span {
-    tracing::error_span!(
-        "post",
-        campaign = %entry.campaign,
-        capsule = entry.capsule.as_deref().unwrap_or("-"),
-        post = %entry.post,
-        account = %entry.account,
-        platform = %entry.platform,
-        occurrence = %entry.id,
-    )
+    tracing::error_span!("post", occurrence = %entry.id)
 }
 
 /// Publishes one claimed entry. `in_flight_on_account`: this account's
@@ -295,7 +312,9 @@ pub(super) async fn publish(
         if !begun && shared.shutdown.is_cancelled() {
             // Never started: give it back as it was.
             if let Err(e) = store.release(&entry.id, owner, entry.run_at).await {
-                tracing::warn!(
+                post_event!(
+                    tracing::Level::WARN,
+                    entry,
                     error = %e,
                     "could not give back a claim at shutdown; its lease will expire"
                 );
@@ -309,18 +328,22 @@ pub(super) async fn publish(
             .await
         {
             Ok(Some((until, why))) => {
-                tracing::info!(
+                post_event!(
+                    tracing::Level::INFO,
+                    entry,
                     until = %until,
                     "deferred: {why}; it goes out when the budget frees"
                 );
                 if let Err(e) = store.release(&entry.id, owner, until).await {
-                    tracing::warn!(error = %e, "could not defer; its lease will expire");
+                    post_event!(tracing::Level::WARN, entry, error = %e, "could not defer; its lease will expire");
                 }
                 return;
             }
             Ok(None) => {}
             Err(e) => {
-                tracing::warn!(
+                post_event!(
+                    tracing::Level::WARN,
+                    entry,
                     error = %e,
                     "could not count the account's publications; trying later"
                 );
@@ -334,11 +357,11 @@ pub(super) async fn publish(
         let platform = match shared.platform_for(&entry) {
             Ok(p) => p,
             Err(reason) => {
-                tracing::error!(reason = %reason, "held for an operator");
                 let finish = Finish::NeedsOperator {
                     reason: reason.clone(),
                 };
-                shared.finish(&entry.id, finish).await;
+                log_finish(&finish, &entry, shared.clock.now());
+                shared.finish(&entry, finish).await;
                 hold_account(&shared, &entry.account, &reason).await;
                 return;
             }
@@ -354,14 +377,18 @@ pub(super) async fn publish(
             {
                 Ok(Some(e)) => e,
                 Ok(None) => {
-                    tracing::info!(
+                    post_event!(
+                        tracing::Level::INFO,
+                        entry,
                         "not published: paused, cancelled, past its limit \
                          or taken over since it was claimed"
                     );
                     return;
                 }
                 Err(e) => {
-                    tracing::warn!(
+                    post_event!(
+                        tracing::Level::WARN,
+                        entry,
                         error = %e,
                         "could not start the attempt; its lease will expire"
                     );
@@ -370,12 +397,15 @@ pub(super) async fn publish(
             }
         };
         let Some(job) = shared.job(&fresh) else {
-            let reason = "its account left berrah.toml during the attempt".into();
-            shared.finish(&fresh.id, Finish::Held { reason }).await;
+            let finish = Finish::Held {
+                reason: "its account left berrah.toml during the attempt".into(),
+            };
+            log_finish(&finish, &fresh, shared.clock.now());
+            shared.finish(&fresh, finish).await;
             return;
         };
         let checkpoint = EntryCheckpoint::new(store.clone(), fresh.id.clone(), owner);
-        tracing::debug!(attempt = fresh.attempts, due = %fresh.due, "publishing");
+        post_event!(tracing::Level::DEBUG, fresh, attempt = fresh.attempts, due = %fresh.due, "publishing");
         let outcome = platform.publish(&job, &checkpoint).await;
         match &outcome {
             Outcome::Retry { at, .. } => report.fault = Some(*at),
@@ -388,7 +418,7 @@ pub(super) async fn publish(
             .decide(&fresh, &*platform, &job, outcome, false)
             .await;
         log_finish(&finish, &fresh, shared.clock.now());
-        shared.finish(&fresh.id, finish.clone()).await;
+        shared.finish(&fresh, finish.clone()).await;
         match finish {
             Finish::NeedsOperator { reason } => {
                 hold_account(&shared, &fresh.account, &reason).await
@@ -424,9 +454,12 @@ async fn hold_account(shared: &Shared, account: &str, reason: &str) {
 }
 
 fn log_finish(finish: &Finish, entry: &Entry, now: Timestamp) {
+    use tracing::Level;
     let late = now.duration_since(entry.due);
     match finish {
-        Finish::Published { remote_id, url } => tracing::info!(
+        Finish::Published { remote_id, url } => post_event!(
+            Level::INFO,
+            entry,
             remote_id = %remote_id,
             url = url.as_deref().unwrap_or("-"),
             due_local = %entry.local,
@@ -434,19 +467,40 @@ fn log_finish(finish: &Finish, entry: &Entry, now: Timestamp) {
             late_ms = late.as_millis(),
             "published"
         ),
-        Finish::Retry { run_at, reason } => {
-            tracing::warn!(attempt = entry.attempts, next_attempt = %run_at, reason = %reason, "will retry")
-        }
-        Finish::Failed { reason } => {
-            tracing::error!(attempt = entry.attempts, reason = %reason, "failed")
-        }
-        Finish::Held { reason } => {
-            tracing::error!(reason = %reason, "held for an operator: the outcome is unknown")
-        }
-        Finish::NeedsOperator { reason } => {
-            tracing::error!(reason = %reason, "held: the account needs an operator")
-        }
-        Finish::Expired { reason } => tracing::warn!(reason = %reason, "expired"),
+        Finish::Retry { run_at, reason } => post_event!(
+            Level::WARN,
+            entry,
+            attempt = entry.attempts,
+            next_attempt = %run_at,
+            reason = %reason,
+            "attempt {} did not go through; trying again at {run_at}: {reason}",
+            entry.attempts
+        ),
+        Finish::Failed { reason } => post_event!(
+            Level::ERROR,
+            entry,
+            attempt = entry.attempts,
+            reason = %reason,
+            "failed: {reason}"
+        ),
+        Finish::Held { reason } => post_event!(
+            Level::ERROR,
+            entry,
+            reason = %reason,
+            "held for an operator, as its outcome is unknown: {reason}"
+        ),
+        Finish::NeedsOperator { reason } => post_event!(
+            Level::ERROR,
+            entry,
+            reason = %reason,
+            "held until an operator fixes the account: {reason}"
+        ),
+        Finish::Expired { reason } => post_event!(
+            Level::WARN,
+            entry,
+            reason = %reason,
+            "dropped without being published: {reason}"
+        ),
     }
 }
 
@@ -488,8 +542,15 @@ pub(super) async fn rescue(shared: Arc<Shared>, entry: Entry) -> Report {
             },
             f => f,
         };
-        tracing::warn!(?finish, "rescued an attempt whose outcome was unknown");
-        shared.finish(&entry.id, finish.clone()).await;
+        post_event!(
+            tracing::Level::WARN,
+            entry,
+            attempt = entry.attempts,
+            "took over attempt {} whose outcome was unknown after its daemon stopped or lost its lease",
+            entry.attempts
+        );
+        log_finish(&finish, &entry, shared.clock.now());
+        shared.finish(&entry, finish.clone()).await;
         if let Finish::Published { remote_id, url } = finish
             && let Some(tx) = &shared.events
         {

@@ -58,6 +58,9 @@ fn help_never_prints_environment_values() {
 #[test]
 fn database_errors_never_show_a_password() {
     let dir = tempfile::tempdir().unwrap();
+    // What `berrah run` needs before it opens the database.
+    std::fs::write(dir.path().join("berrah.toml"), "").unwrap();
+    std::fs::create_dir(dir.path().join("campaigns")).unwrap();
     // A port that is not a number: refused at once, before any connection.
     let bad = SECRET_URL.replace(":5432", ":not-a-port");
     for args in [&["status"][..], &["run", "--no-watch"], &["show", "x"]] {

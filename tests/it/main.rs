@@ -10,6 +10,7 @@ mod daemon;
 mod end_to_end;
 mod instances;
 mod leaks;
+mod live;
 mod meta_linkedin;
 mod mutations;
 mod network;

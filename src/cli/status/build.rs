@@ -209,6 +209,7 @@ pub fn build_report(
         tzdb: None,
         moved: Vec::new(),
         notes,
+        instances: None,
     }
 }
 

@@ -54,5 +54,6 @@ pub async fn collect(
         store.backend_name(),
     );
     report.moved = moved;
+    report.instances = Some(super::instances::collect(store, &report, now).await?);
     Ok(report)
 }

@@ -21,6 +21,7 @@
 
 mod build;
 mod collect;
+pub mod instances;
 mod render;
 mod report;
 

@@ -151,6 +151,7 @@ pub fn render_table(report: &StatusReport, style: Style) -> String {
     if let Some(t) = &report.tzdb {
         let _ = writeln!(out, "time zones: {t}");
     }
+    super::instances::render(&mut out, report);
     if report.campaigns.is_empty() {
         let _ = writeln!(
             out,
@@ -198,7 +199,8 @@ pub fn render_table(report: &StatusReport, style: Style) -> String {
         if !c.in_flight.is_empty() {
             let _ = writeln!(out, "  in flight:");
             for e in &c.in_flight {
-                let owner = e.lease_owner.as_deref().unwrap_or("?");
+                let owner =
+                    super::instances::holder(report, e.lease_owner.as_deref().unwrap_or("?"));
                 let until = e
                     .lease_until
                     .map(|t| format!(", lease until {}", readable_utc(t)))

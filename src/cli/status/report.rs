@@ -54,6 +54,8 @@ pub struct StatusReport {
     pub moved: Vec<crate::store::Move>,
     /// Anything else worth knowing (e.g. the token store could not be read).
     pub notes: Vec<String>,
+    /// The daemons on this database (`null` when built without a store).
+    pub instances: Option<super::instances::InstancesStatus>,
 }
 
 /// The filters of a report.

@@ -169,6 +169,11 @@ pub struct AccountConfig {
     pub budget: Option<Budget>,
     /// Publications in flight at once on this account (default 1).
     pub concurrency: Option<u32>,
+    /// Webhook accounts: the receiver drops a request whose `X-Berrah-Delivery`
+    /// it has already received, so an attempt whose outcome is unknown is sent
+    /// again with the same delivery id instead of being held for an operator.
+    #[serde(default)]
+    pub dedupe_by_delivery: bool,
     /// Platform-specific settings (Mastodon `visibility`, YouTube `privacy`, webhook `format`, ...).
     #[serde(default)]
     #[schemars(with = "BTreeMap<String, serde_json::Value>")]

@@ -276,6 +276,19 @@ fn check_account(
                 .with_help("write it as `https://host/path`"),
         );
     }
+    if acc.dedupe_by_delivery && acc.platform != PlatformKind::Webhook {
+        out.push(
+            Diagnostic::error(
+                path,
+                value_span(source, at.as_ref(), "dedupe_by_delivery").or(at.clone()),
+                format!(
+                    "`dedupe_by_delivery` is for webhook accounts; account `{id}` is {}",
+                    acc.platform
+                ),
+            )
+            .with_help("remove it: this platform's own answers decide what is sent again"),
+        );
+    }
     if acc.credentials.is_some()
         && let Some(u) = acc.base_url.as_deref()
         && url::Url::parse(u).is_ok_and(|u| crate::http::cleartext(&u))

@@ -29,6 +29,11 @@
 //! A webhook cannot deduplicate for us ([`Idempotency::None`]): a request
 //! that may have reached the receiver without an answer is
 //! [`Outcome::Unknown`], held for an operator, never sent blindly again.
+//! Unless the account says `dedupe_by_delivery = true`: its receiver
+//! promises to drop a request whose `X-Berrah-Delivery` it has already
+//! received, so the delivery id works as an idempotency key
+//! ([`Idempotency::Keyed`], like Mastodon's `Idempotency-Key`) and an
+//! unknown outcome is sent again, with the same delivery id.
 //!
 //! Answers (official documentation relied on):
 //! - Slack, <https://api.slack.com/messaging/webhooks> ("Handling errors"):
@@ -637,7 +642,11 @@ impl Platform for Webhook {
     }
 
     fn idempotency(&self) -> Idempotency {
-        Idempotency::None
+        if self.deps.account.dedupe_by_delivery {
+            Idempotency::Keyed
+        } else {
+            Idempotency::None
+        }
     }
 
     async fn publish(&self, job: &PublishJob, _: &dyn Checkpoint) -> Outcome {

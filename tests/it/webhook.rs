@@ -445,3 +445,75 @@ async fn a_bad_format_option_fails_with_the_fix() {
         "{out:?}"
     );
 }
+
+/// `dedupe_by_delivery = true`: the delivery id is an idempotency key. The
+/// receiver took the request and the answer was lost (unknown outcome); the
+/// attempt sent again carries the same `X-Berrah-Delivery`, and the
+/// receiver drops it as a duplicate and answers: published, delivered once.
+#[tokio::test]
+async fn a_deduplicating_receiver_makes_an_unknown_outcome_safe_to_send_again() {
+    let s = receiver(Kind::Json, Some(KEY)).await;
+    s.receiver.dedupe_by_delivery();
+    let acc = account(&format!(
+        "platform = \"webhook\"\nbase_url = \"{}\"\ncredentials = \"env:HOOK_KEY\"\n\
+         dedupe_by_delivery = true\n",
+        s.hook_url()
+    ));
+    let platform = webhook::build(deps(acc.clone(), secret(KEY)));
+    assert_eq!(platform.idempotency(), Idempotency::Keyed);
+    let j = job(acc.clone(), "Une fois");
+    s.receiver.fail_next(Fault::DeliverThenDrop);
+    let first = platform.publish(&j, &Saved::default()).await;
+    assert!(matches!(first, Outcome::Unknown { .. }), "{first:?}");
+    assert_eq!(
+        s.receiver.delivered(),
+        ["o-3fa9c2d1e4b5a6f7"],
+        "it got there"
+    );
+
+    let mut again = j.clone();
+    again.attempt = 2;
+    let second = platform.publish(&again, &Saved::default()).await;
+    assert_eq!(
+        second,
+        Outcome::Published {
+            remote_id: "o-3fa9c2d1e4b5a6f7".into(),
+            url: None
+        }
+    );
+    let got = s.receiver.received();
+    assert_eq!(got.len(), 2);
+    assert!(
+        got.iter()
+            .all(|r| r.delivery.as_deref() == Some("o-3fa9c2d1e4b5a6f7"))
+    );
+    assert_eq!(s.receiver.delivered().len(), 1, "delivered once");
+    assert_eq!(s.receiver.duplicates(), 1);
+
+    // Without the option, the same account cannot be sent again blindly.
+    let plain = json_account(&s.hook_url());
+    assert_eq!(
+        webhook::build(deps(plain, secret(KEY))).idempotency(),
+        Idempotency::None
+    );
+}
+
+/// The option belongs to webhook accounts only: elsewhere it is an error
+/// pointing at it.
+#[test]
+fn dedupe_by_delivery_is_for_webhook_accounts() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("berrah.toml");
+    std::fs::write(
+        &path,
+        "[accounts.oim-x]\nplatform = \"x\"\ndedupe_by_delivery = true\n",
+    )
+    .unwrap();
+    let report = berrah::config::read_config(&path, true).unwrap_err();
+    let text = report.render();
+    assert!(
+        text.contains("`dedupe_by_delivery` is for webhook accounts; account `oim-x` is x"),
+        "{text}"
+    );
+    assert!(text.contains("berrah.toml:3:"), "{text}");
+}

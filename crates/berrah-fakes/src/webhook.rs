@@ -110,6 +110,10 @@ pub enum Fault {
     Reject(u16, String),
     /// Read the request, then close the connection without an answer.
     DropConnection,
+    /// Take the request as usual (deliver it, or drop it as a duplicate),
+    /// then close the connection without an answer: the receiver has it,
+    /// the sender cannot know.
+    DeliverThenDrop,
 }
 
 #[derive(Debug, Default)]
@@ -119,6 +123,12 @@ struct Inner {
     next_id: u64,
     /// The receiver's clock for the timestamp check (`None`: the wall clock).
     clock: Option<ReceiverClock>,
+    /// Drops a request whose `X-Berrah-Delivery` was already delivered.
+    dedupe: bool,
+    /// The deliveries passed on, in order (generic format).
+    delivered: Vec<String>,
+    /// Requests answered as duplicates and not passed on.
+    duplicates: usize,
 }
 
 /// A clock of the test's choosing (fixed, or following a simulated one).
@@ -178,6 +188,24 @@ impl Receiver {
     /// fixed or simulated clock (the default is the wall clock).
     pub fn set_clock(&self, now: impl Fn() -> jiff::Timestamp + Send + Sync + 'static) {
         self.lock().clock = Some(ReceiverClock(Arc::new(now)));
+    }
+
+    /// Makes this receiver drop a request whose `X-Berrah-Delivery` it has
+    /// already passed on (answering it as a success), as the README's
+    /// receiver for `dedupe_by_delivery = true` accounts does.
+    pub fn dedupe_by_delivery(&self) {
+        self.lock().dedupe = true;
+    }
+
+    /// The delivery ids passed on (generic format), in order: with
+    /// deduplication, each at most once.
+    pub fn delivered(&self) -> Vec<String> {
+        self.lock().delivered.clone()
+    }
+
+    /// How many requests were dropped as duplicates.
+    pub fn duplicates(&self) -> usize {
+        self.lock().duplicates
     }
 
     /// Plays `fault` on the next request not yet answered.
@@ -278,7 +306,9 @@ impl Receiver {
                 .into_response(),
             // Unwinds this connection's task without running the panic hook:
             // the socket is closed with no answer.
-            Fault::DropConnection => std::panic::resume_unwind(Box::new("dropped on purpose")),
+            Fault::DropConnection | Fault::DeliverThenDrop => {
+                std::panic::resume_unwind(Box::new("dropped on purpose"))
+            }
         }
     }
 }
@@ -446,7 +476,8 @@ async fn handle(
         inner.next_id += 1;
         (inner.faults.pop_front(), inner.next_id, inner.clock.clone())
     };
-    if let Some(f) = fault {
+    let drop_after = fault == Some(Fault::DeliverThenDrop);
+    if let Some(f) = fault.filter(|f| *f != Fault::DeliverThenDrop) {
         return r.fault(f);
     }
     if !received
@@ -486,9 +517,27 @@ async fn handle(
         if received.delivery.as_deref() != body.get("delivery").and_then(Value::as_str) {
             return r.bad_request("X-Berrah-Delivery differs from the body's delivery");
         }
+        if let Some(delivery) = &received.delivery {
+            let mut inner = r.lock();
+            if inner.dedupe && inner.delivered.contains(delivery) {
+                inner.duplicates += 1;
+                drop(inner);
+                if drop_after {
+                    return r.fault(Fault::DeliverThenDrop);
+                }
+                return (StatusCode::OK, Json(json!({"ok": true, "duplicate": true})))
+                    .into_response();
+            }
+            if check_shape(r.kind, &body, &query).is_ok() {
+                inner.delivered.push(delivery.clone());
+            }
+        }
     }
     if let Err(why) = check_shape(r.kind, &body, &query) {
         return r.bad_request(&why);
+    }
+    if drop_after {
+        return r.fault(Fault::DeliverThenDrop);
     }
     match r.kind {
         Kind::Json => (StatusCode::OK, Json(json!({"ok": true}))).into_response(),

@@ -689,12 +689,16 @@ async fn answer_slowly(
     answer
 }
 
-/// The fake Mastodon instance and webhook receiver, both answering slowly.
+/// The fake Mastodon instance and webhook receivers (one that drops
+/// duplicate deliveries), all answering slowly.
 struct CrashFakes {
     mastodon: FakeMastodon,
     hook: Receiver,
     _hook_server: berrah_fakes::Running,
     hook_url: String,
+    dedupe: Receiver,
+    _dedupe_server: berrah_fakes::Running,
+    dedupe_url: String,
 }
 
 async fn crash_fakes() -> CrashFakes {
@@ -721,29 +725,47 @@ async fn crash_fakes() -> CrashFakes {
     .await
     .unwrap();
     let hook_url = format!("{}{}", server.url(), hook.path());
+    let dedupe = Receiver::new(Kind::Json, Some(CRASH_HOOK_KEY));
+    dedupe.dedupe_by_delivery();
+    let dedupe_server = berrah_fakes::serve(
+        dedupe
+            .router()
+            .layer(axum::middleware::from_fn(answer_slowly)),
+    )
+    .await
+    .unwrap();
+    let dedupe_url = format!("{}{}", dedupe_server.url(), dedupe.path());
     CrashFakes {
         mastodon,
         hook,
         _hook_server: server,
         hook_url,
+        dedupe,
+        _dedupe_server: dedupe_server,
+        dedupe_url,
     }
 }
 
-/// A folder with one Mastodon account and one generic JSON webhook account,
-/// both with `env:` credentials, publishing to the fakes.
-fn platform_crash_project(fakes: &CrashFakes) -> tempfile::TempDir {
+/// A folder with one Mastodon account and two generic JSON webhook accounts
+/// (one whose receiver drops duplicate deliveries), all with `env:`
+/// credentials, publishing to the fakes.
+fn platform_crash_project(fakes: &CrashFakes, lease_seconds: u32) -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     std::fs::write(
         tmp.path().join("berrah.toml"),
         format!(
-            "[daemon]\nlease_seconds = 3\nworkers = 16\nmax_attempts = 100\n\n\
+            "[daemon]\nlease_seconds = {lease_seconds}\nworkers = 16\nmax_attempts = 100\n\n\
              [accounts.masto]\nplatform = \"mastodon\"\nbase_url = \"{}\"\n\
              credentials = \"env:{CRASH_MASTODON_TOKEN_VAR}\"\nconcurrency = 2\n\n\
              [accounts.hook]\nplatform = \"webhook\"\nbase_url = \"{}\"\n\
              credentials = \"env:{CRASH_HOOK_KEY_VAR}\"\nconcurrency = 2\n\
-             options = {{ format = \"json\" }}\n",
+             options = {{ format = \"json\" }}\n\n\
+             [accounts.hookd]\nplatform = \"webhook\"\nbase_url = \"{}\"\n\
+             credentials = \"env:{CRASH_HOOK_KEY_VAR}\"\nconcurrency = 2\n\
+             dedupe_by_delivery = true\n",
             fakes.mastodon.url(),
             fakes.hook_url,
+            fakes.dedupe_url,
         ),
     )
     .unwrap();
@@ -751,8 +773,8 @@ fn platform_crash_project(fakes: &CrashFakes) -> tempfile::TempDir {
     tmp
 }
 
-/// Writes campaign `burst-N` with `posts` posts due a second ago on both
-/// accounts.
+/// Writes campaign `burst-N` with `posts` posts due a second ago on the
+/// three accounts.
 fn write_platform_round(dir: &std::path::Path, round: usize, posts: usize) {
     let now = Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC);
     let due = (now.clone() - jiff::SignedDuration::from_secs(1))
@@ -761,7 +783,7 @@ fn write_platform_round(dir: &std::path::Path, round: usize, posts: usize) {
     let day = now.date();
     let mut text = format!(
         "[campaign]\nid = \"burst-{round}\"\ntitle = \"Burst {round}\"\ntimezone = \"UTC\"\n\
-         start = {}\nend = {}\naccounts = [\"masto\", \"hook\"]\nlanguages = [\"fr\"]\n",
+         start = {}\nend = {}\naccounts = [\"masto\", \"hook\", \"hookd\"]\nlanguages = [\"fr\"]\n",
         day.yesterday().unwrap(),
         day.tomorrow().unwrap()
     );
@@ -797,6 +819,7 @@ fn reached(fakes: &CrashFakes) -> usize {
         .hook
         .received()
         .into_iter()
+        .chain(fakes.dedupe.received())
         .filter_map(|r| r.delivery)
         .collect();
     keys.len() + deliveries.len()
@@ -810,7 +833,7 @@ async fn platform_crash_rounds(database: String, rounds: usize) {
     const FIRST_BURST: usize = 30;
     const POSTS: usize = 4;
     let fakes = crash_fakes().await;
-    let dir = platform_crash_project(&fakes);
+    let dir = platform_crash_project(&fakes, 3);
     let log =
         |round: usize| std::fs::File::create(dir.path().join(format!("run-{round}.log"))).unwrap();
     let mut written = 0;
@@ -820,7 +843,7 @@ async fn platform_crash_rounds(database: String, rounds: usize) {
     for round in 0..rounds {
         let posts = if round % 10 == 0 { FIRST_BURST } else { POSTS };
         write_platform_round(dir.path(), round, posts);
-        written += posts * 2;
+        written += posts * 3;
         let before = reached(&fakes);
         let mut child = platform_daemon_command(dir.path(), &database)
             .stderr(log(round))
@@ -934,7 +957,12 @@ async fn platform_crash_rounds(database: String, rounds: usize) {
     }
     let twice: Vec<_> = by_delivery.iter().filter(|(_, n)| **n > 1).collect();
     assert!(twice.is_empty(), "the webhook received twice: {twice:?}");
-    let (mut masto, mut hook_published, mut hook_held) = (0, 0, 0);
+    let delivered = fakes.dedupe.delivered();
+    let mut delivered_count: BTreeMap<&str, usize> = BTreeMap::new();
+    for d in &delivered {
+        *delivered_count.entry(d.as_str()).or_default() += 1;
+    }
+    let (mut masto, mut hook_published, mut hook_held, mut hookd) = (0, 0, 0, 0);
     for e in &all {
         match e.account.as_str() {
             "masto" => {
@@ -960,19 +988,38 @@ async fn platform_crash_rounds(database: String, rounds: usize) {
                 EntryState::Held => hook_held += 1,
                 other => panic!("{}: {other:?}", e.id),
             },
+            "hookd" => {
+                hookd += 1;
+                assert_eq!(
+                    e.state,
+                    EntryState::Published,
+                    "{}: an unknown outcome is sent again, never held, when the receiver dedupes",
+                    e.id
+                );
+                assert_eq!(
+                    delivered_count.get(e.id.as_str()),
+                    Some(&1),
+                    "{}: not delivered exactly once",
+                    e.id
+                );
+            }
             other => panic!("an entry of an unknown account {other}"),
         }
     }
     assert_eq!(statuses.len(), masto, "statuses nobody planned");
-    assert_eq!(masto * 2, written);
+    assert_eq!(masto * 3, written);
+    assert_eq!(hookd * 3, written);
+    assert_eq!(delivered.len(), hookd, "deliveries nobody planned");
     assert!(
         by_delivery.keys().all(|d| all.iter().any(|e| &e.id == d)),
         "deliveries nobody planned"
     );
     eprintln!(
         "crash safety against platforms: {rounds} kills, {partial} mid-burst, {written} posts: \
-         Mastodon {masto} once each, webhook {hook_published} published, {hook_held} held \
+         Mastodon {masto} once each, webhook {hook_published} published, {hook_held} held, \
+         deduplicating webhook {hookd} delivered once each ({} duplicates dropped) \
          (kills {kills_took:?}, last run {:?}, final window {window} ms)",
+        fakes.dedupe.duplicates(),
         started.elapsed() - kills_took
     );
     assert!(
@@ -1331,30 +1378,37 @@ async fn the_grace_period_is_a_hard_limit() {
         mastodon::Fault::Slow(std::time::Duration::from_secs(3600)),
     );
     let hook = Receiver::new(Kind::Json, Some(CRASH_HOOK_KEY));
-    // The receiver records the request, then never answers while `hang`.
+    let dedupe = Receiver::new(Kind::Json, Some(CRASH_HOOK_KEY));
+    dedupe.dedupe_by_delivery();
+    // The receivers record the request, then never answer while `hang`.
     let hang = Arc::new(AtomicBool::new(true));
-    let hanging = hang.clone();
-    let server = berrah_fakes::serve(hook.router().layer(axum::middleware::from_fn(
-        move |req: axum::extract::Request, next: axum::middleware::Next| {
-            let hanging = hanging.clone();
-            async move {
-                let answer = next.run(req).await;
-                if hanging.load(Ordering::SeqCst) {
-                    std::future::pending::<()>().await;
+    let hanging_router = |r: &Receiver| {
+        let hanging = hang.clone();
+        r.router().layer(axum::middleware::from_fn(
+            move |req: axum::extract::Request, next: axum::middleware::Next| {
+                let hanging = hanging.clone();
+                async move {
+                    let answer = next.run(req).await;
+                    if hanging.load(Ordering::SeqCst) {
+                        std::future::pending::<()>().await;
+                    }
+                    answer
                 }
-                answer
-            }
-        },
-    )))
-    .await
-    .unwrap();
+            },
+        ))
+    };
+    let server = berrah_fakes::serve(hanging_router(&hook)).await.unwrap();
+    let dedupe_server = berrah_fakes::serve(hanging_router(&dedupe)).await.unwrap();
     let fakes = CrashFakes {
         hook_url: format!("{}{}", server.url(), hook.path()),
         mastodon,
         hook,
         _hook_server: server,
+        dedupe_url: format!("{}{}", dedupe_server.url(), dedupe.path()),
+        dedupe,
+        _dedupe_server: dedupe_server,
     };
-    let dir = platform_crash_project(&fakes);
+    let dir = platform_crash_project(&fakes, 3);
     write_platform_round(dir.path(), 0, 1);
     let url = berrah::store::testing::sqlite_url(&dir.path().join("data").join("berrah.db"));
     let log = |name: &str| std::fs::File::create(dir.path().join(name)).unwrap();
@@ -1363,9 +1417,13 @@ async fn the_grace_period_is_a_hard_limit() {
         .stderr(log("first.log"))
         .spawn()
         .unwrap();
-    eventually("both requests received", 60, || {
-        let (m, h) = (fakes.mastodon.statuses().len(), fakes.hook.received().len());
-        async move { m == 1 && h == 1 }
+    eventually("the three requests received", 60, || {
+        let (m, h, d) = (
+            fakes.mastodon.statuses().len(),
+            fakes.hook.received().len(),
+            fakes.dedupe.received().len(),
+        );
+        async move { m == 1 && h == 1 && d == 1 }
     })
     .await;
     std::process::Command::new("kill")
@@ -1396,10 +1454,10 @@ async fn the_grace_period_is_a_hard_limit() {
     assert_eq!(status.code(), Some(0), "{first_log}");
     let store = berrah::store::Store::connect(&url).await.unwrap();
     let all = store.list(ListFilter::default()).await.unwrap();
-    assert_eq!(all.len(), 2);
+    assert_eq!(all.len(), 3);
     assert!(
         all.iter().all(|e| e.state == EntryState::Publishing),
-        "both cut in flight: {all:?}"
+        "all cut in flight: {all:?}"
     );
 
     // The next start, with receivers that answer: rescued once each.
@@ -1408,7 +1466,7 @@ async fn the_grace_period_is_a_hard_limit() {
         .stderr(log("second.log"))
         .spawn()
         .unwrap();
-    eventually("both entries resolved", 60, || {
+    eventually("the entries resolved", 60, || {
         let store = store.clone();
         async move {
             let all = store.list(ListFilter::default()).await.unwrap();
@@ -1428,7 +1486,7 @@ async fn the_grace_period_is_a_hard_limit() {
     assert!(status.success(), "SIGTERM exit: {status:?}");
     for e in store.list(ListFilter::default()).await.unwrap() {
         match e.account.as_str() {
-            "masto" => assert_eq!(e.state, EntryState::Published, "{e:?}"),
+            "masto" | "hookd" => assert_eq!(e.state, EntryState::Published, "{e:?}"),
             _ => assert_eq!(e.state, EntryState::Held, "{e:?}"),
         }
     }
@@ -1443,6 +1501,10 @@ async fn the_grace_period_is_a_hard_limit() {
         1,
         "the webhook was not sent twice"
     );
+    // The deduplicating receiver got the same delivery again and kept one.
+    assert_eq!(fakes.dedupe.received().len(), 2, "sent again");
+    assert_eq!(fakes.dedupe.delivered().len(), 1, "delivered once");
+    assert_eq!(fakes.dedupe.duplicates(), 1);
 }
 
 /// The hard limit holds whatever the daemon is doing when the signal comes:
@@ -1557,4 +1619,210 @@ async fn a_broken_config_keeps_the_last_valid_one() {
     assert!(!text.contains("configuration reloaded"), "{text}");
     shutdown.cancel();
     run.await.unwrap().unwrap();
+}
+
+/// SQLite: a restart after `kill -9` rescues its predecessor's leases at
+/// once (the database's lock proves that no other process holds them),
+/// instead of waiting for their expiry: here an hour, so that only the
+/// rescue at start can resolve them within the test. Still exactly once:
+/// Mastodon by its Idempotency-Key, the deduplicating webhook by its
+/// delivery id; the plain webhook's unknown outcomes are held.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_restart_after_kill_rescues_at_once_sqlite() {
+    const POSTS: usize = 10;
+    let fakes = crash_fakes().await;
+    let dir = platform_crash_project(&fakes, 3600);
+    let database = berrah::store::testing::sqlite_url(&dir.path().join("data/berrah.db"));
+    let log = |name: &str| std::fs::File::create(dir.path().join(name)).unwrap();
+    let store = berrah::store::Store::connect(&database).await.unwrap();
+    let in_flight = |store: berrah::store::Store| async move {
+        store
+            .list(ListFilter::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.state.is_in_flight())
+            .count()
+    };
+    // Kill during a burst until the kill leaves publications in flight.
+    let mut round = 0;
+    let cut = loop {
+        assert!(round < 10, "no kill landed during a burst in 10 rounds");
+        write_platform_round(dir.path(), round, POSTS);
+        let before = reached(&fakes);
+        let mut child = platform_daemon_command(dir.path(), &database)
+            .stderr(log(&format!("kill-{round}.log")))
+            .spawn()
+            .unwrap();
+        let end = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while reached(&fakes) == before && std::time::Instant::now() < end {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(rand::random::<u64>() % 30)).await;
+        child.kill().unwrap();
+        child.wait().unwrap();
+        round += 1;
+        let n = in_flight(store.clone()).await;
+        if n > 0 {
+            break n;
+        }
+    };
+    let written = round * POSTS * 3;
+
+    // `status` names the gone daemon holding them.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_berrah"))
+        .current_dir(dir.path())
+        .env("BERRAH_TZDB", "bundled")
+        .env_remove("BERRAH_CONFIG")
+        .env_remove("DATABASE_URL")
+        .env_remove("BERRAH_NOW")
+        .env("NO_COLOR", "1")
+        .args(["--database", &database, "status"])
+        .output()
+        .unwrap();
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(table.contains("— not running since "), "{table}");
+    assert!(table.contains("ended without a clean stop"), "{table}");
+
+    let restart_log = dir.path().join("restart.log");
+    let started = std::time::Instant::now();
+    let mut child = platform_daemon_command(dir.path(), &database)
+        .stderr(std::fs::File::create(&restart_log).unwrap())
+        .spawn()
+        .unwrap();
+    eventually("the restart's start line", 60, || {
+        let found = std::fs::read_to_string(&restart_log)
+            .is_ok_and(|l| l.contains("berrah daemon starting"));
+        async move { found }
+    })
+    .await;
+    let up = started.elapsed();
+    // Leases of an hour: only the rescue at start resolves them in time.
+    eventually("the interrupted publications resolved", 30, || {
+        let store = store.clone();
+        async move { in_flight(store).await == 0 }
+    })
+    .await;
+    let resolved = started.elapsed();
+    eventually("every entry published or held", 60, || {
+        let store = store.clone();
+        async move {
+            let all = store.list(ListFilter::default()).await.unwrap();
+            all.len() == written
+                && all
+                    .iter()
+                    .all(|e| matches!(e.state, EntryState::Published | EntryState::Held))
+        }
+    })
+    .await;
+    std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(status.success(), "SIGTERM exit: {status:?}");
+
+    let all = store.list(ListFilter::default()).await.unwrap();
+    let mut by_key: BTreeMap<String, usize> = BTreeMap::new();
+    for s in fakes.mastodon.statuses() {
+        *by_key.entry(s.idempotency_key.unwrap()).or_default() += 1;
+    }
+    let mut delivered: BTreeMap<String, usize> = BTreeMap::new();
+    for d in fakes.dedupe.delivered() {
+        *delivered.entry(d).or_default() += 1;
+    }
+    let mut hook: BTreeMap<String, usize> = BTreeMap::new();
+    for r in fakes.hook.received() {
+        *hook.entry(r.delivery.unwrap()).or_default() += 1;
+    }
+    for e in &all {
+        match e.account.as_str() {
+            "masto" => {
+                assert_eq!(e.state, EntryState::Published, "{}", e.id);
+                assert_eq!(by_key.get(&e.id), Some(&1), "{}", e.id);
+            }
+            "hookd" => {
+                assert_eq!(e.state, EntryState::Published, "{}", e.id);
+                assert_eq!(delivered.get(&e.id), Some(&1), "{}", e.id);
+            }
+            _ => assert!(hook.get(&e.id).is_none_or(|n| *n == 1), "{}", e.id),
+        }
+    }
+    let text = std::fs::read_to_string(&restart_log).unwrap();
+    assert!(
+        text.contains("publications in flight of a daemon that is gone are looked at now"),
+        "{text}"
+    );
+    eprintln!(
+        "restart after kill -9: {cut} publication(s) in flight at the kill; the restart was up \
+         after {up:?} and had resolved them {:?} later (leases of an hour)",
+        resolved - up
+    );
+}
+
+/// `berrah rehearse` with its defaults (paced, not `--instant`) runs the
+/// example calendar, a year with idle months, in seconds: every planned
+/// post once, at its planned local and UTC time, none reported late.
+/// Prints how long it took (no assertion on time).
+#[test]
+fn rehearse_with_its_defaults_runs_the_example_calendar_each_post_at_its_time() {
+    let dir = copy_project(&project_root());
+    let from = t("2026-11-23T00:00:00Z");
+    let planned = planned(dir.path(), from);
+    let started = std::time::Instant::now();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_berrah"))
+        .current_dir(dir.path())
+        .env("BERRAH_TZDB", "bundled")
+        .env_remove("BERRAH_CONFIG")
+        .env_remove("DATABASE_URL")
+        .env_remove("BERRAH_NOW")
+        .args([
+            "--config",
+            "berrah.toml",
+            "rehearse",
+            "--from",
+            "2026-11-23",
+        ])
+        .output()
+        .unwrap();
+    let took = started.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let lines: Vec<&str> = stdout.lines().filter(|l| l.contains(" UTC)  ")).collect();
+    assert_eq!(lines.len(), planned.len(), "{stdout}");
+    for o in &planned {
+        // `2026-12-18T10:00:00+00:00` → `2026-12-18 10:00 +00:00`.
+        let local = format!("{} {} {}", &o.local[..10], &o.local[11..16], &o.local[19..]);
+        let utc = o.due.strftime("%Y-%m-%d %H:%M");
+        let head = format!(
+            "{local} ({utc} UTC)  {}/{}/{}  {} ({}, {})  ",
+            o.campaign,
+            o.capsule.as_deref().unwrap_or("-"),
+            o.post,
+            o.account,
+            o.platform,
+            o.language
+        );
+        assert_eq!(
+            lines.iter().filter(|l| l.starts_with(&head)).count(),
+            1,
+            "{head} in\n{stdout}"
+        );
+    }
+    assert!(!stdout.contains("late]"), "{stdout}");
+    assert!(
+        stdout.contains(&format!("{} publication(s), 0 dropped", planned.len())),
+        "{stdout}"
+    );
+    eprintln!(
+        "rehearse with its defaults: {} posts from 2026-11-23 to the last (a year) in {took:?}",
+        planned.len()
+    );
 }

@@ -3,9 +3,15 @@
 //! The same daemon code as `berrah run`, on a [`SimClock`] and a temporary
 //! SQLite database, with every account publishing to a temporary outbox
 //! (never to a real platform). Each publication is printed as it happens,
-//! with its local and UTC time. `--speed N` runs the clock N times faster
-//! than the wall clock (the default, 129 600, shows three months in a
-//! minute); `--speed 0` (or `--instant`) jumps straight to each due time.
+//! with its local and UTC time.
+//!
+//! The simulated clock jumps from due time to due time, so that each post
+//! goes out exactly at its planned instant (never late by the clock's own
+//! granularity). `--speed N` paces the jumps: the wait before each one is
+//! its simulated gap divided by N in real time (the default, 129 600, is a
+//! day in about 0.7 s), but never more than a quarter of a second, so that
+//! idle weeks and months go by at once: the example calendar takes a few
+//! seconds. `--speed 0` (or `--instant`) does not wait at all.
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -31,7 +37,7 @@ pub struct RehearseArgs {
     /// Stop at the end of this UTC day or at this instant [default: when nothing is left].
     #[arg(long, value_name = "DATE", value_parser = parse_until)]
     pub until: Option<Timestamp>,
-    /// Simulated seconds per real second; 0 jumps straight to each due time.
+    /// Simulated seconds per real second between posts (each wait at most 0.25 s); 0 does not wait.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_SPEED)]
     pub speed: f64,
     /// The same as `--speed 0`.
@@ -155,12 +161,11 @@ async fn rehearse(global: &GlobalArgs, args: RehearseArgs) -> ExitCode {
         Ok(s) => s,
         Err(e) => return super::fail(e),
     };
-    let sim = SimClock::scaled(from, speed);
+    // A clock moved only by the daemon's jumps: it stands still while
+    // publications are in flight.
+    let sim = SimClock::new(from);
     let clock: Arc<dyn Clock> = Arc::new(sim.clone());
-    let mut config = loaded.config.clone();
-    // Leases in simulated time: long enough for a publication at any speed.
-    let lease = (speed.max(1.0) * 10.0).clamp(60.0, f64::from(u32::MAX / 2));
-    config.daemon.lease_seconds = lease as u32;
+    let config = loaded.config.clone();
     let mut cfg = DaemonConfig::new(
         config,
         loaded.campaigns_dir.clone(),
@@ -173,11 +178,10 @@ async fn rehearse(global: &GlobalArgs, args: RehearseArgs) -> ExitCode {
     cfg.outbox_only = true;
     cfg.until = args.until;
     cfg.stop_when_idle = true;
-    if speed == 0.0 {
-        cfg.jump = Some(sim.clone());
-    } else {
-        cfg.freeze_while_busy = Some(sim.clone());
-    }
+    cfg.jump = Some(sim.clone());
+    cfg.pace = (speed > 0.0).then_some(speed);
+    // Nothing else works on this temporary database.
+    cfg.exclusive = true;
     let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<Published>();
     cfg.events = Some(tx);
     println!(
@@ -186,7 +190,7 @@ async fn rehearse(global: &GlobalArgs, args: RehearseArgs) -> ExitCode {
         if speed == 0.0 {
             "full speed (jumping to each due time)".to_string()
         } else {
-            format!("{speed}x")
+            format!("{speed}x between posts, skipping idle periods")
         }
     );
     let shutdown = CancellationToken::new();

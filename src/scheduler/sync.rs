@@ -35,19 +35,23 @@ pub struct SyncSummary {
     pub moved: usize,
 }
 
-/// Logs each entry a sync moved: old and new time, local and UTC, and why.
-/// A move made by new time-zone data is a warning: posts going out at
-/// another instant than planned is what an operator must hear of.
-fn log_moves(moves: &[crate::store::Move]) {
+/// Logs each entry a sync moved: old and new time, local and UTC, and why,
+/// with every field of the post (its capsule and platform from the
+/// occurrences just planned). A move made by new time-zone data is a
+/// warning: posts going out at another instant than planned is what an
+/// operator must hear of.
+fn log_moves(moves: &[crate::store::Move], planned: &[crate::plan::Occurrence]) {
     // One event, at the level the reason calls for (tracing's levels are
     // constants per call site).
     macro_rules! moved {
-        ($level:expr, $m:expr, $from:expr, $to:expr) => {
+        ($level:expr, $m:expr, $o:expr, $from:expr, $to:expr) => {
             tracing::event!(
                 $level,
                 campaign = %$m.campaign,
+                capsule = $o.and_then(|o| o.capsule.as_deref()).unwrap_or("-"),
                 post = %$m.post,
                 account = %$m.account,
+                platform = $o.map_or("-", |o| o.platform.as_str()),
                 language = %$m.language,
                 occurrence = %$m.id,
                 timezone = %$m.timezone,
@@ -64,10 +68,11 @@ fn log_moves(moves: &[crate::store::Move]) {
     for m in moves {
         let from = format!("{} ({} UTC)", m.from_local, m.from_due);
         let to = format!("{} ({} UTC)", m.to_local, m.to_due);
+        let o = planned.iter().find(|o| o.id == m.id);
         if m.reason.contains("tzdata") {
-            moved!(tracing::Level::WARN, m, from, to);
+            moved!(tracing::Level::WARN, m, o, from, to);
         } else {
-            moved!(tracing::Level::INFO, m, from, to);
+            moved!(tracing::Level::INFO, m, o, from, to);
         }
     }
 }
@@ -180,7 +185,7 @@ impl CampaignSync {
                     .filter(|d| d.severity == Severity::Warning)
                     .count();
                 let r = store.sync_campaign(&id, &c.occurrences, now).await?;
-                log_moves(&r.moves);
+                log_moves(&r.moves, &c.occurrences);
                 summary.moved += r.moves.len();
                 store
                     .save_snapshot(&id, &loaded.path.display().to_string(), &loaded.source, now)
@@ -262,7 +267,7 @@ impl CampaignSync {
                         };
                         if again.is_valid() {
                             let r = store.sync_campaign(id, &again.occurrences, now).await?;
-                            log_moves(&r.moves);
+                            log_moves(&r.moves, &again.occurrences);
                             summary.moved += r.moves.len();
                             summary.added += r.added;
                             summary.updated += r.updated;

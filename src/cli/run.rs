@@ -6,6 +6,18 @@
 //! `<data_dir>/outbox.jsonl`. The daemon refuses to start when tokens are
 //! stored but the key that opens them is missing or wrong.
 //!
+//! Before anything else: without `berrah.toml` (or the file `--config`
+//! names) or without the campaign folder, it says so and exits 2. A broken
+//! `berrah.toml` is replaced by the last valid one saved in the database
+//! (each start with a valid file, and each valid reload, saves it), its
+//! errors logged; with none saved, it exits 1.
+//!
+//! On SQLite it takes the database's lock (`<database>.lock`, see
+//! [`crate::store::lock`]) for the life of the process: a second daemon on
+//! the same file exits 1 at once, naming the first (pid, host, since when).
+//! Holding the lock, the daemon rescues at once the publications a crashed
+//! predecessor left in flight ([`DaemonConfig::exclusive`]).
+//!
 //! `SIGTERM`/`SIGINT`: stop claiming, let publications in flight finish
 //! (`--grace`, 30 s at most), exit 0. The grace is a hard limit: what is
 //! still in flight then is cut, and if closing the database or a blocked

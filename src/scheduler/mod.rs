@@ -28,6 +28,14 @@
 //! of publications shares its commits instead of waiting for the disk once
 //! per write.
 //!
+//! Around the loop: the daemon registers itself as an instance of the
+//! database ([`crate::store::instances`]), logs when its predecessor ended
+//! without a clean stop, and (holding the SQLite lock,
+//! [`DaemonConfig::exclusive`]) ends the leases a gone daemon left so that
+//! the first rescue pass resolves them; a heartbeat task beats for the
+//! instance and extends its leases; the next post due is logged whenever
+//! its time changes; a clean stop is recorded at the end.
+//!
 //! Shutdown (first `SIGTERM`/`SIGINT`): stop claiming, let publications in
 //! flight finish within [`DaemonConfig::grace`], give back claims not
 //! started, exit. What is cut after the grace period is safe: its lease

@@ -63,6 +63,10 @@
 //! processes queue on the busy timeout instead of failing) and how wake-ups
 //! travel (LISTEN/NOTIFY vs. an in-process broadcast).
 //!
+//! Beside the queue: the daemons registered on the database and the last
+//! valid `berrah.toml` ([`instances`]), and the lock that keeps one daemon
+//! per SQLite file ([`lock`]).
+//!
 //! Corrupt rows: single-entry reads ([`Store::get`]) return
 //! [`StoreError::Corrupt`]; [`Store::list`] fails on the first corrupt row
 //! while [`Store::list_checked`] returns the good entries and the errors of the

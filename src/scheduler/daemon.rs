@@ -567,6 +567,25 @@ async fn heartbeat(shared: Arc<Shared>, stop: CancellationToken) {
         if let Err(e) = shared.store.beat(&shared.owner, now, Some(until)).await {
             tracing::warn!(error = %e, "could not extend the leases of publications in flight");
         }
+        rescue_the_silent(&shared, now).await;
+    }
+}
+
+/// Daemons not heard of for long are gone (PostgreSQL: others may share
+/// the queue): their leases end now, and the loop, woken, rescues their
+/// publications in flight without waiting for the leases to expire.
+async fn rescue_the_silent(shared: &Shared, now: Timestamp) {
+    match shared.store.expire_leases_of_gone(&shared.owner, now).await {
+        Ok(gone) if !gone.is_empty() => {
+            tracing::warn!(
+                instances = %gone.join(", "),
+                "a daemon has not been heard of for {} s: its publications in flight are looked at now",
+                crate::store::instances::GONE_AFTER.as_secs()
+            );
+            shared.store.notify().await;
+        }
+        Ok(_) => {}
+        Err(e) => tracing::warn!(error = %e, "could not look for daemons that are gone"),
     }
 }
 

@@ -376,6 +376,52 @@ impl Store {
         })
     }
 
+    /// Ends at once the leases held by registered daemons other than `me`
+    /// that are gone by their silence: not stopped, not heard of for
+    /// [`GONE_AFTER`] before `now` (PostgreSQL, where several daemons share
+    /// the queue: a dead one's work need not wait for a long lease). The
+    /// next rescue pass takes them over. Reads first: no write while every
+    /// daemon beats. Returns the gone daemons whose leases ended.
+    pub async fn expire_leases_of_gone(
+        &self,
+        me: &str,
+        now: Timestamp,
+    ) -> Result<Vec<String>, StoreError> {
+        let me = me.to_string();
+        let past = now.as_millisecond().saturating_sub(1);
+        let silent = now.checked_sub(GONE_AFTER).unwrap_or(now).as_millisecond();
+        const GONE: &str = "SELECT i.id FROM instances i WHERE i.id <> $1 \
+             AND i.stopped_ms IS NULL AND i.heartbeat_ms < $2";
+        let any: bool = on_db!(self, |pool| sqlx::query_scalar(sqlx::AssertSqlSafe(
+            format!(
+                "SELECT EXISTS (SELECT 1 FROM entries WHERE state IN ('claimed', 'publishing') \
+             AND lease_until_ms > $3 AND lease_owner IN ({GONE}))"
+            )
+        ))
+        .bind(&me)
+        .bind(silent)
+        .bind(past)
+        .fetch_one(pool)
+        .await?);
+        if !any {
+            return Ok(Vec::new());
+        }
+        let mut owners: Vec<String> = write_tx!(self, |conn| {
+            Ok(sqlx::query_scalar(sqlx::AssertSqlSafe(format!(
+                "UPDATE entries SET lease_until_ms = $3 WHERE state IN ('claimed', 'publishing') \
+                 AND lease_until_ms > $3 AND lease_owner IN ({GONE}) RETURNING lease_owner"
+            )))
+            .bind(&me)
+            .bind(silent)
+            .bind(past)
+            .fetch_all(&mut *conn)
+            .await?)
+        })?;
+        owners.sort();
+        owners.dedup();
+        Ok(owners)
+    }
+
     /// Remembers `source` as the last valid `berrah.toml` (read from `path`).
     pub async fn save_config_snapshot(
         &self,

@@ -37,6 +37,7 @@ both!(
     leases_of_others_end_at_once_for_the_lock_holder,
     the_last_valid_config_is_kept,
     next_due_counts_retries_and_skips_paused,
+    leases_of_a_silent_daemon_end,
 );
 
 fn t(s: i64) -> Timestamp {
@@ -370,5 +371,75 @@ async fn next_due_counts_retries_and_skips_paused(store: Store) {
     assert_eq!(
         (next.id.as_str(), next.state, next.run_at),
         ("o1", EntryState::Retrying, t(500))
+    );
+}
+
+/// PostgreSQL (and any shared queue): a daemon silent for long is gone, and
+/// its leases end without waiting for their expiry; a daemon that beats, or
+/// stopped cleanly, keeps them.
+async fn leases_of_a_silent_daemon_end(store: Store) {
+    store
+        .sync_campaign("amal", &[occ("o1", 0), occ("o2", 0), occ("o3", 0)], t(0))
+        .await
+        .unwrap();
+    for (id, pid) in [("ghost", 1), ("alive", 2), ("me", 3)] {
+        store.register_instance(&info(id, pid), t(0)).await.unwrap();
+    }
+    for owner in ["ghost", "alive", "me"] {
+        let (taken, _, _) = store
+            .claim_turn(
+                t(1),
+                1,
+                owner,
+                t(3_600),
+                &ClaimSkip::default(),
+                |_: &Candidate| Take::Begin,
+            )
+            .await
+            .unwrap();
+        assert_eq!(taken.len(), 1);
+    }
+    store.beat("alive", t(80), None).await.unwrap();
+    // Heard of 60 s ago: not gone yet.
+    assert!(
+        store
+            .expire_leases_of_gone("me", t(60))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let at = t(0)
+        .checked_add(GONE_AFTER)
+        .unwrap()
+        .checked_add(SignedDuration::from_secs(1))
+        .unwrap();
+    assert_eq!(
+        store.expire_leases_of_gone("me", at).await.unwrap(),
+        ["ghost"]
+    );
+    let (_, unknown) = store.expired_leases(at).await.unwrap();
+    assert_eq!(
+        unknown
+            .iter()
+            .map(|e| e.lease_owner.as_deref().unwrap())
+            .collect::<Vec<_>>(),
+        ["ghost"]
+    );
+    // Once ended, nothing more to do; a clean stop is never taken for a death.
+    assert!(
+        store
+            .expire_leases_of_gone("me", at)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store.stop_instance("alive", t(81)).await.unwrap();
+    let much_later = t(10_000);
+    assert!(
+        store
+            .expire_leases_of_gone("me", much_later)
+            .await
+            .unwrap()
+            .is_empty()
     );
 }

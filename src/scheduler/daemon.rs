@@ -169,8 +169,10 @@ impl Daemon {
         let mut frozen = false;
         let mut woke_by_reap = false;
         let mut next_maintenance = Timestamp::MIN;
-        // What the last claim said is next, to log the next post due when it changes.
+        // What the last claim said is next, to log the next post due when it
+        // changes (once a turn takes nothing: not at every turn of a burst).
         let mut last_after = None;
+        let mut next_changed = false;
         loop {
             while let Some(r) = tasks.try_join_next() {
                 reap(r, &mut limits, &mut in_flight);
@@ -291,6 +293,10 @@ impl Daemon {
                         next = after;
                         if after != last_after {
                             last_after = after;
+                            next_changed = true;
+                        }
+                        if next_changed && list.is_empty() {
+                            next_changed = false;
                             next_due.log(&store, now).await;
                         }
                         blocked |= admission.left > 0;

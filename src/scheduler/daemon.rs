@@ -491,7 +491,6 @@ async fn maintenance(
         Ok((requeued, unknown)) => {
             let mut gone: Vec<String> = Vec::new();
             for e in requeued {
-                gone.extend(e.lease_owner.clone());
                 post_event!(
                     tracing::Level::INFO,
                     e,

@@ -73,6 +73,21 @@ pub fn hold_for(entry: &Entry, short: &str, cause: Option<&str>) -> Hold {
     }
 }
 
+/// A hold for credentials says what releases it for the account's source:
+/// `set OIM_X_TOKEN and restart berrah` for `env:`, `make FILE readable and
+/// restart berrah` for `file:`, `berrah accounts login NAME` for the token
+/// store (what [`hold_for`] says without the configuration).
+pub fn advise_credentials(hold: &mut Hold, account: &str, config: &crate::config::Config) {
+    if hold.cause == "credentials" {
+        let source = config
+            .accounts
+            .get(account)
+            .and_then(|a| a.credentials.as_ref())
+            .map(|c| c.get_ref().as_str());
+        hold.release = crate::auth::sources::release_advice(account, source);
+    }
+}
+
 /// Why an entry is held and what an operator does about it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Hold {

@@ -108,6 +108,11 @@ impl Daemon {
             tzdb = %zones.describe(),
             "berrah daemon starting"
         );
+        tokio::spawn(super::actions::watch(
+            store.clone(),
+            clock.clone(),
+            shutdown.clone(),
+        ));
         for note in &zones.notes {
             tracing::warn!(tzdb = %zones.tzdb.describe(), "{note}");
         }

@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::auth::ExpiryWarning;
+use super::attention::Attention;
+use super::filter::EntryFilter;
+use super::held::HeldGroup;
+use crate::auth::sources::CredentialCheck;
 use crate::cli::format::Hold;
 use crate::config::PlatformKind;
 use crate::store::{EntryState, PauseScope};
@@ -24,6 +27,13 @@ pub struct StatusQuery {
     pub all: bool,
     /// How many upcoming entries per campaign.
     pub next: usize,
+    /// `--state`, `--since`, `--until`.
+    pub filter: EntryFilter,
+    /// The `env:`/`file:` credentials of berrah.toml, checked.
+    pub credentials: Vec<CredentialCheck>,
+    /// Each account's `credentials` source as written (`env:VAR`...), for
+    /// the advice that releases posts held for credentials.
+    pub credential_sources: BTreeMap<String, String>,
 }
 
 /// The whole status, as printed by `--format json`.
@@ -42,8 +52,13 @@ pub struct StatusReport {
     pub campaigns: Vec<CampaignStatus>,
     /// Pauses in force (`berrah pause`), as `{scope, name}`.
     pub paused: Vec<PauseItem>,
-    /// Accounts whose credentials need an operator now or soon (never a secret).
-    pub accounts_needing_attention: Vec<ExpiryWarning>,
+    /// Every account with held posts or a credential problem (a missing
+    /// variable, an unreadable file, a token expired, expiring or refused),
+    /// with the reason and the fix (never a secret).
+    pub accounts_needing_attention: Vec<Attention>,
+    /// Held entries grouped by cause and account, each group with the one
+    /// command that releases it.
+    pub held_groups: Vec<HeldGroup>,
     /// Rows of the database that cannot be read, with the reason.
     pub corrupt: Vec<CorruptRow>,
     /// The time-zone data this report reads local times with (`null` when
@@ -61,6 +76,12 @@ pub struct StatusReport {
 pub struct ReportFilter {
     pub campaign: Option<String>,
     pub account: Option<String>,
+    /// `--state` (empty: every state).
+    #[serde(default)]
+    pub states: Vec<EntryState>,
+    /// `--since` and `--until`, read as instants (UTC).
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
 }
 
 /// One campaign's queue.

@@ -520,6 +520,20 @@ pub fn release_advice(account: &str, credentials: Option<&str>) -> String {
     }
 }
 
+/// [`release_advice`] for an account of berrah.toml, as words after "until
+/// you": a command is quoted (`` `berrah accounts login oim-x` ``).
+pub fn held_release_words(account: &str, cfg: Option<&AccountConfig>) -> String {
+    let source = cfg
+        .and_then(|c| c.credentials.as_ref())
+        .map(|c| c.get_ref().as_str());
+    let advice = release_advice(account, source);
+    if advice.starts_with("berrah ") {
+        format!("run `{advice}`")
+    } else {
+        advice
+    }
+}
+
 /// Checks every `env:` and `file:` credential of `config` (relative paths
 /// against `base_dir`, berrah.toml's folder): set or missing, readable or
 /// not. Never reads more of a file than its size, never shows a value.

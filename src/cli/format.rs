@@ -58,14 +58,23 @@ pub fn hold_for(entry: &Entry, short: &str, cause: Option<&str>) -> Hold {
             cause: "paused_in_file".into(),
             release: "remove `paused = true` from the campaign file".into(),
         },
-        Some("outcome") => Hold {
-            cause: "unknown_outcome".into(),
-            release: format!(
-                "look on {} whether it went out; if not, `berrah retry {short}`, \
-                 else `berrah cancel {short}`",
-                entry.account
-            ),
-        },
+        Some("outcome") => {
+            // Where the platform cannot drop a duplicate, `retry` wants
+            // `--force` (and says where to look when asked without it).
+            use crate::config::PlatformKind;
+            let force = match entry.platform {
+                PlatformKind::X | PlatformKind::Telegram | PlatformKind::Webhook => " --force",
+                _ => "",
+            };
+            Hold {
+                cause: "unknown_outcome".into(),
+                release: format!(
+                    "look on {} whether it went out; if not, `berrah retry {short}{force}`, \
+                     else `berrah cancel {short}`",
+                    entry.account
+                ),
+            }
+        }
         _ => Hold {
             cause: "operator".into(),
             release: format!("berrah retry {short}"),

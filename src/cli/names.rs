@@ -155,10 +155,11 @@ fn campaign_files(dir: &Path) -> Vec<(String, Vec<String>)> {
             let Ok(kind) = e.file_type() else { continue };
             if kind.is_dir() {
                 stack.push(path);
-            } else if kind.is_file() && path.extension().is_some_and(|x| x == "toml") {
-                if let Some(found) = read_names(&path) {
-                    out.push(found);
-                }
+            } else if kind.is_file()
+                && path.extension().is_some_and(|x| x == "toml")
+                && let Some(found) = read_names(&path)
+            {
+                out.push(found);
             }
         }
     }

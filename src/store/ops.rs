@@ -69,6 +69,9 @@ pub struct NewAction {
     pub at: Option<Timestamp>,
 }
 
+/// `seq, at_ms, action, target, ids, detail, user_name, host`.
+type ActionRow = (i64, i64, String, String, String, String, String, String);
+
 /// An operator's action as stored, for the daemon's log.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct OperatorAction {
@@ -837,14 +840,13 @@ impl Store {
         &self,
         now: Timestamp,
     ) -> Result<Vec<OperatorAction>, StoreError> {
-        let rows: Vec<(i64, i64, String, String, String, String, String, String)> =
-            on_db!(self, |pool| sqlx::query_as(
-                "UPDATE operator_actions SET logged_ms = $1 WHERE logged_ms IS NULL \
+        let rows: Vec<ActionRow> = on_db!(self, |pool| sqlx::query_as(
+            "UPDATE operator_actions SET logged_ms = $1 WHERE logged_ms IS NULL \
                  RETURNING seq, at_ms, action, target, ids, detail, user_name, host"
-            )
-            .bind(now.as_millisecond())
-            .fetch_all(pool)
-            .await?);
+        )
+        .bind(now.as_millisecond())
+        .fetch_all(pool)
+        .await?);
         let mut out: Vec<OperatorAction> = rows
             .into_iter()
             .map(

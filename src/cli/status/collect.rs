@@ -86,13 +86,13 @@ pub async fn collect_history(
     let (entries, _corrupt) = store.list_checked(&filter).await?;
     let causes = store.held_causes().await?;
     let advise = |e: &mut StatusEntry| {
-        if let Some(h) = &mut e.hold {
-            if h.cause == "credentials" {
-                h.release = crate::auth::sources::release_advice(
-                    &e.account,
-                    query.credential_sources.get(&e.account).map(String::as_str),
-                );
-            }
+        if let Some(h) = &mut e.hold
+            && h.cause == "credentials"
+        {
+            h.release = crate::auth::sources::release_advice(
+                &e.account,
+                query.credential_sources.get(&e.account).map(String::as_str),
+            );
         }
     };
     Ok(build_history(

@@ -85,13 +85,13 @@ pub fn parse_when(text: &str, now: Timestamp, tz: &TimeZone) -> Result<Timestamp
     if let Ok(ts) = text.trim().parse::<Timestamp>() {
         return Ok(ts);
     }
-    if let Ok(dt) = text.trim().parse::<DateTime>() {
-        if text.contains(['T', ' ', ':']) {
-            return dt
-                .to_zoned(tz.clone())
-                .map(|z| z.timestamp())
-                .map_err(|e| format!("`{text}`: {e}"));
-        }
+    if let Ok(dt) = text.trim().parse::<DateTime>()
+        && text.contains(['T', ' ', ':'])
+    {
+        return dt
+            .to_zoned(tz.clone())
+            .map(|z| z.timestamp())
+            .map_err(|e| format!("`{text}`: {e}"));
     }
     if let Ok(d) = text.trim().parse::<Date>() {
         return midnight(d);

@@ -1172,6 +1172,41 @@ mod tests {
     }
 
     #[test]
+    fn an_unknown_outcome_says_where_to_look() {
+        let mut e = entry(EntryState::Held);
+        e.content.text = "Journée internationale des migrants : découvrez la capsule n°1, \
+                          une web série\nsecond line"
+            .into();
+        let account =
+            |toml: &str| -> crate::config::AccountConfig { toml::from_str(toml).unwrap() };
+        let x = account("platform = \"x\"\nhandle = \"@OIM_Maroc\"\n");
+        let look = look_first(&e, Some(&x), Some(t("2026-12-18T09:00:03Z"))).unwrap();
+        assert_eq!(
+            look,
+            "open https://x.com/OIM_Maroc and look for a post at about 2026-12-18 09:00:03 +00:00 \
+             (09:00 UTC) with text starting \"Journée internationale des migrants : découvrez la\""
+        );
+        e.platform = PlatformKind::Telegram;
+        let tg = account("platform = \"telegram\"\nhandle = \"@oim_maroc\"\n");
+        let look = look_first(&e, Some(&tg), None).unwrap();
+        assert!(
+            look.starts_with("open the Telegram chat @oim_maroc"),
+            "{look}"
+        );
+        e.platform = PlatformKind::Webhook;
+        let hook = account("platform = \"webhook\"\n");
+        let look = look_first(&e, Some(&hook), None).unwrap();
+        assert!(
+            look.contains("delivery o-3fa9c2d1e4b5a6f7 (X-Berrah-Delivery)"),
+            "{look}"
+        );
+        let dedupes = account("platform = \"webhook\"\noptions = { dedupe_by_delivery = true }\n");
+        assert_eq!(look_first(&e, Some(&dedupes), None), None);
+        e.platform = PlatformKind::Bluesky;
+        assert_eq!(look_first(&e, None, None), None);
+    }
+
+    #[test]
     fn times_show_local_and_utc() {
         assert_eq!(
             when(t("2026-12-18T09:00:00Z"), "Europe/Paris"),

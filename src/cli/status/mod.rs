@@ -140,18 +140,21 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> ExitCode {
             .await
             .map_err(|e| (1u8, e.to_string()))?;
         let shown = async {
-            let known = super::names::Known::gather(&store, &loaded.config, &loaded.campaigns_dir)
-                .await
-                .map_err(|e| (1u8, format!("cannot read the queue: {e}")))?;
-            if let Some(c) = &query.campaign {
-                known
-                    .check(super::names::Kind::Campaign, c)
-                    .map_err(|e| (2u8, e))?;
-            }
-            if let Some(a) = &query.account {
-                known
-                    .check(super::names::Kind::Account, a)
-                    .map_err(|e| (2u8, e))?;
+            if query.campaign.is_some() || query.account.is_some() {
+                let known =
+                    super::names::Known::gather(&store, &loaded.config, &loaded.campaigns_dir)
+                        .await
+                        .map_err(|e| (1u8, format!("cannot read the queue: {e}")))?;
+                if let Some(c) = &query.campaign {
+                    known
+                        .check(super::names::Kind::Campaign, c)
+                        .map_err(|e| (2u8, e))?;
+                }
+                if let Some(a) = &query.account {
+                    known
+                        .check(super::names::Kind::Account, a)
+                        .map_err(|e| (2u8, e))?;
+                }
             }
             let read = |e: crate::store::StoreError| (1u8, format!("cannot read the queue: {e}"));
             if args.history {

@@ -77,7 +77,6 @@ pub struct ReportFilter {
     pub campaign: Option<String>,
     pub account: Option<String>,
     /// `--state` (empty: every state).
-    #[serde(default)]
     pub states: Vec<EntryState>,
     /// `--since` and `--until`, read as instants (UTC).
     pub since: Option<Timestamp>,

@@ -276,3 +276,55 @@ async fn a_missing_variable_holds_until_set_and_restarted(dir: tempfile::TempDir
     assert!(r.stdout.contains(&fake.url()), "{}", r.stdout);
     store.close().await;
 }
+
+/// `accounts login` is recorded for the daemon's log like the queue commands.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_login_is_recorded_for_the_daemons_log() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::create_dir_all(d.join("data")).unwrap();
+    std::fs::write(
+        d.join("berrah.toml"),
+        "[accounts.oim-fb]\nplatform = \"facebook\"\nhandle = \"123456\"\ncredentials = \"store\"\n",
+    )
+    .unwrap();
+    let url = berrah::store::testing::sqlite_url(&d.join("data/berrah.db"));
+    let mut cmd = berrah(d, &url);
+    cmd.args(["accounts", "login", "oim-fb", "--from-env", "PAGE_TOKEN"])
+        .env("PAGE_TOKEN", "EAAG-page-token-secret")
+        .env("BERRAH_TOKEN_KEY", "ab".repeat(32))
+        .env("USER", "operator-a")
+        .env_remove("SUDO_USER");
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // A mistyped account: the closest one, exit status 2.
+    let mut cmd = berrah(d, &url);
+    cmd.args(["accounts", "login", "oim-fbb", "--from-env", "PAGE_TOKEN"])
+        .env("PAGE_TOKEN", "x")
+        .env("BERRAH_TOKEN_KEY", "ab".repeat(32));
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no account `oim-fbb`; did you mean `oim-fb`?"),
+        "{err}"
+    );
+
+    let store = Store::connect(&url).await.unwrap();
+    let actions = store.take_unlogged_actions(Timestamp::now()).await.unwrap();
+    assert_eq!(actions.len(), 1, "{actions:?}");
+    assert_eq!(actions[0].action, "login");
+    assert_eq!(actions[0].target, "account oim-fb");
+    assert_eq!(actions[0].user, "operator-a");
+    assert!(!actions[0].detail.contains("EAAG"), "{:?}", actions[0]);
+    store.close().await;
+}

@@ -571,7 +571,7 @@ pub async fn retry_many(
         }
         let cause = causes.get(&e.id).cloned().flatten();
         if let Some(why) = retry_check(store, loaded, e, cause.as_deref(), force).await? {
-            refused.push(format!("refused {}: {why}", short_id(&e.id)));
+            refused.push(format!("refused: {why}"));
             continue;
         }
         if dry_run {
@@ -589,7 +589,7 @@ pub async fn retry_many(
                 ));
                 ids.push(after.id);
             }
-            Err(err) => refused.push(format!("refused {}: {err}", short_id(&e.id))),
+            Err(err) => refused.push(format!("refused: {}: {err}", short_id(&e.id))),
         }
     }
     let scope = selection_words(sel);
@@ -633,7 +633,7 @@ pub async fn cancel_many(
     let (mut done, mut refused, mut ids) = (Vec::new(), Vec::new(), Vec::new());
     for e in &list {
         match cancel_refusal(e) {
-            Err(why) => refused.push(format!("refused {why}")),
+            Err(why) => refused.push(format!("refused: {why}")),
             Ok(false) => {}
             Ok(true) if dry_run => done.push(format!("would cancel {} ({})", describe(e), e.state)),
             Ok(true) => match store.cancel(&e.id, loaded.now).await {
@@ -646,7 +646,7 @@ pub async fn cancel_many(
                     ));
                     ids.push(after.id);
                 }
-                Err(err) => refused.push(format!("refused {}: {err}", short_id(&e.id))),
+                Err(err) => refused.push(format!("refused: {}: {err}", short_id(&e.id))),
             },
         }
     }

@@ -840,6 +840,16 @@ impl Store {
         &self,
         now: Timestamp,
     ) -> Result<Vec<OperatorAction>, StoreError> {
+        // A read first: most wake-ups are not operators' actions, and a
+        // read takes no write lock from the queue's writer.
+        let waiting: Option<i64> = on_db!(self, |pool| sqlx::query_scalar(
+            "SELECT seq FROM operator_actions WHERE logged_ms IS NULL LIMIT 1"
+        )
+        .fetch_optional(pool)
+        .await?);
+        if waiting.is_none() {
+            return Ok(Vec::new());
+        }
         let rows: Vec<ActionRow> = on_db!(self, |pool| sqlx::query_as(
             "UPDATE operator_actions SET logged_ms = $1 WHERE logged_ms IS NULL \
                  RETURNING seq, at_ms, action, target, ids, detail, user_name, host"

@@ -896,7 +896,8 @@ async fn retry_force_and_bulk_forms(store: Store, url: String) {
     let r = go(&["retry", "--account", "oim-x", "--state", "held"]).await;
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(
-        r.stdout.contains("refused o-1300000000: the last attempt"),
+        r.stdout
+            .contains("refused: the last attempt of o-1300000000"),
         "{}",
         r.stdout
     );
@@ -932,7 +933,7 @@ async fn retry_force_and_bulk_forms(store: Store, url: String) {
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert!(
         r.stdout
-            .contains("refused o-4100000000 is being published right now by host-a"),
+            .contains("refused: o-4100000000 is being published right now by host-a"),
         "{}",
         r.stdout
     );

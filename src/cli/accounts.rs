@@ -575,8 +575,23 @@ async fn logout_cmd(global: &GlobalArgs, args: LogoutArgs) -> Result<ExitCode, S
     {
         println!("Removed the stored tokens of `{}`.", args.account);
         Ok(ExitCode::SUCCESS)
-    } else {
+    } else if loaded.config.accounts.contains_key(&args.account) {
         Err(format!("no stored token for `{}`", args.account))
+    } else {
+        // Neither in berrah.toml nor stored: a typo, most likely.
+        let stored = store.list().await.map_err(|e| e.to_string())?;
+        let known: std::collections::BTreeSet<&str> = loaded
+            .config
+            .accounts
+            .keys()
+            .map(String::as_str)
+            .chain(stored.iter().map(|t| t.account.as_str()))
+            .collect();
+        eprintln!(
+            "error: {}",
+            super::names::unknown("account", &args.account, known)
+        );
+        Ok(ExitCode::from(2))
     }
 }
 

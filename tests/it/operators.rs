@@ -319,6 +319,18 @@ async fn a_login_is_recorded_for_the_daemons_log() {
         "{err}"
     );
 
+    let mut cmd = berrah(d, &url);
+    cmd.args(["accounts", "logout", "oim-fbx"]);
+    let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
+        .await
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("no account `oim-fbx`; did you mean `oim-fb`?"),
+        "{err}"
+    );
+
     let store = Store::connect(&url).await.unwrap();
     let actions = store.take_unlogged_actions(Timestamp::now()).await.unwrap();
     assert_eq!(actions.len(), 1, "{actions:?}");

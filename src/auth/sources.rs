@@ -520,13 +520,40 @@ pub fn release_advice(account: &str, credentials: Option<&str>) -> String {
     }
 }
 
-/// [`release_advice`] for an account of berrah.toml, as words after "until
-/// you": a command is quoted (`` `berrah accounts login oim-x` ``).
-pub fn held_release_words(account: &str, cfg: Option<&AccountConfig>) -> String {
+/// What releases an account's posts held for credentials, given what its
+/// `env:` variable or `file:` (relative to `base_dir`) holds now: when it is
+/// missing or unreadable, [`release_advice`]; when it is there (so the
+/// platform refused its value), `set OIM_X_TOKEN to a working token and
+/// restart berrah` or `put a working token in FILE and restart berrah`.
+pub fn release_advice_now(account: &str, credentials: Option<&str>, base_dir: &Path) -> String {
+    match credentials.map(Source::parse) {
+        Some(Ok(Source::Env(var)))
+            if shown_var_name(&var).starts_with('`')
+                && std::env::var_os(&var)
+                    .is_some_and(|v| !v.to_string_lossy().trim().is_empty()) =>
+        {
+            format!("set {var} to a working token and restart berrah")
+        }
+        Some(Ok(Source::File(path)))
+            if std::fs::metadata(base_dir.join(&path))
+                .is_ok_and(|m| m.is_file() && m.len() > 0) =>
+        {
+            format!(
+                "put a working token in {} and restart berrah",
+                path.display()
+            )
+        }
+        _ => release_advice(account, credentials),
+    }
+}
+
+/// [`release_advice_now`] for an account of berrah.toml, as words after
+/// "until you": a command is quoted (`` `berrah accounts login oim-x` ``).
+pub fn held_release_words(account: &str, cfg: Option<&AccountConfig>, base_dir: &Path) -> String {
     let source = cfg
         .and_then(|c| c.credentials.as_ref())
         .map(|c| c.get_ref().as_str());
-    let advice = release_advice(account, source);
+    let advice = release_advice_now(account, source, base_dir);
     if advice.starts_with("berrah ") {
         format!("run `{advice}`")
     } else {
@@ -712,6 +739,21 @@ mod tests {
             "berrah accounts login oim-li"
         );
         assert!(!release_advice("a", Some("env:EAAGsecret")).contains("EAAG"));
+        // Present but refused by the platform: a working value, then restart.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("tg"), "123:refused").unwrap();
+        assert_eq!(
+            release_advice_now("oim-tg", Some("file:tg"), dir.path()),
+            "put a working token in tg and restart berrah"
+        );
+        assert_eq!(
+            release_advice_now("oim-tg", Some("file:nope"), dir.path()),
+            "make nope readable and restart berrah"
+        );
+        assert_eq!(
+            release_advice_now("oim-x", Some("env:PATH"), dir.path()),
+            "set PATH to a working token and restart berrah"
+        );
     }
 
     #[test]

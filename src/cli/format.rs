@@ -86,14 +86,19 @@ pub fn hold_for(entry: &Entry, short: &str, cause: Option<&str>) -> Hold {
 /// `set OIM_X_TOKEN and restart berrah` for `env:`, `make FILE readable and
 /// restart berrah` for `file:`, `berrah accounts login NAME` for the token
 /// store (what [`hold_for`] says without the configuration).
-pub fn advise_credentials(hold: &mut Hold, account: &str, config: &crate::config::Config) {
+pub fn advise_credentials(
+    hold: &mut Hold,
+    account: &str,
+    config: &crate::config::Config,
+    base_dir: &std::path::Path,
+) {
     if hold.cause == "credentials" {
         let source = config
             .accounts
             .get(account)
             .and_then(|a| a.credentials.as_ref())
             .map(|c| c.get_ref().as_str());
-        hold.release = crate::auth::sources::release_advice(account, source);
+        hold.release = crate::auth::sources::release_advice_now(account, source, base_dir);
     }
 }
 

@@ -1030,6 +1030,7 @@ pub async fn show_entry(
     store: &Store,
     id: &str,
     config: &crate::config::Config,
+    base_dir: &std::path::Path,
 ) -> Result<ShowReport, Refusal> {
     let mut entry = entry(store, id).await?;
     let mut attempts = store.attempts(&entry.id).await?;
@@ -1059,7 +1060,7 @@ pub async fn show_entry(
     let hold = if entry.state == EntryState::Held {
         let cause = store.held_cause(&entry.id).await?;
         let mut hold = hold_for(&entry, &entry.id, cause.as_deref());
-        super::format::advise_credentials(&mut hold, &entry.account, config);
+        super::format::advise_credentials(&mut hold, &entry.account, config, base_dir);
         Some(hold)
     } else {
         None
@@ -1103,7 +1104,7 @@ pub fn resume(global: &GlobalArgs, args: PauseArgs) -> ExitCode {
 
 pub fn show(global: &GlobalArgs, args: ShowArgs) -> ExitCode {
     execute(global, async |store, loaded| {
-        let report = show_entry(store, &args.id, &loaded.config).await?;
+        let report = show_entry(store, &args.id, &loaded.config, &loaded.config_dir()).await?;
         Ok(match args.format {
             ShowFormat::Table => render_show(&report).trim_end().to_string(),
             ShowFormat::Json => serde_json::to_string_pretty(&report)

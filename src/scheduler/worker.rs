@@ -419,7 +419,12 @@ async fn hold_account(shared: &Shared, account: &str, reason: &str) {
             "the account's other waiting posts are held until you {}",
             crate::auth::sources::held_release_words(
                 account,
-                shared.accounts().accounts.get(account).map(|a| &**a)
+                shared.accounts().accounts.get(account).map(|a| &**a),
+                &shared
+                    .credentials
+                    .as_ref()
+                    .map(|c| c.base_dir.clone())
+                    .unwrap_or_default()
             )
         ),
         Ok(_) => {}

@@ -169,11 +169,9 @@ pub fn build_report(
         for e in &mut c.held {
             if let Some(h) = &mut e.hold
                 && h.cause == "credentials"
+                && let Some(advice) = query.credential_advice.get(&e.account)
             {
-                h.release = crate::auth::sources::release_advice(
-                    &e.account,
-                    query.credential_sources.get(&e.account).map(String::as_str),
-                );
+                h.release = advice.clone();
             }
         }
         campaigns.push(c);

@@ -88,11 +88,9 @@ pub async fn collect_history(
     let advise = |e: &mut StatusEntry| {
         if let Some(h) = &mut e.hold
             && h.cause == "credentials"
+            && let Some(advice) = query.credential_advice.get(&e.account)
         {
-            h.release = crate::auth::sources::release_advice(
-                &e.account,
-                query.credential_sources.get(&e.account).map(String::as_str),
-            );
+            h.release = advice.clone();
         }
     };
     Ok(build_history(

@@ -124,11 +124,16 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> ExitCode {
             until,
         },
         credentials: crate::auth::sources::check_credentials(&loaded.config, &loaded.config_dir()),
-        credential_sources: loaded
+        credential_advice: loaded
             .config
             .accounts
             .iter()
-            .filter_map(|(a, c)| Some((a.clone(), c.credentials.as_ref()?.get_ref().clone())))
+            .filter_map(|(a, c)| {
+                let source = c.credentials.as_ref()?.get_ref();
+                let advice =
+                    crate::auth::sources::release_advice_now(a, Some(source), &loaded.config_dir());
+                Some((a.clone(), advice))
+            })
             .collect(),
     };
     enum Shown {

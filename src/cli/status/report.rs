@@ -31,9 +31,10 @@ pub struct StatusQuery {
     pub filter: EntryFilter,
     /// The `env:`/`file:` credentials of berrah.toml, checked.
     pub credentials: Vec<CredentialCheck>,
-    /// Each account's `credentials` source as written (`env:VAR`...), for
-    /// the advice that releases posts held for credentials.
-    pub credential_sources: BTreeMap<String, String>,
+    /// What releases each account's posts held for credentials, for its
+    /// source (`set OIM_X_TOKEN and restart berrah`...); an account not
+    /// listed gets `berrah accounts login NAME`.
+    pub credential_advice: BTreeMap<String, String>,
 }
 
 /// The whole status, as printed by `--format json`.

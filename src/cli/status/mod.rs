@@ -17,6 +17,15 @@
 //! (new fields may appear). Instants are RFC 3339 in UTC (`...Z`); each
 //! `*_local` field is the same instant in the campaign's zone with its offset.
 //!
+//! Filters: `--campaign`, `--account` (unknown names are usage errors with
+//! the closest known one, exit status 2), `--state` and `--since`/`--until`
+//! ([`filter`]: the entries whose last change falls in the period). Held
+//! entries are shown once per cause and account ([`held`]), with the one
+//! command that releases the group; `accounts_needing_attention`
+//! ([`attention`]) lists every account with held posts or a credential
+//! problem. `--history` ([`history`]) shows instead what happened in a
+//! period: published (with URLs), failed, held, dropped, cancelled.
+//!
 //! Unreadable (corrupt) rows are listed with the reason, never a crash.
 
 mod attention;

@@ -547,12 +547,20 @@ pub fn release_advice_now(account: &str, credentials: Option<&str>, base_dir: &P
     }
 }
 
-/// [`release_advice_now`] for an account of berrah.toml, as words after
-/// "until you": a command is quoted (`` `berrah accounts login oim-x` ``).
-pub fn held_release_words(account: &str, cfg: Option<&AccountConfig>, base_dir: &Path) -> String {
+/// [`release_advice_now`] for an account of berrah.toml (relative `file:`
+/// paths against the factory's folder), as words after "until you": a
+/// command is quoted (`` `berrah accounts login oim-x` ``).
+pub fn held_release_words(
+    account: &str,
+    cfg: Option<&AccountConfig>,
+    factory: Option<&CredentialsFactory>,
+) -> String {
     let source = cfg
         .and_then(|c| c.credentials.as_ref())
         .map(|c| c.get_ref().as_str());
+    let base_dir = factory
+        .map(|f| f.base_dir.as_path())
+        .unwrap_or(Path::new(""));
     let advice = release_advice_now(account, source, base_dir);
     if advice.starts_with("berrah ") {
         format!("run `{advice}`")

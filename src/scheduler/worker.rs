@@ -420,11 +420,7 @@ async fn hold_account(shared: &Shared, account: &str, reason: &str) {
             crate::auth::sources::held_release_words(
                 account,
                 shared.accounts().accounts.get(account).map(|a| &**a),
-                &shared
-                    .credentials
-                    .as_ref()
-                    .map(|c| c.base_dir.clone())
-                    .unwrap_or_default()
+                shared.credentials.as_ref()
             )
         ),
         Ok(_) => {}

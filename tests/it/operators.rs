@@ -186,6 +186,8 @@ async fn a_missing_variable_holds_until_set_and_restarted(dir: tempfile::TempDir
         )),
         "{text}"
     );
+    // Never the advice for a stored token.
+    assert!(!text.contains("accounts login"), "{text}");
     assert!(fake.statuses().is_empty());
 
     // `accounts list` says the variable is missing, never a value.

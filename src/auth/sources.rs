@@ -455,9 +455,354 @@ pub async fn stored_expiry_warnings(
     Ok(expiry_warnings(&store.list().await?, now, WARN_BEFORE))
 }
 
+/// What an `env:` or `file:` credential looks like now (never its value).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CredentialState {
+    /// The variable is set (and not blank).
+    Set,
+    /// The variable is not set.
+    Missing,
+    /// The variable or the file is there but empty.
+    Empty,
+    /// The file can be read.
+    Readable,
+    /// The file cannot be read (absent, permissions, a folder).
+    Unreadable,
+    /// `credentials` is not `env:VAR`, `file:PATH` or `store`.
+    Invalid,
+}
+
+impl CredentialState {
+    /// Whether the daemon can read the secret.
+    pub fn is_ok(self) -> bool {
+        matches!(self, CredentialState::Set | CredentialState::Readable)
+    }
+}
+
+/// One account's `env:` or `file:` credential, checked (no secret in it).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct CredentialCheck {
+    pub account: String,
+    pub platform: String,
+    /// `env:OIM_X_TOKEN` or `file:PATH` (an unusual variable name is not shown).
+    pub source: String,
+    pub state: CredentialState,
+    /// What is wrong, as a sentence (`None` when it is fine).
+    pub problem: Option<String>,
+    /// What fixes it (`None` when it is fine).
+    pub fix: Option<String>,
+}
+
+/// What releases the posts an account holds because its credentials need
+/// an operator, for its `credentials` source: `set OIM_X_TOKEN and restart
+/// berrah` (env), `make FILE readable and restart berrah` (file), `berrah
+/// accounts login NAME` (store, or anything else).
+pub fn release_advice(account: &str, credentials: Option<&str>) -> String {
+    match credentials.map(Source::parse) {
+        Some(Ok(Source::Env(var))) => {
+            let shown = shown_var_name(&var);
+            if shown.starts_with('`') {
+                format!("set {var} and restart berrah")
+            } else {
+                "set the variable named in berrah.toml's `credentials` and restart berrah"
+                    .to_string()
+            }
+        }
+        Some(Ok(Source::File(path))) => {
+            format!("make {} readable and restart berrah", path.display())
+        }
+        Some(Err(_)) => format!(
+            "fix `credentials` of `{account}` in berrah.toml (env:VAR, file:PATH or store) and \
+             restart berrah"
+        ),
+        _ => format!("berrah accounts login {account}"),
+    }
+}
+
+/// What releases an account's posts held for credentials, given what its
+/// `env:` variable or `file:` (relative to `base_dir`) holds now: when it is
+/// missing or unreadable, [`release_advice`]; when it is there (so the
+/// platform refused its value), `set OIM_X_TOKEN to a working token and
+/// restart berrah` or `put a working token in FILE and restart berrah`.
+pub fn release_advice_now(account: &str, credentials: Option<&str>, base_dir: &Path) -> String {
+    match credentials.map(Source::parse) {
+        Some(Ok(Source::Env(var)))
+            if shown_var_name(&var).starts_with('`')
+                && std::env::var_os(&var)
+                    .is_some_and(|v| !v.to_string_lossy().trim().is_empty()) =>
+        {
+            format!("set {var} to a working token and restart berrah")
+        }
+        Some(Ok(Source::File(path)))
+            if std::fs::metadata(base_dir.join(&path))
+                .is_ok_and(|m| m.is_file() && m.len() > 0) =>
+        {
+            format!(
+                "put a working token in {} and restart berrah",
+                path.display()
+            )
+        }
+        _ => release_advice(account, credentials),
+    }
+}
+
+/// [`release_advice_now`] for an account of berrah.toml (relative `file:`
+/// paths against the factory's folder), as words after "until you": a
+/// command is quoted (`` `berrah accounts login oim-x` ``).
+pub fn held_release_words(
+    account: &str,
+    cfg: Option<&AccountConfig>,
+    factory: Option<&CredentialsFactory>,
+) -> String {
+    let source = cfg
+        .and_then(|c| c.credentials.as_ref())
+        .map(|c| c.get_ref().as_str());
+    let base_dir = factory
+        .map(|f| f.base_dir.as_path())
+        .unwrap_or(Path::new(""));
+    let advice = release_advice_now(account, source, base_dir);
+    if advice.starts_with("berrah ") {
+        format!("run `{advice}`")
+    } else {
+        advice
+    }
+}
+
+/// Checks every `env:` and `file:` credential of `config` (relative paths
+/// against `base_dir`, berrah.toml's folder): set or missing, readable or
+/// not. Never reads more of a file than its size, never shows a value.
+/// Accounts on the outbox or the token store are not listed.
+pub fn check_credentials(config: &crate::config::Config, base_dir: &Path) -> Vec<CredentialCheck> {
+    let mut out = Vec::new();
+    for (account, cfg) in &config.accounts {
+        let Some(spec) = &cfg.credentials else {
+            continue;
+        };
+        let platform = cfg.platform.to_string();
+        let (source, state, problem) = match Source::parse(spec.get_ref()) {
+            Ok(Source::Store) => continue,
+            Ok(Source::Env(var)) => {
+                let shown = shown_var_name(&var);
+                let source = if shown.starts_with('`') {
+                    format!("env:{var}")
+                } else {
+                    "env:(name not shown)".to_string()
+                };
+                match std::env::var_os(&var) {
+                    None => (
+                        source,
+                        CredentialState::Missing,
+                        Some(format!(
+                            "the environment variable {shown} of `{account}` is not set"
+                        )),
+                    ),
+                    Some(v) if v.to_string_lossy().trim().is_empty() => (
+                        source,
+                        CredentialState::Empty,
+                        Some(format!(
+                            "the environment variable {shown} of `{account}` is empty"
+                        )),
+                    ),
+                    Some(_) => (source, CredentialState::Set, None),
+                }
+            }
+            Ok(Source::File(path)) => {
+                let full = base_dir.join(&path);
+                let source = format!("file:{}", path.display());
+                let state = match std::fs::File::open(&full).and_then(|f| f.metadata()) {
+                    Ok(m) if m.is_dir() => Err("it is a folder".to_string()),
+                    Ok(m) if m.len() == 0 => Ok(CredentialState::Empty),
+                    Ok(_) => Ok(CredentialState::Readable),
+                    Err(e) => Err(e.kind().to_string()),
+                };
+                match state {
+                    Ok(CredentialState::Empty) => (
+                        source,
+                        CredentialState::Empty,
+                        Some(format!(
+                            "the credential file `{}` of `{account}` is empty",
+                            full.display()
+                        )),
+                    ),
+                    Ok(state) => (source, state, None),
+                    Err(why) => (
+                        source,
+                        CredentialState::Unreadable,
+                        Some(format!(
+                            "the credential file `{}` of `{account}` cannot be read: {why}",
+                            full.display()
+                        )),
+                    ),
+                }
+            }
+            Err(_) => (
+                "invalid".to_string(),
+                CredentialState::Invalid,
+                Some(format!(
+                    "`credentials` of `{account}` is not env:VAR, file:PATH or store"
+                )),
+            ),
+        };
+        let fix = problem
+            .as_ref()
+            .map(|_| release_advice(account, Some(spec.get_ref())));
+        out.push(CredentialCheck {
+            account: account.clone(),
+            platform,
+            source,
+            state,
+            problem,
+            fix,
+        });
+    }
+    out
+}
+
+/// The `env:`/`file:` credentials that the daemon could not read now
+/// (for `berrah check`, `status` and the daemon's start).
+pub fn credential_problems(
+    config: &crate::config::Config,
+    base_dir: &Path,
+) -> Vec<CredentialCheck> {
+    check_credentials(config, base_dir)
+        .into_iter()
+        .filter(|c| !c.state.is_ok())
+        .collect()
+}
+
+/// What the daemon does at start about `env:` and `file:` credentials: a
+/// warning per missing or unreadable one (with the fix), and, for each
+/// account whose credential is readable now, its posts held because the
+/// credentials needed an operator go back in the queue (the operator set
+/// the variable or fixed the file, then restarted: nothing else to run).
+pub async fn check_at_daemon_start(
+    store: &crate::store::Store,
+    config: &crate::config::Config,
+    base_dir: &Path,
+) {
+    let checks = check_credentials(config, base_dir);
+    for c in checks.iter().filter(|c| !c.state.is_ok()) {
+        tracing::warn!(
+            account = %c.account,
+            platform = %c.platform,
+            source = %c.source,
+            "{}: its posts will be held until you {}",
+            c.problem.as_deref().unwrap_or("the credential cannot be read"),
+            c.fix.as_deref().unwrap_or("fix it")
+        );
+    }
+    let held = match store.accounts_held_for_credentials().await {
+        Ok(h) => h,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot read the posts held for credentials");
+            return;
+        }
+    };
+    for (account, n) in held {
+        let Some(c) = checks.iter().find(|c| c.account == account) else {
+            continue;
+        };
+        if !c.state.is_ok() {
+            continue;
+        }
+        match store.release_account(&account).await {
+            Ok(released) if released > 0 => tracing::info!(
+                account = %account,
+                source = %c.source,
+                held = n,
+                released,
+                "the account's credential can be read now: its held posts are scheduled again"
+            ),
+            Ok(_) => {}
+            Err(e) => tracing::error!(
+                account = %account,
+                error = %e,
+                "could not release the account's held posts"
+            ),
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn release_advice_matches_the_source() {
+        assert_eq!(
+            release_advice("oim-x", Some("env:OIM_X_TOKEN")),
+            "set OIM_X_TOKEN and restart berrah"
+        );
+        assert_eq!(
+            release_advice("oim-fb", Some("file:/run/secrets/fb")),
+            "make /run/secrets/fb readable and restart berrah"
+        );
+        assert_eq!(
+            release_advice("oim-li", Some("store")),
+            "berrah accounts login oim-li"
+        );
+        assert_eq!(
+            release_advice("oim-li", None),
+            "berrah accounts login oim-li"
+        );
+        assert!(!release_advice("a", Some("env:EAAGsecret")).contains("EAAG"));
+        // Present but refused by the platform: a working value, then restart.
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("tg"), "123:refused").unwrap();
+        assert_eq!(
+            release_advice_now("oim-tg", Some("file:tg"), dir.path()),
+            "put a working token in tg and restart berrah"
+        );
+        assert_eq!(
+            release_advice_now("oim-tg", Some("file:nope"), dir.path()),
+            "make nope readable and restart berrah"
+        );
+        assert_eq!(
+            release_advice_now("oim-x", Some("env:PATH"), dir.path()),
+            "set PATH to a working token and restart berrah"
+        );
+    }
+
+    #[test]
+    fn credentials_are_checked_without_showing_values() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("ok"), "tok").unwrap();
+        std::fs::write(dir.path().join("empty"), "").unwrap();
+        let toml = "[accounts.a]\nplatform = \"x\"\ncredentials = \"env:BERRAH_TEST_UNSET_VAR_Q\"\n\
+                    [accounts.b]\nplatform = \"x\"\ncredentials = \"file:ok\"\n\
+                    [accounts.c]\nplatform = \"x\"\ncredentials = \"file:empty\"\n\
+                    [accounts.d]\nplatform = \"x\"\ncredentials = \"file:nope\"\n\
+                    [accounts.e]\nplatform = \"x\"\ncredentials = \"store\"\n\
+                    [accounts.f]\nplatform = \"x\"\n";
+        let config: crate::config::Config = toml::from_str(toml).unwrap();
+        let checks = check_credentials(&config, dir.path());
+        let states: Vec<(&str, CredentialState)> = checks
+            .iter()
+            .map(|c| (c.account.as_str(), c.state))
+            .collect();
+        assert_eq!(
+            states,
+            vec![
+                ("a", CredentialState::Missing),
+                ("b", CredentialState::Readable),
+                ("c", CredentialState::Empty),
+                ("d", CredentialState::Unreadable),
+            ]
+        );
+        assert_eq!(
+            checks[0].fix.as_deref(),
+            Some("set BERRAH_TEST_UNSET_VAR_Q and restart berrah")
+        );
+        assert!(
+            checks[3]
+                .fix
+                .as_deref()
+                .unwrap()
+                .starts_with("make nope readable")
+        );
+        assert_eq!(credential_problems(&config, dir.path()).len(), 3);
+    }
 
     fn rec(
         account: &str,

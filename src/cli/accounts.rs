@@ -131,17 +131,20 @@ fn account<'a>(loaded: &'a Loaded, id: &str) -> Result<&'a AccountConfig, String
         } else if known.is_empty() {
             format!("no account `{id}`: berrah.toml declares no accounts (add `[accounts.{id}]`)")
         } else {
-            format!(
-                "no account `{id}` in berrah.toml; the accounts are: {}",
-                known.join(", ")
-            )
+            super::names::unknown("account", id, known.iter().copied())
         }
     })
 }
 
 async fn login_cmd(global: &GlobalArgs, args: LoginArgs) -> Result<ExitCode, String> {
     let loaded = load(global)?;
-    let cfg = account(&loaded, &args.account)?.clone();
+    let cfg = match account(&loaded, &args.account) {
+        Ok(c) => c.clone(),
+        Err(message) => {
+            eprintln!("error: {message}");
+            return Ok(ExitCode::from(2));
+        }
+    };
     let key = TokenKey::require(
         loaded.config.daemon.token_key.as_deref(),
         &loaded.config_dir(),
@@ -259,6 +262,15 @@ async fn login_cmd(global: &GlobalArgs, args: LoginArgs) -> Result<ExitCode, Str
             args.account
         ),
     }
+    super::ops::record(
+        &queue,
+        &loaded,
+        "login",
+        format!("account {}", args.account),
+        vec![],
+        &format!("connected `{}`: token stored", args.account),
+    )
+    .await;
     match cfg.credentials.as_ref().map(|c| Source::parse(c.get_ref())) {
         Some(Ok(Source::Store)) => {}
         _ => println!(
@@ -362,6 +374,12 @@ struct Row {
     platform: String,
     handle: Option<String>,
     credentials: String,
+    /// For `env:`/`file:`: `set`, `missing`, `empty`, `readable`,
+    /// `unreadable` (never the value).
+    credential_state: Option<sources::CredentialState>,
+    /// What is wrong with it, and what fixes it.
+    credential_problem: Option<String>,
+    credential_fix: Option<String>,
     token_stored: bool,
     access_expires_at: Option<Timestamp>,
     refresh_expires_at: Option<Timestamp>,
@@ -388,6 +406,9 @@ fn rows(config: &Config, tokens: &[TokenRecord]) -> Vec<Row> {
             platform: cfg.platform.to_string(),
             handle: cfg.handle.clone(),
             credentials,
+            credential_state: None,
+            credential_problem: None,
+            credential_fix: None,
             token_stored: token.is_some(),
             access_expires_at: token.and_then(|t| t.access_expires_at),
             refresh_expires_at: token.and_then(|t| t.refresh_expires_at),
@@ -418,6 +439,9 @@ fn rows(config: &Config, tokens: &[TokenRecord]) -> Vec<Row> {
                 platform: t.platform.clone(),
                 handle: None,
                 credentials: "(not in berrah.toml)".into(),
+                credential_state: None,
+                credential_problem: None,
+                credential_fix: None,
                 token_stored: true,
                 access_expires_at: t.access_expires_at,
                 refresh_expires_at: t.refresh_expires_at,
@@ -434,7 +458,14 @@ async fn list_cmd(global: &GlobalArgs, args: ListArgs) -> Result<ExitCode, Strin
     let loaded = load(global)?;
     let (_queue, store) = open_store(&context::database_url(global, &loaded)).await?;
     let tokens = store.list().await.map_err(|e| e.to_string())?;
-    let rows = rows(&loaded.config, &tokens);
+    let mut rows = rows(&loaded.config, &tokens);
+    for c in sources::check_credentials(&loaded.config, &loaded.config_dir()) {
+        if let Some(r) = rows.iter_mut().find(|r| r.account == c.account) {
+            r.credential_state = Some(c.state);
+            r.credential_problem = c.problem;
+            r.credential_fix = c.fix;
+        }
+    }
     let warnings = sources::expiry_warnings(&tokens, loaded.now, sources::WARN_BEFORE);
     match args.format {
         ListFormat::Json => {
@@ -461,8 +492,19 @@ async fn list_cmd(global: &GlobalArgs, args: ListArgs) -> Result<ExitCode, Strin
                         (true, None) => "never".to_string(),
                         (true, Some(at)) => at.strftime("%Y-%m-%d %H:%M UTC").to_string(),
                     };
+                    use sources::CredentialState as C;
                     let state = if r.credentials == INVALID_SOURCE {
                         "NEEDS FIX in berrah.toml".to_string()
+                    } else if let Some(c) = r.credential_state {
+                        match c {
+                            C::Set => "ok (variable set)",
+                            C::Readable => "ok (file readable)",
+                            C::Missing => "NEEDS FIX: variable not set",
+                            C::Empty => "NEEDS FIX: empty",
+                            C::Unreadable => "NEEDS FIX: file unreadable",
+                            C::Invalid => "NEEDS FIX in berrah.toml",
+                        }
+                        .to_string()
                     } else if r.needs_operator {
                         "NEEDS LOGIN".to_string()
                     } else if r.credentials == "outbox" {
@@ -502,6 +544,11 @@ async fn list_cmd(global: &GlobalArgs, args: ListArgs) -> Result<ExitCode, Strin
             for row in &table {
                 println!("{}", line(row));
             }
+            for r in &rows {
+                if let (Some(problem), Some(fix)) = (&r.credential_problem, &r.credential_fix) {
+                    println!("\n{}: {problem}: {fix}", r.account);
+                }
+            }
             for r in rows.iter().filter(|r| r.needs_operator) {
                 if let Some(reason) = &r.reason {
                     println!("\n{}: {reason}", r.account);
@@ -528,8 +575,23 @@ async fn logout_cmd(global: &GlobalArgs, args: LogoutArgs) -> Result<ExitCode, S
     {
         println!("Removed the stored tokens of `{}`.", args.account);
         Ok(ExitCode::SUCCESS)
-    } else {
+    } else if loaded.config.accounts.contains_key(&args.account) {
         Err(format!("no stored token for `{}`", args.account))
+    } else {
+        // Neither in berrah.toml nor stored: a typo, most likely.
+        let stored = store.list().await.map_err(|e| e.to_string())?;
+        let known: std::collections::BTreeSet<&str> = loaded
+            .config
+            .accounts
+            .keys()
+            .map(String::as_str)
+            .chain(stored.iter().map(|t| t.account.as_str()))
+            .collect();
+        eprintln!(
+            "error: {}",
+            super::names::unknown("account", &args.account, known)
+        );
+        Ok(ExitCode::from(2))
     }
 }
 

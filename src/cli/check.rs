@@ -187,6 +187,10 @@ pub fn run(global: &GlobalArgs, args: CheckArgs) -> ExitCode {
             "`berrah check` names the time-zone data in use; README, \"Troubleshooting\", says how to update it",
         ));
     }
+    for c in crate::auth::sources::credential_problems(&loaded.config, &loaded.config_dir()) {
+        let (problem, fix) = (c.problem.unwrap_or_default(), c.fix.unwrap_or_default());
+        report.push(Diagnostic::warning(config.clone(), None, problem).with_help(fix));
+    }
     print(&report, checked.len(), args.format, Some(&loaded.tzdb));
     if report.has_errors() {
         ExitCode::from(1)

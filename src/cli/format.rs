@@ -58,18 +58,47 @@ pub fn hold_for(entry: &Entry, short: &str, cause: Option<&str>) -> Hold {
             cause: "paused_in_file".into(),
             release: "remove `paused = true` from the campaign file".into(),
         },
-        Some("outcome") => Hold {
-            cause: "unknown_outcome".into(),
-            release: format!(
-                "look on {} whether it went out; if not, `berrah retry {short}`, \
-                 else `berrah cancel {short}`",
-                entry.account
-            ),
-        },
+        Some("outcome") => {
+            // Where the platform cannot drop a duplicate, `retry` wants
+            // `--force` (and says where to look when asked without it).
+            use crate::config::PlatformKind;
+            let force = match entry.platform {
+                PlatformKind::X | PlatformKind::Telegram | PlatformKind::Webhook => " --force",
+                _ => "",
+            };
+            Hold {
+                cause: "unknown_outcome".into(),
+                release: format!(
+                    "look on {} whether it went out; if not, `berrah retry {short}{force}`, \
+                     else `berrah cancel {short}`",
+                    entry.account
+                ),
+            }
+        }
         _ => Hold {
             cause: "operator".into(),
             release: format!("berrah retry {short}"),
         },
+    }
+}
+
+/// A hold for credentials says what releases it for the account's source:
+/// `set OIM_X_TOKEN and restart berrah` for `env:`, `make FILE readable and
+/// restart berrah` for `file:`, `berrah accounts login NAME` for the token
+/// store (what [`hold_for`] says without the configuration).
+pub fn advise_credentials(
+    hold: &mut Hold,
+    account: &str,
+    config: &crate::config::Config,
+    base_dir: &std::path::Path,
+) {
+    if hold.cause == "credentials" {
+        let source = config
+            .accounts
+            .get(account)
+            .and_then(|a| a.credentials.as_ref())
+            .map(|c| c.get_ref().as_str());
+        hold.release = crate::auth::sources::release_advice_now(account, source, base_dir);
     }
 }
 

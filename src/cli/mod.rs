@@ -15,6 +15,7 @@ pub mod check;
 pub mod context;
 pub mod days;
 pub mod format;
+pub mod names;
 pub mod ops;
 pub mod plan;
 pub mod queue;

@@ -21,19 +21,58 @@ use super::GlobalArgs;
 use super::context::Loaded;
 use super::format::{Hold, hold_for, local_time, short_id};
 use super::queue::{open_store, prepare};
-use crate::store::{Attempt, Entry, EntryState, ListFilter, PauseScope, Store, StoreError};
+use crate::store::{
+    Attempt, Entry, EntryState, ListFilter, NewAction, PauseScope, Store, StoreError,
+};
 use crate::text::sanitize::{for_terminal, for_terminal_opt};
 
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("target").required(true).multiple(true).args(["id", "campaign", "account"])))]
 pub struct RetryArgs {
     /// The entry's id, or a unique prefix of it (as `berrah status` shows).
-    pub id: String,
+    #[arg(conflicts_with_all = ["campaign", "account", "post", "state"])]
+    pub id: Option<String>,
+    #[command(flatten)]
+    pub select: Selection,
+    /// Retry even an entry whose last attempt may have reached a platform
+    /// that cannot drop duplicates (X, Telegram, webhooks): look on the
+    /// platform first.
+    #[arg(long)]
+    pub force: bool,
+    /// Say what would be retried or refused, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
 }
 
 #[derive(Debug, Args)]
+#[command(group(ArgGroup::new("target").required(true).multiple(true).args(["id", "campaign", "account"])))]
 pub struct CancelArgs {
     /// The entry's id, or a unique prefix of it (as `berrah status` shows).
-    pub id: String,
+    #[arg(conflicts_with_all = ["campaign", "account", "post", "state"])]
+    pub id: Option<String>,
+    #[command(flatten)]
+    pub select: Selection,
+    /// Say what would be cancelled or refused, change nothing.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// The entries a bulk `retry` or `cancel` works on.
+#[derive(Debug, Clone, Default, Args)]
+pub struct Selection {
+    /// Every entry of this campaign.
+    #[arg(long, value_name = "CAMPAIGN")]
+    pub campaign: Option<String>,
+    /// Every entry of this account.
+    #[arg(long, value_name = "ACCOUNT")]
+    pub account: Option<String>,
+    /// Only this post of the campaign.
+    #[arg(long, value_name = "POST", requires = "campaign")]
+    pub post: Option<String>,
+    /// Only entries in these states (comma-separated) [retry: failed,held;
+    /// cancel: every state not yet published].
+    #[arg(long, value_name = "STATE", value_delimiter = ',', value_parser = super::status::parse_state)]
+    pub state: Vec<EntryState>,
 }
 
 #[derive(Debug, Args)]
@@ -71,6 +110,8 @@ pub enum Refusal {
     Refused(String),
     /// The request is unclear: say more (exit code 2).
     Usage(String),
+    /// A bulk command did part of it: the text goes to stdout, exit code 1.
+    Partly(String),
 }
 
 impl Refusal {
@@ -80,6 +121,10 @@ impl Refusal {
             Refusal::Usage(m) => {
                 eprintln!("error: {m}");
                 ExitCode::from(2)
+            }
+            Refusal::Partly(m) => {
+                println!("{m}");
+                ExitCode::from(1)
             }
         }
     }
@@ -91,7 +136,7 @@ impl From<StoreError> for Refusal {
             StoreError::NotFound(id) if id.is_empty() => {
                 Refusal::Usage("give an entry id (`berrah status` lists them)".into())
             }
-            StoreError::NotFound(id) => Refusal::Refused(format!(
+            StoreError::NotFound(id) => Refusal::Usage(format!(
                 "no queue entry with id `{id}`; `berrah status` lists the ids"
             )),
             e @ StoreError::Ambiguous { .. } => Refusal::Usage(e.to_string()),
@@ -196,9 +241,129 @@ pub fn retry_refusal(e: &Entry, now: Timestamp) -> Option<String> {
     }
 }
 
-/// `berrah retry ID`.
-pub async fn retry_entry(store: &Store, id: &str, now: Timestamp) -> Result<String, Refusal> {
-    let before = store.get(id).await?;
+/// The entry with this id or unique prefix; an unknown id is a usage error
+/// with the closest id.
+async fn entry(store: &Store, id: &str) -> Result<Entry, Refusal> {
+    match store.get(id).await {
+        Ok(e) => Ok(e),
+        Err(StoreError::NotFound(missing)) if !missing.is_empty() => {
+            let ids = store.entry_ids().await.unwrap_or_default();
+            Err(Refusal::Usage(super::names::unknown_id(&missing, &ids)))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Where to look on the platform before retrying an entry whose last
+/// attempt may have gone out on a platform that cannot drop duplicates
+/// (X, Telegram, a webhook whose receiver does not drop them by
+/// `X-Berrah-Delivery`); `None` for the others (pure).
+pub fn look_first(
+    e: &Entry,
+    account: Option<&crate::config::AccountConfig>,
+    attempted_at: Option<Timestamp>,
+) -> Option<String> {
+    use crate::config::PlatformKind;
+    let at = attempted_at.unwrap_or(e.due);
+    let time = when(at, &e.timezone);
+    let start: String = e
+        .content
+        .text
+        .lines()
+        .next()
+        .unwrap_or("")
+        .chars()
+        .take(50)
+        .collect();
+    let start = for_terminal(&start).into_owned();
+    let handle = account.and_then(|a| a.handle.as_deref());
+    match e.platform {
+        PlatformKind::X => Some(format!(
+            "open {} and look for a post at about {time} with text starting \"{start}\"",
+            match handle {
+                Some(h) => format!("https://x.com/{}", h.trim_start_matches('@')),
+                None => format!("the X account of {}", e.account),
+            }
+        )),
+        PlatformKind::Telegram => Some(format!(
+            "open the Telegram chat {} and look for a message at about {time} starting \"{start}\"",
+            handle.unwrap_or(&e.account)
+        )),
+        PlatformKind::Webhook => {
+            let dedupes = account
+                .and_then(|a| a.options.get("dedupe_by_delivery"))
+                .and_then(toml::Value::as_bool)
+                .unwrap_or(false);
+            (!dedupes).then(|| {
+                format!(
+                    "ask the receiver of {} whether delivery {} (X-Berrah-Delivery) arrived at \
+                     about {time}",
+                    e.account, e.id
+                )
+            })
+        }
+        _ => None,
+    }
+}
+
+/// Why a held entry is not retried without `--force`: its last attempt may
+/// be on a platform that cannot drop a duplicate.
+async fn unknown_outcome_refusal(
+    store: &Store,
+    loaded: &Loaded,
+    e: &Entry,
+    cause: Option<&str>,
+) -> Result<Option<String>, Refusal> {
+    if e.state != EntryState::Held || cause != Some("outcome") {
+        return Ok(None);
+    }
+    let attempted = store.attempts(&e.id).await?.last().map(|a| a.started_at);
+    let short = short_id(&e.id);
+    Ok(
+        look_first(e, loaded.config.accounts.get(&e.account), attempted).map(|look| {
+            format!(
+                "the last attempt of {short} may have reached {} ({}), which cannot drop a \
+                 duplicate: {look}; if it is not there, run `berrah retry {short} --force` \
+                 (if it is, `berrah cancel {short}`)",
+                e.account, e.platform
+            )
+        }),
+    )
+}
+
+/// What `retry` would do to one entry, or why not (no change made).
+async fn retry_check(
+    store: &Store,
+    loaded: &Loaded,
+    e: &Entry,
+    cause: Option<&str>,
+    force: bool,
+) -> Result<Option<String>, Refusal> {
+    if let Some(why) = retry_refusal(e, loaded.now) {
+        return Ok(Some(why));
+    }
+    if e.state == EntryState::Held && cause == Some("file_pause") {
+        return Ok(Some(format!(
+            "{} is held by `paused = true` in its campaign file: remove that line (the daemon \
+             then schedules it again); a retry would be undone by the file",
+            describe(e)
+        )));
+    }
+    if !force {
+        return unknown_outcome_refusal(store, loaded, e, cause).await;
+    }
+    Ok(None)
+}
+
+/// `berrah retry ID [--force]`.
+pub async fn retry_entry(
+    store: &Store,
+    loaded: &Loaded,
+    id: &str,
+    force: bool,
+) -> Result<String, Refusal> {
+    let now = loaded.now;
+    let before = entry(store, id).await?;
     if let Some(why) = retry_refusal(&before, now) {
         return Err(Refusal::Refused(why));
     }
@@ -210,12 +375,8 @@ pub async fn retry_entry(store: &Store, id: &str, now: Timestamp) -> Result<Stri
         ));
     }
     let cause = store.held_cause(&before.id).await?;
-    if before.state == EntryState::Held && cause.as_deref() == Some("file_pause") {
-        return Err(Refusal::Refused(format!(
-            "{} is held by `paused = true` in its campaign file: remove that line (the daemon \
-             then schedules it again); a retry would be undone by the file",
-            describe(&before)
-        )));
+    if let Some(why) = retry_check(store, loaded, &before, cause.as_deref(), force).await? {
+        return Err(Refusal::Refused(why));
     }
     let after = store.retry(&before.id, now).await?;
     if before.state == EntryState::Held && cause.as_deref() == Some("outcome") {
@@ -226,54 +387,327 @@ pub async fn retry_entry(store: &Store, id: &str, now: Timestamp) -> Result<Stri
             before.account
         );
     }
-    let goes = if after.run_at <= now {
+    let line = format!(
+        "retried {}: {} → {}, {}",
+        describe(&after),
+        before.state,
+        after.state,
+        goes_out(&after, now)
+    );
+    record(
+        store,
+        loaded,
+        "retry",
+        format!("entry {}", short_id(&after.id)),
+        vec![after.id.clone()],
+        &line,
+    )
+    .await;
+    Ok(line)
+}
+
+fn goes_out(after: &Entry, now: Timestamp) -> String {
+    if after.run_at <= now {
         "goes out as soon as a daemon runs".to_string()
     } else {
         format!("goes out at {}", when(after.run_at, &after.timezone))
-    };
-    Ok(format!(
-        "retried {}: {} → {}, {goes}",
-        describe(&after),
-        before.state,
-        after.state
-    ))
+    }
+}
+
+/// Why `cancel` leaves an entry alone (`Err`), or `Ok(false)` when it is
+/// already cancelled (pure).
+fn cancel_refusal(before: &Entry) -> Result<bool, String> {
+    let short = short_id(&before.id);
+    match before.state {
+        EntryState::Published => Err(format!(
+            "{short} is already published at {}: berrah cannot take it back; delete it on \
+             the platform if it must go",
+            published_at_words(before)
+        )),
+        EntryState::Publishing => Err(format!(
+            "{short} is being published right now by {}: it may already be on the \
+             platform; cancel it after the attempt ends (`berrah show {short}`)",
+            before.lease_owner.as_deref().unwrap_or("a daemon")
+        )),
+        EntryState::Cancelled => Ok(false),
+        _ => Ok(true),
+    }
 }
 
 /// `berrah cancel ID`.
-pub async fn cancel_entry(store: &Store, id: &str, now: Timestamp) -> Result<String, Refusal> {
-    let before = store.get(id).await?;
-    let short = short_id(&before.id);
-    match before.state {
-        EntryState::Published => {
-            return Err(Refusal::Refused(format!(
-                "{short} is already published at {}: berrah cannot take it back; delete it on \
-                 the platform if it must go",
-                published_at_words(&before)
-            )));
-        }
-        EntryState::Publishing => {
-            return Err(Refusal::Refused(format!(
-                "{short} is being published right now by {}: it may already be on the \
-                 platform; cancel it after the attempt ends (`berrah show {short}`)",
-                before.lease_owner.as_deref().unwrap_or("a daemon")
-            )));
-        }
-        EntryState::Cancelled => {
-            return Ok(format!(
-                "{} was already cancelled; nothing changed",
-                describe(&before)
-            ));
-        }
-        _ => {}
+pub async fn cancel_entry(store: &Store, loaded: &Loaded, id: &str) -> Result<String, Refusal> {
+    let before = entry(store, id).await?;
+    if !cancel_refusal(&before).map_err(Refusal::Refused)? {
+        return Ok(format!(
+            "{} was already cancelled; nothing changed",
+            describe(&before)
+        ));
     }
-    let after = store.cancel(&before.id, now).await?;
-    Ok(format!(
+    let after = store.cancel(&before.id, loaded.now).await?;
+    let line = format!(
         "cancelled {}: {} → {}; due {}, it will not be published",
         describe(&after),
         before.state,
         after.state,
         when(after.due, &after.timezone)
-    ))
+    );
+    record(
+        store,
+        loaded,
+        "cancel",
+        format!("entry {}", short_id(&after.id)),
+        vec![after.id.clone()],
+        &line,
+    )
+    .await;
+    Ok(line)
+}
+
+/// `campaign amal, post p1, account oim-x, state held`.
+fn selection_words(sel: &Selection) -> String {
+    let mut parts = Vec::new();
+    if let Some(c) = &sel.campaign {
+        parts.push(format!("campaign {c}"));
+    }
+    if let Some(p) = &sel.post {
+        parts.push(format!("post {p}"));
+    }
+    if let Some(a) = &sel.account {
+        parts.push(format!("account {a}"));
+    }
+    if !sel.state.is_empty() {
+        let states: Vec<&str> = sel.state.iter().map(|s| s.as_str()).collect();
+        parts.push(format!("state {}", states.join(",")));
+    }
+    parts.join(", ")
+}
+
+/// The entries a bulk command selects, its names checked first (an unknown
+/// one is a usage error with the closest name).
+async fn select(
+    store: &Store,
+    loaded: &Loaded,
+    sel: &Selection,
+    default_states: &[EntryState],
+) -> Result<Vec<Entry>, Refusal> {
+    use super::names::{Kind, Known};
+    let known = Known::gather(store, &loaded.config, &loaded.campaigns_dir).await?;
+    if let Some(c) = &sel.campaign {
+        known.check(Kind::Campaign, c).map_err(Refusal::Usage)?;
+        if let Some(p) = &sel.post {
+            known.check_post(c, p).map_err(Refusal::Usage)?;
+        }
+    }
+    if let Some(a) = &sel.account {
+        known.check(Kind::Account, a).map_err(Refusal::Usage)?;
+    }
+    let filter = ListFilter {
+        campaign: sel.campaign.clone(),
+        account: sel.account.clone(),
+        states: if sel.state.is_empty() {
+            default_states.to_vec()
+        } else {
+            sel.state.clone()
+        },
+        ..ListFilter::default()
+    };
+    let mut list = store.list(filter).await?;
+    if let Some(p) = &sel.post {
+        list.retain(|e| &e.post == p);
+    }
+    Ok(list)
+}
+
+fn entries(n: usize) -> String {
+    format!("{n} {}", if n == 1 { "entry" } else { "entries" })
+}
+
+/// What a bulk command did: one line per entry, then a count.
+fn bulk_report(
+    verb: &str,
+    done: &[String],
+    refused: &[String],
+    dry_run: bool,
+    scope: &str,
+) -> Result<String, Refusal> {
+    let mut out = String::new();
+    for l in done.iter().chain(refused) {
+        let _ = writeln!(out, "{l}");
+    }
+    let would = if dry_run { "would be " } else { "" };
+    let _ = write!(
+        out,
+        "{} {would}{verb} ({scope})",
+        entries(done.len()),
+        verb = verb
+    );
+    if !refused.is_empty() {
+        let _ = write!(out, "; {} refused (see above)", refused.len());
+    }
+    if dry_run {
+        let _ = write!(out, "; nothing changed (--dry-run)");
+    }
+    if refused.is_empty() || dry_run {
+        Ok(out)
+    } else {
+        Err(Refusal::Partly(out))
+    }
+}
+
+/// `berrah retry --campaign C | --account A [--post P] [--state S] [--force] [--dry-run]`.
+pub async fn retry_many(
+    store: &Store,
+    loaded: &Loaded,
+    sel: &Selection,
+    force: bool,
+    dry_run: bool,
+) -> Result<String, Refusal> {
+    let list = select(store, loaded, sel, &[EntryState::Failed, EntryState::Held]).await?;
+    let causes = store.held_causes().await?;
+    let (mut done, mut refused, mut ids) = (Vec::new(), Vec::new(), Vec::new());
+    for e in &list {
+        if e.state == EntryState::Scheduled {
+            continue;
+        }
+        let cause = causes.get(&e.id).cloned().flatten();
+        if let Some(why) = retry_check(store, loaded, e, cause.as_deref(), force).await? {
+            refused.push(format!("refused: {why}"));
+            continue;
+        }
+        if dry_run {
+            done.push(format!("would retry {} ({})", describe(e), e.state));
+            continue;
+        }
+        match store.retry(&e.id, loaded.now).await {
+            Ok(after) => {
+                done.push(format!(
+                    "retried {}: {} → {}, {}",
+                    describe(&after),
+                    e.state,
+                    after.state,
+                    goes_out(&after, loaded.now)
+                ));
+                ids.push(after.id);
+            }
+            Err(err) => refused.push(format!("refused: {}: {err}", short_id(&e.id))),
+        }
+    }
+    let scope = selection_words(sel);
+    let report = bulk_report("retried", &done, &refused, dry_run, &scope);
+    if !ids.is_empty() {
+        let n = ids.len();
+        record(
+            store,
+            loaded,
+            "retry",
+            scope,
+            ids,
+            &format!("retried {}", entries(n)),
+        )
+        .await;
+    }
+    report
+}
+
+/// `berrah cancel --campaign C [--post P] | --account A [--state S] [--dry-run]`.
+pub async fn cancel_many(
+    store: &Store,
+    loaded: &Loaded,
+    sel: &Selection,
+    dry_run: bool,
+) -> Result<String, Refusal> {
+    let list = select(
+        store,
+        loaded,
+        sel,
+        &[
+            EntryState::Scheduled,
+            EntryState::Retrying,
+            EntryState::Claimed,
+            EntryState::Publishing,
+            EntryState::Held,
+            EntryState::Failed,
+        ],
+    )
+    .await?;
+    let (mut done, mut refused, mut ids) = (Vec::new(), Vec::new(), Vec::new());
+    for e in &list {
+        match cancel_refusal(e) {
+            Err(why) => refused.push(format!("refused: {why}")),
+            Ok(false) => {}
+            Ok(true) if dry_run => done.push(format!("would cancel {} ({})", describe(e), e.state)),
+            Ok(true) => match store.cancel(&e.id, loaded.now).await {
+                Ok(after) => {
+                    done.push(format!(
+                        "cancelled {}: {} → {}",
+                        describe(&after),
+                        e.state,
+                        after.state
+                    ));
+                    ids.push(after.id);
+                }
+                Err(err) => refused.push(format!("refused: {}: {err}", short_id(&e.id))),
+            },
+        }
+    }
+    let scope = selection_words(sel);
+    let report = bulk_report("cancelled", &done, &refused, dry_run, &scope);
+    if !ids.is_empty() {
+        let n = ids.len();
+        record(
+            store,
+            loaded,
+            "cancel",
+            scope,
+            ids,
+            &format!("cancelled {}", entries(n)),
+        )
+        .await;
+    }
+    report
+}
+
+/// Who runs this command: the login name when the environment says it.
+fn operator_user() -> String {
+    ["SUDO_USER", "USER", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|u| !u.trim().is_empty()))
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// This machine's name.
+fn operator_host() -> String {
+    std::fs::read_to_string("/etc/hostname")
+        .ok()
+        .map(|h| h.trim().to_string())
+        .filter(|h| !h.is_empty())
+        .unwrap_or_else(|| "unknown".to_string())
+}
+
+/// Records an operator's action for the daemon's log (a failure to record
+/// is a warning: the action itself is done).
+pub async fn record(
+    store: &Store,
+    loaded: &Loaded,
+    action: &str,
+    target: String,
+    ids: Vec<String>,
+    detail: &str,
+) {
+    let a = NewAction {
+        action: action.to_string(),
+        target,
+        ids,
+        detail: detail.to_string(),
+        user: operator_user(),
+        host: operator_host(),
+        at: Some(loaded.now),
+    };
+    if let Err(e) = store.record_action(&a).await {
+        eprintln!(
+            "warning: the {action} is done, but could not be recorded for the daemon's log: {e}"
+        );
+    }
 }
 
 fn scope_word(scope: PauseScope) -> &'static str {
@@ -283,19 +717,24 @@ fn scope_word(scope: PauseScope) -> &'static str {
     }
 }
 
-/// Which campaign or account a bare name means: a campaign known to the
-/// queue (entries or a saved source), an account of berrah.toml or the
-/// queue, or (for resume) whatever is paused under that name.
+/// Which campaign or account a name means: a campaign of the files, the
+/// queue (entries or a saved source) or the pauses, an account of
+/// berrah.toml, the queue or the pauses. An unknown name is a usage error
+/// with the closest known one.
 async fn resolve_target(
     store: &Store,
     loaded: &Loaded,
     args: &PauseArgs,
     verb: &str,
 ) -> Result<(PauseScope, String), Refusal> {
+    use super::names::{Kind, Known};
+    let known = Known::gather(store, &loaded.config, &loaded.campaigns_dir).await?;
     if let Some(c) = &args.campaign {
+        known.check(Kind::Campaign, c).map_err(Refusal::Usage)?;
         return Ok((PauseScope::Campaign, c.clone()));
     }
     if let Some(a) = &args.account {
+        known.check(Kind::Account, a).map_err(Refusal::Usage)?;
         return Ok((PauseScope::Account, a.clone()));
     }
     let Some(name) = args.name.clone() else {
@@ -303,27 +742,8 @@ async fn resolve_target(
             "say what to {verb}: a name, --campaign NAME or --account NAME"
         )));
     };
-    let one = |campaign: Option<String>, account: Option<String>| ListFilter {
-        campaign,
-        account,
-        limit: Some(1),
-        ..ListFilter::default()
-    };
-    let pauses = store.pauses().await?;
-    let is_campaign = !store
-        .list_checked(one(Some(name.clone()), None))
-        .await?
-        .0
-        .is_empty()
-        || store.snapshots().await?.iter().any(|s| s.campaign == name)
-        || pauses.contains(&(PauseScope::Campaign, name.clone()));
-    let is_account = loaded.config.accounts.contains_key(&name)
-        || !store
-            .list_checked(one(None, Some(name.clone())))
-            .await?
-            .0
-            .is_empty()
-        || pauses.contains(&(PauseScope::Account, name.clone()));
+    let is_campaign = known.campaigns.contains(&name);
+    let is_account = known.accounts.contains(&name);
     match (is_campaign, is_account) {
         (true, false) => Ok((PauseScope::Campaign, name)),
         (false, true) => Ok((PauseScope::Account, name)),
@@ -331,10 +751,26 @@ async fn resolve_target(
             "`{name}` is both a campaign and an account: say which, with \
              `berrah {verb} --campaign {name}` or `berrah {verb} --account {name}`"
         ))),
-        (false, false) => Err(Refusal::Refused(format!(
-            "no campaign or account named `{name}` in the queue or berrah.toml; to {verb} it \
-             anyway, say `berrah {verb} --campaign {name}` or `berrah {verb} --account {name}`"
-        ))),
+        (false, false) => {
+            let campaign = crate::campaign::suggest::closest(
+                &name,
+                known.campaigns.iter().map(String::as_str),
+            );
+            let account =
+                crate::campaign::suggest::closest(&name, known.accounts.iter().map(String::as_str));
+            let words = |c: &str| crate::campaign::suggest::distance(&name, c);
+            Err(Refusal::Usage(match (campaign, account) {
+                (Some(c), Some(a)) if words(a) < words(c) => {
+                    format!("no account `{name}`; did you mean `{a}`?")
+                }
+                (Some(c), _) => format!("no campaign `{name}`; did you mean `{c}`?"),
+                (None, Some(a)) => format!("no account `{name}`; did you mean `{a}`?"),
+                (None, None) => format!(
+                    "no campaign or account named `{name}` in the campaign files, the queue \
+                     or berrah.toml"
+                ),
+            }))
+        }
     }
 }
 
@@ -393,11 +829,21 @@ pub async fn pause_target(
     } else {
         String::new()
     };
-    Ok(format!(
+    let line = format!(
         "paused {word} {name}: its {} will not be published until \
          `berrah resume --{word} {name}`{in_flight}",
         posts(waiting)
-    ))
+    );
+    record(
+        store,
+        loaded,
+        "pause",
+        format!("{word} {name}"),
+        vec![],
+        &line,
+    )
+    .await;
+    Ok(line)
 }
 
 /// `berrah resume`.
@@ -421,10 +867,20 @@ pub async fn resume_target(
     } else {
         String::new()
     };
-    Ok(format!(
+    let line = format!(
         "resumed {word} {name}: its {} are scheduled again{overdue}",
         posts(waiting)
-    ))
+    );
+    record(
+        store,
+        loaded,
+        "resume",
+        format!("{word} {name}"),
+        vec![],
+        &line,
+    )
+    .await;
+    Ok(line)
 }
 
 /// One entry with its attempts, as `berrah show --format json` prints it.
@@ -570,8 +1026,13 @@ pub fn render_show(r: &ShowReport) -> String {
 }
 
 /// `berrah show ID` as a report.
-pub async fn show_entry(store: &Store, id: &str) -> Result<ShowReport, Refusal> {
-    let mut entry = store.get(id).await?;
+pub async fn show_entry(
+    store: &Store,
+    id: &str,
+    config: &crate::config::Config,
+    base_dir: &std::path::Path,
+) -> Result<ShowReport, Refusal> {
+    let mut entry = entry(store, id).await?;
     let mut attempts = store.attempts(&entry.id).await?;
     // What the platforms answered, as stored (perhaps before berrah cleaned
     // it on the way in): never a terminal control sequence, in the table or
@@ -598,7 +1059,9 @@ pub async fn show_entry(store: &Store, id: &str) -> Result<ShowReport, Refusal> 
     }
     let hold = if entry.state == EntryState::Held {
         let cause = store.held_cause(&entry.id).await?;
-        Some(hold_for(&entry, &entry.id, cause.as_deref()))
+        let mut hold = hold_for(&entry, &entry.id, cause.as_deref());
+        super::format::advise_credentials(&mut hold, &entry.account, config, base_dir);
+        Some(hold)
     } else {
         None
     };
@@ -614,14 +1077,16 @@ pub async fn show_entry(store: &Store, id: &str) -> Result<ShowReport, Refusal> 
 }
 
 pub fn retry(global: &GlobalArgs, args: RetryArgs) -> ExitCode {
-    execute(global, async |store, loaded| {
-        retry_entry(store, &args.id, loaded.now).await
+    execute(global, async |store, loaded| match &args.id {
+        Some(id) => retry_entry(store, loaded, id, args.force).await,
+        None => retry_many(store, loaded, &args.select, args.force, args.dry_run).await,
     })
 }
 
 pub fn cancel(global: &GlobalArgs, args: CancelArgs) -> ExitCode {
-    execute(global, async |store, loaded| {
-        cancel_entry(store, &args.id, loaded.now).await
+    execute(global, async |store, loaded| match &args.id {
+        Some(id) => cancel_entry(store, loaded, id).await,
+        None => cancel_many(store, loaded, &args.select, args.dry_run).await,
     })
 }
 
@@ -638,8 +1103,8 @@ pub fn resume(global: &GlobalArgs, args: PauseArgs) -> ExitCode {
 }
 
 pub fn show(global: &GlobalArgs, args: ShowArgs) -> ExitCode {
-    execute(global, async |store, _loaded| {
-        let report = show_entry(store, &args.id).await?;
+    execute(global, async |store, loaded| {
+        let report = show_entry(store, &args.id, &loaded.config, &loaded.config_dir()).await?;
         Ok(match args.format {
             ShowFormat::Table => render_show(&report).trim_end().to_string(),
             ShowFormat::Json => serde_json::to_string_pretty(&report)
@@ -705,6 +1170,41 @@ mod tests {
         assert!(retry_refusal(&entry(EntryState::Failed), now).is_none());
         let late = retry_refusal(&entry(EntryState::Expired), t("2026-12-20T00:00:00Z")).unwrap();
         assert!(late.contains("past its limit"), "{late}");
+    }
+
+    #[test]
+    fn an_unknown_outcome_says_where_to_look() {
+        let mut e = entry(EntryState::Held);
+        e.content.text = "Journée internationale des migrants : découvrez la capsule n°1, \
+                          une web série\nsecond line"
+            .into();
+        let account =
+            |toml: &str| -> crate::config::AccountConfig { toml::from_str(toml).unwrap() };
+        let x = account("platform = \"x\"\nhandle = \"@OIM_Maroc\"\n");
+        let look = look_first(&e, Some(&x), Some(t("2026-12-18T09:00:03Z"))).unwrap();
+        assert_eq!(
+            look,
+            "open https://x.com/OIM_Maroc and look for a post at about 2026-12-18 09:00:03 +00:00 \
+             (09:00 UTC) with text starting \"Journée internationale des migrants : découvrez la\""
+        );
+        e.platform = PlatformKind::Telegram;
+        let tg = account("platform = \"telegram\"\nhandle = \"@oim_maroc\"\n");
+        let look = look_first(&e, Some(&tg), None).unwrap();
+        assert!(
+            look.starts_with("open the Telegram chat @oim_maroc"),
+            "{look}"
+        );
+        e.platform = PlatformKind::Webhook;
+        let hook = account("platform = \"webhook\"\n");
+        let look = look_first(&e, Some(&hook), None).unwrap();
+        assert!(
+            look.contains("delivery o-3fa9c2d1e4b5a6f7 (X-Berrah-Delivery)"),
+            "{look}"
+        );
+        let dedupes = account("platform = \"webhook\"\noptions = { dedupe_by_delivery = true }\n");
+        assert_eq!(look_first(&e, Some(&dedupes), None), None);
+        e.platform = PlatformKind::Bluesky;
+        assert_eq!(look_first(&e, None, None), None);
     }
 
     #[test]

@@ -220,6 +220,7 @@ async fn run_async(global: &GlobalArgs, args: RunArgs) -> ExitCode {
     cfg.grace = std::time::Duration::from_secs(args.grace);
     cfg.exclusive = _lock.is_some();
 
+    crate::auth::sources::check_at_daemon_start(&store, &loaded.config, &loaded.config_dir()).await;
     let result = Daemon::new(cfg).run(shutdown).await;
     store.close().await;
     match result {

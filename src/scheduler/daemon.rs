@@ -114,6 +114,11 @@ impl Daemon {
             "berrah daemon starting: version {version}, database {database}, time-zone data {}",
             zones.describe()
         );
+        tokio::spawn(super::actions::watch(
+            store.clone(),
+            clock.clone(),
+            shutdown.clone(),
+        ));
         for note in &zones.notes {
             tracing::warn!(tzdb = %zones.tzdb.describe(), "{note}");
         }

@@ -55,6 +55,7 @@ use crate::platforms::outbox::Outbox;
 use crate::store::{Entry, Store, StoreError};
 use crate::time::{Clock, SimClock};
 
+pub mod actions;
 mod daemon;
 pub mod limits;
 pub mod sync;

@@ -446,7 +446,12 @@ async fn hold_account(shared: &Shared, account: &str, reason: &str) {
         Ok(n) if n > 0 => tracing::warn!(
             account,
             held = n,
-            "the account's other waiting posts are held until `berrah accounts login {account}`"
+            "the account's other waiting posts are held until you {}",
+            crate::auth::sources::held_release_words(
+                account,
+                shared.accounts().accounts.get(account).map(|a| &**a),
+                shared.credentials.as_ref()
+            )
         ),
         Ok(_) => {}
         Err(e) => tracing::error!(error = %e, account, "could not hold the account's posts"),

@@ -85,7 +85,7 @@ use tokio::sync::broadcast;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
 pub use self::instances::{ConfigSnapshot, Instance, InstanceInfo, Liveness};
-pub use self::ops::{ListFilter, Snapshot};
+pub use self::ops::{ListFilter, NewAction, OperatorAction, QueueNames, Snapshot};
 pub use self::queue::{Candidate, ClaimSkip, Decide, EntryCheckpoint, Finish, Take};
 pub use self::types::*;
 

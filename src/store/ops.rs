@@ -1,6 +1,7 @@
 //! Campaign sync, snapshots and the operators' commands over the queue.
 
 use std::borrow::Borrow;
+use std::collections::BTreeSet;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
@@ -39,6 +40,49 @@ fn scope_str(scope: PauseScope) -> &'static str {
         PauseScope::Campaign => "campaign",
         PauseScope::Account => "account",
     }
+}
+
+/// The names the queue knows (for "did you mean" on the command line).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct QueueNames {
+    pub campaigns: BTreeSet<String>,
+    pub accounts: BTreeSet<String>,
+    /// `(campaign, post)` pairs.
+    pub posts: BTreeSet<(String, String)>,
+}
+
+/// An operator's action as a command records it ([`Store::record_action`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NewAction {
+    /// `retry`, `cancel`, `pause`, `resume` or `login`.
+    pub action: String,
+    /// What it was done to: `campaign amal`, `account oim-x`, `entry o-…`.
+    pub target: String,
+    /// The entries it changed (full ids).
+    pub ids: Vec<String>,
+    /// One sentence: what changed.
+    pub detail: String,
+    /// Who ran it (the login name, when known).
+    pub user: String,
+    /// The machine it ran on.
+    pub host: String,
+    pub at: Option<Timestamp>,
+}
+
+/// `seq, at_ms, action, target, ids, detail, user_name, host`.
+type ActionRow = (i64, i64, String, String, String, String, String, String);
+
+/// An operator's action as stored, for the daemon's log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct OperatorAction {
+    pub seq: i64,
+    pub at: Timestamp,
+    pub action: String,
+    pub target: String,
+    pub ids: Vec<String>,
+    pub detail: String,
+    pub user: String,
+    pub host: String,
 }
 
 const LIST_SQL: &str = "SELECT * FROM entries WHERE ($1 IS NULL OR campaign = $1) \
@@ -723,6 +767,117 @@ impl Store {
         .await?
         .rows_affected());
         Ok(())
+    }
+}
+
+impl Store {
+    /// Every campaign, account and (campaign, post) the queue holds.
+    pub async fn queue_names(&self) -> Result<QueueNames, StoreError> {
+        let rows: Vec<(String, String, String)> = on_db!(self, |pool| sqlx::query_as(
+            "SELECT DISTINCT campaign, account, post FROM entries"
+        )
+        .fetch_all(pool)
+        .await?);
+        let mut names = QueueNames::default();
+        for (campaign, account, post) in rows {
+            names.campaigns.insert(campaign.clone());
+            names.accounts.insert(account);
+            names.posts.insert((campaign, post));
+        }
+        Ok(names)
+    }
+
+    /// Every entry id (for "did you mean" after a mistyped id).
+    pub async fn entry_ids(&self) -> Result<Vec<String>, StoreError> {
+        Ok(on_db!(self, |pool| sqlx::query_scalar(
+            "SELECT id FROM entries ORDER BY id"
+        )
+        .fetch_all(pool)
+        .await?))
+    }
+
+    /// The accounts with posts held because their credentials need an
+    /// operator (cause `account`), with how many.
+    pub async fn accounts_held_for_credentials(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let rows: Vec<(String, i64)> = on_db!(self, |pool| sqlx::query_as(
+            "SELECT account, COUNT(*) FROM entries WHERE state = 'held' AND state_cause = $1 \
+             GROUP BY account ORDER BY account"
+        )
+        .bind(cause::ACCOUNT)
+        .fetch_all(pool)
+        .await?);
+        Ok(rows
+            .into_iter()
+            .map(|(a, n)| (a, u64::try_from(n).unwrap_or(0)))
+            .collect())
+    }
+
+    /// Records an operator's action and wakes the daemons, which log it.
+    pub async fn record_action(&self, a: &NewAction) -> Result<(), StoreError> {
+        let at = a.at.unwrap_or_else(Timestamp::now).as_millisecond();
+        let clean = |t: &str| crate::text::sanitize::for_terminal(t).into_owned();
+        on_db!(self, |pool| sqlx::query(
+            "INSERT INTO operator_actions (at_ms, action, target, ids, detail, user_name, host) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7)"
+        )
+        .bind(at)
+        .bind(&a.action)
+        .bind(clean(&a.target))
+        .bind(a.ids.join(","))
+        .bind(clean(&a.detail))
+        .bind(clean(&a.user))
+        .bind(clean(&a.host))
+        .execute(pool)
+        .await?
+        .rows_affected());
+        self.notify().await;
+        Ok(())
+    }
+
+    /// The actions no daemon has logged yet, oldest first, marked logged in
+    /// the same statement (so that of several instances one logs each).
+    pub async fn take_unlogged_actions(
+        &self,
+        now: Timestamp,
+    ) -> Result<Vec<OperatorAction>, StoreError> {
+        // A read first: most wake-ups are not operators' actions, and a
+        // read takes no write lock from the queue's writer.
+        let waiting: Option<i64> = on_db!(self, |pool| sqlx::query_scalar(
+            "SELECT seq FROM operator_actions WHERE logged_ms IS NULL LIMIT 1"
+        )
+        .fetch_optional(pool)
+        .await?);
+        if waiting.is_none() {
+            return Ok(Vec::new());
+        }
+        let rows: Vec<ActionRow> = on_db!(self, |pool| sqlx::query_as(
+            "UPDATE operator_actions SET logged_ms = $1 WHERE logged_ms IS NULL \
+                 RETURNING seq, at_ms, action, target, ids, detail, user_name, host"
+        )
+        .bind(now.as_millisecond())
+        .fetch_all(pool)
+        .await?);
+        let mut out: Vec<OperatorAction> = rows
+            .into_iter()
+            .map(
+                |(seq, at_ms, action, target, ids, detail, user, host)| OperatorAction {
+                    seq,
+                    at: Timestamp::from_millisecond(at_ms).unwrap_or(Timestamp::UNIX_EPOCH),
+                    action,
+                    target,
+                    ids: ids
+                        .split(',')
+                        .filter(|s| !s.is_empty())
+                        .map(str::to_string)
+                        .collect(),
+                    detail,
+                    user,
+                    host,
+                },
+            )
+            .collect();
+        out.sort_by_key(|a| a.seq);
+        Ok(out)
     }
 }
 

@@ -1250,7 +1250,7 @@ async fn amal_campaign_reaches_every_big_platform_once() {
 /// answers its first status with 503 (the post is retried later with the
 /// same Idempotency-Key and published once), Telegram refuses the bot token
 /// (every post of the account is held for an operator, and `berrah status`
-/// says `berrah accounts login oim-telegram`, never the token); Bluesky and
+/// says to put a working token in its file, never the token); Bluesky and
 /// the webhook publish as if nothing happened.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_5xx_is_retried_once_and_refused_credentials_hold_only_their_account() {
@@ -1328,11 +1328,15 @@ async fn a_5xx_is_retried_once_and_refused_credentials_hold_only_their_account()
         let s = &shown[&e.id];
         assert_eq!(s["state"], "held");
         assert_eq!(s["hold"]["cause"], "credentials", "{s}");
-        assert_eq!(s["hold"]["release"], "berrah accounts login oim-telegram");
+        // A `file:` account whose token was refused: a working token in the file.
+        assert_eq!(
+            s["hold"]["release"],
+            "put a working token in secrets/telegram and restart berrah"
+        );
     }
     let table = berrah_status(dir.path(), db.path(), now, &[]).await;
     assert!(
-        table.contains("berrah accounts login oim-telegram"),
+        table.contains("release: put a working token in secrets/telegram and restart berrah"),
         "{table}"
     );
     let json = status.to_string();

@@ -14,6 +14,7 @@ mod live;
 mod meta_linkedin;
 mod mutations;
 mod network;
+mod operators;
 mod ops;
 mod plan;
 mod platforms_open;

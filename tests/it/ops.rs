@@ -51,6 +51,9 @@ both!(
     pause_and_resume,
     show_lists_attempts_and_answers,
     status_shows_accounts_needing_attention,
+    status_filters_and_history,
+    retry_force_and_bulk_forms,
+    unknown_names_suggest_the_closest,
 );
 
 fn at(s: &str) -> Timestamp {
@@ -212,6 +215,7 @@ fn berrah(dir: &Path, url: &str) -> Command {
         .env_remove("DATABASE_URL")
         .env_remove("BERRAH_NOW")
         .env("NO_COLOR", "1")
+        .env("TZ", "UTC")
         .env("RUST_LOG", "warn")
         .args(["--database", url, "--now", NOW]);
     cmd
@@ -447,9 +451,9 @@ async fn retry_and_cancel(store: Store, url: String) {
         "{}",
         r.stderr
     );
-    // Unknown id.
+    // Unknown id: a usage error.
     let r = run(&url, &["retry", "o-nothing"]).await;
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 2);
     assert!(
         r.stderr.contains("no queue entry with id `o-nothing`"),
         "{}",
@@ -551,16 +555,31 @@ async fn pause_and_resume(store: Store, url: String) {
     assert!(ok(&r).starts_with("resumed account unicef-x"));
     assert!(store.pauses().await.unwrap().is_empty());
 
-    // Unknown name: refused, with the way to force it.
+    // Unknown name: a usage error with the closest known name.
     let r = run(&url, &["pause", "nobody"]).await;
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 2);
     assert!(
-        r.stderr.contains("berrah pause --campaign nobody"),
+        r.stderr.contains("no campaign or account named `nobody`"),
         "{}",
         r.stderr
     );
-    let r = run(&url, &["pause", "--account", "nobody"]).await;
-    assert!(ok(&r).starts_with("paused account nobody: its 0 waiting posts"));
+    let r = run(&url, &["pause", "sahh"]).await;
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("no campaign `sahh`; did you mean `sahha`?"),
+        "{}",
+        r.stderr
+    );
+    let r = run(&url, &["pause", "--account", "unicef-xx"]).await;
+    assert_eq!(r.code, 2);
+    assert!(
+        r.stderr
+            .contains("no account `unicef-xx`; did you mean `unicef-x`?"),
+        "{}",
+        r.stderr
+    );
+    assert!(store.pauses().await.unwrap().is_empty());
 
     // A name that is both: ask which (usage, exit 2).
     let dir = tempfile::tempdir().unwrap();
@@ -611,7 +630,7 @@ async fn show_lists_attempts_and_answers(store: Store, url: String) {
     let j = json(&run(&url, &["show", NEEDS_LOGIN_FB, "--format", "json"]).await);
     assert_eq!(j["hold"]["release"], "berrah accounts login oim-fb");
     let r = run(&url, &["show", "o-9"]).await;
-    assert_eq!(r.code, 1);
+    assert_eq!(r.code, 2);
 }
 
 #[test]
@@ -655,7 +674,23 @@ async fn status_shows_accounts_needing_attention(store: Store, url: String) {
         .iter()
         .map(|w| w["account"].as_str().unwrap())
         .collect();
-    assert_eq!(warned, vec!["oim-fb", "oim-x"]);
+    // The two token warnings, then the posts held for an unknown outcome;
+    // oim-fb's held post is counted with its token warning.
+    assert_eq!(warned, vec!["oim-fb", "oim-x", "oim-bsky"]);
+    let fb = &j["accounts_needing_attention"][0];
+    assert_eq!(fb["kind"], "access_token");
+    assert_eq!(fb["held_posts"], 1);
+    assert_eq!(fb["action"], "berrah accounts login oim-fb");
+    let bsky = &j["accounts_needing_attention"][2];
+    assert_eq!(bsky["kind"], "held_posts");
+    assert_eq!(bsky["held_posts"], 1);
+    assert!(
+        bsky["action"]
+            .as_str()
+            .unwrap()
+            .contains("berrah retry o-1300000000"),
+        "{bsky}"
+    );
     let r = run(&url, &["status"]).await;
     let text = ok(&r);
     assert!(text.contains("accounts needing attention:"), "{text}");
@@ -667,4 +702,337 @@ async fn status_shows_accounts_needing_attention(store: Store, url: String) {
     // Filtered by account: only that account's warning.
     let j = json(&run(&url, &["status", "--format", "json", "--account", "oim-x"]).await);
     assert_eq!(j["accounts_needing_attention"].as_array().unwrap().len(), 1);
+}
+
+async fn status_filters_and_history(store: Store, url: String) {
+    use ids::*;
+    fill(&store).await;
+    // --state: only those states, counted over what is shown.
+    let j = json(
+        &run(
+            &url,
+            &["status", "--format", "json", "--state", "held,failed"],
+        )
+        .await,
+    );
+    assert_eq!(j["counts"]["held"], 2);
+    assert_eq!(j["counts"]["failed"], 1);
+    assert_eq!(j["counts"]["scheduled"], 0);
+    assert_eq!(j["filter"]["states"], serde_json::json!(["held", "failed"]));
+    let r = run(&url, &["status", "--state", "publishd"]).await;
+    assert_eq!(r.code, 2, "{}", r.stderr);
+    assert!(
+        r.stderr.contains("did you mean `published`?"),
+        "{}",
+        r.stderr
+    );
+    // --since: entries that changed since then (the sync was at 08:00).
+    let j = json(
+        &run(
+            &url,
+            &[
+                "status",
+                "--format",
+                "json",
+                "--since",
+                "2026-12-18T08:30:00Z",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(j["counts"]["scheduled"], 0, "{}", j["counts"]);
+    assert_eq!(j["counts"]["cancelled"], 0);
+    assert_eq!(j["counts"]["published"], 1);
+    assert_eq!(j["filter"]["since"], "2026-12-18T08:30:00Z");
+    let j = json(&run(&url, &["status", "--format", "json", "--since", "today"]).await);
+    assert_eq!(j["counts"]["scheduled"], 3);
+    let r = run(&url, &["status", "--since", "a while ago"]).await;
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("\"this week\""), "{}", r.stderr);
+
+    // The history of this week (Monday 14 December, UTC: TZ=UTC).
+    let j = json(
+        &run(
+            &url,
+            &[
+                "status",
+                "--history",
+                "--since",
+                "this week",
+                "--format",
+                "json",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(j["from"], "2026-12-14T00:00:00Z");
+    assert_eq!(j["until"], NOW);
+    for (kind, n) in [
+        ("published", 1),
+        ("failed", 1),
+        ("held", 2),
+        ("dropped", 1),
+        ("cancelled", 1),
+    ] {
+        assert_eq!(j["counts"][kind], n, "{kind}: {}", j["counts"]);
+    }
+    let events = j["events"].as_array().unwrap();
+    assert_eq!(events[0]["event"], "cancelled");
+    let published = events.iter().find(|e| e["event"] == "published").unwrap();
+    assert_eq!(published["entry"]["id"], OUT_MASTODON);
+    assert_eq!(
+        published["entry"]["url"],
+        "https://mastodon.example/@oim/111"
+    );
+    assert_eq!(published["at"], "2026-12-18T09:00:05Z");
+    let groups = j["held_groups"].as_array().unwrap();
+    assert_eq!(groups.len(), 2, "{groups:?}");
+    assert_eq!(groups[0]["cause"], "credentials");
+    assert_eq!(groups[0]["release"], "berrah accounts login oim-fb");
+    assert_eq!(groups[1]["cause"], "unknown_outcome");
+
+    let text = ok(&run(&url, &["status", "--history", "--since", "this week"]).await).to_string();
+    for needle in [
+        "berrah history from 2026-12-14 00:00 UTC to 2026-12-18 09:30 UTC",
+        "1 published, 1 failed, 2 held, 1 dropped (too late), 1 cancelled",
+        "published  o-1100000000  amal/c1/p1  oim-mastodon/fr  https://mastodon.example/@oim/111",
+        "held, by cause:",
+        "1 post on oim-fb: HTTP 401: the Page token expired",
+        "release: `berrah accounts login oim-fb`",
+    ] {
+        assert!(text.contains(needle), "missing `{needle}` in:\n{text}");
+    }
+    // A period before the failures: only the cancel.
+    let j = json(
+        &run(
+            &url,
+            &[
+                "status",
+                "--history",
+                "--since",
+                "yesterday",
+                "--until",
+                "2026-12-18T08:30:00Z",
+                "--format",
+                "json",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(ids_of_events(&j["events"]), vec![CANCELLED]);
+    // Filtered by account.
+    let j = json(
+        &run(
+            &url,
+            &[
+                "status",
+                "--history",
+                "--account",
+                "oim-x",
+                "--format",
+                "json",
+            ],
+        )
+        .await,
+    );
+    assert_eq!(ids_of_events(&j["events"]), vec![FAILED_X]);
+}
+
+fn ids_of_events(list: &Value) -> Vec<String> {
+    list.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["entry"]["id"].as_str().unwrap().to_string())
+        .collect()
+}
+
+/// A folder with a berrah.toml naming oim-x's handle.
+fn config_dir() -> tempfile::TempDir {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("berrah.toml"),
+        "[accounts.oim-x]\nplatform = \"x\"\nhandle = \"OIM_Maroc\"\n",
+    )
+    .unwrap();
+    dir
+}
+
+async fn retry_force_and_bulk_forms(store: Store, url: String) {
+    use ids::*;
+    fill(&store).await;
+    // The unknown outcome is now on X, which cannot drop a duplicate.
+    exec(
+        &store,
+        "UPDATE entries SET platform = 'x', account = 'oim-x' WHERE id = 'o-1300000000000000'",
+    )
+    .await;
+    let dir = config_dir();
+    let with_config = |args: &[&str]| {
+        let mut all = vec!["--config", "berrah.toml"];
+        all.extend_from_slice(args);
+        all.into_iter().map(String::from).collect::<Vec<String>>()
+    };
+    let go = async |args: &[&str]| {
+        let args = with_config(args);
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        run_in(Some(dir.path()), &url, &args).await
+    };
+    let r = go(&["retry", UNKNOWN_BSKY]).await;
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    for needle in [
+        "may have reached oim-x (x), which cannot drop a duplicate",
+        "open https://x.com/OIM_Maroc and look for a post at about \
+         2026-12-18 10:00 +01:00 (09:00 UTC) with text starting \"Texte de p1 — نص\"",
+        "if it is not there, run `berrah retry o-1300000000 --force`",
+    ] {
+        assert!(
+            r.stderr.contains(needle),
+            "missing `{needle}` in {}",
+            r.stderr
+        );
+    }
+    assert_eq!(state(&store, UNKNOWN_BSKY).await, EntryState::Held);
+    // The bulk form refuses it the same way, and says so in its count.
+    let r = go(&["retry", "--account", "oim-x", "--state", "held"]).await;
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("refused: the last attempt of o-1300000000"),
+        "{}",
+        r.stdout
+    );
+    assert!(
+        r.stdout
+            .contains("0 entries retried (account oim-x, state held); 1 refused (see above)"),
+        "{}",
+        r.stdout
+    );
+    // With --force it goes.
+    let r = go(&["retry", UNKNOWN_BSKY, "--force"]).await;
+    assert!(ok(&r).contains("held → scheduled"), "{}", r.stdout);
+    assert_eq!(state(&store, UNKNOWN_BSKY).await, EntryState::Scheduled);
+
+    // Bulk cancel of one post: a dry run first, then for real.
+    let r = go(&["cancel", "--campaign", "amal", "--post", "p5", "--dry-run"]).await;
+    let out = ok(&r);
+    assert!(out.contains("would cancel o-5100000000"), "{out}");
+    assert!(
+        out.contains("2 entries would be cancelled (campaign amal, post p5); nothing changed"),
+        "{out}"
+    );
+    assert_eq!(state(&store, NEXT_1).await, EntryState::Scheduled);
+    let r = go(&["cancel", "--campaign", "amal", "--post", "p5"]).await;
+    assert!(
+        ok(&r).contains("2 entries cancelled (campaign amal, post p5)"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(state(&store, NEXT_2).await, EntryState::Cancelled);
+    // The whole campaign: what is being published is refused, the rest goes.
+    let r = go(&["cancel", "--campaign", "amal"]).await;
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("refused: o-4100000000 is being published right now by host-a"),
+        "{}",
+        r.stdout
+    );
+    assert_eq!(state(&store, IN_FLIGHT).await, EntryState::Publishing);
+    assert_eq!(state(&store, RETRYING).await, EntryState::Cancelled);
+    assert_eq!(state(&store, OUT_MASTODON).await, EntryState::Published);
+
+    // Each action is recorded for the daemon's log, with its ids.
+    let actions = store.take_unlogged_actions(at(NOW)).await.unwrap();
+    let summary: Vec<(String, usize)> = actions
+        .iter()
+        .map(|a| (a.action.clone(), a.ids.len()))
+        .collect();
+    assert_eq!(
+        summary,
+        vec![
+            ("retry".to_string(), 1),
+            ("cancel".to_string(), 2),
+            ("cancel".to_string(), 4)
+        ]
+    );
+    assert_eq!(actions[0].ids, vec![UNKNOWN_BSKY.to_string()]);
+    assert_eq!(actions[1].target, "campaign amal, post p5");
+    assert!(!actions[0].host.is_empty() && !actions[0].user.is_empty());
+    // Logged once: a second look finds nothing new.
+    assert!(
+        store
+            .take_unlogged_actions(at(NOW))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+async fn unknown_names_suggest_the_closest(store: Store, url: String) {
+    fill(&store).await;
+    for (args, needle) in [
+        (
+            &["status", "--campaign", "amall"][..],
+            "no campaign `amall`; did you mean `amal`?",
+        ),
+        (
+            &["status", "--account", "oim-mastodn"][..],
+            "no account `oim-mastodn`; did you mean `oim-mastodon`?",
+        ),
+        (
+            &["cancel", "--campaign", "amal", "--post", "p55"][..],
+            "did you mean `p5`?",
+        ),
+        (
+            &["retry", "--account", "oim-xx"][..],
+            "no account `oim-xx`; did you mean `oim-x`?",
+        ),
+        (
+            &["retry", "o-12000000000x"][..],
+            "no queue entry with id `o-12000000000x`; did you mean `o-120000000000`?",
+        ),
+        (
+            &["show", "o-5x000000000"][..],
+            "did you mean `o-51000000000`?",
+        ),
+    ] {
+        let r = run(&url, args).await;
+        assert_eq!(r.code, 2, "{args:?}: {}{}", r.stdout, r.stderr);
+        assert!(r.stderr.contains(needle), "{args:?}: {}", r.stderr);
+    }
+    // The example campaigns' own ids, from the files.
+    let dir = tempfile::tempdir().unwrap();
+    copy_examples(dir.path());
+    let r = run_in(
+        Some(dir.path()),
+        &url,
+        &["--config", "berrah.toml", "pause", "b7al"],
+    )
+    .await;
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("no campaign `b7al`; did you mean `b7al-b7al`?"),
+        "{}",
+        r.stderr
+    );
+    // Known from its file even before a daemon synced it.
+    let r = run_in(
+        Some(dir.path()),
+        &url,
+        &["--config", "berrah.toml", "pause", "b7al-b7al"],
+    )
+    .await;
+    assert!(
+        ok(&r).starts_with("paused campaign b7al-b7al"),
+        "{}",
+        r.stdout
+    );
+}
+
+/// The example berrah.toml and campaigns/ in `dir`.
+fn copy_examples(dir: &Path) {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    std::fs::copy(root.join("berrah.toml"), dir.join("berrah.toml")).unwrap();
+    crate::support::copy_dir(&root.join("campaigns"), &dir.join("campaigns"));
 }

@@ -7,6 +7,8 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use jiff::Timestamp;
 
+use super::attention::needing_attention;
+use super::held::held_groups;
 use super::report::{
     CampaignStatus, CorruptRow, Part, PartlyPublished, PauseItem, ReportFilter, StatusEntry,
     StatusQuery, StatusReport,
@@ -23,7 +25,7 @@ fn empty_counts() -> BTreeMap<EntryState, u64> {
     EntryState::ALL.into_iter().map(|s| (s, 0)).collect()
 }
 
-fn status_entry(
+pub(super) fn status_entry(
     e: &Entry,
     paused: bool,
     causes: &HashMap<String, Option<String>>,
@@ -97,6 +99,12 @@ pub fn build_report(
         .map(|(_, n)| n.as_str())
         .collect();
     let accounts_seen: BTreeSet<String> = entries.iter().map(|e| e.account.clone()).collect();
+    let platforms: HashMap<String, String> = entries
+        .iter()
+        .map(|e| (e.account.clone(), e.platform.to_string()))
+        .collect();
+    let mut entries = entries;
+    entries.retain(|e| query.filter.keeps(e));
     let shorts = short_ids(entries.iter().map(|e| e.id.as_str()));
 
     let mut by_campaign: BTreeMap<String, Vec<Entry>> = BTreeMap::new();
@@ -158,6 +166,14 @@ pub fn build_report(
             .take(keep)
             .map(|e| status_entry(e, is_paused(e), causes, &shorts))
             .collect();
+        for e in &mut c.held {
+            if let Some(h) = &mut e.hold
+                && h.cause == "credentials"
+                && let Some(advice) = query.credential_advice.get(&e.account)
+            {
+                h.release = advice.clone();
+            }
+        }
         campaigns.push(c);
     }
 
@@ -175,14 +191,25 @@ pub fn build_report(
             name: name.clone(),
         })
         .collect();
-    let accounts_needing_attention = warnings
+    let concerned = |account: &str| match (&query.account, &query.campaign) {
+        (Some(a), _) => account == a,
+        (None, Some(_)) => accounts_seen.contains(account),
+        (None, None) => true,
+    };
+    let warnings = warnings
         .into_iter()
-        .filter(|w| match (&query.account, &query.campaign) {
-            (Some(a), _) => &w.account == a,
-            (None, Some(_)) => accounts_seen.contains(&w.account),
-            (None, None) => true,
-        })
+        .filter(|w| concerned(&w.account))
         .collect();
+    let checks: Vec<_> = query
+        .credentials
+        .iter()
+        .filter(|c| concerned(&c.account))
+        .cloned()
+        .collect();
+    let held_groups = held_groups(campaigns.iter().flat_map(|c| &c.held));
+    let accounts_needing_attention = needing_attention(&checks, warnings, &held_groups, &|a| {
+        platforms.get(a).cloned().unwrap_or_default()
+    });
     let corrupt = corrupt
         .into_iter()
         .map(|e| CorruptRow {
@@ -200,11 +227,15 @@ pub fn build_report(
         filter: ReportFilter {
             campaign: query.campaign.clone(),
             account: query.account.clone(),
+            states: query.filter.states.clone(),
+            since: query.filter.since,
+            until: query.filter.until,
         },
         counts,
         campaigns,
         paused,
         accounts_needing_attention,
+        held_groups,
         corrupt,
         tzdb: None,
         moved: Vec::new(),

@@ -4,10 +4,11 @@
 use jiff::{SignedDuration, Timestamp};
 
 use super::build::build_report;
-use super::report::{MOVES_SHOWN_DAYS, StatusQuery, StatusReport};
+use super::history::{HistoryReport, build_history};
+use super::report::{MOVES_SHOWN_DAYS, ReportFilter, StatusEntry, StatusQuery, StatusReport};
 use crate::auth::sources::stored_expiry_warnings;
 use crate::auth::tokens::SqlTokenStore;
-use crate::store::{ListFilter, Move, Store, StoreError};
+use crate::store::{EntryState, ListFilter, Move, Store, StoreError};
 
 /// Reads everything status shows from the store (and its token table).
 pub async fn collect(
@@ -56,4 +57,57 @@ pub async fn collect(
     report.moved = moved;
     report.instances = Some(super::instances::collect(store, &report, now).await?);
     Ok(report)
+}
+
+/// Reads what `status --history` shows: the entries of the filter whose
+/// outcome was reached in `[from, until)`.
+pub async fn collect_history(
+    store: &Store,
+    query: &StatusQuery,
+    from: Timestamp,
+    until: Timestamp,
+    now: Timestamp,
+) -> Result<HistoryReport, StoreError> {
+    let filter = ListFilter {
+        campaign: query.campaign.clone(),
+        account: query.account.clone(),
+        states: if query.filter.states.is_empty() {
+            vec![
+                EntryState::Published,
+                EntryState::Failed,
+                EntryState::Held,
+                EntryState::Expired,
+                EntryState::Cancelled,
+            ]
+        } else {
+            query.filter.states.clone()
+        },
+        ..ListFilter::default()
+    };
+    let (entries, _corrupt) = store.list_checked(&filter).await?;
+    let causes = store.held_causes().await?;
+    let advise = |e: &mut StatusEntry| {
+        if let Some(h) = &mut e.hold
+            && h.cause == "credentials"
+            && let Some(advice) = query.credential_advice.get(&e.account)
+        {
+            h.release = advice.clone();
+        }
+    };
+    Ok(build_history(
+        &entries,
+        &causes,
+        &advise,
+        from,
+        until,
+        ReportFilter {
+            campaign: query.campaign.clone(),
+            account: query.account.clone(),
+            states: query.filter.states.clone(),
+            since: Some(from),
+            until: Some(until),
+        },
+        now,
+        store.backend_name(),
+    ))
 }

@@ -17,10 +17,23 @@
 //! (new fields may appear). Instants are RFC 3339 in UTC (`...Z`); each
 //! `*_local` field is the same instant in the campaign's zone with its offset.
 //!
+//! Filters: `--campaign`, `--account` (unknown names are usage errors with
+//! the closest known one, exit status 2), `--state` and `--since`/`--until`
+//! ([`filter`]: the entries whose last change falls in the period). Held
+//! entries are shown once per cause and account ([`held`]), with the one
+//! command that releases the group; `accounts_needing_attention`
+//! ([`attention`]) lists every account with held posts or a credential
+//! problem. `--history` ([`history`]) shows instead what happened in a
+//! period: published (with URLs), failed, held, dropped, cancelled.
+//!
 //! Unreadable (corrupt) rows are listed with the reason, never a crash.
 
+mod attention;
 mod build;
 mod collect;
+mod filter;
+mod held;
+mod history;
 pub mod instances;
 mod render;
 mod report;
@@ -33,8 +46,12 @@ use clap::{Args, ValueEnum};
 use super::GlobalArgs;
 use super::queue;
 
+pub use self::attention::Attention;
 pub use self::build::{PUBLISHED_SHOWN, build_report};
-pub use self::collect::collect;
+pub use self::collect::{collect, collect_history};
+pub use self::filter::{EntryFilter, parse_state, parse_when};
+pub use self::held::HeldGroup;
+pub use self::history::{HistoryEvent, HistoryReport, render_history};
 // Shown by status, shared with `ops`: public here as they were before `cli::format`.
 pub use self::render::{Style, render_json, render_table};
 pub use self::report::{
@@ -54,6 +71,22 @@ pub struct StatusArgs {
     /// Only this account.
     #[arg(long, value_name = "ACCOUNT")]
     pub account: Option<String>,
+    /// Only entries in these states (comma-separated: scheduled, published,
+    /// retrying, failed, held, dropped (expired), cancelled...).
+    #[arg(long, value_name = "STATE", value_delimiter = ',', value_parser = parse_state)]
+    pub state: Vec<crate::store::EntryState>,
+    /// Only entries that changed since then: a date (2026-12-14), a date and
+    /// time, a duration back (7d, 36h) or today, yesterday, "this week",
+    /// "last week", "this month" (in the system's time zone).
+    #[arg(long, value_name = "WHEN")]
+    pub since: Option<String>,
+    /// Only entries that changed before then (same forms as --since).
+    #[arg(long, value_name = "WHEN")]
+    pub until: Option<String>,
+    /// What happened in the period instead (published with URLs, failed,
+    /// held, dropped, cancelled), oldest first [default --since: 7d].
+    #[arg(long)]
+    pub history: bool,
     /// Show every published entry (default: the newest 10 per campaign).
     #[arg(long)]
     pub all: bool,
@@ -68,37 +101,114 @@ pub enum StatusFormat {
     Json,
 }
 
+/// A usage error (exit status 2): an unknown name, an unreadable moment.
+fn usage(message: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::from(2)
+}
+
 pub fn run(global: &GlobalArgs, args: StatusArgs) -> ExitCode {
     let (runtime, loaded, url) = match queue::prepare(global) {
         Ok(p) => p,
         Err(code) => return code,
+    };
+    let now = loaded.now;
+    let zone = filter::operator_zone();
+    let when = |text: &Option<String>| -> Result<Option<jiff::Timestamp>, String> {
+        text.as_deref()
+            .map(|t| parse_when(t, now, &zone))
+            .transpose()
+    };
+    let (since, until) = match (when(&args.since), when(&args.until)) {
+        (Ok(s), Ok(u)) => (s, u),
+        (Err(e), _) | (_, Err(e)) => return usage(e),
     };
     let query = StatusQuery {
         campaign: args.campaign,
         account: args.account,
         all: args.all,
         next: args.next,
-    };
-    let now = loaded.now;
-    let result = runtime.block_on(async {
-        let store = queue::open_store(&url).await?;
-        let report = collect(&store, &query, now)
-            .await
-            .map(|mut r| {
-                r.tzdb = Some(loaded.tzdb.summary());
-                r
+        filter: EntryFilter {
+            states: args.state,
+            since,
+            until,
+        },
+        credentials: crate::auth::sources::check_credentials(&loaded.config, &loaded.config_dir()),
+        credential_advice: loaded
+            .config
+            .accounts
+            .iter()
+            .filter_map(|(a, c)| {
+                let source = c.credentials.as_ref()?.get_ref();
+                let advice =
+                    crate::auth::sources::release_advice_now(a, Some(source), &loaded.config_dir());
+                Some((a.clone(), advice))
             })
-            .map_err(|e| format!("cannot read the queue: {e}"));
-        store.close().await;
-        report
-    });
-    let report = match result {
-        Ok(r) => r,
-        Err(message) => return super::fail(message),
+            .collect(),
     };
-    let text = match args.format {
-        StatusFormat::Table => render_table(&report, Style::detect()),
-        StatusFormat::Json => render_json(&report),
+    enum Shown {
+        Status(Box<StatusReport>),
+        History(Box<HistoryReport>),
+    }
+    let result = runtime.block_on(async {
+        let store = queue::open_store(&url)
+            .await
+            .map_err(|e| (1u8, e.to_string()))?;
+        let shown = async {
+            if query.campaign.is_some() || query.account.is_some() {
+                let known =
+                    super::names::Known::gather(&store, &loaded.config, &loaded.campaigns_dir)
+                        .await
+                        .map_err(|e| (1u8, format!("cannot read the queue: {e}")))?;
+                if let Some(c) = &query.campaign {
+                    known
+                        .check(super::names::Kind::Campaign, c)
+                        .map_err(|e| (2u8, e))?;
+                }
+                if let Some(a) = &query.account {
+                    known
+                        .check(super::names::Kind::Account, a)
+                        .map_err(|e| (2u8, e))?;
+                }
+            }
+            let read = |e: crate::store::StoreError| (1u8, format!("cannot read the queue: {e}"));
+            if args.history {
+                let from = query.filter.since.unwrap_or_else(|| {
+                    now.checked_sub(jiff::SignedDuration::from_hours(24 * history::DEFAULT_DAYS))
+                        .unwrap_or(now)
+                });
+                let until = query.filter.until.unwrap_or(now);
+                collect_history(&store, &query, from, until, now)
+                    .await
+                    .map(|h| Shown::History(Box::new(h)))
+                    .map_err(read)
+            } else {
+                collect(&store, &query, now)
+                    .await
+                    .map(|mut r| {
+                        r.tzdb = Some(loaded.tzdb.summary());
+                        Shown::Status(Box::new(r))
+                    })
+                    .map_err(read)
+            }
+        }
+        .await;
+        store.close().await;
+        shown
+    });
+    let shown = match result {
+        Ok(r) => r,
+        Err((2, message)) => return usage(message),
+        Err((_, message)) => return super::fail(message),
+    };
+    let text = match (shown, args.format) {
+        (Shown::Status(r), StatusFormat::Table) => render_table(&r, Style::detect()),
+        (Shown::Status(r), StatusFormat::Json) => render_json(&r),
+        (Shown::History(h), StatusFormat::Table) => render_history(&h),
+        (Shown::History(h), StatusFormat::Json) => match serde_json::to_string_pretty(&h) {
+            Ok(s) => s + "\n",
+            Err(e) => return super::fail(format!("cannot write JSON: {e}")),
+        },
     };
     let mut stdout = std::io::stdout().lock();
     let _ = stdout.write_all(text.as_bytes());

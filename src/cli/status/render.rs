@@ -243,26 +243,31 @@ pub fn render_table(report: &StatusReport, style: Style) -> String {
             }
         }
         if !c.held.is_empty() {
-            let _ = writeln!(out, "  {}", style.state(EntryState::Held, "held:"));
-            for e in &c.held {
-                let release = e
-                    .hold
-                    .as_ref()
-                    .map(|h| {
-                        if h.release.starts_with("berrah ") {
-                            format!("`{}`", h.release)
-                        } else {
-                            h.release.clone()
-                        }
-                    })
-                    .unwrap_or_default();
-                let _ = writeln!(
-                    out,
-                    "    {}  due {}: {}; release: {release}",
-                    line_head(e),
-                    when(&e.due_local, e.due),
-                    e.last_error.as_deref().unwrap_or("held for an operator"),
-                );
+            // The cause and its release once per group, then the entries.
+            let _ = writeln!(
+                out,
+                "  {}",
+                style.state(EntryState::Held, &format!("held ({}):", c.held.len()))
+            );
+            for g in super::held::held_groups(&c.held) {
+                let mut group = String::new();
+                super::history::render_group(&mut group, &g);
+                for line in group
+                    .lines()
+                    .filter(|l| !l.trim_start().starts_with("entries:"))
+                {
+                    let _ = writeln!(out, "  {line}");
+                }
+                for e in c.held.iter().filter(|e| {
+                    e.account == g.account && e.hold.as_ref().is_some_and(|h| h.cause == g.cause)
+                }) {
+                    let _ = writeln!(
+                        out,
+                        "      {}  due {}",
+                        line_head(e),
+                        when(&e.due_local, e.due)
+                    );
+                }
             }
         }
         let published = c.counts.get(&EntryState::Published).copied().unwrap_or(0);

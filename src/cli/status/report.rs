@@ -7,7 +7,10 @@ use std::collections::BTreeMap;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::auth::ExpiryWarning;
+use super::attention::Attention;
+use super::filter::EntryFilter;
+use super::held::HeldGroup;
+use crate::auth::sources::CredentialCheck;
 use crate::cli::format::Hold;
 use crate::config::PlatformKind;
 use crate::store::{EntryState, PauseScope};
@@ -24,6 +27,14 @@ pub struct StatusQuery {
     pub all: bool,
     /// How many upcoming entries per campaign.
     pub next: usize,
+    /// `--state`, `--since`, `--until`.
+    pub filter: EntryFilter,
+    /// The `env:`/`file:` credentials of berrah.toml, checked.
+    pub credentials: Vec<CredentialCheck>,
+    /// What releases each account's posts held for credentials, for its
+    /// source (`set OIM_X_TOKEN and restart berrah`...); an account not
+    /// listed gets `berrah accounts login NAME`.
+    pub credential_advice: BTreeMap<String, String>,
 }
 
 /// The whole status, as printed by `--format json`.
@@ -42,8 +53,13 @@ pub struct StatusReport {
     pub campaigns: Vec<CampaignStatus>,
     /// Pauses in force (`berrah pause`), as `{scope, name}`.
     pub paused: Vec<PauseItem>,
-    /// Accounts whose credentials need an operator now or soon (never a secret).
-    pub accounts_needing_attention: Vec<ExpiryWarning>,
+    /// Every account with held posts or a credential problem (a missing
+    /// variable, an unreadable file, a token expired, expiring or refused),
+    /// with the reason and the fix (never a secret).
+    pub accounts_needing_attention: Vec<Attention>,
+    /// Held entries grouped by cause and account, each group with the one
+    /// command that releases it.
+    pub held_groups: Vec<HeldGroup>,
     /// Rows of the database that cannot be read, with the reason.
     pub corrupt: Vec<CorruptRow>,
     /// The time-zone data this report reads local times with (`null` when
@@ -63,6 +79,11 @@ pub struct StatusReport {
 pub struct ReportFilter {
     pub campaign: Option<String>,
     pub account: Option<String>,
+    /// `--state` (empty: every state).
+    pub states: Vec<EntryState>,
+    /// `--since` and `--until`, read as instants (UTC).
+    pub since: Option<Timestamp>,
+    pub until: Option<Timestamp>,
 }
 
 /// One campaign's queue.

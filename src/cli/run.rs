@@ -35,6 +35,10 @@ pub struct RunArgs {
     /// Do not watch the campaign folder and berrah.toml for changes.
     #[arg(long)]
     pub no_watch: bool,
+    /// Serve /healthz, /readyz and /metrics on this address (IP:PORT;
+    /// overrides `daemon.listen`).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
 }
 
 /// How long, after the grace period, the stop may take to close the
@@ -125,12 +129,40 @@ async fn run_async(global: &GlobalArgs, args: RunArgs) -> ExitCode {
     cfg.watch = !args.no_watch;
     cfg.grace = std::time::Duration::from_secs(args.grace);
 
+    let listen = args
+        .listen
+        .as_deref()
+        .or(loaded.config.daemon.listen.as_deref());
+    let observing = match start_observing(listen, &cfg, &shutdown).await {
+        Ok(o) => o,
+        Err(e) => return super::fail(e),
+    };
     let result = Daemon::new(cfg).run(shutdown).await;
+    observing.stop().await;
     store.close().await;
     match result {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => super::fail(e),
     }
+}
+
+/// Starts the health and metrics listener (when an address is given) and
+/// the systemd notifier, on the daemon's store, clock and metrics.
+async fn start_observing(
+    listen: Option<&str>,
+    cfg: &DaemonConfig,
+    shutdown: &CancellationToken,
+) -> Result<crate::observe::Observing, crate::observe::ListenError> {
+    let listen = listen
+        .map(crate::observe::listener::parse_address)
+        .transpose()?;
+    let state = crate::observe::ObserveState {
+        store: cfg.store.clone(),
+        clock: cfg.clock.clone(),
+        metrics: cfg.metrics.clone(),
+        shutdown: shutdown.clone(),
+    };
+    crate::observe::start(listen, state).await
 }
 
 /// How often the daemon repeats its warnings about tokens that expire soon.

@@ -73,6 +73,7 @@ impl Daemon {
             max_attempts: daemon.max_attempts.max(1),
             events: cfg.events.clone(),
             shutdown: shutdown.clone(),
+            metrics: cfg.metrics.clone(),
         });
         let mut zones = tzdb::select(&cfg.tzdb)?;
         let mut calendar = Calendar::shipped().with_tzdb(zones.tzdb.clone());
@@ -122,6 +123,7 @@ impl Daemon {
             )
             .await?;
         log_loaded(&store, &summary, clock.now()).await;
+        shared.metrics.synced(&summary, clock.now());
 
         let beat_stop = CancellationToken::new();
         let beat = tokio::spawn(heartbeat(shared.clone(), beat_stop.clone()));
@@ -230,11 +232,14 @@ impl Daemon {
             }
             if std::mem::take(&mut resync) {
                 let config = shared.accounts().config.clone();
-                if let Err(e) = campaigns
+                match campaigns
                     .sync_all(&store, &config, &calendar, &cfg.campaigns_dir, clock.now())
                     .await
                 {
-                    tracing::error!(error = %e, "could not sync the campaign files; trying at the next change");
+                    Ok(summary) => shared.metrics.synced(&summary, clock.now()),
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not sync the campaign files; trying at the next change")
+                    }
                 }
             }
             let now = clock.now();
@@ -474,6 +479,7 @@ async fn maintenance(
     match store.expire_late(now).await {
         Ok(late) => {
             for e in late {
+                shared.metrics.dropped_late(&e);
                 post_span(&e).in_scope(|| {
                     tracing::warn!(
                         due_local = %e.local,

@@ -130,6 +130,8 @@ pub struct DaemonConfig {
     /// The time-zone database (`daemon.tzdb`); the bundled one unless set,
     /// so that embedding code and tests compute the same everywhere.
     pub tzdb: Choice,
+    /// The metrics the daemon keeps (outcomes, lateness, syncs; `observe`).
+    pub metrics: crate::observe::Metrics,
 }
 
 impl DaemonConfig {
@@ -162,6 +164,7 @@ impl DaemonConfig {
             stop_when_idle: false,
             freeze_while_busy: None,
             tzdb: Choice::Bundled,
+            metrics: crate::observe::Metrics::new(),
         }
     }
 }

@@ -57,6 +57,7 @@ pub(super) struct Shared {
     pub max_attempts: u32,
     pub events: Option<tokio::sync::mpsc::UnboundedSender<Published>>,
     pub shutdown: CancellationToken,
+    pub metrics: crate::observe::Metrics,
 }
 
 /// What a worker tells the loop when it ends (for limits and backoff).
@@ -338,6 +339,7 @@ pub(super) async fn publish(
                 let finish = Finish::NeedsOperator {
                     reason: reason.clone(),
                 };
+                shared.metrics.outcome(&entry, &finish);
                 shared.finish(&entry.id, finish).await;
                 hold_account(&shared, &entry.account, &reason).await;
                 return;
@@ -376,6 +378,7 @@ pub(super) async fn publish(
         };
         let checkpoint = EntryCheckpoint::new(store.clone(), fresh.id.clone(), owner);
         tracing::debug!(attempt = fresh.attempts, due = %fresh.due, "publishing");
+        shared.metrics.requested(&fresh, shared.clock.now());
         let outcome = platform.publish(&job, &checkpoint).await;
         match &outcome {
             Outcome::Retry { at, .. } => report.fault = Some(*at),
@@ -388,6 +391,7 @@ pub(super) async fn publish(
             .decide(&fresh, &*platform, &job, outcome, false)
             .await;
         log_finish(&finish, &fresh, shared.clock.now());
+        shared.metrics.outcome(&fresh, &finish);
         shared.finish(&fresh.id, finish.clone()).await;
         match finish {
             Finish::NeedsOperator { reason } => {
@@ -489,6 +493,7 @@ pub(super) async fn rescue(shared: Arc<Shared>, entry: Entry) -> Report {
             f => f,
         };
         tracing::warn!(?finish, "rescued an attempt whose outcome was unknown");
+        shared.metrics.outcome(&entry, &finish);
         shared.finish(&entry.id, finish.clone()).await;
         if let Finish::Published { remote_id, url } = finish
             && let Some(tx) = &shared.events

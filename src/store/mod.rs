@@ -80,10 +80,12 @@ use sqlx::{PgPool, SqlitePool};
 use tokio::sync::broadcast;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+pub use self::gauges::TokenExpiry;
 pub use self::ops::{ListFilter, Snapshot};
 pub use self::queue::{Candidate, ClaimSkip, Decide, EntryCheckpoint, Finish, Take};
 pub use self::types::*;
 
+mod gauges;
 mod ops;
 pub mod private;
 mod queue;

@@ -12,6 +12,7 @@ mod leaks;
 mod meta_linkedin;
 mod mutations;
 mod network;
+mod observe;
 mod ops;
 mod plan;
 mod platforms_open;

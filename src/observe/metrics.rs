@@ -134,8 +134,8 @@ impl Metrics {
         let publications = Family::<PublicationLabels, Counter>::default();
         registry.register(
             "publications",
-            "Publication attempts that ended, by platform, account and outcome \
-             (published, retry, failed, held, needs_operator, expired)",
+            "Outcomes recorded for queue entries, by platform, account and outcome \
+             (published, retry, failed, held, needs_operator; expired: dropped as too late, never sent)",
             publications.clone(),
         );
         let lateness: Lateness = Family::new_with_constructor(lateness_histogram);

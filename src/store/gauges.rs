@@ -58,14 +58,13 @@ impl Store {
     /// How many entries are held, by stored cause (`outcome`, `account`,
     /// `file_pause`, or `unknown` for a hold without one).
     pub async fn held_by_cause(&self) -> Result<Vec<(String, u64)>, StoreError> {
-        let rows: Vec<(Option<String>, i64)> =
-            on_db!(self, |pool| {
-                sqlx::query_as(
+        let rows: Vec<(Option<String>, i64)> = on_db!(self, |pool| {
+            sqlx::query_as(
             "SELECT state_cause, COUNT(*) FROM entries WHERE state = 'held' GROUP BY state_cause"
         )
         .fetch_all(pool)
         .await?
-            });
+        });
         let mut out: Vec<(String, u64)> = Vec::new();
         for (cause, n) in rows {
             let cause = cause.unwrap_or_else(|| "unknown".to_string());

@@ -161,7 +161,7 @@ async fn endpoints_tell_the_truth(store: Store) {
         "{m}"
     );
     // On a simulated clock that jumps to each due time, nothing is late.
-    let bucket = r#"berrah_publication_lateness_seconds_bucket{le="0.05",platform="facebook"}"#;
+    let bucket = r#"berrah_publication_lateness_seconds_bucket{platform="facebook",le="0.05"}"#;
     assert_eq!(sample(&m, bucket), Some(2.0), "{m}");
     assert_eq!(
         sample(
@@ -681,5 +681,44 @@ fn journal_lines_carry_their_priority() {
     assert!(
         plain.len() > lines.len(),
         "the error spans several lines outside the journal:\n{all}"
+    );
+}
+
+/// A listen address that is not one: `berrah check` points at it in
+/// `berrah.toml`, and `berrah run --listen` refuses to start.
+#[test]
+fn a_bad_listen_address_is_refused() {
+    let dir = idle_project("[daemon]\nlisten = \"localhost\"\n\n");
+    let out = Command::new(env!("CARGO_BIN_EXE_berrah"))
+        .current_dir(dir.path())
+        .env("BERRAH_TZDB", "bundled")
+        .env_remove("BERRAH_CONFIG")
+        .env_remove("BERRAH_CAMPAIGNS")
+        .args(["--config", "berrah.toml", "check"])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!out.status.success(), "{text}");
+    assert!(
+        text.contains("`localhost` is not an address to listen on"),
+        "{text}"
+    );
+    assert!(text.contains("berrah.toml:2"), "{text}");
+
+    let dir = idle_project("");
+    let out = berrah_run(dir.path())
+        .args(["--listen", "nonsense"])
+        .stderr(Stdio::piped())
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{stderr}");
+    assert!(
+        stderr.contains("`nonsense` is not an address to listen on"),
+        "{stderr}"
     );
 }

@@ -449,7 +449,7 @@ async fn prometheus_scrapes_the_publications() {
     let query = format!("http://127.0.0.1:{port}/api/v1/query?query=berrah_publications_total");
     let mut last = String::new();
     let mut value = None;
-    for _ in 0..240 {
+    for _ in 0..480 {
         tokio::time::sleep(Duration::from_millis(250)).await;
         let Ok(r) = berrah::http::client().get(&query).send().await else {
             continue;

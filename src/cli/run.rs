@@ -133,7 +133,7 @@ async fn run_async(global: &GlobalArgs, args: RunArgs) -> ExitCode {
         .listen
         .as_deref()
         .or(loaded.config.daemon.listen.as_deref());
-    let observing = match start_observing(listen, &cfg, &shutdown).await {
+    let observing = match crate::observe::start_for(listen, &cfg, &shutdown).await {
         Ok(o) => o,
         Err(e) => return super::fail(e),
     };
@@ -144,25 +144,6 @@ async fn run_async(global: &GlobalArgs, args: RunArgs) -> ExitCode {
         Ok(_) => ExitCode::SUCCESS,
         Err(e) => super::fail(e),
     }
-}
-
-/// Starts the health and metrics listener (when an address is given) and
-/// the systemd notifier, on the daemon's store, clock and metrics.
-async fn start_observing(
-    listen: Option<&str>,
-    cfg: &DaemonConfig,
-    shutdown: &CancellationToken,
-) -> Result<crate::observe::Observing, crate::observe::ListenError> {
-    let listen = listen
-        .map(crate::observe::listener::parse_address)
-        .transpose()?;
-    let state = crate::observe::ObserveState {
-        store: cfg.store.clone(),
-        clock: cfg.clock.clone(),
-        metrics: cfg.metrics.clone(),
-        shutdown: shutdown.clone(),
-    };
-    crate::observe::start(listen, state).await
 }
 
 /// How often the daemon repeats its warnings about tokens that expire soon.

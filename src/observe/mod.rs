@@ -62,6 +62,24 @@ pub async fn start(
     })
 }
 
+/// [`start`] for a daemon about to run with `cfg`: its store, clock and
+/// metrics, `shutdown` its stop signal; `listen` as written by the
+/// operator (`--listen`, `daemon.listen`).
+pub async fn start_for(
+    listen: Option<&str>,
+    cfg: &crate::scheduler::DaemonConfig,
+    shutdown: &CancellationToken,
+) -> Result<Observing, ListenError> {
+    let listen = listen.map(listener::parse_address).transpose()?;
+    let state = ObserveState {
+        store: cfg.store.clone(),
+        clock: cfg.clock.clone(),
+        metrics: cfg.metrics.clone(),
+        shutdown: shutdown.clone(),
+    };
+    start(listen, state).await
+}
+
 impl Observing {
     /// Stops the listener (requests in progress finish) and the notifier.
     pub async fn stop(self) {

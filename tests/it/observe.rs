@@ -306,25 +306,47 @@ fn listen_address(line: &str) -> String {
         .to_string()
 }
 
-fn sigterm(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+/// A child process that is killed if the test fails before stopping it.
+struct Running(Option<Child>);
+
+impl Running {
+    fn new(child: Child) -> Running {
+        Running(Some(child))
+    }
+
+    fn child(&mut self) -> &mut Child {
+        self.0.as_mut().unwrap()
+    }
+
+    /// SIGTERM, then the exit status (bounded wait).
+    fn stop(mut self) -> std::process::ExitStatus {
+        let mut child = self.0.take().unwrap();
+        let status = Command::new("kill")
+            .args(["-TERM", &child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+        let end = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                return status;
+            }
+            if std::time::Instant::now() > end {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("the process did not exit after SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
-fn wait_exit(mut child: Child) -> std::process::ExitStatus {
-    let end = std::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            return status;
-        }
-        if std::time::Instant::now() > end {
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(child) = self.0.as_mut() {
             let _ = child.kill();
-            panic!("berrah did not exit after SIGTERM");
+            let _ = child.wait();
         }
-        std::thread::sleep(Duration::from_millis(20));
     }
 }
 
@@ -401,13 +423,15 @@ async fn prometheus_scrapes_the_publications() {
     )
     .unwrap();
 
-    let mut child = berrah_run(dir.path())
-        .env(TOKEN_VAR, berrah_fakes::mastodon::DEFAULT_TOKEN)
-        .args(["--listen", "127.0.0.1:0"])
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = read_lines(child.stderr.take().unwrap());
+    let mut child = Running::new(
+        berrah_run(dir.path())
+            .env(TOKEN_VAR, berrah_fakes::mastodon::DEFAULT_TOKEN)
+            .args(["--listen", "127.0.0.1:0"])
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let lines = read_lines(child.child().stderr.take().unwrap());
     let mut seen = Vec::new();
     let target = listen_address(&wait_for_line(&lines, &mut seen, "serving /healthz"));
     eventually("both posts on the fake Mastodon", 60, || {
@@ -429,7 +453,7 @@ async fn prometheus_scrapes_the_publications() {
     .unwrap();
     let port = free_port();
     let prom_log = std::fs::File::create(prom_dir.path().join("prometheus.log")).unwrap();
-    let mut prom = Command::new(&prometheus)
+    let prom = Command::new(&prometheus)
         .current_dir(prom_dir.path())
         .arg(format!(
             "--config.file={}",
@@ -445,6 +469,7 @@ async fn prometheus_scrapes_the_publications() {
         .stderr(prom_log)
         .spawn()
         .unwrap();
+    let prom = Running::new(prom);
 
     let query = format!("http://127.0.0.1:{port}/api/v1/query?query=berrah_publications_total");
     let mut last = String::new();
@@ -474,10 +499,8 @@ async fn prometheus_scrapes_the_publications() {
             break;
         }
     }
-    let _ = prom.kill();
-    let _ = prom.wait();
-    sigterm(&child);
-    let status = wait_exit(child);
+    drop(prom);
+    let status = child.stop();
     let prom_log = std::fs::read_to_string(prom_dir.path().join("prometheus.log")).unwrap();
     assert_eq!(
         value.as_deref(),
@@ -545,14 +568,16 @@ fn wait_for_message(rx: &mpsc::Receiver<String>, seen: &mut Vec<String>, needle:
 async fn systemd_hears_ready_watchdog_and_stopping() {
     let dir = idle_project("[daemon]\nlisten = \"127.0.0.1:0\"\n\n");
     let (socket, messages) = notify_socket(dir.path());
-    let mut child = berrah_run(dir.path())
-        .env("NOTIFY_SOCKET", &socket)
-        // A 200 ms watchdog: pinged every 100 ms.
-        .env("WATCHDOG_USEC", "200000")
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let lines = read_lines(child.stderr.take().unwrap());
+    let mut child = Running::new(
+        berrah_run(dir.path())
+            .env("NOTIFY_SOCKET", &socket)
+            // A 200 ms watchdog: pinged every 100 ms.
+            .env("WATCHDOG_USEC", "200000")
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap(),
+    );
+    let lines = read_lines(child.child().stderr.take().unwrap());
     let mut log = Vec::new();
     let base = listen_address(&wait_for_line(&lines, &mut log, "serving /healthz"));
 
@@ -576,8 +601,7 @@ async fn systemd_hears_ready_watchdog_and_stopping() {
     }
     assert!(!seen.iter().any(|m| m.contains("STOPPING=1")), "{seen:?}");
 
-    sigterm(&child);
-    let status = wait_exit(child);
+    let status = child.stop();
     assert!(status.success(), "{status}");
     while let Ok(m) = messages.recv_timeout(Duration::from_millis(200)) {
         seen.push(m);
@@ -597,15 +621,16 @@ async fn systemd_hears_ready_watchdog_and_stopping() {
 async fn no_watchdog_pings_unless_systemd_asks() {
     let dir = idle_project("");
     let (socket, messages) = notify_socket(dir.path());
-    let child = berrah_run(dir.path())
-        .env("NOTIFY_SOCKET", &socket)
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
+    let child = Running::new(
+        berrah_run(dir.path())
+            .env("NOTIFY_SOCKET", &socket)
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
     let mut seen = Vec::new();
     wait_for_message(&messages, &mut seen, "READY=1");
-    sigterm(&child);
-    assert!(wait_exit(child).success());
+    assert!(child.stop().success());
     while let Ok(m) = messages.recv_timeout(Duration::from_millis(200)) {
         seen.push(m);
     }
@@ -638,14 +663,13 @@ fn journal_lines_carry_their_priority() {
         if journal {
             cmd.env("JOURNAL_STREAM", format!("{}:{}", meta.dev(), meta.ino()));
         }
-        let child = cmd.stderr(writer).spawn().unwrap();
+        let child = Running::new(cmd.stderr(writer).spawn().unwrap());
         // The parent's end of the pipe closes with the command.
         drop(cmd);
         let lines = read_lines(reader);
         let mut seen = Vec::new();
         wait_for_line(&lines, &mut seen, "campaigns loaded");
-        sigterm(&child);
-        assert!(wait_exit(child).success(), "{}", seen.join("\n"));
+        assert!(child.stop().success(), "{}", seen.join("\n"));
         seen.extend(lines.iter());
         seen
     };

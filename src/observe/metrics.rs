@@ -363,3 +363,123 @@ pub fn outcome_name(finish: &Finish) -> &'static str {
         Finish::Expired { .. } => "expired",
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::PlatformKind;
+    use crate::plan::Content;
+    use crate::platforms::Progress;
+    use crate::store::EntryState;
+
+    fn t(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    fn entry(attempts: u32) -> Entry {
+        Entry {
+            id: "o-1".into(),
+            campaign: "amal".into(),
+            capsule: None,
+            post: "p1".into(),
+            account: "oim-x".into(),
+            platform: PlatformKind::X,
+            language: "fr".into(),
+            series: None,
+            due: t("2026-12-18T09:00:00Z"),
+            local: "2026-12-18T09:00:00+00:00".into(),
+            timezone: "Africa/Casablanca".into(),
+            not_after: t("2026-12-19T09:00:00Z"),
+            run_at: t("2026-12-18T09:00:00Z"),
+            state: EntryState::Publishing,
+            attempts,
+            content: Content::default(),
+            progress: Progress::default(),
+            lease_owner: None,
+            lease_until: None,
+            remote_id: None,
+            url: None,
+            published_at: None,
+            last_error: None,
+            updated_at: t("2026-12-18T09:00:00Z"),
+        }
+    }
+
+    fn line<'a>(text: &'a str, start: &str) -> Option<&'a str> {
+        text.lines()
+            .find_map(|l| l.strip_prefix(start)?.strip_prefix(' '))
+    }
+
+    #[test]
+    fn outcomes_lateness_and_syncs_are_counted_as_they_happen() {
+        let m = Metrics::new();
+        assert!(!m.is_synced());
+        let published = Finish::Published {
+            remote_id: "1".into(),
+            url: None,
+        };
+        m.outcome(&entry(1), &published);
+        m.outcome(&entry(1), &published);
+        m.outcome(
+            &entry(2),
+            &Finish::Held {
+                reason: "unknown".into(),
+            },
+        );
+        m.dropped_late(&entry(0));
+        // 90 s late at the first attempt; a second attempt is not lateness.
+        m.requested(&entry(1), t("2026-12-18T09:01:30Z"));
+        m.requested(&entry(2), t("2026-12-18T12:00:00Z"));
+        let summary = SyncSummary {
+            synced: [("amal".to_string(), 3)].into_iter().collect(),
+            broken: vec![("campaigns/b.toml".into(), None)],
+            ..SyncSummary::default()
+        };
+        m.synced(&summary, t("2026-12-18T08:00:00Z"));
+        assert!(m.is_synced());
+        assert_eq!(
+            *m.sync_state().borrow(),
+            Some(SyncState {
+                at: t("2026-12-18T08:00:00Z"),
+                campaigns: 1,
+                broken: 1
+            })
+        );
+
+        let text = m.encode();
+        let count = |outcome: &str| {
+            line(
+                &text,
+                &format!(
+                    r#"berrah_publications_total{{platform="x",account="oim-x",outcome="{outcome}"}}"#
+                ),
+            )
+        };
+        assert_eq!(count("published"), Some("2"), "{text}");
+        assert_eq!(count("held"), Some("1"), "{text}");
+        assert_eq!(count("expired"), Some("1"), "{text}");
+        let bucket = |le: &str| {
+            line(
+                &text,
+                &format!(r#"berrah_publication_lateness_seconds_bucket{{platform="x",le="{le}"}}"#),
+            )
+        };
+        assert_eq!(bucket("60"), Some("0"), "{text}");
+        assert_eq!(bucket("300"), Some("1"), "{text}");
+        assert_eq!(
+            line(
+                &text,
+                r#"berrah_publication_lateness_seconds_sum{platform="x"}"#
+            ),
+            Some("90.0"),
+            "{text}"
+        );
+        assert_eq!(line(&text, "berrah_broken_campaign_files"), Some("1"));
+        assert_eq!(
+            line(&text, "berrah_last_sync_timestamp_seconds"),
+            Some(t("2026-12-18T08:00:00Z").as_second().to_string().as_str())
+        );
+        assert!(text.contains("# TYPE berrah_publications_total counter"));
+        assert!(text.contains("# TYPE berrah_publication_lateness_seconds histogram"));
+    }
+}

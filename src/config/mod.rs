@@ -129,7 +129,8 @@ pub struct DaemonConfig {
     /// `--tzdb` and `BERRAH_TZDB` override it.
     pub tzdb: String,
     /// Serve `/healthz`, `/readyz` and `/metrics` (Prometheus) on this
-    /// address, e.g. `"127.0.0.1:9464"`; off when unset. `--listen` overrides it.
+    /// address, e.g. `"127.0.0.1:9464"` (a port alone means 127.0.0.1); off
+    /// when unset. `--listen` overrides it.
     pub listen: Option<String>,
 }
 

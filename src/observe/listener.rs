@@ -27,7 +27,8 @@ use super::Metrics;
 use crate::store::Store;
 use crate::time::Clock;
 
-/// The address of the listener when `daemon.listen` names none but a port.
+/// The address the documentation suggests: the machine itself, on the port
+/// OpenTelemetry's Prometheus exporters use by default.
 pub const DEFAULT_ADDRESS: &str = "127.0.0.1:9464";
 
 /// How long a probe waits for the database before answering 503.

@@ -15,6 +15,7 @@ pub mod diag;
 pub mod http;
 pub mod logging;
 pub mod media;
+pub mod observe;
 pub mod plan;
 pub mod platforms;
 pub mod scheduler;

@@ -1,4 +1,12 @@
 //! Logging through `tracing`: human-readable by default, JSON for pipelines.
+//!
+//! Under systemd, when stderr is the journal (`JOURNAL_STREAM` names its
+//! device and inode, sd-daemon(3)), each line starts with its syslog
+//! priority (`<3>` error, `<4>` warning, `<6>` info, `<7>` debug) so that
+//! `journalctl -p warning` shows warnings and errors only, and an event is
+//! always one line (a message's own line breaks are written `\n`): one
+//! journal entry, never an error cut in pieces. The human format leaves the
+//! time to the journal there.
 
 use std::io::IsTerminal;
 
@@ -23,21 +31,121 @@ pub fn init(format: LogFormat) {
 pub fn init_with_default(format: LogFormat, default_filter: &str) {
     let filter =
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default_filter));
+    let journal = stderr_is_journal();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
-        .with_ansi(colour(
-            std::io::stderr().is_terminal(),
-            std::env::var_os("NO_COLOR").as_deref(),
-        ));
-    let _ = match format {
-        LogFormat::Human => builder.fmt_fields(human_fields()).try_init(),
-        LogFormat::Json => builder
+        .with_ansi(
+            !journal
+                && colour(
+                    std::io::stderr().is_terminal(),
+                    std::env::var_os("NO_COLOR").as_deref(),
+                ),
+        );
+    let _ = match (format, journal) {
+        (LogFormat::Human, false) => builder.fmt_fields(human_fields()).try_init(),
+        (LogFormat::Human, true) => builder
+            .fmt_fields(human_fields())
+            .without_time()
+            .map_event_format(Journal)
+            .try_init(),
+        (LogFormat::Json, false) => builder
             .json()
             .flatten_event(true)
             .with_current_span(true)
             .try_init(),
+        (LogFormat::Json, true) => builder
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .map_event_format(Journal)
+            .try_init(),
     };
+}
+
+/// Whether stderr is connected to the journal: `JOURNAL_STREAM` is
+/// `DEVICE:INODE` of the stream systemd connected, and stderr is still
+/// that stream (not redirected by a wrapper script).
+pub fn stderr_is_journal() -> bool {
+    let Some(named) = std::env::var("JOURNAL_STREAM")
+        .ok()
+        .and_then(|v| parse_journal_stream(&v))
+    else {
+        return false;
+    };
+    stderr_identity() == Some(named)
+}
+
+/// `DEVICE:INODE`, both decimal, as systemd writes `JOURNAL_STREAM`.
+fn parse_journal_stream(value: &str) -> Option<(u64, u64)> {
+    let (dev, ino) = value.trim().split_once(':')?;
+    Some((dev.parse().ok()?, ino.parse().ok()?))
+}
+
+/// The device and inode of what stderr is open on.
+fn stderr_identity() -> Option<(u64, u64)> {
+    use std::os::fd::AsFd;
+    use std::os::unix::fs::MetadataExt;
+    let fd = std::io::stderr().as_fd().try_clone_to_owned().ok()?;
+    let meta = std::fs::File::from(fd).metadata().ok()?;
+    Some((meta.dev(), meta.ino()))
+}
+
+/// The syslog priority of a level, as journald reads it from a `<N>` prefix.
+pub fn priority(level: tracing::Level) -> u8 {
+    match level {
+        tracing::Level::ERROR => 3,
+        tracing::Level::WARN => 4,
+        tracing::Level::INFO => 6,
+        tracing::Level::DEBUG | tracing::Level::TRACE => 7,
+    }
+}
+
+/// One formatted event as one journal line: its priority prefix, then the
+/// text with its own line breaks written `\n` (and carriage returns `\r`).
+pub fn journal_line(level: tracing::Level, formatted: &str) -> String {
+    // The level is padded to a width (" INFO"): the journal needs no padding.
+    let body = formatted.strip_suffix('\n').unwrap_or(formatted);
+    let body = body.trim_start_matches(' ');
+    let mut line = String::with_capacity(body.len() + 5);
+    line.push('<');
+    line.push(char::from(b'0' + priority(level)));
+    line.push('>');
+    for c in body.chars() {
+        match c {
+            '\n' => line.push_str("\\n"),
+            '\r' => line.push_str("\\r"),
+            c => line.push(c),
+        }
+    }
+    line.push('\n');
+    line
+}
+
+/// Wraps an event format: each event is formatted by it, then written as
+/// one journal line ([`journal_line`]).
+struct Journal<F>(F);
+
+impl<S, N, F> tracing_subscriber::fmt::FormatEvent<S, N> for Journal<F>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+    N: for<'a> tracing_subscriber::fmt::FormatFields<'a> + 'static,
+    F: tracing_subscriber::fmt::FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &tracing_subscriber::fmt::FmtContext<'_, S, N>,
+        mut writer: tracing_subscriber::fmt::format::Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let mut formatted = String::new();
+        self.0.format_event(
+            ctx,
+            tracing_subscriber::fmt::format::Writer::new(&mut formatted),
+            event,
+        )?;
+        writer.write_str(&journal_line(*event.metadata().level(), &formatted))
+    }
 }
 
 /// How the human format writes an event's fields: the message, then
@@ -71,6 +179,31 @@ fn colour(terminal: bool, no_color: Option<&std::ffi::OsStr>) -> bool {
 mod tests {
     use super::colour;
     use std::ffi::OsStr;
+
+    #[test]
+    fn journal_lines_carry_their_priority_and_stay_one_line() {
+        use tracing::Level;
+        assert_eq!(
+            super::journal_line(Level::ERROR, "ERROR failed\n"),
+            "<3>ERROR failed\n"
+        );
+        assert_eq!(super::journal_line(Level::WARN, "w"), "<4>w\n");
+        assert_eq!(super::journal_line(Level::INFO, "i\n"), "<6>i\n");
+        assert_eq!(super::journal_line(Level::DEBUG, "d\n"), "<7>d\n");
+        assert_eq!(super::journal_line(Level::TRACE, "t\n"), "<7>t\n");
+        assert_eq!(
+            super::journal_line(Level::ERROR, "errors:\r\n  a.toml:1:2\n  b\n"),
+            "<3>errors:\\r\\n  a.toml:1:2\\n  b\n"
+        );
+    }
+
+    #[test]
+    fn journal_stream_is_device_colon_inode() {
+        assert_eq!(super::parse_journal_stream("8:12345"), Some((8, 12345)));
+        assert_eq!(super::parse_journal_stream("8:12345\n"), Some((8, 12345)));
+        assert_eq!(super::parse_journal_stream("8"), None);
+        assert_eq!(super::parse_journal_stream("a:1"), None);
+    }
 
     #[test]
     fn colour_only_at_a_terminal_without_no_color() {
@@ -127,6 +260,52 @@ mod escaping {
         }
         let bytes = buffer.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
         String::from_utf8_lossy(&bytes).into_owned()
+    }
+
+    /// Through a real subscriber: the human format wrapped for the journal
+    /// writes one line per event, priority first, no time, no escape code.
+    #[test]
+    fn the_journal_format_writes_one_prefixed_line_per_event() {
+        let buffer = Buffer::default();
+        let writer = buffer.clone();
+        let subscriber = tracing_subscriber::fmt()
+            .with_writer(move || writer.clone())
+            .with_ansi(false)
+            .with_max_level(tracing::Level::DEBUG)
+            .fmt_fields(super::human_fields())
+            .without_time()
+            .map_event_format(super::Journal)
+            .finish();
+        tracing::subscriber::with_default(subscriber, || {
+            tracing::error!(
+                file = "a.toml",
+                "the configuration has errors:\n  line 1\n  line 2"
+            );
+            tracing::warn!("a warning");
+            tracing::info!(account = "oim", "published");
+            tracing::debug!("details");
+        });
+        let bytes = buffer.0.lock().unwrap_or_else(|p| p.into_inner()).clone();
+        let out = String::from_utf8(bytes).unwrap();
+        let lines: Vec<&str> = out.lines().collect();
+        assert_eq!(lines.len(), 4, "{out}");
+        assert!(lines[0].starts_with("<3>"), "{out}");
+        assert!(lines[0].contains("errors:\\n  line 1\\n  line 2"), "{out}");
+        assert!(lines[0].contains("file=\"a.toml\""), "{out}");
+        assert!(
+            lines[1].starts_with("<4>WARN") && lines[1].contains("a warning"),
+            "{out}"
+        );
+        assert!(
+            lines[2].starts_with("<6>") && lines[2].contains("account=\"oim\""),
+            "{out}"
+        );
+        assert!(
+            lines[3].starts_with("<7>") && lines[3].contains("details"),
+            "{out}"
+        );
+        // No timestamp: the journal records its own.
+        assert!(!lines[2].starts_with("<6>20"), "{out}");
     }
 
     #[test]

@@ -48,6 +48,10 @@ pub struct RunArgs {
     /// Do not watch the campaign folder and berrah.toml for changes.
     #[arg(long)]
     pub no_watch: bool,
+    /// Serve /healthz, /readyz and /metrics on this address (IP:PORT;
+    /// overrides `daemon.listen`).
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<String>,
 }
 
 /// How long, after the grace period, the stop may take to close the
@@ -221,7 +225,16 @@ async fn run_async(global: &GlobalArgs, args: RunArgs) -> ExitCode {
     cfg.exclusive = _lock.is_some();
 
     crate::auth::sources::check_at_daemon_start(&store, &loaded.config, &loaded.config_dir()).await;
+    let listen = args
+        .listen
+        .as_deref()
+        .or(loaded.config.daemon.listen.as_deref());
+    let observing = match crate::observe::start_for(listen, &cfg, &shutdown).await {
+        Ok(o) => o,
+        Err(e) => return super::fail(e),
+    };
     let result = Daemon::new(cfg).run(shutdown).await;
+    observing.stop().await;
     store.close().await;
     match result {
         Ok(_) => ExitCode::SUCCESS,

@@ -128,6 +128,10 @@ pub struct DaemonConfig {
     /// copy bundled in berrah), `"bundled"`, `"system"`, or a zoneinfo folder.
     /// `--tzdb` and `BERRAH_TZDB` override it.
     pub tzdb: String,
+    /// Serve `/healthz`, `/readyz` and `/metrics` (Prometheus) on this
+    /// address, e.g. `"127.0.0.1:9464"` (a port alone means 127.0.0.1); off
+    /// when unset. `--listen` overrides it.
+    pub listen: Option<String>,
 }
 
 impl Default for DaemonConfig {
@@ -142,6 +146,7 @@ impl Default for DaemonConfig {
             workers: 16,
             token_key: None,
             tzdb: "auto".to_string(),
+            listen: None,
         }
     }
 }

@@ -345,6 +345,15 @@ fn check_daemon(path: &Path, source: &str, config: &Config) -> Vec<Diagnostic> {
             ),
         );
     }
+    if let Some(listen) = &config.daemon.listen
+        && let Err(e) = crate::observe::listener::parse_address(listen)
+    {
+        out.push(Diagnostic::error(
+            path,
+            source.find("listen").map(|i| i..i + 6),
+            e.to_string(),
+        ));
+    }
     if crate::plan::parse_duration(&config.daemon.expires_after).is_err() {
         out.push(
             Diagnostic::error(

@@ -74,6 +74,7 @@ impl Daemon {
             max_attempts: daemon.max_attempts.max(1),
             events: cfg.events.clone(),
             shutdown: shutdown.clone(),
+            metrics: cfg.metrics.clone(),
         });
         let mut zones = tzdb::select(&cfg.tzdb)?;
         let mut calendar = Calendar::shipped().with_tzdb(zones.tzdb.clone());
@@ -136,6 +137,7 @@ impl Daemon {
         let mut next_due = NextDue::default();
         log_loaded(&summary);
         next_due.log(&store, clock.now()).await;
+        shared.metrics.synced(&summary, clock.now());
 
         let beat_stop = CancellationToken::new();
         let beat = tokio::spawn(heartbeat(shared.clone(), beat_stop.clone()));
@@ -249,11 +251,14 @@ impl Daemon {
             }
             if std::mem::take(&mut resync) {
                 let config = shared.accounts().config.clone();
-                if let Err(e) = campaigns
+                match campaigns
                     .sync_all(&store, &config, &calendar, &cfg.campaigns_dir, clock.now())
                     .await
                 {
-                    tracing::error!(error = %e, "could not sync the campaign files; trying at the next change");
+                    Ok(summary) => shared.metrics.synced(&summary, clock.now()),
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not sync the campaign files; trying at the next change")
+                    }
                 }
                 next_due.log(&store, clock.now()).await;
             }
@@ -537,6 +542,7 @@ async fn maintenance(
     match store.expire_late(now).await {
         Ok(late) => {
             for e in late {
+                shared.metrics.dropped_late(&e);
                 post_event!(
                     tracing::Level::WARN,
                     e,

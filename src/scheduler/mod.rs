@@ -148,6 +148,8 @@ pub struct DaemonConfig {
     /// other daemon works on it, so the leases found at start belong to
     /// daemons that are gone and are rescued at once.
     pub exclusive: bool,
+    /// The metrics the daemon keeps (outcomes, lateness, syncs; `observe`).
+    pub metrics: crate::observe::Metrics,
 }
 
 impl DaemonConfig {
@@ -182,6 +184,7 @@ impl DaemonConfig {
             freeze_while_busy: None,
             tzdb: Choice::Bundled,
             exclusive: false,
+            metrics: crate::observe::Metrics::new(),
         }
     }
 }

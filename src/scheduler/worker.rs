@@ -78,6 +78,7 @@ pub(super) struct Shared {
     pub max_attempts: u32,
     pub events: Option<tokio::sync::mpsc::UnboundedSender<Published>>,
     pub shutdown: CancellationToken,
+    pub metrics: crate::observe::Metrics,
 }
 
 /// What a worker tells the loop when it ends (for limits and backoff).
@@ -361,6 +362,7 @@ pub(super) async fn publish(
                     reason: reason.clone(),
                 };
                 log_finish(&finish, &entry, shared.clock.now());
+                shared.metrics.outcome(&entry, &finish);
                 shared.finish(&entry, finish).await;
                 hold_account(&shared, &entry.account, &reason).await;
                 return;
@@ -406,6 +408,7 @@ pub(super) async fn publish(
         };
         let checkpoint = EntryCheckpoint::new(store.clone(), fresh.id.clone(), owner);
         post_event!(tracing::Level::DEBUG, fresh, attempt = fresh.attempts, due = %fresh.due, "publishing");
+        shared.metrics.requested(&fresh, shared.clock.now());
         let outcome = platform.publish(&job, &checkpoint).await;
         match &outcome {
             Outcome::Retry { at, .. } => report.fault = Some(*at),
@@ -418,6 +421,7 @@ pub(super) async fn publish(
             .decide(&fresh, &*platform, &job, outcome, false)
             .await;
         log_finish(&finish, &fresh, shared.clock.now());
+        shared.metrics.outcome(&fresh, &finish);
         shared.finish(&fresh, finish.clone()).await;
         match finish {
             Finish::NeedsOperator { reason } => {
@@ -555,6 +559,7 @@ pub(super) async fn rescue(shared: Arc<Shared>, entry: Entry) -> Report {
             entry.attempts
         );
         log_finish(&finish, &entry, shared.clock.now());
+        shared.metrics.outcome(&entry, &finish);
         shared.finish(&entry, finish.clone()).await;
         if let Finish::Published { remote_id, url } = finish
             && let Some(tx) = &shared.events

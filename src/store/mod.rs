@@ -84,6 +84,7 @@ use sqlx::{PgPool, SqlitePool};
 use tokio::sync::broadcast;
 use tokio_util::sync::{CancellationToken, DropGuard};
 
+pub use self::gauges::TokenExpiry;
 pub use self::instances::{ConfigSnapshot, Instance, InstanceInfo, Liveness};
 pub use self::ops::{ListFilter, NewAction, OperatorAction, QueueNames, Snapshot};
 pub use self::queue::{Candidate, ClaimSkip, Decide, EntryCheckpoint, Finish, Take};
@@ -91,6 +92,8 @@ pub use self::types::*;
 
 pub mod instances;
 pub mod lock;
+
+mod gauges;
 mod ops;
 pub mod private;
 mod queue;

@@ -15,6 +15,7 @@ mod meta_linkedin;
 mod mutations;
 mod network;
 mod operators;
+mod observe;
 mod ops;
 mod plan;
 mod platforms_open;

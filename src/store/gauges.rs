@@ -1,0 +1,127 @@
+//! Read-only questions the metrics endpoint asks at each scrape
+//! ([`crate::observe`]): is the database there, how many entries are in
+//! each state, why the held ones are held, when the next one is due, when
+//! each stored token expires. Each is one small query on the read pool (on
+//! SQLite never through the queue's writer), so a scrape never waits for
+//! the publications, nor they for it.
+
+use jiff::Timestamp;
+use sqlx::Row;
+
+use super::types::{EntryState, StoreError};
+use super::{Store, on_db};
+
+/// The expiry of one account's stored credentials, as the `tokens` table
+/// says (no secret: the encrypted blob is never read here).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenExpiry {
+    pub account: String,
+    pub platform: String,
+    /// When the credentials stop working unless an operator logs in again:
+    /// the refresh token's end for a token berrah renews itself, else the
+    /// access token's; `None` when it does not expire.
+    pub expires_at: Option<Timestamp>,
+    /// The platform refused the token: it works no more, whatever its date.
+    pub needs_operator: bool,
+}
+
+impl Store {
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        let _: i64 = on_db!(self, |pool| sqlx::query_scalar("SELECT CAST(1 AS BIGINT)")
+            .fetch_one(pool)
+            .await?);
+        Ok(())
+    }
+
+    /// How many entries are in each state; every state is listed, with 0
+    /// when it has none. Rows whose state is unreadable are left out.
+    pub async fn count_by_state(&self) -> Result<Vec<(EntryState, u64)>, StoreError> {
+        let rows: Vec<(String, i64)> = on_db!(self, |pool| sqlx::query_as(
+            "SELECT state, COUNT(*) FROM entries GROUP BY state"
+        )
+        .fetch_all(pool)
+        .await?);
+        Ok(EntryState::ALL
+            .into_iter()
+            .map(|s| {
+                let n = rows
+                    .iter()
+                    .filter(|(name, _)| name == s.as_str())
+                    .map(|(_, n)| u64::try_from(*n).unwrap_or(0))
+                    .sum();
+                (s, n)
+            })
+            .collect())
+    }
+
+    /// How many entries are held, by stored cause (`outcome`, `account`,
+    /// `file_pause`, or `unknown` for a hold without one).
+    pub async fn held_by_cause(&self) -> Result<Vec<(String, u64)>, StoreError> {
+        let rows: Vec<(Option<String>, i64)> = on_db!(self, |pool| {
+            sqlx::query_as(
+            "SELECT state_cause, COUNT(*) FROM entries WHERE state = 'held' GROUP BY state_cause"
+        )
+        .fetch_all(pool)
+        .await?
+        });
+        let mut out: Vec<(String, u64)> = Vec::new();
+        for (cause, n) in rows {
+            let cause = cause.unwrap_or_else(|| "unknown".to_string());
+            let n = u64::try_from(n).unwrap_or(0);
+            match out.iter_mut().find(|(c, _)| *c == cause) {
+                Some((_, total)) => *total += n,
+                None => out.push((cause, n)),
+            }
+        }
+        out.sort();
+        Ok(out)
+    }
+
+    /// When the next waiting entry (scheduled or retrying, not paused) may
+    /// go out; `None` when nothing waits.
+    pub async fn next_due(&self) -> Result<Option<Timestamp>, StoreError> {
+        let ms: Option<i64> = on_db!(self, |pool| {
+            sqlx::query_scalar(
+            "SELECT MIN(e.run_at_ms) FROM entries e WHERE e.state IN ('scheduled', 'retrying') \
+             AND NOT EXISTS (SELECT 1 FROM pauses p WHERE (p.scope = 'campaign' AND p.name = e.campaign) \
+             OR (p.scope = 'account' AND p.name = e.account))"
+        )
+        .fetch_one(pool)
+        .await?
+        });
+        Ok(ms.and_then(|ms| Timestamp::from_millisecond(ms).ok()))
+    }
+
+    /// The expiry of every account's stored credentials (`berrah accounts
+    /// login`), by account.
+    pub async fn token_expiries(&self) -> Result<Vec<TokenExpiry>, StoreError> {
+        on_db!(self, |pool| {
+            let rows = sqlx::query(
+                "SELECT account, platform, access_expires_at, refresh_expires_at, refreshable, \
+                 needs_operator FROM tokens ORDER BY account",
+            )
+            .fetch_all(pool)
+            .await?;
+            let mut out = Vec::with_capacity(rows.len());
+            for r in &rows {
+                let at = |column: &str| -> Option<Timestamp> {
+                    let ms: Option<i64> = r.try_get(column).ok().flatten();
+                    ms.and_then(|ms| Timestamp::from_millisecond(ms).ok())
+                };
+                let refreshable: bool = r.try_get("refreshable").unwrap_or(false);
+                out.push(TokenExpiry {
+                    account: r.try_get("account")?,
+                    platform: r.try_get("platform")?,
+                    expires_at: if refreshable {
+                        at("refresh_expires_at")
+                    } else {
+                        at("access_expires_at")
+                    },
+                    needs_operator: r.try_get("needs_operator").unwrap_or(false),
+                });
+            }
+            Ok(out)
+        })
+    }
+}

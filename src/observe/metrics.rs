@@ -297,7 +297,7 @@ impl Metrics {
         let i = &self.inner;
         let counts = store.count_by_state().await?;
         let held = store.held_by_cause().await?;
-        let next = store.next_due().await?;
+        let next = store.next_due(now).await?.map(|e| e.run_at);
         let tokens = store.token_expiries().await?;
         for (state, n) in counts {
             i.entries

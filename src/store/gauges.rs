@@ -78,21 +78,6 @@ impl Store {
         Ok(out)
     }
 
-    /// When the next waiting entry (scheduled or retrying, not paused) may
-    /// go out; `None` when nothing waits.
-    pub async fn next_due(&self) -> Result<Option<Timestamp>, StoreError> {
-        let ms: Option<i64> = on_db!(self, |pool| {
-            sqlx::query_scalar(
-            "SELECT MIN(e.run_at_ms) FROM entries e WHERE e.state IN ('scheduled', 'retrying') \
-             AND NOT EXISTS (SELECT 1 FROM pauses p WHERE (p.scope = 'campaign' AND p.name = e.campaign) \
-             OR (p.scope = 'account' AND p.name = e.account))"
-        )
-        .fetch_one(pool)
-        .await?
-        });
-        Ok(ms.and_then(|ms| Timestamp::from_millisecond(ms).ok()))
-    }
-
     /// The expiry of every account's stored credentials (`berrah accounts
     /// login`), by account.
     pub async fn token_expiries(&self) -> Result<Vec<TokenExpiry>, StoreError> {

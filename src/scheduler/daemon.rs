@@ -122,6 +122,8 @@ impl Daemon {
             )
             .await?;
         log_loaded(&store, &summary, clock.now()).await;
+        let alerts = crate::alerts::Alerter::for_daemon(&cfg, &owner);
+        alerts.synced(&summary);
 
         let beat_stop = CancellationToken::new();
         let beat = tokio::spawn(heartbeat(shared.clone(), beat_stop.clone()));
@@ -218,6 +220,7 @@ impl Daemon {
                             .unwrap_or_else(|p| p.into_inner())
                             .clear();
                         rules = account_rules(&shared);
+                        alerts.configure(&shared.accounts().config.alerts);
                         resync = true;
                     }
                     Ok(None) => {}
@@ -230,11 +233,12 @@ impl Daemon {
             }
             if std::mem::take(&mut resync) {
                 let config = shared.accounts().config.clone();
-                if let Err(e) = campaigns
+                match campaigns
                     .sync_all(&store, &config, &calendar, &cfg.campaigns_dir, clock.now())
                     .await
                 {
-                    tracing::error!(error = %e, "could not sync the campaign files; trying at the next change");
+                    Ok(summary) => alerts.synced(&summary),
+                    Err(e) => tracing::error!(error = %e, "could not sync the campaign files; trying at the next change"),
                 }
             }
             let now = clock.now();
@@ -356,6 +360,7 @@ impl Daemon {
                 c.resume();
                 frozen = false;
             }
+            alerts.wake();
             tokio::select! {
                 () = shutdown.cancelled() => {}
                 Some(r) = tasks.join_next(), if !tasks.is_empty() => {
@@ -408,6 +413,7 @@ impl Daemon {
         }
         beat_stop.cancel();
         let _ = beat.await;
+        alerts.stop().await;
         tracing::info!("berrah daemon stopped");
         Ok(summary)
     }

@@ -85,6 +85,7 @@ pub use self::queue::{Candidate, ClaimSkip, Decide, EntryCheckpoint, Finish, Tak
 pub use self::types::*;
 
 mod ops;
+pub mod alerts;
 pub mod private;
 mod queue;
 mod row;

@@ -382,7 +382,11 @@ pub fn valid(path: &Path, source: &str, rules: &[AlertConfig]) -> Vec<AlertConfi
     rules
         .iter()
         .enumerate()
-        .filter(|(i, r)| !check_rule(path, source, *i, r).iter().any(Diagnostic::is_error))
+        .filter(|(i, r)| {
+            !check_rule(path, source, *i, r)
+                .iter()
+                .any(Diagnostic::is_error)
+        })
         .map(|(_, r)| r.clone())
         .collect()
 }
@@ -392,7 +396,8 @@ pub fn check_rule(path: &Path, source: &str, index: usize, rule: &AlertConfig) -
     let mut out = Vec::new();
     let name = rule.name.get_ref();
     let at = header_span(source, index).or(Some(rule.name.span()));
-    let err = |span: Option<std::ops::Range<usize>>, msg: String| Diagnostic::error(path, span, msg);
+    let err =
+        |span: Option<std::ops::Range<usize>>, msg: String| Diagnostic::error(path, span, msg);
     if !crate::campaign::validate::is_valid_id(name) {
         out.push(
             err(
@@ -445,16 +450,25 @@ pub fn check_rule(path: &Path, source: &str, index: usize, rule: &AlertConfig) -
         Target::Webhook => {
             match &rule.url {
                 None => out.push(
-                    err(at.clone(), format!("alert `{name}` (webhook) needs a `url`"))
-                        .with_help("write `url = \"https://example.org/berrah-alerts\"` (or `\"env:VAR\"`)"),
+                    err(
+                        at.clone(),
+                        format!("alert `{name}` (webhook) needs a `url`"),
+                    )
+                    .with_help(
+                        "write `url = \"https://example.org/berrah-alerts\"` (or `\"env:VAR\"`)",
+                    ),
                 ),
                 Some(u) => match secret_ref(rule.to, u.get_ref()) {
                     Err(()) => out.push(
                         err(
                             Some(u.span()),
-                            format!("the `url` of alert `{name}` is neither a URL nor `env:`/`file:`"),
+                            format!(
+                                "the `url` of alert `{name}` is neither a URL nor `env:`/`file:`"
+                            ),
                         )
-                        .with_help("write `url = \"https://example.org/berrah-alerts\"` or `\"env:VAR\"`")
+                        .with_help(
+                            "write `url = \"https://example.org/berrah-alerts\"` or `\"env:VAR\"`",
+                        )
                         .masked(),
                     ),
                     Ok(SecretRef::Plain(p)) => {
@@ -518,24 +532,36 @@ pub fn check_rule(path: &Path, source: &str, index: usize, rule: &AlertConfig) -
             }
             match &rule.recipients {
                 None => out.push(
-                    err(at.clone(), format!("alert `{name}` (e-mail) needs `recipients`"))
-                        .with_help("write `recipients = [\"comms@example.org\"]`"),
+                    err(
+                        at.clone(),
+                        format!("alert `{name}` (e-mail) needs `recipients`"),
+                    )
+                    .with_help("write `recipients = [\"comms@example.org\"]`"),
                 ),
                 Some(r) if r.is_empty() => out.push(
-                    err(at.clone(), format!("alert `{name}` (e-mail) has no recipients"))
-                        .with_help("write `recipients = [\"comms@example.org\"]`"),
+                    err(
+                        at.clone(),
+                        format!("alert `{name}` (e-mail) has no recipients"),
+                    )
+                    .with_help("write `recipients = [\"comms@example.org\"]`"),
                 ),
                 Some(r) => {
                     for a in r.iter().filter(|a| !is_address(a)) {
                         out.push(
-                            err(at.clone(), format!("alert `{name}`: `{a}` is not an e-mail address"))
-                                .with_help("write addresses such as \"comms@example.org\""),
+                            err(
+                                at.clone(),
+                                format!("alert `{name}`: `{a}` is not an e-mail address"),
+                            )
+                            .with_help("write addresses such as \"comms@example.org\""),
                         );
                     }
                 }
             }
             if let Some(p) = &rule.password
-                && !matches!(Source::parse(p.get_ref()), Ok(Source::Env(_) | Source::File(_)))
+                && !matches!(
+                    Source::parse(p.get_ref()),
+                    Ok(Source::Env(_) | Source::File(_))
+                )
             {
                 out.push(
                     err(
@@ -558,8 +584,13 @@ pub fn check_rule(path: &Path, source: &str, index: usize, rule: &AlertConfig) -
         ] {
             if present {
                 out.push(
-                    err(at.clone(), format!("alert `{name}` ({service}) has `{key}`, which only e-mail alerts use"))
-                        .with_help(format!("remove `{key}`, or write `to = \"email\"`")),
+                    err(
+                        at.clone(),
+                        format!(
+                            "alert `{name}` ({service}) has `{key}`, which only e-mail alerts use"
+                        ),
+                    )
+                    .with_help(format!("remove `{key}`, or write `to = \"email\"`")),
                 );
             }
         }
@@ -572,20 +603,32 @@ pub fn check_rule(path: &Path, source: &str, index: usize, rule: &AlertConfig) -
         let Some(v) = value else { continue };
         match crate::plan::parse_duration(v.get_ref()) {
             Err(_) => out.push(
-                err(Some(v.span()), format!("`{}` is not a duration", v.get_ref()))
-                    .with_help(format!("write a duration such as \"{}\"", match key {
+                err(
+                    Some(v.span()),
+                    format!("`{}` is not a duration", v.get_ref()),
+                )
+                .with_help(format!(
+                    "write a duration such as \"{}\"",
+                    match key {
                         "every" => "15m",
                         "gather" => "30s",
                         _ => "5m",
-                    })),
+                    }
+                )),
             ),
             Ok(d) if key == "late_after" && d < MIN_LATE_AFTER => out.push(
-                err(Some(v.span()), format!("`late_after` of alert `{name}` is under a minute"))
-                    .with_help("write \"1m\" or more: lateness is recorded from one minute on"),
+                err(
+                    Some(v.span()),
+                    format!("`late_after` of alert `{name}` is under a minute"),
+                )
+                .with_help("write \"1m\" or more: lateness is recorded from one minute on"),
             ),
             Ok(d) if d < SignedDuration::from_secs(1) => out.push(
-                err(Some(v.span()), format!("`{key}` of alert `{name}` is under a second"))
-                    .with_help("write \"1s\" or more"),
+                err(
+                    Some(v.span()),
+                    format!("`{key}` of alert `{name}` is under a second"),
+                )
+                .with_help("write \"1s\" or more"),
             ),
             Ok(_) => {}
         }
@@ -594,16 +637,22 @@ pub fn check_rule(path: &Path, source: &str, index: usize, rule: &AlertConfig) -
         && !(1..=365).contains(&d)
     {
         out.push(
-            err(at.clone(), format!("`token_days` of alert `{name}` must be between 1 and 365"))
-                .with_help("write `token_days = 7`"),
+            err(
+                at.clone(),
+                format!("`token_days` of alert `{name}` must be between 1 and 365"),
+            )
+            .with_help("write `token_days = 7`"),
         );
     }
     if let Some(on) = &rule.on
         && on.is_empty()
     {
         out.push(
-            err(at.clone(), format!("alert `{name}` listens to nothing (`on = []`)"))
-                .with_help("list events, or leave `on` out to listen to all of them"),
+            err(
+                at.clone(),
+                format!("alert `{name}` listens to nothing (`on = []`)"),
+            )
+            .with_help("list events, or leave `on` out to listen to all of them"),
         );
     }
     out
@@ -642,7 +691,9 @@ mod tests {
         assert_eq!(slack.gather, DEFAULT_GATHER);
         assert_eq!(
             slack.url,
-            Some(SecretRef::Source(Source::Env("BERRAH_SLACK_WEBHOOK".into())))
+            Some(SecretRef::Source(Source::Env(
+                "BERRAH_SLACK_WEBHOOK".into()
+            )))
         );
         let hook = Rule::from_config(&rules[1]).unwrap();
         assert_eq!(hook.on.len(), Event::ALL.len());
@@ -657,7 +708,10 @@ mod tests {
                     url = \"https://hooks.slack.com/services/T0/B0/SECRETSECRET\"\n";
         let (rules, d) = parse(text);
         let out = rendered(text, &d);
-        assert!(out.contains("berrah.toml:4:7: error: the `url` of alert `s` must say where"), "{out}");
+        assert!(
+            out.contains("berrah.toml:4:7: error: the `url` of alert `s` must say where"),
+            "{out}"
+        );
         assert!(!out.contains("SECRET"), "{out}");
         assert!(Rule::from_config(&rules[0]).is_none());
     }
@@ -699,7 +753,11 @@ mod tests {
             parse_smtp("smtp://localhost:2525").unwrap().2,
             SmtpSecurity::Plain
         );
-        assert!(parse_smtp("smtp://u:pw@h.example.org").unwrap_err().contains("password"));
+        assert!(
+            parse_smtp("smtp://u:pw@h.example.org")
+                .unwrap_err()
+                .contains("password")
+        );
         assert!(parse_smtp("http://h.example.org").is_err());
     }
 

@@ -54,20 +54,16 @@ impl Group {
         if !rule.listens(event) {
             return false;
         }
-        match event {
-            Event::Late => {
-                let late = fact.late_ms.unwrap_or(0);
-                if late < rule.late_after.as_millis() as i64 {
-                    return false;
-                }
-            }
+        let over_threshold = match event {
+            Event::Late => fact.late_ms.unwrap_or(0) >= rule.late_after.as_millis() as i64,
             // A token fact is made once for each threshold in use.
             Event::TokenExpiring => {
-                if fact.cause.as_deref() != Some(rule.token_days.to_string().as_str()) {
-                    return false;
-                }
+                fact.cause.as_deref() == Some(rule.token_days.to_string().as_str())
             }
-            _ => {}
+            _ => true,
+        };
+        if !over_threshold {
+            return false;
         }
         let cause = match event {
             Event::Held => fact.cause.clone(),
@@ -275,7 +271,11 @@ fn line(t: &Tally, rule: &Rule) -> String {
         }
         Event::CampaignBroken => format!(
             "{} not valid: {}; the last valid version of each stays scheduled. `berrah check` shows what to fix.",
-            if t.items.len() > 1 { "Campaign files are" } else { "A campaign file is" },
+            if t.items.len() > 1 {
+                "Campaign files are"
+            } else {
+                "A campaign file is"
+            },
             t.items
                 .iter()
                 .map(|f| format!("`{f}`"))
@@ -361,10 +361,18 @@ mod tests {
         for _ in 0..300 {
             assert!(g.add(
                 &r,
-                &fact("held", "oim-x", Some("account"), "the environment variable `OIM_X` is not set")
+                &fact(
+                    "held",
+                    "oim-x",
+                    Some("account"),
+                    "the environment variable `OIM_X` is not set"
+                )
             ));
         }
-        assert!(g.add(&r, &fact("failed", "oim-fb", None, "400: the text is too long")));
+        assert!(g.add(
+            &r,
+            &fact("failed", "oim-fb", None, "400: the text is too long")
+        ));
         let m = g.message(&r);
         assert_eq!(m.title, "berrah: 300 posts held, 1 post failed");
         assert_eq!(m.lines.len(), 2);
@@ -390,12 +398,34 @@ mod tests {
         assert!(!g.add(&r, &late(4 * 60_000)));
         assert!(g.add(&r, &late(6 * 60_000)));
         assert!(g.add(&r, &late(12 * 60_000 + 30_000)));
-        assert!(!g.add(&r, &fact("token_expiring", "fb", Some("30"), "the token of `fb` expires")));
-        assert!(g.add(&r, &fact("token_expiring", "fb", Some("7"), "the token of `fb` expires on 2027-01-01")));
+        assert!(!g.add(
+            &r,
+            &fact(
+                "token_expiring",
+                "fb",
+                Some("30"),
+                "the token of `fb` expires"
+            )
+        ));
+        assert!(g.add(
+            &r,
+            &fact(
+                "token_expiring",
+                "fb",
+                Some("7"),
+                "the token of `fb` expires on 2027-01-01"
+            )
+        ));
         let m = g.message(&r);
-        assert!(m.lines[0].contains("The token of `fb` expires on 2027-01-01."), "{:?}", m.lines);
         assert!(
-            m.lines[1].contains("2 posts on `a` went out more than 5m after their due time (the latest by 12m 30s)"),
+            m.lines[0].contains("The token of `fb` expires on 2027-01-01."),
+            "{:?}",
+            m.lines
+        );
+        assert!(
+            m.lines[1].contains(
+                "2 posts on `a` went out more than 5m after their due time (the latest by 12m 30s)"
+            ),
             "{:?}",
             m.lines
         );
@@ -415,12 +445,23 @@ mod tests {
                 },
             );
         }
-        g.add(&r, &fact("failed", "w", None, "refused by https://hooks.example/SECRET-PATH"));
+        g.add(
+            &r,
+            &fact(
+                "failed",
+                "w",
+                None,
+                "refused by https://hooks.example/SECRET-PATH",
+            ),
+        );
         let m = g
             .message(&r)
             .redacted(&["https://hooks.example/SECRET-PATH".to_string()]);
         let text = m.text();
-        assert!(text.contains("`campaigns/a.toml`, `campaigns/b.toml`"), "{text}");
+        assert!(
+            text.contains("`campaigns/a.toml`, `campaigns/b.toml`"),
+            "{text}"
+        );
         assert!(!text.contains("SECRET"), "{text}");
         assert!(text.contains("refused by ***"), "{text}");
     }

@@ -223,7 +223,9 @@ impl Alerter {
             .await
             .is_err()
         {
-            tracing::warn!("the alerter did not stop within 5 s; what it was sending is sent at the next start");
+            tracing::warn!(
+                "the alerter did not stop within 5 s; what it was sending is sent at the next start"
+            );
         }
     }
 }
@@ -261,13 +263,16 @@ async fn run(cfg: AlerterConfig, shared: Arc<Shared>, wake: Arc<Notify>, stop: C
                 tracing::warn!(error = %e, "could not look at stored tokens' expiry for alerts");
             }
         }
-        let daemon_facts = std::mem::take(&mut *shared.facts.lock().unwrap_or_else(|p| p.into_inner()));
+        let daemon_facts =
+            std::mem::take(&mut *shared.facts.lock().unwrap_or_else(|p| p.into_inner()));
         if let Err(e) = cfg.store.add_alert_facts(daemon_facts).await {
             tracing::warn!(error = %e, "could not record facts for alerts");
         }
         match turn(&cfg.store, rules.clone(), now, next_close).await {
             Ok(n) => next_close = n,
-            Err(e) => tracing::warn!(error = %e, "could not gather alerts; trying at the next wake-up"),
+            Err(e) => {
+                tracing::warn!(error = %e, "could not gather alerts; trying at the next wake-up")
+            }
         }
         send_due(&cfg, &http, &rules).await;
         let next_send = match cfg.store.next_alert_at().await {
@@ -458,19 +463,14 @@ pub fn decide(
         if !group.is_empty() {
             let first = row.first_ms.unwrap_or(now_ms);
             let gathered = first.saturating_add(rule.gather.as_millis() as i64);
-            let allowed = row
-                .last_queued_ms
-                .map_or(i64::MIN, |l| l.saturating_add(rule.every.as_millis() as i64));
+            let allowed = row.last_queued_ms.map_or(i64::MIN, |l| {
+                l.saturating_add(rule.every.as_millis() as i64)
+            });
             let due = gathered.max(allowed);
             if due <= now_ms {
                 let message: Message = group.message(rule);
                 added.push(NewAlert {
-                    id: format!(
-                        "{}-{}-{:08x}",
-                        rule.name,
-                        now_ms,
-                        rand::random::<u32>()
-                    ),
+                    id: format!("{}-{}-{:08x}", rule.name, now_ms, rand::random::<u32>()),
                     rule: rule.name.clone(),
                     message: serde_json::to_string(&message).unwrap_or_default(),
                     next_ms: now_ms,

@@ -84,7 +84,10 @@ async fn resolve(rule: &str, source: &Source, base_dir: &Path) -> Result<SecretS
         Source::Store => return Err(NotSent::new("alerts take secrets from env: or file: only")),
     };
     // The error names the variable or file, never a value.
-    creds.secret().await.map_err(|e| NotSent::new(e.to_string()))
+    creds
+        .secret()
+        .await
+        .map_err(|e| NotSent::new(e.to_string()))
 }
 
 /// Resolves the secrets of `rule`.
@@ -410,7 +413,12 @@ mod tests {
     fn slack_is_escaped_mrkdwn_text() {
         let b = slack_body(&message(1));
         let text = b["text"].as_str().unwrap();
-        assert!(text.starts_with("*berrah: 300 posts held*\n• 0: 300 posts held on `a&lt;b&gt;` &amp; more."), "{text}");
+        assert!(
+            text.starts_with(
+                "*berrah: 300 posts held*\n• 0: 300 posts held on `a&lt;b&gt;` &amp; more."
+            ),
+            "{text}"
+        );
     }
 
     #[test]
@@ -418,7 +426,10 @@ mod tests {
         let b = teams_body(&message(2));
         assert_eq!(b["type"], "message");
         let att = &b["attachments"][0];
-        assert_eq!(att["contentType"], "application/vnd.microsoft.card.adaptive");
+        assert_eq!(
+            att["contentType"],
+            "application/vnd.microsoft.card.adaptive"
+        );
         assert_eq!(att["content"]["type"], "AdaptiveCard");
         assert_eq!(att["content"]["body"].as_array().unwrap().len(), 3);
         assert_eq!(att["content"]["body"][0]["weight"], "Bolder");
@@ -441,7 +452,12 @@ mod tests {
         assert_eq!(b["delivery"], "d-1");
         assert_eq!(b["counts"]["held"], 300);
         assert_eq!(b["account"], "a");
-        assert!(b["text"].as_str().unwrap().starts_with("berrah: 300 posts held\n- 0:"));
+        assert!(
+            b["text"]
+                .as_str()
+                .unwrap()
+                .starts_with("berrah: 300 posts held\n- 0:")
+        );
     }
 
     #[test]

@@ -238,7 +238,9 @@ impl Daemon {
                     .await
                 {
                     Ok(summary) => alerts.synced(&summary),
-                    Err(e) => tracing::error!(error = %e, "could not sync the campaign files; trying at the next change"),
+                    Err(e) => {
+                        tracing::error!(error = %e, "could not sync the campaign files; trying at the next change")
+                    }
                 }
             }
             let now = clock.now();

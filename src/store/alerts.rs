@@ -30,6 +30,14 @@ pub struct FactRow {
     pub late_ms: Option<i64>,
 }
 
+/// A fact with its number (to delete exactly the facts taken).
+#[derive(sqlx::FromRow)]
+struct NumberedFact {
+    seq: i64,
+    #[sqlx(flatten)]
+    fact: FactRow,
+}
+
 /// One rule's row: the group gathered since its last message.
 #[derive(Debug, Clone, Default, PartialEq, Eq, sqlx::FromRow)]
 pub struct RuleRow {
@@ -96,24 +104,12 @@ impl Store {
                 "SELECT seq, kind, entry_id, campaign, account, cause, detail, late_ms \
                  FROM alert_facts ORDER BY seq LIMIT $1"
             };
-            let rows: Vec<(i64, String, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, Option<i64>)> =
-                sqlx::query_as(facts_sql)
-                    .bind(FACTS_PER_TURN)
-                    .fetch_all(&mut *conn)
-                    .await?;
-            let seqs: Vec<i64> = rows.iter().map(|r| r.0).collect();
-            let facts = rows
-                .into_iter()
-                .map(|r| FactRow {
-                    kind: r.1,
-                    entry_id: r.2,
-                    campaign: r.3,
-                    account: r.4,
-                    cause: r.5,
-                    detail: r.6,
-                    late_ms: r.7,
-                })
-                .collect();
+            let rows: Vec<NumberedFact> = sqlx::query_as(facts_sql)
+                .bind(FACTS_PER_TURN)
+                .fetch_all(&mut *conn)
+                .await?;
+            let seqs: Vec<i64> = rows.iter().map(|r| r.seq).collect();
+            let facts: Vec<FactRow> = rows.into_iter().map(|r| r.fact).collect();
             for rule in &rules {
                 sqlx::query(
                     "INSERT INTO alert_rules (rule, pending) VALUES ($1, '') \
@@ -129,7 +125,10 @@ impl Store {
                 "SELECT rule, pending, first_ms, last_queued_ms FROM alert_rules ORDER BY rule"
             };
             let rows: Vec<RuleRow> = sqlx::query_as(rules_sql).fetch_all(&mut *conn).await?;
-            let rows = rows.into_iter().filter(|r| rules.contains(&r.rule)).collect();
+            let rows = rows
+                .into_iter()
+                .filter(|r| rules.contains(&r.rule))
+                .collect();
             let (changed, added) = decide(facts, rows);
             for r in changed {
                 sqlx::query(
@@ -329,12 +328,14 @@ impl Store {
         prefix: &str,
     ) -> Result<Vec<(String, String, i64)>, StoreError> {
         let like = format!("{}%", prefix.replace('%', "\\%").replace('_', "\\_"));
-        Ok(on_db!(self, |pool| sqlx::query_as(
+        Ok(on_db!(self, |pool| {
+            sqlx::query_as(
             "SELECT name, value, at_ms FROM alert_marks WHERE name LIKE $1 ESCAPE '\\' ORDER BY name"
         )
         .bind(like)
         .fetch_all(pool)
-        .await?))
+        .await?
+        }))
     }
 
     /// Sets a mark (replacing one of the same name).

@@ -84,8 +84,8 @@ pub use self::ops::{ListFilter, Snapshot};
 pub use self::queue::{Candidate, ClaimSkip, Decide, EntryCheckpoint, Finish, Take};
 pub use self::types::*;
 
-mod ops;
 pub mod alerts;
+mod ops;
 pub mod private;
 mod queue;
 mod row;

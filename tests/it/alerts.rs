@@ -167,7 +167,7 @@ async fn a_burst_of_held_posts_is_one_message_per_interval_on_every_receiver() {
         "{}{}{}{}secret = \"env:{HOOK_KEY_VAR}\"\n",
         rule("comms-slack", "slack", &format!("env:{SLACK_VAR}")),
         rule("comms-teams", "teams", &format!("env:{TEAMS_VAR}")),
-        rule("comms-discord", "discord", &format!("file:discord.url")),
+        rule("comms-discord", "discord", "file:discord.url"),
         rule("ops-hook", "webhook", &hook_url),
     ));
     std::fs::write(dir.path().join("discord.url"), format!("{discord_url}\n")).unwrap();
@@ -209,8 +209,14 @@ async fn a_burst_of_held_posts_is_one_message_per_interval_on_every_receiver() {
             first.contains("berrah status --state held --account oim-x"),
             "{kind:?}: {first}"
         );
-        assert!(first.contains(UNSET_TOKEN_VAR), "{kind:?}: the cause: {first}");
-        assert!(second.contains("5 posts held on `oim-y`"), "{kind:?}: {second}");
+        assert!(
+            first.contains(UNSET_TOKEN_VAR),
+            "{kind:?}: the cause: {first}"
+        );
+        assert!(
+            second.contains("5 posts held on `oim-y`"),
+            "{kind:?}: {second}"
+        );
         assert!(!second.contains("oim-x"), "{kind:?}: {second}");
         for g in &got {
             let raw = String::from_utf8_lossy(&g.raw);
@@ -229,7 +235,11 @@ async fn a_burst_of_held_posts_is_one_message_per_interval_on_every_receiver() {
     // The webhook is signed like berrah's webhook platform, with a delivery id.
     for g in hook.received() {
         assert_eq!(g.signature_valid, Some(true), "{g:#?}");
-        assert!(g.delivery.as_deref().is_some_and(|d| d.starts_with("ops-hook-")));
+        assert!(
+            g.delivery
+                .as_deref()
+                .is_some_and(|d| d.starts_with("ops-hook-"))
+        );
     }
     for secret in [
         slack_url.as_str(),
@@ -292,7 +302,11 @@ async fn an_alert_pending_at_a_kill_is_sent_once_after_restart() {
     stop_daemon(second);
     let log = logs(dir.path());
     let got = slack.received();
-    assert_eq!(got.len(), 2, "one failed try, one delivery: {got:#?}\n{log}");
+    assert_eq!(
+        got.len(),
+        2,
+        "one failed try, one delivery: {got:#?}\n{log}"
+    );
     assert_eq!(got[0].body, got[1].body, "the same message, sent again");
     assert!(text_of(Kind::Slack, &got[1].body).contains("20 posts held on `oim-x`"));
     let crash = discord.received();
@@ -300,9 +314,16 @@ async fn an_alert_pending_at_a_kill_is_sent_once_after_restart() {
     let text = text_of(Kind::Discord, &crash[0].body);
     assert!(text.contains("restarted after a crash"), "{text}");
     assert!(text.contains("did not stop cleanly"), "{text}");
-    assert!(log.contains("could not send an alert; trying again later"), "{log}");
+    assert!(
+        log.contains("could not send an alert; trying again later"),
+        "{log}"
+    );
     assert!(log.contains("Slack answered 500"), "{log}");
-    for secret in [slack_url.as_str(), discord_url.as_str(), "XXXXXXXXXXXXXXXXXXXXXXXX"] {
+    for secret in [
+        slack_url.as_str(),
+        discord_url.as_str(),
+        "XXXXXXXXXXXXXXXXXXXXXXXX",
+    ] {
         assert!(!log.contains(secret), "the log shows a secret:\n{log}");
     }
 
@@ -330,7 +351,12 @@ impl Drop for SmtpServer {
     }
 }
 
-fn smtp_server_or_skip(test: &str, folder: &Path, user: &str, password: &str) -> Option<SmtpServer> {
+fn smtp_server_or_skip(
+    test: &str,
+    folder: &Path,
+    user: &str,
+    password: &str,
+) -> Option<SmtpServer> {
     let has = Command::new("python3")
         .args(["-c", "import aiosmtpd"])
         .stderr(Stdio::null())
@@ -340,7 +366,9 @@ fn smtp_server_or_skip(test: &str, folder: &Path, user: &str, password: &str) ->
         if std::env::var_os("CI").is_some_and(|v| !v.is_empty()) {
             panic!("{test}: Python's aiosmtpd is missing, and CI is set: scripts/test installs it");
         }
-        eprintln!("SKIPPED (SMTP): {test} — install Python's aiosmtpd (`pip install aiosmtpd`), as scripts/test does");
+        eprintln!(
+            "SKIPPED (SMTP): {test} — install Python's aiosmtpd (`pip install aiosmtpd`), as scripts/test does"
+        );
         return None;
     }
     std::fs::create_dir_all(folder).unwrap();
@@ -397,19 +425,23 @@ async fn a_burst_of_held_posts_is_one_e_mail_through_a_real_smtp_server() {
         "run",
         &[(SMTP_PASSWORD_VAR, SMTP_PASSWORD.to_string())],
     );
-    let count = || std::fs::read_dir(&smtp.folder).map_or(0, |d| {
-        d.filter(|e| e.as_ref().is_ok_and(|e| e.path().extension().is_some_and(|x| x == "json")))
+    let count = || {
+        std::fs::read_dir(&smtp.folder).map_or(0, |d| {
+            d.filter(|e| {
+                e.as_ref()
+                    .is_ok_and(|e| e.path().extension().is_some_and(|x| x == "json"))
+            })
             .count()
-    });
+        })
+    };
     eventually("the e-mail", 60, || async { count() >= 1 }).await;
     tokio::time::sleep(Duration::from_secs(3)).await;
     stop_daemon(daemon);
     let log = logs(dir.path());
     assert_eq!(count(), 1, "{log}");
-    let mail: serde_json::Value = serde_json::from_str(
-        &std::fs::read_to_string(smtp.folder.join("0001.json")).unwrap(),
-    )
-    .unwrap();
+    let mail: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(smtp.folder.join("0001.json")).unwrap())
+            .unwrap();
     assert_eq!(mail["auth_user"], "berrah-alerts");
     assert_eq!(mail["mail_from"], "berrah@example.org");
     assert_eq!(
@@ -419,7 +451,10 @@ async fn a_burst_of_held_posts_is_one_e_mail_through_a_real_smtp_server() {
     assert_eq!(mail["subject"], "berrah: 300 posts held");
     let body = mail["body"].as_str().unwrap();
     assert!(body.contains("300 posts held on `oim-x`"), "{body}");
-    assert!(body.contains("berrah retry --account oim-x --state held"), "{body}");
+    assert!(
+        body.contains("berrah retry --account oim-x --state held"),
+        "{body}"
+    );
     assert!(body.contains("alert rule `comms-mail`"), "{body}");
     let raw = mail["raw"].as_str().unwrap();
     assert!(!raw.contains(SMTP_PASSWORD), "{raw}");
@@ -535,8 +570,7 @@ async fn take_facts(store: &Store) -> Vec<FactRow> {
         })
         .await
         .unwrap();
-    let facts = taken.lock().unwrap().clone();
-    facts
+    taken.lock().unwrap().clone()
 }
 
 /// Held (by an account's credentials), expired and late entries leave one
@@ -553,7 +587,13 @@ async fn queue_transitions_become_facts_taken_once(store: Store) {
         paused,
     ];
     store.sync_campaign("amal", &occs, t(0)).await.unwrap();
-    assert_eq!(store.hold_account("a", "the variable `A` is not set").await.unwrap(), 2);
+    assert_eq!(
+        store
+            .hold_account("a", "the variable `A` is not set")
+            .await
+            .unwrap(),
+        2
+    );
     assert_eq!(store.expire_late(t(100)).await.unwrap().len(), 1);
     // A first attempt that started two minutes late, another on time.
     exec(
@@ -571,11 +611,19 @@ async fn queue_transitions_become_facts_taken_once(store: Store) {
         .collect();
     assert_eq!(
         kinds,
-        [("dropped", "e"), ("held", "a1"), ("held", "a2"), ("late", "late")],
+        [
+            ("dropped", "e"),
+            ("held", "a1"),
+            ("held", "a2"),
+            ("late", "late")
+        ],
         "{facts:#?}"
     );
     assert_eq!(facts[1].cause.as_deref(), Some("account"));
-    assert_eq!(facts[1].detail.as_deref(), Some("the variable `A` is not set"));
+    assert_eq!(
+        facts[1].detail.as_deref(),
+        Some("the variable `A` is not set")
+    );
     assert_eq!(facts[3].late_ms, Some(120_000));
     assert!(take_facts(&store).await.is_empty(), "taken once");
     // The daemon's own facts go the same way.
@@ -613,9 +661,24 @@ async fn the_outbox_leases_retries_and_sends(store: Store) {
     assert_eq!(store.next_alert_at().await.unwrap(), Some(t(0)));
     let got = store.claim_alerts(t(1), "one", t(61), 10).await.unwrap();
     assert_eq!(got.len(), 1);
-    assert!(store.claim_alerts(t(2), "two", t(62), 10).await.unwrap().is_empty());
-    store.alert_retry("r-1", t(10), "Slack answered 500").await.unwrap();
-    assert!(store.claim_alerts(t(5), "two", t(65), 10).await.unwrap().is_empty());
+    assert!(
+        store
+            .claim_alerts(t(2), "two", t(62), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    store
+        .alert_retry("r-1", t(10), "Slack answered 500")
+        .await
+        .unwrap();
+    assert!(
+        store
+            .claim_alerts(t(5), "two", t(65), 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
     assert_eq!(store.next_alert_at().await.unwrap(), Some(t(10)));
     let got = store.claim_alerts(t(10), "two", t(70), 10).await.unwrap();
     assert_eq!((got.len(), got[0].attempts), (1, 1));
@@ -634,7 +697,10 @@ async fn the_outbox_leases_retries_and_sends(store: Store) {
         .await
         .unwrap();
     store.set_alert_mark("running:x", "{}", t(0)).await.unwrap();
-    store.set_alert_mark("token:7:a:1", "alerted", t(0)).await.unwrap();
+    store
+        .set_alert_mark("token:7:a:1", "alerted", t(0))
+        .await
+        .unwrap();
     assert_eq!(store.alert_marks("running:").await.unwrap().len(), 1);
     assert!(store.remove_alert_mark("running:x").await.unwrap());
     assert!(!store.remove_alert_mark("running:x").await.unwrap());

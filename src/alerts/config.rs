@@ -762,6 +762,20 @@ mod tests {
     }
 
     #[test]
+    fn the_readme_example_checks() {
+        let readme = include_str!("../../README.md");
+        let section = &readme[readme
+            .find("### Alerts")
+            .expect("README has an Alerts section")..];
+        let start = section.find("```toml\n").expect("a TOML example") + 8;
+        let text = &section[start..start + section[start..].find("```").unwrap()];
+        let (rules, d) = parse(text);
+        assert!(d.is_empty(), "{}", rendered(text, &d));
+        assert_eq!(rules.len(), 5);
+        assert!(rules.iter().all(|r| Rule::from_config(r).is_some()));
+    }
+
+    #[test]
     fn addresses() {
         assert!(is_address("berrah@example.org"));
         assert!(is_address("berrah <berrah@example.org>"));

@@ -247,6 +247,18 @@ async fn run(cfg: AlerterConfig, shared: Arc<Shared>, wake: Arc<Notify>, stop: C
     if let Err(e) = mark_running(&cfg, &mark).await {
         tracing::warn!(error = %e, "could not record this daemon as running for crash alerts");
     }
+    // A secret that cannot be read is said at start, not first when an
+    // alert is due.
+    let at_start = shared
+        .rules
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    for rule in at_start.iter() {
+        if let Err(e) = send::secrets(rule, &cfg.base_dir).await {
+            tracing::warn!(rule = %rule.name, to = rule.to.as_str(), error = %e.why, "this alert rule cannot send until its secret can be read");
+        }
+    }
     let mut next_tokens = Timestamp::MIN;
     // The first turn always runs: a group gathered before a restart may be due.
     let mut next_close: Option<Timestamp> = Some(Timestamp::MIN);

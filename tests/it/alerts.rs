@@ -491,6 +491,100 @@ fn check_refuses_a_webhook_url_written_in_clear_without_showing_it() {
     assert!(!text.contains("SECRETPART123"), "{text}");
 }
 
+/// A campaign file that does not check is reported by name (its last valid
+/// version, if any, stays scheduled).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_campaign_file_is_reported_by_name() {
+    let (slack, _s, slack_url) = receiver(Kind::Slack, None).await;
+    let dir = project(&format!(
+        "[[alerts]]\nname = \"comms\"\nto = \"slack\"\nurl = \"env:{SLACK_VAR}\"\n\
+         on = [\"campaign_broken\"]\ngather = \"1s\"\n"
+    ));
+    write_campaign(dir.path(), "fine", "oim-x", 1, 3600);
+    std::fs::write(
+        dir.path().join("campaigns/casse.toml"),
+        "[campaign]\nid = \"casse\"\ntimezone = \"Mars/Olympus\"\n",
+    )
+    .unwrap();
+    let daemon = start_daemon(dir.path(), "run", &[(SLACK_VAR, slack_url)]);
+    eventually("the alert", 60, || async { !slack.received().is_empty() }).await;
+    stop_daemon(daemon);
+    let got = slack.received();
+    assert_eq!(got.len(), 1, "{got:#?}");
+    let text = text_of(Kind::Slack, &got[0].body);
+    assert!(
+        text.starts_with("*berrah: 1 campaign file broken*"),
+        "{text}"
+    );
+    assert!(text.contains("`campaigns/casse.toml`"), "{text}");
+    assert!(text.contains("`berrah check` shows what to fix"), "{text}");
+}
+
+/// A stored token that expires within `token_days` (and that berrah cannot
+/// renew) is one alert, once; one that expires later is none. Only the
+/// expiry is read, never the token.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_token_expiring_soon_is_alerted_once() {
+    let (discord, _d, discord_url) = receiver(Kind::Discord, None).await;
+    let (_dir, store) = berrah::store::testing::sqlite_temp().await;
+    let now = Timestamp::now();
+    let in_days = |d: i64| (now + jiff::SignedDuration::from_hours(24 * d)).as_millisecond();
+    for (account, expires) in [("oim-facebook", in_days(3)), ("oim-instagram", in_days(40))] {
+        let Db::Sqlite(pool) = store.db() else {
+            unreachable!()
+        };
+        sqlx::query(
+            "INSERT INTO tokens (account, platform, blob, access_expires_at, refreshable, updated_at) \
+             VALUES ($1, 'facebook', X'00', $2, FALSE, 0)",
+        )
+        .bind(account)
+        .bind(expires)
+        .execute(pool)
+        .await
+        .unwrap();
+    }
+    // The URL in a file (`file:`): no test sets the environment.
+    let secrets = tempfile::tempdir().unwrap();
+    let url_file = secrets.path().join("discord.url");
+    std::fs::write(&url_file, &discord_url).unwrap();
+    let config: berrah::config::Config = toml::from_str(&format!(
+        "[[alerts]]\nname = \"tokens\"\nto = \"discord\"\nurl = \"file:{}\"\n\
+         on = [\"token_expiring\"]\ntoken_days = 7\ngather = \"1s\"\n",
+        url_file.display()
+    ))
+    .unwrap();
+    let start = |store: Store| {
+        berrah::alerts::Alerter::start(berrah::alerts::AlerterConfig {
+            store,
+            clock: std::sync::Arc::new(berrah::time::SystemClock),
+            alerts: config.alerts.clone(),
+            base_dir: PathBuf::from("."),
+            campaigns_dir: PathBuf::from("campaigns"),
+            owner: "test-tokens".into(),
+        })
+    };
+    let alerter = start(store.clone());
+    eventually("the token alert", 30, || async {
+        !discord.received().is_empty()
+    })
+    .await;
+    alerter.stop().await;
+    // Started again: the same expiry is not told twice.
+    let again = start(store.clone());
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    again.stop().await;
+    let got = discord.received();
+    assert_eq!(got.len(), 1, "{got:#?}");
+    let text = text_of(Kind::Discord, &got[0].body);
+    assert!(text.starts_with("**berrah: 1 token expiring**"), "{text}");
+    assert!(text.contains("`oim-facebook`"), "{text}");
+    assert!(
+        text.contains("berrah accounts login oim-facebook"),
+        "{text}"
+    );
+    assert!(!text.contains("oim-instagram"), "{text}");
+}
+
 // ---------------------------------------------------------------------------
 // The store's part, on both backends
 // ---------------------------------------------------------------------------

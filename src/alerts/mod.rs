@@ -259,46 +259,18 @@ async fn run(cfg: AlerterConfig, shared: Arc<Shared>, wake: Arc<Notify>, stop: C
             tracing::warn!(rule = %rule.name, to = rule.to.as_str(), error = %e.why, "this alert rule cannot send until its secret can be read");
         }
     }
-    let mut next_tokens = Timestamp::MIN;
-    // The first turn always runs: a group gathered before a restart may be due.
-    let mut next_close: Option<Timestamp> = Some(Timestamp::MIN);
+    let mut state = TurnState {
+        next_tokens: Timestamp::MIN,
+        // The first turn always runs: a group gathered before a restart may be due.
+        next_close: Some(Timestamp::MIN),
+    };
     loop {
-        let now = cfg.clock.now();
-        let rules = shared
-            .rules
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .clone();
-        if now >= next_tokens {
-            next_tokens = now.checked_add(TOKEN_CHECK_EVERY).unwrap_or(Timestamp::MAX);
-            if let Err(e) = check_tokens(&cfg.store, &rules, now).await {
-                tracing::warn!(error = %e, "could not look at stored tokens' expiry for alerts");
-            }
-        }
-        let daemon_facts =
-            std::mem::take(&mut *shared.facts.lock().unwrap_or_else(|p| p.into_inner()));
-        if let Err(e) = cfg.store.add_alert_facts(daemon_facts).await {
-            tracing::warn!(error = %e, "could not record facts for alerts");
-        }
-        match turn(&cfg.store, rules.clone(), now, next_close).await {
-            Ok(n) => next_close = n,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not gather alerts; trying at the next wake-up")
-            }
-        }
-        send_due(&cfg, &http, &rules).await;
-        let next_send = match cfg.store.next_alert_at().await {
-            Ok(t) => t,
-            Err(e) => {
-                tracing::warn!(error = %e, "could not read when the next alert is due");
-                now.checked_add(SignedDuration::from_secs(60)).ok()
-            }
+        // A stop cuts a delivery in flight: its lease expires and the next
+        // start sends it (at least once).
+        let next = tokio::select! {
+            () = stop.cancelled() => break,
+            next = one_turn(&cfg, &shared, &http, &mut state) => next,
         };
-        let next = [next_close, next_send, Some(next_tokens)]
-            .into_iter()
-            .flatten()
-            .min()
-            .unwrap_or(Timestamp::MAX);
         tokio::select! {
             () = stop.cancelled() => break,
             () = wake.notified() => {}
@@ -310,10 +282,67 @@ async fn run(cfg: AlerterConfig, shared: Arc<Shared>, wake: Arc<Notify>, stop: C
             () = tokio::time::sleep(SETTLE) => {}
         }
     }
+    if let Err(e) = cfg.store.release_alerts(&cfg.owner).await {
+        tracing::warn!(error = %e, "could not give back the alerts being sent; they are sent after their lease");
+    }
     match cfg.store.remove_alert_mark(&mark).await {
         Ok(_) => {}
         Err(e) => tracing::warn!(error = %e, "could not record the clean stop for crash alerts"),
     }
+}
+
+/// What the alerter remembers between turns.
+struct TurnState {
+    next_tokens: Timestamp,
+    next_close: Option<Timestamp>,
+}
+
+/// One turn: the daemon's facts and expiring tokens recorded, the facts
+/// folded into groups, what is due queued and sent. Returns when to look
+/// again if nothing wakes the alerter first.
+async fn one_turn(
+    cfg: &AlerterConfig,
+    shared: &Shared,
+    http: &reqwest::Client,
+    state: &mut TurnState,
+) -> Timestamp {
+    let now = cfg.clock.now();
+    let rules = shared
+        .rules
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .clone();
+    if now >= state.next_tokens {
+        state.next_tokens = now.checked_add(TOKEN_CHECK_EVERY).unwrap_or(Timestamp::MAX);
+        if let Err(e) = check_tokens(&cfg.store, &rules, now).await {
+            tracing::warn!(error = %e, "could not look at stored tokens' expiry for alerts");
+        }
+    }
+    let daemon_facts = std::mem::take(&mut *shared.facts.lock().unwrap_or_else(|p| p.into_inner()));
+    if let Err(e) = cfg.store.add_alert_facts(daemon_facts).await {
+        tracing::warn!(error = %e, "could not record facts for alerts");
+    }
+    match turn(&cfg.store, rules.clone(), now, state.next_close).await {
+        Ok(n) => state.next_close = n,
+        Err(e) => tracing::warn!(error = %e, "could not gather alerts; trying at the next wake-up"),
+    }
+    // Reads first: a turn with nothing due to send costs no write.
+    let next_send = match cfg.store.next_alert_at().await {
+        Ok(Some(t)) if t <= cfg.clock.now() => {
+            send_due(cfg, http, &rules).await;
+            cfg.store.next_alert_at().await
+        }
+        other => other,
+    };
+    let next_send = next_send.unwrap_or_else(|e| {
+        tracing::warn!(error = %e, "could not read when the next alert is due");
+        now.checked_add(SignedDuration::from_secs(60)).ok()
+    });
+    [state.next_close, next_send, Some(state.next_tokens)]
+        .into_iter()
+        .flatten()
+        .min()
+        .unwrap_or(Timestamp::MAX)
 }
 
 /// This machine's name.

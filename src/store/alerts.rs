@@ -240,6 +240,22 @@ impl Store {
         })
     }
 
+    /// Gives back the messages `owner` holds (a clean stop cut their
+    /// delivery): the next sender takes them at once.
+    pub async fn release_alerts(&self, owner: &str) -> Result<(), StoreError> {
+        let owner = owner.to_string();
+        write_tx!(self, |conn| {
+            sqlx::query(
+                "UPDATE alert_outbox SET lease_owner = NULL, lease_until_ms = NULL \
+                 WHERE lease_owner = $1 AND state = 'pending'",
+            )
+            .bind(owner)
+            .execute(&mut *conn)
+            .await?;
+            Ok(())
+        })
+    }
+
     /// The message was delivered.
     pub async fn alert_sent(&self, id: &str, now: Timestamp) -> Result<(), StoreError> {
         let id = id.to_string();

@@ -585,6 +585,75 @@ async fn a_token_expiring_soon_is_alerted_once() {
     assert!(!text.contains("oim-instagram"), "{text}");
 }
 
+/// Discord's 429 says when to come back (`retry_after`, in seconds with a
+/// fraction): berrah keeps it; a refusal quotes the answer without the URL.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn discord_rate_limits_say_when_to_try_again() {
+    use berrah::alerts::config::{Event, Rule, SecretRef, Target};
+    use berrah::alerts::group::Message;
+    use berrah::alerts::send::{Secrets, send};
+    use berrah::auth::sources::Source;
+
+    let (discord, _d, url) = receiver(Kind::Discord, None).await;
+    let rule = Rule {
+        name: "ops".into(),
+        to: Target::Discord,
+        on: vec![Event::Held],
+        every: jiff::SignedDuration::from_mins(15),
+        gather: jiff::SignedDuration::from_secs(30),
+        token_days: 7,
+        late_after: jiff::SignedDuration::from_mins(5),
+        url: Some(SecretRef::Source(Source::Env("UNUSED".into()))),
+        secret: None,
+        smtp: None,
+    };
+    let secrets = Secrets {
+        url: Some(url.clone().into()),
+        key: None,
+        password: None,
+    };
+    let message = Message {
+        rule: "ops".into(),
+        title: "berrah: 1 post held".into(),
+        lines: vec!["1 post held on `a`.".into()],
+        counts: [("held".to_string(), 1)].into(),
+        account: Some("a".into()),
+    };
+    let http = berrah::http::client();
+    discord.fail_next(Fault::RateLimited {
+        retry_after_secs: 7.5,
+    });
+    let err = send(&http, &rule, &secrets, &message, "ops-1", Timestamp::now())
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.retry_after,
+        Some(jiff::SignedDuration::from_millis(7500))
+    );
+    assert!(err.why.starts_with("Discord answered 429"), "{}", err.why);
+    assert!(!err.why.contains("discord-token-abc"), "{}", err.why);
+    send(&http, &rule, &secrets, &message, "ops-1", Timestamp::now())
+        .await
+        .unwrap();
+    let got = discord.received();
+    assert_eq!(got.len(), 2);
+    assert_eq!(got[1].query, "wait=true");
+    assert_eq!(
+        text_of(Kind::Discord, &got[1].body),
+        "**berrah: 1 post held**\n- 1 post held on `a`."
+    );
+    // A removed webhook: the answer is quoted, never the URL.
+    discord.fail_next(Fault::Reject(
+        404,
+        format!("{{\"message\": \"Unknown Webhook {url}\"}}"),
+    ));
+    let err = send(&http, &rule, &secrets, &message, "ops-2", Timestamp::now())
+        .await
+        .unwrap_err();
+    assert!(err.why.contains("Discord answered 404"), "{}", err.why);
+    assert!(!err.why.contains("discord-token-abc"), "{}", err.why);
+}
+
 // ---------------------------------------------------------------------------
 // The store's part, on both backends
 // ---------------------------------------------------------------------------

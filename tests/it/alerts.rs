@@ -520,6 +520,35 @@ async fn a_broken_campaign_file_is_reported_by_name() {
     assert!(text.contains("`berrah check` shows what to fix"), "{text}");
 }
 
+/// A post that went out more than `late_after` after its due time (here:
+/// a post due 90 s before the daemon started) is reported with how late.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_late_publication_is_reported_with_how_late() {
+    let (slack, _s, slack_url) = receiver(Kind::Slack, None).await;
+    let dir = project(&format!(
+        "[accounts.oim-web]\nplatform = \"facebook\"\n\n\
+         [[alerts]]\nname = \"comms\"\nto = \"slack\"\nurl = \"env:{SLACK_VAR}\"\n\
+         on = [\"late\"]\nlate_after = \"1m\"\ngather = \"1s\"\n"
+    ));
+    write_campaign(dir.path(), "retard", "oim-web", 2, -90);
+    let daemon = start_daemon(dir.path(), "run", &[(SLACK_VAR, slack_url)]);
+    eventually("the alert", 60, || async { !slack.received().is_empty() }).await;
+    stop_daemon(daemon);
+    let got = slack.received();
+    assert_eq!(got.len(), 1, "{got:#?}");
+    let text = text_of(Kind::Slack, &got[0].body);
+    assert!(
+        text.starts_with("*berrah: 2 posts published late*"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "2 posts on `oim-web` went out more than 1m after their due time (the latest by "
+        ),
+        "{text}"
+    );
+}
+
 /// A stored token that expires within `token_days` (and that berrah cannot
 /// renew) is one alert, once; one that expires later is none. Only the
 /// expiry is read, never the token.

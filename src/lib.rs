@@ -6,6 +6,7 @@
 //! time ([`scheduler`]) through one of the [`platforms`], and the outcome recorded
 //! back in the store. See `ARCHITECTURE.md` for the map.
 
+pub mod alerts;
 pub mod auth;
 pub mod calendar;
 pub mod campaign;

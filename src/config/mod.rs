@@ -100,6 +100,9 @@ pub struct Config {
     /// Accounts by id: `[accounts.oim-maroc-facebook]`.
     #[serde(default)]
     pub accounts: BTreeMap<String, AccountConfig>,
+    /// Where alerts go and on what: `[[alerts]]` (see `crate::alerts::config`).
+    #[serde(default)]
+    pub alerts: Vec<crate::alerts::config::AlertConfig>,
 }
 
 /// The `[daemon]` table. Every field has a default; command-line flags and

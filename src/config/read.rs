@@ -72,6 +72,7 @@ pub fn read_config_partial(path: &Path, explicit: bool) -> (Option<Config>, Repo
                     .any(Diagnostic::is_error)
             })
             .collect();
+        config.alerts = crate::alerts::config::valid(path, &source, &config.alerts);
         let defaults = super::DaemonConfig::default();
         let daemon = &mut config.daemon;
         if daemon
@@ -196,6 +197,7 @@ pub fn check_config(path: &Path, source: &str, config: &Config) -> Vec<Diagnosti
         out.extend(check_account(path, source, id, acc));
     }
     out.extend(check_daemon(path, source, config));
+    out.extend(crate::alerts::config::check(path, source, &config.alerts));
     out
 }
 

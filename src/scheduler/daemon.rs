@@ -138,6 +138,8 @@ impl Daemon {
         log_loaded(&summary);
         next_due.log(&store, clock.now()).await;
         shared.metrics.synced(&summary, clock.now());
+        let alerts = crate::alerts::Alerter::for_daemon(&cfg, &owner);
+        alerts.synced(&summary);
 
         let beat_stop = CancellationToken::new();
         let beat = tokio::spawn(heartbeat(shared.clone(), beat_stop.clone()));
@@ -239,6 +241,7 @@ impl Daemon {
                             .unwrap_or_else(|p| p.into_inner())
                             .clear();
                         rules = account_rules(&shared);
+                        alerts.configure(&shared.accounts().config.alerts);
                         resync = true;
                     }
                     Ok(None) => {}
@@ -255,7 +258,10 @@ impl Daemon {
                     .sync_all(&store, &config, &calendar, &cfg.campaigns_dir, clock.now())
                     .await
                 {
-                    Ok(summary) => shared.metrics.synced(&summary, clock.now()),
+                    Ok(summary) => {
+                        shared.metrics.synced(&summary, clock.now());
+                        alerts.synced(&summary);
+                    }
                     Err(e) => {
                         tracing::error!(error = %e, "could not sync the campaign files; trying at the next change")
                     }
@@ -392,6 +398,7 @@ impl Daemon {
                 c.resume();
                 frozen = false;
             }
+            alerts.wake();
             tokio::select! {
                 () = shutdown.cancelled() => {}
                 Some(r) = tasks.join_next(), if !tasks.is_empty() => {
@@ -444,6 +451,7 @@ impl Daemon {
         }
         beat_stop.cancel();
         let _ = beat.await;
+        alerts.stop().await;
         if let Err(e) = store.stop_instance(&owner, clock.now()).await {
             tracing::warn!(error = %e, "could not record the clean stop; the next start will think this daemon crashed");
         }

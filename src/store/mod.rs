@@ -90,6 +90,7 @@ pub use self::ops::{ListFilter, NewAction, OperatorAction, QueueNames, Snapshot}
 pub use self::queue::{Candidate, ClaimSkip, Decide, EntryCheckpoint, Finish, Take};
 pub use self::types::*;
 
+pub mod alerts;
 pub mod instances;
 pub mod lock;
 

@@ -29,10 +29,9 @@
 //! URLs, signing keys and SMTP passwords come from `env:` or `file:` at
 //! each use, are never logged, and are masked out of anything sent.
 //!
-//! A restart after a crash is seen through a mark of the running daemon
-//! (`alert_marks`, `running:OWNER`) that a clean stop removes: one left
-//! behind by a process of this machine that is gone means it did not stop
-//! cleanly.
+//! A restart after a crash is told by the daemon, which finds it in the
+//! instance registry (`Store::unclean_predecessor`: the daemon before it
+//! never recorded a clean stop, and is gone).
 
 pub mod config;
 pub mod group;
@@ -149,8 +148,7 @@ impl Alerter {
         })
     }
 
-    /// Starts the task: records this daemon as running (and a previous run
-    /// that did not stop cleanly as a crash), then runs turns.
+    /// Starts the task, which runs turns until stopped.
     pub fn start(cfg: AlerterConfig) -> Alerter {
         let wake = Arc::new(Notify::new());
         let shared = Arc::new(Shared {
@@ -206,6 +204,26 @@ impl Alerter {
         r.wake.notify_one();
     }
 
+    /// This daemon started after `previous` ended without a clean stop
+    /// (`Store::unclean_predecessor`, from the instance registry).
+    pub fn restarted_after_crash(&self, previous: &crate::store::Instance) {
+        let Some(r) = &self.inner else { return };
+        let since = previous.heartbeat.strftime("%Y-%m-%d %H:%M UTC");
+        r.shared
+            .facts
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(FactRow {
+                kind: Event::CrashRestart.as_str().to_string(),
+                detail: Some(format!(
+                    "the previous daemon ({}) did not stop cleanly; it was last heard of at {since}",
+                    previous.label()
+                )),
+                ..FactRow::default()
+            });
+        r.wake.notify_one();
+    }
+
     /// `berrah.toml` changed: the new rules apply from the next turn.
     pub fn configure(&self, alerts: &[AlertConfig]) {
         if let Some(r) = &self.inner {
@@ -243,10 +261,6 @@ impl Drop for Alerter {
 /// The task: start-up, then turns until stopped.
 async fn run(cfg: AlerterConfig, shared: Arc<Shared>, wake: Arc<Notify>, stop: CancellationToken) {
     let http = crate::http::client();
-    let mark = format!("running:{}", cfg.owner);
-    if let Err(e) = mark_running(&cfg, &mark).await {
-        tracing::warn!(error = %e, "could not record this daemon as running for crash alerts");
-    }
     // A secret that cannot be read is said at start, not first when an
     // alert is due.
     let at_start = shared
@@ -284,10 +298,6 @@ async fn run(cfg: AlerterConfig, shared: Arc<Shared>, wake: Arc<Notify>, stop: C
     }
     if let Err(e) = cfg.store.release_alerts(&cfg.owner).await {
         tracing::warn!(error = %e, "could not give back the alerts being sent; they are sent after their lease");
-    }
-    match cfg.store.remove_alert_mark(&mark).await {
-        Ok(_) => {}
-        Err(e) => tracing::warn!(error = %e, "could not record the clean stop for crash alerts"),
     }
 }
 
@@ -345,53 +355,6 @@ async fn one_turn(
         .unwrap_or(Timestamp::MAX)
 }
 
-/// This machine's name.
-fn host() -> String {
-    std::fs::read_to_string("/etc/hostname")
-        .ok()
-        .map(|h| h.trim().to_string())
-        .filter(|h| !h.is_empty())
-        .unwrap_or_else(|| "berrah".to_string())
-}
-
-/// Whether process `pid` of this machine is alive and a berrah.
-fn berrah_alive(pid: u32) -> bool {
-    std::fs::read(format!("/proc/{pid}/cmdline"))
-        .is_ok_and(|c| String::from_utf8_lossy(&c).contains("berrah"))
-}
-
-/// Records this daemon as running; a mark of a gone process of this
-/// machine (a daemon that did not stop cleanly) becomes a crash fact.
-async fn mark_running(cfg: &AlerterConfig, mark: &str) -> Result<(), crate::store::StoreError> {
-    let me = host();
-    let now = cfg.clock.now();
-    for (name, value, at_ms) in cfg.store.alert_marks("running:").await? {
-        let v: serde_json::Value = serde_json::from_str(&value).unwrap_or_default();
-        let host = v["host"].as_str().unwrap_or_default();
-        let Some(pid) = v["pid"].as_u64().and_then(|p| u32::try_from(p).ok()) else {
-            continue;
-        };
-        if host != me || pid == std::process::id() || berrah_alive(pid) {
-            continue;
-        }
-        if cfg.store.remove_alert_mark(&name).await? {
-            let since = from_millis(at_ms).strftime("%Y-%m-%d %H:%M UTC");
-            tracing::warn!(pid, host, since = %since, "the previous daemon did not stop cleanly");
-            cfg.store
-                .add_alert_facts(vec![FactRow {
-                    kind: Event::CrashRestart.as_str().to_string(),
-                    detail: Some(format!(
-                        "the previous daemon (process {pid} on {host}, running since {since}) did not stop cleanly"
-                    )),
-                    ..FactRow::default()
-                }])
-                .await?;
-        }
-    }
-    let value = serde_json::json!({"host": me, "pid": std::process::id()}).to_string();
-    cfg.store.set_alert_mark(mark, &value, now).await
-}
-
 /// Stored tokens that expire within a rule's `token_days` become facts,
 /// once per account, expiry and threshold.
 async fn check_tokens(
@@ -410,7 +373,7 @@ async fn check_tokens(
         return Ok(());
     };
     let records: Vec<TokenRecord> = store
-        .token_expiries()
+        .token_expiry_rows()
         .await?
         .into_iter()
         .map(|t| TokenRecord {

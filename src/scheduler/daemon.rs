@@ -123,7 +123,7 @@ impl Daemon {
         for note in &zones.notes {
             tracing::warn!(tzdb = %zones.tzdb.describe(), "{note}");
         }
-        register(&shared, cfg.exclusive).await?;
+        let predecessor = register(&shared, cfg.exclusive).await?;
         let mut campaigns = CampaignSync::new();
         let summary = campaigns
             .sync_all(
@@ -140,6 +140,9 @@ impl Daemon {
         shared.metrics.synced(&summary, clock.now());
         let alerts = crate::alerts::Alerter::for_daemon(&cfg, &owner);
         alerts.synced(&summary);
+        if let Some(previous) = &predecessor {
+            alerts.restarted_after_crash(previous);
+        }
 
         let beat_stop = CancellationToken::new();
         let beat = tokio::spawn(heartbeat(shared.clone(), beat_stop.clone()));
@@ -617,8 +620,11 @@ async fn rescue_the_silent(shared: &Shared, now: Timestamp) {
 /// database's lock (`exclusive`), every other instance is gone: the leases
 /// they left end now (the first rescue pass takes them over) and the
 /// rescue is recorded. Either way, a predecessor that ended without a clean
-/// stop is logged.
-async fn register(shared: &Shared, exclusive: bool) -> Result<(), DaemonError> {
+/// stop is logged and returned (the alerts tell of it).
+async fn register(
+    shared: &Shared,
+    exclusive: bool,
+) -> Result<Option<crate::store::Instance>, DaemonError> {
     let store = &shared.store;
     let owner = &shared.owner;
     let now = shared.clock.now();
@@ -649,7 +655,8 @@ async fn register(shared: &Shared, exclusive: bool) -> Result<(), DaemonError> {
         }
     }
     match store.unclean_predecessor(owner, now).await {
-        Ok(Some(p)) => tracing::warn!(
+        Ok(Some(p)) => {
+            tracing::warn!(
             instance = %p.id,
             host = %p.host,
             pid = p.pid,
@@ -659,11 +666,15 @@ async fn register(shared: &Shared, exclusive: bool) -> Result<(), DaemonError> {
             p.label(),
             p.version,
             p.heartbeat
-        ),
-        Ok(None) => {}
-        Err(e) => tracing::warn!(error = %e, "could not read the previous daemon's record"),
+            );
+            Ok(Some(p))
+        }
+        Ok(None) => Ok(None),
+        Err(e) => {
+            tracing::warn!(error = %e, "could not read the previous daemon's record");
+            Ok(None)
+        }
     }
-    Ok(())
 }
 
 /// The start-up line: what was loaded.

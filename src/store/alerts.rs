@@ -391,7 +391,7 @@ impl Store {
     }
 
     /// Every stored token's expiry (the `tokens` table without its secrets).
-    pub async fn token_expiries(&self) -> Result<Vec<TokenExpiryRow>, StoreError> {
+    pub async fn token_expiry_rows(&self) -> Result<Vec<TokenExpiryRow>, StoreError> {
         Ok(on_db!(self, |pool| sqlx::query_as(
             "SELECT account, platform, access_expires_at, refresh_expires_at, refreshable, \
              needs_operator FROM tokens ORDER BY account"

@@ -6,7 +6,6 @@
 //! the publications, nor they for it.
 
 use jiff::Timestamp;
-use sqlx::Row;
 
 use super::types::{EntryState, StoreError};
 use super::{Store, on_db};
@@ -81,32 +80,21 @@ impl Store {
     /// The expiry of every account's stored credentials (`berrah accounts
     /// login`), by account.
     pub async fn token_expiries(&self) -> Result<Vec<TokenExpiry>, StoreError> {
-        on_db!(self, |pool| {
-            let rows = sqlx::query(
-                "SELECT account, platform, access_expires_at, refresh_expires_at, refreshable, \
-                 needs_operator FROM tokens ORDER BY account",
-            )
-            .fetch_all(pool)
-            .await?;
-            let mut out = Vec::with_capacity(rows.len());
-            for r in &rows {
-                let at = |column: &str| -> Option<Timestamp> {
-                    let ms: Option<i64> = r.try_get(column).ok().flatten();
-                    ms.and_then(|ms| Timestamp::from_millisecond(ms).ok())
-                };
-                let refreshable: bool = r.try_get("refreshable").unwrap_or(false);
-                out.push(TokenExpiry {
-                    account: r.try_get("account")?,
-                    platform: r.try_get("platform")?,
-                    expires_at: if refreshable {
-                        at("refresh_expires_at")
-                    } else {
-                        at("access_expires_at")
-                    },
-                    needs_operator: r.try_get("needs_operator").unwrap_or(false),
-                });
-            }
-            Ok(out)
-        })
+        let at = |ms: Option<i64>| ms.and_then(|ms| Timestamp::from_millisecond(ms).ok());
+        Ok(self
+            .token_expiry_rows()
+            .await?
+            .into_iter()
+            .map(|r| TokenExpiry {
+                expires_at: if r.refreshable {
+                    at(r.refresh_expires_at)
+                } else {
+                    at(r.access_expires_at)
+                },
+                account: r.account,
+                platform: r.platform,
+                needs_operator: r.needs_operator,
+            })
+            .collect())
     }
 }

@@ -310,7 +310,7 @@ impl Store {
             .map(|r| instance_of(&r))
             .transpose()?
         });
-        Ok(previous.filter(|p| matches!(p.liveness(now, |_| None), Liveness::Gone { .. })))
+        Ok(previous.filter(|p| matches!(p.liveness(now, local_probe), Liveness::Gone { .. })))
     }
 
     /// Records that `by` took over, at `now`, the work the instances `gone`

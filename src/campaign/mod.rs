@@ -16,6 +16,7 @@ use crate::config::Config;
 use crate::diag::{Diagnostic, Report};
 use crate::plan::Occurrence;
 
+pub mod explain;
 pub mod load;
 pub mod model;
 pub mod suggest;

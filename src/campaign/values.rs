@@ -25,6 +25,11 @@ pub struct LocalTime(pub civil::Time);
 pub struct LocalDateTime(pub civil::DateTime);
 
 fn parse_date(s: &str) -> Result<civil::Date, String> {
+    if let Some((y, m, d, None)) = super::explain::french_date(s.trim()) {
+        return Err(format!(
+            "`{s}` is a date written day first; write it year first: {y:04}-{m:02}-{d:02}"
+        ));
+    }
     s.trim()
         .parse::<civil::Date>()
         .map_err(|_| format!("`{s}` is not a date; write it as YYYY-MM-DD, for example 2026-12-18"))
@@ -32,6 +37,11 @@ fn parse_date(s: &str) -> Result<civil::Date, String> {
 
 fn parse_time(s: &str) -> Result<civil::Time, String> {
     let t = s.trim();
+    if let Some((h, m)) = super::explain::french_time(t) {
+        return Err(format!(
+            "`{s}` is not a time berrah can read; write it as hours:minutes: {h:02}:{m:02}"
+        ));
+    }
     // TOML writes "10:00:00"; people write "10:00". Accept both, nothing else.
     let parsed = if t.len() == 5 && t.as_bytes().get(2) == Some(&b':') {
         format!("{t}:00").parse::<civil::Time>()

@@ -281,9 +281,35 @@ fn explained(span: Range<usize>, message: impl Into<String>, help: impl Into<Str
 
 const CURLY: &[char] = &['“', '”', '‘', '’', '„', '‟', '«', '»'];
 
+/// Keys whose value may be a secret pasted by mistake: a help line never
+/// repeats their value.
+fn is_secret_key(key: &str) -> bool {
+    let k = key.to_lowercase();
+    [
+        "credential",
+        "token",
+        "password",
+        "secret",
+        "api_key",
+        "apikey",
+    ]
+    .iter()
+    .any(|s| k.contains(s))
+}
+
 /// Explains the syntax error the TOML parser reported at `at` with
-/// `parser` (its message), pointing at the cause.
+/// `parser` (its message), pointing at the cause. The help never repeats
+/// the value of a key that may hold a secret (`credentials`, `token_key`).
 pub fn syntax_error(source: &str, at: Range<usize>, parser: &str) -> Explained {
+    let mut x = explain_syntax(source, at, parser);
+    let line = &source[line_range(source, x.span.start)];
+    if assignment(line).is_some_and(|a| is_secret_key(a.key)) {
+        x.help = "write where the secret is, in double quotes: `credentials = \"env:VARIABLE\"`, `\"file:path/to/token\"` or `\"store\"` (never the secret itself)".into();
+    }
+    x
+}
+
+fn explain_syntax(source: &str, at: Range<usize>, parser: &str) -> Explained {
     let start = at.start.min(source.len());
     let at = start..at.end.clamp(start, source.len());
     let line = line_range(source, at.start);
@@ -1071,6 +1097,14 @@ mod tests {
         assert!(x.message.contains("first on line 1"), "{}", x.message);
         let (x, _, _) = ex("[[posts]]\nid = 1\n[posts]\n");
         assert_eq!(x.help, "write `[[posts]]`");
+    }
+
+    #[test]
+    fn a_secret_is_never_repeated_in_the_help() {
+        let (x, _, _) = ex("[accounts.a]\ncredentials = sk-SECRET123\n");
+        assert!(!x.help.contains("SECRET"), "{}", x.help);
+        let (x, _, _) = ex("[accounts.a]\ncredentials = \"sk-SECRET\\q\"\n");
+        assert!(!x.help.contains("SECRET"), "{}", x.help);
     }
 
     #[test]

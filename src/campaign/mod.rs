@@ -19,6 +19,7 @@ use crate::plan::Occurrence;
 pub mod explain;
 pub mod load;
 pub mod model;
+pub mod style;
 pub mod suggest;
 pub mod validate;
 pub mod values;

@@ -88,11 +88,82 @@ impl V<'_> {
         Some(real)
     }
 
-    fn probe(&mut self, real: &Path) -> Result<MediaInfo, String> {
+    /// The file's kind and size, or what is wrong with it and the help.
+    fn probe(&mut self, real: &Path) -> Result<MediaInfo, (String, &'static str)> {
         self.probed
             .entry(real.to_path_buf())
-            .or_insert_with(|| probe::probe(real).map_err(|e| e.to_string()))
+            .or_insert_with(|| probe::probe(real).map_err(|e| (e.to_string(), e.help())))
             .clone()
+    }
+
+    /// A file whose bytes say another kind than its name (a video named
+    /// `.jpg`) is published as what its bytes are: say so. A PNG named
+    /// `.jpg` is harmless and left alone.
+    fn name_and_bytes(&mut self, file: &Spanned<String>, info: &MediaInfo) {
+        let name = file.get_ref();
+        let ext = Path::new(name)
+            .extension()
+            .map(|e| e.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        let named_image = matches!(
+            ext.as_str(),
+            "jpg" | "jpeg" | "png" | "gif" | "webp" | "heic"
+        );
+        let named_video = matches!(ext.as_str(), "mp4" | "mov" | "m4v" | "webm");
+        let really = match info.kind {
+            MediaKind::Video if named_image => "a video",
+            MediaKind::Image if named_video => "an image",
+            MediaKind::Other => {
+                self.error(
+                    span(file),
+                    format!("`{name}` is really {}, not an image or a video", info.mime),
+                    "export it as a JPEG or PNG image, or an MP4 video",
+                );
+                return;
+            }
+            _ => return,
+        };
+        let stem = Path::new(name).with_extension(&info.extension);
+        self.warning(
+            span(file),
+            format!(
+                "`{name}` is really {really} ({}), though its name says otherwise: it will be published as {really}",
+                info.mime
+            ),
+            format!(
+                "if this is the file you meant, rename it `{}`; if not, export the right file again",
+                stem.display()
+            ),
+        );
+    }
+
+    /// A link card's image: an image file of at most 1 MB (Bluesky's limit).
+    pub(super) fn card_image(&mut self, image: &Spanned<String>) {
+        let Some(real) = self.resolve(image) else {
+            return;
+        };
+        match self.probe(&real) {
+            Ok(i) if i.kind != MediaKind::Image => self.error(
+                span(image),
+                format!(
+                    "the card image `{}` is {}, not an image",
+                    image.get_ref(),
+                    i.mime
+                ),
+                "use a JPEG, PNG or WebP image for the link card",
+            ),
+            Ok(i) if i.size > 1_000_000 => self.error(
+                span(image),
+                format!(
+                    "the card image `{}` is {}, more than the 1 MB a link card allows",
+                    image.get_ref(),
+                    probe::human_size(i.size)
+                ),
+                "export it smaller, for example 1200×630 pixels as a JPEG",
+            ),
+            Ok(_) => {}
+            Err((e, help)) => self.error(span(image), e, help),
+        }
     }
 
     pub(super) fn media(&mut self, p: &PostRef<'_>) {
@@ -113,15 +184,24 @@ impl V<'_> {
             };
             let info = match self.probe(&real) {
                 Ok(i) => i,
-                Err(e) => {
-                    self.error(
-                        span(&m.file),
-                        e,
-                        "replace it with a JPEG or PNG image or an MP4 video",
-                    );
+                Err((e, help)) => {
+                    self.error(span(&m.file), e, help);
                     continue;
                 }
             };
+            self.name_and_bytes(&m.file, &info);
+            if info.kind == MediaKind::Image
+                && let Some(thumb) = &m.thumbnail
+            {
+                self.warning(
+                    span(thumb),
+                    format!(
+                        "`{}` is an image: a `thumbnail` is for videos and is never used here",
+                        m.file.get_ref()
+                    ),
+                    "remove this `thumbnail`, or move it to the video it is the cover of",
+                );
+            }
             for (account, platform) in &platforms {
                 if let Err(why) = probe::accepts(*platform, &info) {
                     self.error(
@@ -169,6 +249,7 @@ impl V<'_> {
                 }
             }
             if let Some(thumb) = &m.thumbnail
+                && info.kind != MediaKind::Image
                 && let Some(real) = self.resolve(thumb)
             {
                 match self.probe(&real) {
@@ -182,10 +263,15 @@ impl V<'_> {
                         ),
                         "use a JPEG or PNG image as thumbnail",
                     ),
-                    Err(e) => self.error(span(thumb), e, "use a JPEG or PNG image as thumbnail"),
+                    Err((e, _)) => {
+                        self.error(span(thumb), e, "use a JPEG or PNG image as thumbnail")
+                    }
                 }
             }
             infos.push(info);
+        }
+        if let Some(image) = post.card.as_ref().and_then(|c| c.image.as_ref()) {
+            self.card_image(image);
         }
         let first = media.first().map(|m| m.file.span());
         let mut told = BTreeSet::new();

@@ -335,7 +335,7 @@ fn explain_syntax(source: &str, at: Range<usize>, parser: &str) -> Explained {
             return e;
         }
     }
-    if parser.starts_with("unclosed table") || parser.starts_with("unclosed array of tables") {
+    if parser.starts_with("unclosed") && text.trim_start().starts_with('[') {
         if let Some(e) = unclosed_header(text, line.start) {
             return e;
         }
@@ -724,9 +724,6 @@ fn bare_value(key: &str, value: &str, span: Range<usize>, parser: &str) -> Optio
     if parser.starts_with("invalid time") || parser.starts_with("invalid date") {
         return fix_date_time(key, v, span);
     }
-    if !parser.starts_with("string values must be quoted") {
-        return None;
-    }
     let boolean = match strip_accents(&v.to_lowercase()).as_str() {
         "oui" | "yes" | "vrai" | "true" | "on" => Some("true"),
         "non" | "no" | "faux" | "false" | "off" => Some("false"),
@@ -738,6 +735,9 @@ fn bare_value(key: &str, value: &str, span: Range<usize>, parser: &str) -> Optio
             format!("`{v}` is not a value berrah can read here"),
             format!("write {key} = {b} (true or false, in lowercase, without quotes)"),
         ));
+    }
+    if !parser.starts_with("string values must be quoted") {
+        return None;
     }
     Some(explained(
         span,
@@ -1050,6 +1050,16 @@ mod tests {
         assert_eq!(x.help, "write at = 09:00");
         let (x, _, _) = ex("[campaign]\nend = 2026-12-1\n");
         assert_eq!(x.help, "write end = 2026-12-01");
+        let (x, _, _) = ex("[campaign]\npaused = non\n");
+        assert_eq!(
+            x.help,
+            "write paused = false (true or false, in lowercase, without quotes)"
+        );
+        let (x, shown, _) = ex("[[posts]\nid = 1\n");
+        assert_eq!(
+            (shown.as_str(), x.help.as_str()),
+            ("[[posts]", "write `[[posts]]`")
+        );
     }
 
     #[test]

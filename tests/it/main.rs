@@ -6,6 +6,7 @@ mod support;
 mod auth;
 mod bluesky;
 mod check;
+mod corpus;
 mod daemon;
 mod end_to_end;
 mod leaks;

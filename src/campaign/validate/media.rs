@@ -18,6 +18,20 @@ impl V<'_> {
     /// absolute paths, `..` escapes and symlinks that lead outside.
     fn resolve(&mut self, file: &Spanned<String>) -> Option<PathBuf> {
         let rel = file.get_ref();
+        // `"media\ecole.jpg"`: TOML read `\e` as a special character.
+        if rel.chars().any(char::is_control) {
+            let written = self.c.source.get(file.span()).unwrap_or(rel);
+            let inner = written.trim_matches('"');
+            self.error(
+                span(file),
+                "this path has a backslash \\ that was read as a special character, so it names no file",
+                format!(
+                    "write the path with forward slashes: \"{}\"",
+                    inner.replace('\\', "/")
+                ),
+            );
+            return None;
+        }
         // A bare file name (`amal.toml`) lives in the working directory.
         let dir = match self.c.dir() {
             d if d.as_os_str().is_empty() => Path::new("."),
@@ -89,10 +103,17 @@ impl V<'_> {
     }
 
     /// The file's kind and size, or what is wrong with it and the help.
-    fn probe(&mut self, real: &Path) -> Result<MediaInfo, (String, &'static str)> {
+    /// Messages name the file as the campaign file writes it (`rel`),
+    /// never by the path on this machine.
+    fn probe(&mut self, real: &Path, rel: &str) -> Result<MediaInfo, (String, &'static str)> {
         self.probed
             .entry(real.to_path_buf())
-            .or_insert_with(|| probe::probe(real).map_err(|e| (e.to_string(), e.help())))
+            .or_insert_with(|| {
+                probe::probe(real).map_err(|e| {
+                    let shown = e.to_string().replace(&real.display().to_string(), rel);
+                    (shown, e.help())
+                })
+            })
             .clone()
     }
 
@@ -142,7 +163,7 @@ impl V<'_> {
         let Some(real) = self.resolve(image) else {
             return;
         };
-        match self.probe(&real) {
+        match self.probe(&real, image.get_ref()) {
             Ok(i) if i.kind != MediaKind::Image => self.error(
                 span(image),
                 format!(
@@ -182,7 +203,7 @@ impl V<'_> {
             let Some(real) = self.resolve(&m.file) else {
                 continue;
             };
-            let info = match self.probe(&real) {
+            let info = match self.probe(&real, m.file.get_ref()) {
                 Ok(i) => i,
                 Err((e, help)) => {
                     self.error(span(&m.file), e, help);
@@ -252,7 +273,7 @@ impl V<'_> {
                 && info.kind != MediaKind::Image
                 && let Some(real) = self.resolve(thumb)
             {
-                match self.probe(&real) {
+                match self.probe(&real, thumb.get_ref()) {
                     Ok(i) if i.kind == MediaKind::Image => {}
                     Ok(i) => self.error(
                         span(thumb),

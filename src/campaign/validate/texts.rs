@@ -71,7 +71,8 @@ impl V<'_> {
             }
         }
         for (lang, accs) in needed {
-            if !post.text.contains_key(&lang) {
+            // An invalid code (`FR`) is reported once, where it is written.
+            if !post.text.contains_key(&lang) && super::ids::is_valid_lang(&lang) {
                 let on = if accs.is_empty() {
                     String::new()
                 } else {
@@ -137,7 +138,15 @@ impl V<'_> {
                     .filter(|(_, l)| !l.contains(lang))
                     .map(|(a, l)| format!("`{a}` publishes only {}", l.join(", ")))
                     .collect();
-                let declared = post_languages(self.c, post, None).contains(lang);
+                let declared_langs = post_languages(self.c, post, None);
+                if declared_langs
+                    .iter()
+                    .any(|l| l != lang && l.to_lowercase() == *lang)
+                {
+                    // `languages = ["FR"]`: the code is the mistake, reported as such.
+                    continue;
+                }
+                let declared = declared_langs.contains(lang);
                 let (message, help) = if declared && !refusing.is_empty() {
                     (
                         format!(
@@ -179,14 +188,18 @@ impl V<'_> {
                         "the {what} of post `{id}` has no {} text: those posts go out without it",
                         missing.join(", ")
                     ),
-                    format!(
-                        "add {}",
-                        missing
-                            .iter()
-                            .map(|l| format!("`{l} = \"...\"`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
+                    match (what, missing.as_slice()) {
+                        ("first comment", [l]) => crate::campaign::style::Style::of(&self.c.source)
+                            .add_text(p.table(), "first_comment", l),
+                        _ => format!(
+                            "add {}",
+                            missing
+                                .iter()
+                                .map(|l| format!("`{l} = \"...\"`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    },
                 );
             }
         }

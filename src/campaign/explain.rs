@@ -314,10 +314,10 @@ fn explain_syntax(source: &str, at: Range<usize>, parser: &str) -> Explained {
     let at = start..at.end.clamp(start, source.len());
     let line = line_range(source, at.start);
     let text = &source[line.clone()];
-    if parser.contains("multi-line") {
-        if let Some(e) = unclosed_triple(source, &at, parser) {
-            return e;
-        }
+    if parser.contains("multi-line")
+        && let Some(e) = unclosed_triple(source, &at, parser)
+    {
+        return e;
     }
     if parser == "duplicate key" {
         return duplicate_key(source, &at);
@@ -325,25 +325,27 @@ fn explain_syntax(source: &str, at: Range<usize>, parser: &str) -> Explained {
     if let Some(e) = curly_quotes(text, line.start) {
         return e;
     }
-    if parser.starts_with("invalid basic string") || parser.starts_with("invalid literal string") {
-        if let Some(e) = unclosed_quote(text, line.start, parser.contains("literal")) {
-            return e;
-        }
+    if (parser.starts_with("invalid basic string") || parser.starts_with("invalid literal string"))
+        && let Some(e) = unclosed_quote(text, line.start, parser.contains("literal"))
+    {
+        return e;
     }
-    if parser.contains("escape") || parser.contains("unicode") {
-        if let Some(e) = backslash(text, line.start) {
-            return e;
-        }
+    if (parser.contains("escape") || parser.contains("unicode"))
+        && let Some(e) = backslash(text, line.start)
+    {
+        return e;
     }
-    if parser.starts_with("unclosed") && text.trim_start().starts_with('[') {
-        if let Some(e) = unclosed_header(text, line.start) {
-            return e;
-        }
+    if parser.starts_with("unclosed")
+        && text.trim_start().starts_with('[')
+        && let Some(e) = unclosed_header(text, line.start)
+    {
+        return e;
     }
-    if parser.contains("key") && !parser.contains("key-value") {
-        if let Some(e) = bad_key_line(text, line.start) {
-            return e;
-        }
+    if parser.contains("key")
+        && !parser.contains("key-value")
+        && let Some(e) = bad_key_line(text, line.start)
+    {
+        return e;
     }
     if parser.starts_with("missing comma between array elements") {
         if let Some(e) = unclosed_bracket(source, &at, '[', ']') {
@@ -554,14 +556,11 @@ fn bad_key_line(text: &str, line_start: usize) -> Option<Explained> {
         Some(a) => {
             let key = a.key;
             let key_start = line_start + a.key_at;
-            let Some(last) = key
+            let last = key
                 .split('.')
                 .map(str::trim)
-                .find(|seg| seg.chars().any(|c| !c.is_ascii()) || seg.contains(' '))
-            else {
-                return None;
-            };
-            let non_ascii = last.chars().any(|c| !c.is_ascii());
+                .find(|seg| !seg.is_ascii() || seg.contains(' '))?;
+            let non_ascii = !last.is_ascii();
             {
                 let meant = key_for_word(last).or_else(|| {
                     let plain = strip_accents(last).to_lowercase().replace(' ', "_");
@@ -587,7 +586,7 @@ fn bad_key_line(text: &str, line_start: usize) -> Option<Explained> {
         None => {
             // No `=` at all: a sentence is a note that lost its `#`.
             let words = t.split_whitespace().count();
-            if words >= 2 || t.chars().any(|c| !c.is_ascii()) {
+            if words >= 2 || !t.is_ascii() {
                 return Some(explained(
                     at..at + t.len(),
                     "this line is not `key = value`: is it a note?",
@@ -762,9 +761,13 @@ pub(crate) fn french_time(v: &str) -> Option<(u32, u32)> {
     (h < 24 && m < 60).then_some((h, m))
 }
 
+/// A date read day first: year, month, day, and a time of day (hour,
+/// minute) when one follows.
+pub(crate) type DayFirst = (u32, u32, u32, Option<(u32, u32)>);
+
 /// `01/12/2026`, `1-12-2026`, `01.12.2026` (optionally followed by a time
 /// `10:00` or `10h00`) → (2026, 12, 1, time).
-pub(crate) fn french_date(v: &str) -> Option<(u32, u32, u32, Option<(u32, u32)>)> {
+pub(crate) fn french_date(v: &str) -> Option<DayFirst> {
     let (date, time) = match v.split_once([' ', 'T']) {
         Some((d, t)) => (d, Some(t.trim())),
         None => (v, None),

@@ -178,7 +178,7 @@ pub fn parse<T: DeserializeOwned>(path: &Path, source: &str) -> Result<T, Diagno
     if source.trim().is_empty() {
         return Err(
             Diagnostic::error(path, None, "the file is empty").with_help(
-                "a campaign file starts with a `[campaign]` table with `id`, `title`, `timezone`, \
+                "a campaign file starts with a `[campaign]` section with `id`, `title`, `timezone`, \
              `start` and `end`, e.g. `[campaign]` then `id = \"amal-2026\"` on the next line",
             ),
         );
@@ -415,7 +415,7 @@ fn explain(message: &str, at: Option<(&str, std::ops::Range<usize>)>) -> (String
         let help = match example_for(key, "") {
             Some(ex) if key == "campaign" => {
                 format!(
-                    "add a `{ex}` table at the top of the file, with `id`, `title`, `timezone`, `start` and `end`"
+                    "add a `{ex}` section at the top of the file, with `id`, `title`, `timezone`, `start` and `end`"
                 )
             }
             Some(ex) => format!("add a line such as: {ex}"),

@@ -119,6 +119,16 @@ fn read_opened(
 /// on Windows plans exactly as the same file saved elsewhere (no carriage
 /// return reaches a published text, not even from a multi-line string).
 pub fn text_of(path: &Path, bytes: Vec<u8>) -> Result<String, Unreadable> {
+    // Notepad's "Unicode" is UTF-16: NUL bytes everywhere, but no binary.
+    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        return Err(Diagnostic::error(
+            path,
+            None,
+            "the file is saved as UTF-16 (\"Unicode\" in Notepad), not as UTF-8 text",
+        )
+        .with_help("save the file as UTF-8 (in Notepad: File → Save as → Encoding: UTF-8)")
+        .into());
+    }
     if bytes.contains(&0) {
         return Err(Diagnostic::error(
             path,
@@ -608,6 +618,17 @@ mod tests {
         assert!(out.contains("              ^\n"), "{out}");
         let d = parse::<CampaignFile>(p, "x = = 1").unwrap_err();
         assert!(d.span.is_some());
+        let utf16: Vec<u8> = b"\xFF\xFE"
+            .iter()
+            .copied()
+            .chain("[campaign]".encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        let u = text_of(p, utf16).unwrap_err();
+        assert!(
+            u.diagnostic.message.contains("UTF-16"),
+            "{}",
+            u.diagnostic.message
+        );
     }
 
     #[test]

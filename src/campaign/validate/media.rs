@@ -232,10 +232,20 @@ impl V<'_> {
                             m.file.get_ref(),
                             platform_title(*platform)
                         ),
-                        format!(
-                            "use another file for this post, or a post of its own for {}",
-                            platform_title(*platform)
-                        ),
+                        if ["limit", "over "]
+                            .iter()
+                            .any(|w| why.contains(w))
+                        {
+                            format!(
+                                "export it again within {}'s limits (smaller, shorter or at a lower quality), or use another file for this post",
+                                platform_title(*platform)
+                            )
+                        } else {
+                            format!(
+                                "use another file for this post, or a post of its own for {}",
+                                platform_title(*platform)
+                            )
+                        },
                     );
                 }
             }

@@ -310,7 +310,10 @@ pub fn syntax_error(source: &str, at: Range<usize>, parser: &str) -> Explained {
 }
 
 fn explain_syntax(source: &str, at: Range<usize>, parser: &str) -> Explained {
-    let start = at.start.min(source.len());
+    let mut start = at.start.min(source.len());
+    while !source.is_char_boundary(start) {
+        start -= 1;
+    }
     let at = start..at.end.clamp(start, source.len());
     let line = line_range(source, at.start);
     let text = &source[line.clone()];
@@ -662,9 +665,10 @@ fn unclosed_bracket(source: &str, at: &Range<usize>, open: char, close: char) ->
         Some(a) => (
             shown_key(a.key).to_string(),
             format!(
-                "{} = {}{close}",
+                "{} = {}{}{close}",
                 shown_key(a.key),
-                without_note(a.value).trim_end_matches(',')
+                without_note(a.value).trim_end_matches(','),
+                if open == '{' { " " } else { "" }
             ),
         ),
         None => (String::new(), String::new()),
@@ -860,8 +864,10 @@ fn duplicate_key(source: &str, at: &Range<usize>) -> Explained {
     let line = line_range(source, at.start);
     let text = source[line.clone()].trim();
     let this_line = line_no(source, at.start);
-    // A section header written twice.
+    // A section header written twice: pointed at as a whole.
     if text.starts_with('[') {
+        let indent = source[line.clone()].len() - source[line.clone()].trim_start().len();
+        let at = &(line.start + indent..line.start + indent + text.len());
         let name = text.trim_matches(|c| c == '[' || c == ']').trim();
         let first = source[..line.start].lines().enumerate().find(|(_, l)| {
             let l = l.trim();
@@ -1110,6 +1116,24 @@ mod tests {
         assert!(x.message.contains("first on line 1"), "{}", x.message);
         let (x, _, _) = ex("[[posts]]\nid = 1\n[posts]\n");
         assert_eq!(x.help, "write `[[posts]]`");
+    }
+
+    proptest::proptest! {
+        /// Whatever the text, an explanation never panics and points into
+        /// the text, on character boundaries.
+        #[test]
+        fn any_syntax_error_is_explained_inside_the_text(
+            src in "(\\[|\\]|\"|'|“|=|\\\\|#|\n|é|ع|a|1|:|/|\\{|\\}|,|\\.| |h|-){0,60}"
+        ) {
+            if let Err(e) = toml::from_str::<toml::Table>(&src)
+                && let Some(at) = e.span()
+            {
+                let x = syntax_error(&src, at, e.message());
+                proptest::prop_assert!(x.span.start <= x.span.end && x.span.end <= src.len());
+                proptest::prop_assert!(src.is_char_boundary(x.span.start) && src.is_char_boundary(x.span.end));
+                proptest::prop_assert!(!x.message.is_empty() && !x.help.is_empty());
+            }
+        }
     }
 
     #[test]

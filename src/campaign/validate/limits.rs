@@ -198,28 +198,56 @@ pub fn check_occurrences(
         }
         if platform == PlatformKind::Instagram {
             let n = limits::hashtags(&o.content.text).len();
+            // The text's own hashtags are within the limit: the list added
+            // to every post is what to shorten, said once for all languages.
+            let own = without_tags.map(|t| limits::hashtags(t).len());
+            let list = match (own, &tags_span) {
+                (Some(k), Some(s)) if k <= limits::INSTAGRAM_MAX_HASHTAGS => Some(s.clone()),
+                _ => None,
+            };
             let key = (
                 o.capsule.clone(),
                 o.post.clone(),
                 platform,
-                o.language.clone(),
+                if list.is_some() {
+                    String::new()
+                } else {
+                    o.language.clone()
+                },
                 "hashtags".to_string(),
             );
             if n > limits::INSTAGRAM_MAX_HASHTAGS && seen.insert(key) {
-                out.push(
-                    Diagnostic::error(
+                let over = n - limits::INSTAGRAM_MAX_HASHTAGS;
+                let plural = if over == 1 { "" } else { "s" };
+                let d = match list {
+                    Some(at) => Diagnostic::error(
+                        &c.path,
+                        Some(at),
+                        format!(
+                            "the Instagram text of post `{}` has {n} hashtags once these are added; Instagram allows {}",
+                            o.post,
+                            limits::INSTAGRAM_MAX_HASHTAGS
+                        ),
+                    )
+                    .with_help(format!(
+                        "remove {over} hashtag{plural} from this list: all of them are added to every post"
+                    )),
+                    None => Diagnostic::error(
                         &c.path,
                         text_span("text"),
                         format!(
                             "the Instagram text of post `{}` in `{}` has {n} hashtags; Instagram allows {}",
-                            o.post, o.language, limits::INSTAGRAM_MAX_HASHTAGS
+                            o.post,
+                            o.language,
+                            limits::INSTAGRAM_MAX_HASHTAGS
                         ),
                     )
                     .with_help(format!(
-                        "remove {} hashtags (the campaign's `hashtags` are added to every post), or write an Instagram variant under `[{table}.variants.instagram]`",
-                        n - limits::INSTAGRAM_MAX_HASHTAGS
+                        "remove {over} hashtag{plural}, or write an Instagram text in {}",
+                        style.variant(table, "instagram", "text", &o.language)
                     )),
-                );
+                };
+                out.push(d);
             }
         }
     }

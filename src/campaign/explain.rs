@@ -1092,6 +1092,36 @@ mod tests {
     }
 
     #[test]
+    fn words_of_the_team_map_to_keys() {
+        assert_eq!(key_for_word("Début"), Some("start"));
+        assert_eq!(key_for_word("fuseau horaire"), Some("timezone"));
+        assert_eq!(key_for_word("vidéo"), Some("media"));
+        assert_eq!(key_for_word("légende"), Some("alt"));
+        assert_eq!(key_for_word("xyz"), None);
+        let post = [
+            "id",
+            "at",
+            "anchor",
+            "text",
+            "media",
+            "variants",
+            "date_time",
+        ];
+        assert!(
+            home_of("year", &post, Some("2026"))
+                .unwrap()
+                .contains("anchor = { year = 2026 }")
+        );
+        assert!(
+            home_of("thumbnail", &post, None)
+                .unwrap()
+                .contains("media = [{")
+        );
+        assert!(home_of("slug", &post, None).unwrap().contains("[[days]]"));
+        assert_eq!(home_of("zzz", &post, None), None);
+    }
+
+    #[test]
     fn missing_brackets() {
         let (x, shown, _) = ex("[campaign\nid = 1\n");
         assert_eq!(shown, "[campaign");

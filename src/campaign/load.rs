@@ -371,7 +371,17 @@ fn value_on_line(source: &str, span: &std::ops::Range<usize>) -> Option<String> 
 /// concept (`image` → `media`, `début` → `start`), or where it belongs.
 fn unknown_key_help(key: &str, names: &[&str], value: Option<&str>) -> Option<String> {
     if let Some(k) = explain::key_for_word(key).filter(|k| names.contains(k)) {
-        return Some(format!("did you mean `{k}`?"));
+        // The value as written may not fit the key meant: say the whole line.
+        let text = value.filter(|v| v.starts_with('"') || v.starts_with('\''));
+        return Some(match (k, text) {
+            ("media", Some(v)) => format!(
+                "did you mean `media`? write `media = [{{ file = {v}, alt = {{ fr = \"...\" }} }}]`"
+            ),
+            ("hashtags" | "languages" | "accounts", Some(v)) => {
+                format!("did you mean `{k}`? write `{k} = [{v}]`")
+            }
+            _ => format!("did you mean `{k}`?"),
+        });
     }
     let plain = explain::strip_accents(&key.to_lowercase());
     if let Some(h) = explain::home_of(&plain, names, value) {
@@ -635,7 +645,23 @@ mod tests {
     fn keys_of_another_concept_or_section_get_where_they_belong() {
         let post = "[[posts]]\nid = \"p\"\ntext = { fr = \"x\" }\n";
         let d = err(&format!("{post}image = \"media/a.jpg\"\n"));
+        assert_eq!(
+            d.help.as_deref(),
+            Some(
+                "did you mean `media`? write `media = [{ file = \"media/a.jpg\", alt = { fr = \"...\" } }]`"
+            )
+        );
+        let d = err(&format!("{post}photos = [{{ file = \"media/a.jpg\" }}]\n"));
         assert_eq!(d.help.as_deref(), Some("did you mean `media`?"));
+        let d = err(&format!("{post}day = \"migrants\"\n"));
+        assert!(
+            d.help
+                .as_deref()
+                .unwrap()
+                .starts_with("the day goes in the anchor: write `anchor = { day = \"migrants\" }`"),
+            "{:?}",
+            d.help
+        );
         let d = err(&format!("{post}date = 2026-12-18\n"));
         assert!(
             d.help

@@ -1055,6 +1055,11 @@ mod tests {
         let (x, shown, _) = ex("[campaign]\nstart = 01/12/2026 # début\n");
         assert_eq!(shown, "01/12/2026");
         assert_eq!(x.help, "write it as year-month-day: start = 2026-12-01");
+        let (x, _, _) = ex("[posts]\ndate_time = 18/12/2026 10h00\n");
+        assert_eq!(
+            x.help,
+            "write it as year-month-day: date_time = 2026-12-18T10:00:00"
+        );
         let (x, _, _) = ex("[campaign]\nat = 9:00\n");
         assert_eq!(x.help, "write at = 09:00");
         let (x, _, _) = ex("[campaign]\nend = 2026-12-1\n");

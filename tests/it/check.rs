@@ -472,3 +472,25 @@ fn days_marks_today_and_lists_the_coming_weeks() {
         .unwrap();
     assert_eq!(activism["today"], true);
 }
+
+#[test]
+fn a_syntax_error_is_shown_at_its_cause_with_a_caret() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");
+    let o = berrah(
+        &corpus,
+        &[
+            "--config",
+            "berrah.toml",
+            "check",
+            "broken/01-unclosed-quote.toml",
+        ],
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "broken/01-unclosed-quote.toml:4:9: error: this text in quotes is not closed on its line\n  |\n4 | title = \"Journée internationale des migrants 2026\n  |         ^\n  = help: add the closing \" at the end of the text"
+        ),
+        "{err}"
+    );
+}

@@ -380,7 +380,7 @@ fn explain_syntax(source: &str, at: Range<usize>, parser: &str) -> Explained {
             return e;
         }
         if parser.starts_with("unexpected key or value") {
-            return after_value(text, line.start, &a, &at);
+            return after_value(line.start, &a, &at);
         }
     }
     plain(at, parser)
@@ -564,27 +564,25 @@ fn bad_key_line(text: &str, line_start: usize) -> Option<Explained> {
                 .map(str::trim)
                 .find(|seg| !seg.is_ascii() || seg.contains(' '))?;
             let non_ascii = !last.is_ascii();
-            {
-                let meant = key_for_word(last).or_else(|| {
-                    let plain = strip_accents(last).to_lowercase().replace(' ', "_");
-                    suggest::closest(&plain, ALL_KEYS.iter().copied())
-                });
-                let seg_at = key.find(last).unwrap_or(0);
-                let (prefix, suffix) = (&key[..seg_at], &key[seg_at + last.len()..]);
-                let message = if non_ascii {
-                    format!(
-                        "`{last}` is not a key berrah knows: keys are English words without accents"
-                    )
-                } else {
-                    format!("`{last}` is not a key berrah knows: a key has no spaces")
-                };
-                let help = match meant {
-                    Some(k) => format!("write `{prefix}{k}{suffix} = {}`", without_note(a.value)),
-                    None => "write the key in English without accents or spaces (`berrah schema` lists every key)".into(),
-                };
-                let at = key_start + seg_at;
-                Some(explained(at..at + last.len(), message, help))
-            }
+            let meant = key_for_word(last).or_else(|| {
+                let plain = strip_accents(last).to_lowercase().replace(' ', "_");
+                suggest::closest(&plain, ALL_KEYS.iter().copied())
+            });
+            let seg_at = key.find(last).unwrap_or(0);
+            let (prefix, suffix) = (&key[..seg_at], &key[seg_at + last.len()..]);
+            let message = if non_ascii {
+                format!(
+                    "`{last}` is not a key berrah knows: keys are English words without accents"
+                )
+            } else {
+                format!("`{last}` is not a key berrah knows: a key has no spaces")
+            };
+            let help = match meant {
+                Some(k) => format!("write `{prefix}{k}{suffix} = {}`", without_note(a.value)),
+                None => "write the key in English without accents or spaces (`berrah schema` lists every key)".into(),
+            };
+            let at = key_start + seg_at;
+            Some(explained(at..at + last.len(), message, help))
         }
         None => {
             // No `=` at all: a sentence is a note that lost its `#`.
@@ -834,7 +832,7 @@ fn fix_date_time(key: &str, v: &str, span: Range<usize>) -> Option<Explained> {
 
 /// Something follows a value on its line: quotes inside a text, or two
 /// values.
-fn after_value(text: &str, line_start: usize, a: &Assignment<'_>, at: &Range<usize>) -> Explained {
+fn after_value(line_start: usize, a: &Assignment<'_>, at: &Range<usize>) -> Explained {
     let value = without_note(a.value);
     if value.starts_with('"') && value.matches('"').count() > 2 {
         let start = line_start + a.value_at;
@@ -849,7 +847,6 @@ fn after_value(text: &str, line_start: usize, a: &Assignment<'_>, at: &Range<usi
             ),
         );
     }
-    let _ = text;
     explained(
         at.clone(),
         "something follows the value on this line",

@@ -275,6 +275,7 @@ fn child(phase: &str, dir: &Path) -> ExitCode {
         "check" => berrah::cli::check::run(
             &global,
             CheckArgs {
+                files: Vec::new(),
                 format: CheckFormat::Human,
             },
         ),

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde::de::DeserializeOwned;
 
-use super::suggest;
+use super::{explain, suggest};
 use crate::diag::Diagnostic;
 
 /// Files larger than this are refused: a campaign file is a few kilobytes, and
@@ -119,6 +119,16 @@ fn read_opened(
 /// on Windows plans exactly as the same file saved elsewhere (no carriage
 /// return reaches a published text, not even from a multi-line string).
 pub fn text_of(path: &Path, bytes: Vec<u8>) -> Result<String, Unreadable> {
+    // Notepad's "Unicode" is UTF-16: NUL bytes everywhere, but no binary.
+    if bytes.starts_with(b"\xFF\xFE") || bytes.starts_with(b"\xFE\xFF") {
+        return Err(Diagnostic::error(
+            path,
+            None,
+            "the file is saved as UTF-16 (\"Unicode\" in Notepad), not as UTF-8 text",
+        )
+        .with_help("save the file as UTF-8 (in Notepad: File → Save as → Encoding: UTF-8)")
+        .into());
+    }
     if bytes.contains(&0) {
         return Err(Diagnostic::error(
             path,
@@ -178,7 +188,7 @@ pub fn parse<T: DeserializeOwned>(path: &Path, source: &str) -> Result<T, Diagno
     if source.trim().is_empty() {
         return Err(
             Diagnostic::error(path, None, "the file is empty").with_help(
-                "a campaign file starts with a `[campaign]` table with `id`, `title`, `timezone`, \
+                "a campaign file starts with a `[campaign]` section with `id`, `title`, `timezone`, \
              `start` and `end`, e.g. `[campaign]` then `id = \"amal-2026\"` on the next line",
             ),
         );
@@ -187,18 +197,41 @@ pub fn parse<T: DeserializeOwned>(path: &Path, source: &str) -> Result<T, Diagno
 }
 
 /// Maps a `toml` error (its span and message) to a diagnostic with help.
+///
+/// A syntax error is explained where its cause is ([`explain::syntax_error`]);
+/// an error of the format (an unknown key, a value of the wrong kind) is
+/// explained at the key or value serde points at.
 pub fn from_toml_error(path: &Path, source: &str, e: &toml::de::Error) -> Diagnostic {
     let span = e.span().map(|s| {
         let start = s.start.min(source.len());
         start..s.end.clamp(start, source.len())
     });
     let message = e.message().trim().to_string();
+    if is_syntax(&message) {
+        let at = span.unwrap_or(0..0);
+        let x = explain::syntax_error(source, at, &message);
+        return Diagnostic::error(path, Some(x.span), x.message).with_help(x.help);
+    }
     let (msg, help) = explain(&message, span.as_ref().map(|s| (source, s.clone())));
     let d = Diagnostic::error(path, span, msg);
     match help {
         Some(h) => d.with_help(h),
         None => d,
     }
+}
+
+/// Whether a `toml` message is the parser's (the text is not TOML) rather
+/// than serde's (TOML that is not a campaign file) or one of our values'.
+fn is_syntax(message: &str) -> bool {
+    const FORMAT: &[&str] = &[
+        "unknown field",
+        "unknown variant",
+        "missing field",
+        "invalid type:",
+        "invalid value:",
+        "invalid length",
+    ];
+    !FORMAT.iter().any(|p| message.starts_with(p)) && !message.contains("; write ")
 }
 
 /// Text between the first pair of backticks after `prefix`.
@@ -275,6 +308,30 @@ pub fn example_for(key: &str, expected: &str) -> Option<&'static str> {
     })
 }
 
+/// What serde found, in words: `string "2"` → `the text "2"`.
+fn found_in_words(found: &str) -> String {
+    let f = found.trim();
+    let inner = |p: &str| {
+        f.strip_prefix(p)
+            .map(|r| r.trim().trim_matches('`').to_string())
+    };
+    if let Some(s) = inner("string") {
+        format!("the text {s}")
+    } else if let Some(n) = inner("integer") {
+        format!("the number {n}")
+    } else if let Some(n) = inner("floating point") {
+        format!("the number {n}")
+    } else if let Some(b) = inner("boolean") {
+        format!("`{b}`")
+    } else if f.starts_with("sequence") {
+        "a list".into()
+    } else if f.starts_with("map") {
+        "a group `{ ... }`".into()
+    } else {
+        f.to_string()
+    }
+}
+
 /// What a serde "expected ..." means, in words.
 fn expected_in_words(expected: &str) -> String {
     let e = expected.trim();
@@ -286,22 +343,58 @@ fn expected_in_words(expected: &str) -> String {
     .iter()
     .any(|t| e.ends_with(t))
     {
-        "a whole number, without quotes".into()
+        "a whole number without quotes, like 3".into()
     } else if e.contains("sequence") {
         "a list in square brackets `[...]`".into()
     } else if e.contains("boolean") {
         "`true` or `false`, without quotes".into()
     } else if e.contains("map") || e.starts_with("struct") {
-        "a table `{ ... }`".into()
+        "a group in braces `{ ... }`".into()
     } else {
         e.to_string()
     }
 }
 
+/// The value written on the line of `span`, for help lines that repeat it.
+fn value_on_line(source: &str, span: &std::ops::Range<usize>) -> Option<String> {
+    let start = source.get(..span.start)?.rfind('\n').map_or(0, |i| i + 1);
+    let end = source[span.start..]
+        .find('\n')
+        .map_or(source.len(), |i| span.start + i);
+    let line = &source[start..end];
+    let (_, value) = line.split_once('=')?;
+    let value = value.trim();
+    (!value.is_empty()).then(|| value.to_string())
+}
+
+/// The closest allowed key to an unknown one: a typo, a word of the same
+/// concept (`image` → `media`, `début` → `start`), or where it belongs.
+fn unknown_key_help(key: &str, names: &[&str], value: Option<&str>) -> Option<String> {
+    if let Some(k) = explain::key_for_word(key).filter(|k| names.contains(k)) {
+        // The value as written may not fit the key meant: say the whole line.
+        let text = value.filter(|v| v.starts_with('"') || v.starts_with('\''));
+        return Some(match (k, text) {
+            ("media", Some(v)) => format!(
+                "did you mean `media`? write `media = [{{ file = {v}, alt = {{ fr = \"...\" }} }}]`"
+            ),
+            ("hashtags" | "languages" | "accounts", Some(v)) => {
+                format!("did you mean `{k}`? write `{k} = [{v}]`")
+            }
+            _ => format!("did you mean `{k}`?"),
+        });
+    }
+    let plain = explain::strip_accents(&key.to_lowercase());
+    if let Some(h) = explain::home_of(&plain, names, value) {
+        return Some(h);
+    }
+    suggest::did_you_mean(key, names.iter().copied())
+}
+
 fn explain(message: &str, at: Option<(&str, std::ops::Range<usize>)>) -> (String, Option<String>) {
     if let Some(key) = quoted_after(message, "unknown field ") {
         let names = expected_names(message);
-        let mut help = suggest::did_you_mean(key, names.iter().copied());
+        let value = at.as_ref().and_then(|(src, s)| value_on_line(src, s));
+        let mut help = unknown_key_help(key, &names, value.as_deref());
         if help.is_none() && !names.is_empty() {
             help = Some(format!(
                 "the keys allowed here are: {}",
@@ -342,7 +435,7 @@ fn explain(message: &str, at: Option<(&str, std::ops::Range<usize>)>) -> (String
         let help = match example_for(key, "") {
             Some(ex) if key == "campaign" => {
                 format!(
-                    "add a `{ex}` table at the top of the file, with `id`, `title`, `timezone`, `start` and `end`"
+                    "add a `{ex}` section at the top of the file, with `id`, `title`, `timezone`, `start` and `end`"
                 )
             }
             Some(ex) => format!("add a line such as: {ex}"),
@@ -355,8 +448,8 @@ fn explain(message: &str, at: Option<(&str, std::ops::Range<usize>)>) -> (String
         let key = at.as_ref().and_then(|(src, s)| key_at(src, s));
         let want = expected_in_words(expected);
         let msg = match &key {
-            Some(k) => format!("`{k}` must be {want}, not {found}"),
-            None => format!("expected {want}, found {found}"),
+            Some(k) => format!("`{k}` must be {want}, not {}", found_in_words(found)),
+            None => format!("this must be {want}, not {}", found_in_words(found)),
         };
         let help = key
             .as_deref()
@@ -365,25 +458,51 @@ fn explain(message: &str, at: Option<(&str, std::ops::Range<usize>)>) -> (String
         return (msg, help);
     }
     if let Some(rest) = message.strip_prefix("invalid value: ") {
-        return (format!("invalid value: {rest}"), None);
+        let (found, expected) = rest.split_once(", expected ").unwrap_or((rest, ""));
+        let key = at.as_ref().and_then(|(src, s)| key_at(src, s));
+        let number = found
+            .strip_prefix("integer `")
+            .and_then(|n| n.strip_suffix('`'))
+            .and_then(|n| n.parse::<i64>().ok());
+        if let (Some(k), Some(n)) = (key.as_deref(), number)
+            && n < 0
+        {
+            let other = match k {
+                "days_before" => Some("days_after"),
+                "days_after" => Some("days_before"),
+                _ => None,
+            };
+            let help = match other {
+                Some(o) => {
+                    let side = if o == "days_after" { "after" } else { "before" };
+                    format!(
+                        "for {} day{} {side} the anchor day, write `{o} = {}`",
+                        -n,
+                        if n == -1 { "" } else { "s" },
+                        -n
+                    )
+                }
+                None => format!("write a whole number of 0 or more, like `{k} = {}`", -n),
+            };
+            return (format!("`{k}` cannot be negative"), Some(help));
+        }
+        let want = expected_in_words(expected);
+        let msg = match &key {
+            Some(k) => format!("`{k}` must be {want}, not {}", found_in_words(found)),
+            None => format!("this must be {want}, not {}", found_in_words(found)),
+        };
+        let help = key
+            .as_deref()
+            .and_then(|k| example_for(k, expected))
+            .map(|ex| format!("for example: {ex}"));
+        return (msg, help);
     }
-    if message.starts_with("duplicate key") {
-        return (
-            message.to_string(),
-            Some("each key may appear once per table; remove or rename one of them".into()),
-        );
+    // Our own value messages (dates, times): "what is wrong; write ...".
+    if let Some((what, write)) = message.split_once("; write ") {
+        return (what.to_string(), Some(format!("write {write}")));
     }
-    // Syntax errors and our own value messages (dates, times) already say
-    // what is expected.
-    let help = if message.contains("expected") || message.contains("write it") {
-        None
-    } else {
-        Some(
-            "check the TOML syntax: `key = value`, texts in double quotes, tables in `[...]`"
-                .into(),
-        )
-    };
-    (message.to_string(), help)
+    let (msg, help) = explain::rephrase(message);
+    (msg, Some(help))
 }
 
 #[cfg(test)]
@@ -434,7 +553,7 @@ mod tests {
         let d = err("[[posts]]\nid = \"p\"\ntext = { fr = \"x\" }\ndays_before = \"2\"\n");
         assert_eq!(
             d.message,
-            "`days_before` must be a whole number, without quotes, not string \"2\""
+            "`days_before` must be a whole number without quotes, like 3, not the text \"2\""
         );
         assert_eq!(d.help.as_deref(), Some("for example: days_before = 2"));
         let d = err("[[capsules]]\nid = 3\n");
@@ -450,7 +569,8 @@ mod tests {
     fn tables_lists_and_dates_of_the_wrong_kind() {
         let d = err("[[posts]]\nid = \"p\"\ntext = \"hello\"\n");
         assert!(
-            d.message.starts_with("`text` must be a table `{ ... }`"),
+            d.message
+                .starts_with("`text` must be a group in braces `{ ... }`"),
             "{}",
             d.message
         );
@@ -464,7 +584,7 @@ mod tests {
         );
         let src = BASE.replace("start = 2026-01-01", "start = \"2026-13-01\"");
         let d = parse::<CampaignFile>(Path::new("c.toml"), &src).unwrap_err();
-        assert!(d.message.contains("YYYY-MM-DD"), "{}", d.message);
+        assert!(d.help.unwrap().contains("YYYY-MM-DD"), "{}", d.message);
         assert_eq!(&src[d.span.unwrap()], "\"2026-13-01\"");
     }
 
@@ -508,5 +628,67 @@ mod tests {
         assert!(out.contains("              ^\n"), "{out}");
         let d = parse::<CampaignFile>(p, "x = = 1").unwrap_err();
         assert!(d.span.is_some());
+        let utf16: Vec<u8> = b"\xFF\xFE"
+            .iter()
+            .copied()
+            .chain("[campaign]".encode_utf16().flat_map(u16::to_le_bytes))
+            .collect();
+        let u = text_of(p, utf16).unwrap_err();
+        assert!(
+            u.diagnostic.message.contains("UTF-16"),
+            "{}",
+            u.diagnostic.message
+        );
+    }
+
+    #[test]
+    fn keys_of_another_concept_or_section_get_where_they_belong() {
+        let post = "[[posts]]\nid = \"p\"\ntext = { fr = \"x\" }\n";
+        let d = err(&format!("{post}image = \"media/a.jpg\"\n"));
+        assert_eq!(
+            d.help.as_deref(),
+            Some(
+                "did you mean `media`? write `media = [{ file = \"media/a.jpg\", alt = { fr = \"...\" } }]`"
+            )
+        );
+        let d = err(&format!("{post}photos = [{{ file = \"media/a.jpg\" }}]\n"));
+        assert_eq!(d.help.as_deref(), Some("did you mean `media`?"));
+        let d = err(&format!("{post}day = \"migrants\"\n"));
+        assert!(
+            d.help
+                .as_deref()
+                .unwrap()
+                .starts_with("the day goes in the anchor: write `anchor = { day = \"migrants\" }`"),
+            "{:?}",
+            d.help
+        );
+        let d = err(&format!("{post}date = 2026-12-18\n"));
+        assert!(
+            d.help
+                .as_deref()
+                .unwrap()
+                .starts_with("the day goes in the anchor: write `anchor = { date = 2026-12-18 }`"),
+            "{:?}",
+            d.help
+        );
+        let d = err(&format!("{post}timezone = \"Africa/Casablanca\"\n"));
+        assert!(
+            d.help
+                .as_deref()
+                .unwrap()
+                .contains("move this line under `[campaign]`")
+        );
+        let d = err(&format!("{post}days_before = -2\n"));
+        assert_eq!(d.message, "`days_before` cannot be negative");
+        assert_eq!(
+            d.help.as_deref(),
+            Some("for 2 days after the anchor day, write `days_after = 2`")
+        );
+        let d = err(&format!("{post}not_after = \"18/12/2026\"\n"));
+        assert!(
+            d.message.contains("day first") || d.message.contains("not a local"),
+            "{}",
+            d.message
+        );
     }
 }

@@ -16,8 +16,10 @@ use crate::config::Config;
 use crate::diag::{Diagnostic, Report};
 use crate::plan::Occurrence;
 
+pub mod explain;
 pub mod load;
 pub mod model;
+pub mod style;
 pub mod suggest;
 pub mod validate;
 pub mod values;
@@ -216,6 +218,33 @@ pub fn check_dir_map<R: Send>(
         ControlFlow::Continue(())
     });
     gather.finish(ctx)
+}
+
+/// Checks only the campaign files `files` (each read beneath its own
+/// folder, as [`check_dir`] reads a folder's files), in the order given,
+/// and the problems between them: `berrah check FILE...`.
+pub fn check_files(files: &[PathBuf], ctx: &Context<'_>) -> (Vec<Checked>, Report) {
+    let mut gather: Gather<()> = Gather::default();
+    for path in files {
+        let dir = match path.parent() {
+            Some(d) if !d.as_os_str().is_empty() => d,
+            _ => Path::new("."),
+        };
+        let (source, checked) = read_and_check(dir, path, ctx);
+        let counts = (checked.is_valid() && checked.campaign.is_some())
+            .then(|| validate::BudgetCounts::of(&checked.occurrences));
+        gather.add(
+            path,
+            FileDone {
+                source,
+                checked,
+                counts,
+                taken: (),
+            },
+        );
+    }
+    let (all, report) = gather.finish(ctx);
+    (all.into_iter().map(|(c, ())| c).collect(), report)
 }
 
 /// The campaign files of `dir`, or `None` with the folder's error in `report`.

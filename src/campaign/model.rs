@@ -125,7 +125,8 @@ pub struct Anchor {
     #[schemars(with = "Option<String>")]
     pub day: Option<Spanned<String>>,
     /// Year of that day; defaults to the first occurrence inside the campaign window.
-    pub year: Option<i16>,
+    #[schemars(with = "Option<i16>")]
+    pub year: Option<Spanned<i16>>,
     /// An explicit local date instead of a named day.
     #[schemars(with = "Option<String>")]
     pub date: Option<Spanned<LocalDate>>,

@@ -25,6 +25,11 @@ pub struct LocalTime(pub civil::Time);
 pub struct LocalDateTime(pub civil::DateTime);
 
 fn parse_date(s: &str) -> Result<civil::Date, String> {
+    if let Some((y, m, d, None)) = super::explain::french_date(s.trim()) {
+        return Err(format!(
+            "`{s}` is a date written day first; write it year first: {y:04}-{m:02}-{d:02}"
+        ));
+    }
     s.trim()
         .parse::<civil::Date>()
         .map_err(|_| format!("`{s}` is not a date; write it as YYYY-MM-DD, for example 2026-12-18"))
@@ -32,6 +37,11 @@ fn parse_date(s: &str) -> Result<civil::Date, String> {
 
 fn parse_time(s: &str) -> Result<civil::Time, String> {
     let t = s.trim();
+    if let Some((h, m)) = super::explain::french_time(t) {
+        return Err(format!(
+            "`{s}` is not a time berrah can read; write it as hours:minutes: {h:02}:{m:02}"
+        ));
+    }
     // TOML writes "10:00:00"; people write "10:00". Accept both, nothing else.
     let parsed = if t.len() == 5 && t.as_bytes().get(2) == Some(&b':') {
         format!("{t}:00").parse::<civil::Time>()
@@ -43,6 +53,12 @@ fn parse_time(s: &str) -> Result<civil::Time, String> {
 
 fn parse_datetime(s: &str) -> Result<civil::DateTime, String> {
     let t = s.trim();
+    if let Some((y, m, d, time)) = super::explain::french_date(t) {
+        let (h, mi) = time.unwrap_or((0, 0));
+        return Err(format!(
+            "`{s}` is a date written day first; write it year first: {y:04}-{m:02}-{d:02}T{h:02}:{mi:02}:00"
+        ));
+    }
     if t.ends_with('Z') || t.contains('+') || t.rfind('-').is_some_and(|i| i > 10) {
         return Err(format!(
             "`{s}` has a UTC offset; write the local date and time without one, for example \
@@ -157,6 +173,24 @@ mod tests {
             toml::from_str("d = \"2026-12-18\"\nt = \"10:00\"\ndt = \"2026-12-18 10:30\"").unwrap();
         assert_eq!(p.t.to_string(), "10:00");
         assert_eq!(p.dt.to_string(), "2026-12-18T10:30:00");
+    }
+
+    #[test]
+    fn french_forms_get_the_form_to_write() {
+        let e =
+            toml::from_str::<Probe>("d = \"18/12/2026\"\nt = \"10h30\"\ndt = \"18/12/2026 10h00\"")
+                .unwrap_err()
+                .to_string();
+        assert!(e.contains("write it year first: 2026-12-18"), "{e}");
+        assert_eq!(
+            parse_time("10h30").unwrap_err(),
+            "`10h30` is not a time berrah can read; write it as hours:minutes: 10:30"
+        );
+        assert!(
+            parse_datetime("18/12/2026 10h00")
+                .unwrap_err()
+                .ends_with("2026-12-18T10:00:00")
+        );
     }
 
     #[test]

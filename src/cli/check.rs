@@ -1,4 +1,5 @@
-//! `berrah check`: validates the configuration and every campaign file, and
+//! `berrah check [FILE...]`: validates the configuration and every campaign
+//! file (or only the files named), and
 //! prints each problem as `path:line:col: error: ...` with the line, a caret
 //! and what to write instead. Exit code 0 when everything is valid (warnings
 //! allowed), 1 when there is any error, 2 on usage errors (clap's own).
@@ -27,6 +28,9 @@ pub enum CheckFormat {
 
 #[derive(Debug, Args)]
 pub struct CheckArgs {
+    /// Check only these campaign files (with the configuration), not the whole folder.
+    #[arg(value_name = "FILE")]
+    pub files: Vec<std::path::PathBuf>,
     /// Output format.
     #[arg(long, value_enum, default_value_t = CheckFormat::Human)]
     pub format: CheckFormat,
@@ -172,10 +176,16 @@ pub fn run(global: &GlobalArgs, args: CheckArgs) -> ExitCode {
     };
     // Only the diagnostics are shown: each file's occurrences are dropped as
     // soon as it is checked (100,000 of them would otherwise all be held).
-    let (checked, mut report) =
-        crate::campaign::check_dir_map(&loaded.campaigns_dir, &loaded.context(), |c| {
-            c.occurrences = Vec::new();
-        });
+    let (checked, mut report) = if args.files.is_empty() {
+        let (checked, report) =
+            crate::campaign::check_dir_map(&loaded.campaigns_dir, &loaded.context(), |c| {
+                c.occurrences = Vec::new();
+            });
+        (checked.len(), report)
+    } else {
+        let (checked, report) = crate::campaign::check_files(&args.files, &loaded.context());
+        (checked.len(), report)
+    };
     report.merge(config_report);
     // Stale or forced-old zone data is how posts go out an hour off.
     let config = loaded
@@ -191,7 +201,7 @@ pub fn run(global: &GlobalArgs, args: CheckArgs) -> ExitCode {
         let (problem, fix) = (c.problem.unwrap_or_default(), c.fix.unwrap_or_default());
         report.push(Diagnostic::warning(config.clone(), None, problem).with_help(fix));
     }
-    print(&report, checked.len(), args.format, Some(&loaded.tzdb));
+    print(&report, checked, args.format, Some(&loaded.tzdb));
     if report.has_errors() {
         ExitCode::from(1)
     } else {

@@ -265,8 +265,12 @@ fn check_account(
                 }),
             ),
             Some(u) if url::Url::parse(u).is_err() => out.push(
-                Diagnostic::error(path, at.clone(), format!("`{u}` is not a URL"))
-                    .with_help("write it as `https://host/path`"),
+                Diagnostic::error(
+                    path,
+                    value_span(source, at.as_ref(), "base_url").or(at.clone()),
+                    format!("`{u}` is not a URL"),
+                )
+                .with_help("write it as `https://host/path`"),
             ),
             _ => {}
         }
@@ -274,8 +278,12 @@ fn check_account(
         && url::Url::parse(u).is_err()
     {
         out.push(
-            Diagnostic::error(path, at.clone(), format!("`{u}` is not a URL"))
-                .with_help("write it as `https://host/path`"),
+            Diagnostic::error(
+                path,
+                value_span(source, at.as_ref(), "base_url").or(at.clone()),
+                format!("`{u}` is not a URL"),
+            )
+            .with_help("write it as `https://host/path`"),
         );
     }
     if acc.dedupe_by_delivery && acc.platform != PlatformKind::Webhook {

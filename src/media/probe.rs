@@ -74,12 +74,84 @@ pub enum ProbeError {
         "`{0}` is not an image or a video berrah recognises (its first bytes match no known type)"
     )]
     UnknownType(PathBuf),
+    /// A file whose bytes are not a media file at all, whatever its name
+    /// says: a web page saved by a failed download, a PDF, a document.
+    #[error("`{}` is really {what}, not an image or a video (whatever its name says)", path.display())]
+    Disguised {
+        path: PathBuf,
+        what: &'static str,
+        fix: &'static str,
+    },
     #[error("`{path}` looks like {mime} but cannot be read as one: {reason}")]
     Corrupt {
         path: PathBuf,
         mime: String,
         reason: String,
     },
+}
+
+impl ProbeError {
+    /// What to do about it, in a help line.
+    pub fn help(&self) -> &'static str {
+        match self {
+            ProbeError::Disguised { fix, .. } => fix,
+            ProbeError::Empty(_) => {
+                "the file is empty: copy or download it again, or export it again from its source"
+            }
+            _ => "replace it with a JPEG or PNG image or an MP4 video",
+        }
+    }
+}
+
+/// What a file that is no media file really is, from its first bytes, with
+/// the real fix: a web page (a download that failed and saved the error
+/// page), a PDF or an office document, plain text.
+pub fn disguise(head: &[u8]) -> Option<(&'static str, &'static str)> {
+    let text = head.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(head);
+    let start: Vec<u8> = text
+        .iter()
+        .skip_while(|b| b.is_ascii_whitespace())
+        .take(512)
+        .map(u8::to_ascii_lowercase)
+        .collect();
+    let has = |needle: &[u8]| start.windows(needle.len()).any(|w| w == needle);
+    if start.starts_with(b"<!doctype html")
+        || start.starts_with(b"<html")
+        || has(b"<head")
+        || has(b"<body")
+    {
+        return Some((
+            "a web page (HTML), as saved when a download fails or a page is saved instead of its image",
+            "download the file again (open the image itself, then \"Save image as\"), and check that it opens as a picture",
+        ));
+    }
+    if start.starts_with(b"<svg") || (start.starts_with(b"<?xml") && has(b"<svg")) {
+        return Some((
+            "an SVG drawing",
+            "export it as a PNG or JPEG image (platforms do not accept SVG)",
+        ));
+    }
+    if start.starts_with(b"%pdf") {
+        return Some((
+            "a PDF document",
+            "export the page as a JPEG or PNG image (in most PDF readers: Export → Image)",
+        ));
+    }
+    if start.starts_with(b"pk\x03\x04")
+        && (has(b"word/") || has(b"ppt/") || has(b"[content_types].xml"))
+    {
+        return Some((
+            "an office document (Word or PowerPoint)",
+            "export the image or the slide as a JPEG or PNG image, or the video as MP4",
+        ));
+    }
+    if start.starts_with(b"{") && (has(b"\"error") || has(b"\"message")) {
+        return Some((
+            "an error message from a web server (JSON)",
+            "download the file again, and check that it opens as a picture or a video",
+        ));
+    }
+    None
 }
 
 /// Sniffs and measures one file, opened by path (regular files only, a
@@ -113,6 +185,13 @@ pub fn probe_opened(opened: &OpenedMedia) -> Result<MediaInfo, ProbeError> {
         .take(8192)
         .read_to_end(&mut head)
         .map_err(io)?;
+    if let Some((what, fix)) = disguise(&head) {
+        return Err(ProbeError::Disguised {
+            path: path.to_path_buf(),
+            what,
+            fix,
+        });
+    }
     let Some(kind) = infer::get(&head) else {
         return Err(ProbeError::UnknownType(path.to_path_buf()));
     };
@@ -479,7 +558,7 @@ fn rules(platform: PlatformKind, kind: MediaKind) -> Option<Rule> {
     }
 }
 
-fn human_size(bytes: u64) -> String {
+pub fn human_size(bytes: u64) -> String {
     if bytes >= MB {
         format!("{:.1} MB", bytes as f64 / MB as f64)
     } else {
@@ -763,6 +842,24 @@ pub(crate) mod tests {
         assert!(matches!(
             probe(&write(dir.path(), "t.png", b"hello, not an image")),
             Err(ProbeError::UnknownType(_))
+        ));
+        let page = b"\n<!DOCTYPE html><html><head><title>404</title></head></html>";
+        let err = probe(&write(dir.path(), "photo.jpg", page)).unwrap_err();
+        assert!(
+            err.to_string().contains("is really a web page (HTML)"),
+            "{err}"
+        );
+        assert!(
+            err.help().starts_with("download the file again"),
+            "{}",
+            err.help()
+        );
+        assert!(matches!(
+            probe(&write(dir.path(), "a.jpg", b"%PDF-1.7\n")),
+            Err(ProbeError::Disguised {
+                what: "a PDF document",
+                ..
+            })
         ));
         let mut cut = mp4(320, 240, 3, false);
         cut.truncate(cut.len() / 2);

@@ -93,7 +93,9 @@ fn into_string(bytes: Vec<u8>) -> String {
 }
 
 /// The table of `berrah plan`: local time with offset, UTC, campaign/capsule,
-/// account, platform, language and the text's first line.
+/// post id, account, platform, language, media (file names, shortened) and
+/// the text's first line (last, so that right-to-left text never shifts
+/// the columns).
 pub fn table(occurrences: &[Occurrence]) -> String {
     let mut out = Vec::new();
     // Writing into a Vec cannot fail.
@@ -101,17 +103,21 @@ pub fn table(occurrences: &[Occurrence]) -> String {
     into_string(out)
 }
 
-const TABLE_HEADER: [&str; 7] = [
+const COLUMNS: usize = 9;
+
+const TABLE_HEADER: [&str; COLUMNS] = [
     "LOCAL",
     "UTC",
     "CAMPAIGN/CAPSULE",
+    "POST",
     "ACCOUNT",
     "PLATFORM",
     "LANG",
+    "MEDIA",
     "TEXT",
 ];
 
-fn table_row(o: &View<'_>) -> [String; 7] {
+fn table_row(o: &View<'_>) -> [String; COLUMNS] {
     let mut text = first_line(&o.content.text, 60);
     if o.paused {
         text = format!("[paused] {text}");
@@ -120,11 +126,44 @@ fn table_row(o: &View<'_>) -> [String; 7] {
         o.local.to_string(),
         o.due.to_string(),
         format!("{}/{}", o.campaign, o.capsule.unwrap_or("-")),
+        o.post.to_string(),
         o.account.to_string(),
         o.platform.to_string(),
         o.language.to_string(),
+        media_cell(&o.content.media),
         text,
     ]
+}
+
+/// The media of a row: file names without their folders, each shortened,
+/// at most two named and how many more.
+fn media_cell(media: &[crate::plan::MediaRef]) -> String {
+    const NAME_MAX: usize = 24;
+    if media.is_empty() {
+        return "-".into();
+    }
+    let short = |file: &str| -> String {
+        let name = file.rsplit(['/', '\\']).next().unwrap_or(file);
+        if name.chars().count() <= NAME_MAX {
+            return name.to_string();
+        }
+        // Keep the end, where the extension and the number are.
+        let tail: String = {
+            let chars: Vec<char> = name.chars().collect();
+            chars[chars.len() - (NAME_MAX - 1)..].iter().collect()
+        };
+        format!("…{tail}")
+    };
+    let mut cell = media
+        .iter()
+        .take(2)
+        .map(|m| short(&m.file))
+        .collect::<Vec<_>>()
+        .join(",");
+    if media.len() > 2 {
+        cell.push_str(&format!(" +{}", media.len() - 2));
+    }
+    cell
 }
 
 /// [`table`], written to `w` row by row (two passes: the column widths
@@ -135,7 +174,7 @@ pub fn write_table<W: Write, T: AsView + Sync>(w: &mut W, occurrences: &[T]) -> 
     crate::plan::map_in_order(
         &chunks,
         |(_, chunk)| {
-            let mut widths = [0; 7];
+            let mut widths = [0; COLUMNS];
             for o in *chunk {
                 for (w, cell) in widths.iter_mut().zip(table_row(&o.view()).iter()) {
                     *w = (*w).max(cell.chars().count());
@@ -163,7 +202,7 @@ pub fn write_table<W: Write, T: AsView + Sync>(w: &mut W, occurrences: &[T]) -> 
 
 /// One line of the table: each cell but the last padded to its column's
 /// width and two spaces.
-fn table_line(out: &mut String, widths: &[usize; 7], cells: &[&str; 7]) {
+fn table_line(out: &mut String, widths: &[usize; COLUMNS], cells: &[&str; COLUMNS]) {
     let last = cells.len() - 1;
     for (i, cell) in cells.iter().enumerate() {
         out.push_str(cell);
@@ -506,6 +545,26 @@ fn fold_line(out: &mut String, line: &str) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_media_cell_names_files_shortly() {
+        let m = |f: &str| crate::plan::MediaRef {
+            file: f.into(),
+            path: f.into(),
+            alt: None,
+            thumbnail: None,
+        };
+        assert_eq!(media_cell(&[]), "-");
+        assert_eq!(media_cell(&[m("media/a.jpg")]), "a.jpg");
+        assert_eq!(
+            media_cell(&[m("media/amal-capsule-1-migrants-version-longue.mp4")]),
+            "…ants-version-longue.mp4"
+        );
+        assert_eq!(
+            media_cell(&[m("a.jpg"), m("b.jpg"), m("c.jpg"), m("d.jpg")]),
+            "a.jpg,b.jpg +2"
+        );
+    }
 
     #[test]
     fn folding_respects_octets_and_characters() {

@@ -107,11 +107,10 @@ impl Planner<'_, '_> {
         let tz = match self.ctx.calendar.zone(c.timezone.get_ref()) {
             Ok(tz) => tz,
             Err(e) => {
-                let help = match &e.suggestion {
-                    Some(s) => format!("did you mean `{s}`?"),
-                    None => "write an IANA zone name such as `Africa/Casablanca` or `Europe/Paris`"
-                        .to_string(),
-                };
+                let help = crate::campaign::suggest::zone_help(
+                    c.timezone.get_ref(),
+                    e.suggestion.as_deref(),
+                );
                 self.error(span(&c.timezone), e.to_string()).help = Some(help);
                 return;
             }
@@ -173,9 +172,10 @@ impl Planner<'_, '_> {
                         .help = Some(help);
                     return None;
                 };
-                if let Some(year) = a.year {
+                if let Some(year_at) = &a.year {
+                    let year = *year_at.get_ref();
                     if !(1..=9999).contains(&year) {
-                        self.error(span(anchor), format!("`year = {year}` is out of range"))
+                        self.error(span(year_at), format!("`year = {year}` is out of range"))
                             .help = Some(format!(
                             "write the year of the day, such as `year = {}`, or leave `year` out \
                              to take the first one inside the campaign",
@@ -193,6 +193,32 @@ impl Planner<'_, '_> {
                             "its rule is \"{}\"; choose another `year`",
                             day.describe_rule()
                         ));
+                    }
+                    // A year that puts the day outside the window: the
+                    // year is the mistake, not each post of the anchor.
+                    if let Some(d) = date
+                        && !(frame.start..=frame.end).contains(&d)
+                    {
+                        let inside = (frame.start.year()..=frame.end.year())
+                            .filter_map(|y| day.date_in(y))
+                            .find(|d| (frame.start..=frame.end).contains(d));
+                        self.error(
+                            span(year_at),
+                            format!(
+                                "`{}` falls on {d} in {year}, outside the campaign ({} to {})",
+                                slug.get_ref(),
+                                frame.start,
+                                frame.end
+                            ),
+                        )
+                        .help = Some(match inside {
+                            Some(i) => format!(
+                                "write `year = {}` (the day is on {i} inside the campaign), or leave `year` out",
+                                i.year()
+                            ),
+                            None => "widen the campaign's `start`/`end` to include the day".into(),
+                        });
+                        return None;
                     }
                     return date;
                 }
@@ -1077,7 +1103,7 @@ languages = ["fr"]
         let src = AMAL.replace("day = \"migrants\" }", "day = \"migrants\", year = 32767 }");
         let (_, d) = plan(&src);
         assert_eq!(errors(&d), ["`year = 32767` is out of range"]);
-        assert!(src[d[0].span.clone().unwrap()].contains("year = 32767"));
+        assert_eq!(&src[d[0].span.clone().unwrap()], "32767");
     }
 
     #[test]

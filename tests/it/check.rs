@@ -286,8 +286,8 @@ fn campaign_with(post: &str) -> String {
 
 #[test]
 fn a_rendered_text_over_the_x_limit_points_at_the_text_and_suggests_a_variant() {
-    // 270 accented letters + the campaign hashtag: over 280 once rendered.
-    let text = "é".repeat(270);
+    // 285 accented letters: over 280 before the campaign hashtag is added.
+    let text = "é".repeat(285);
     let dir = campaign_dir(
         X_CONFIG,
         &campaign_with(&format!("text = {{ fr = \"{text}\" }}\n")),
@@ -345,6 +345,27 @@ fn telegram_caption_limit_applies_with_media() {
 }
 
 #[test]
+fn a_text_that_fits_without_its_hashtags_points_at_the_hashtags() {
+    // 270 accented letters fit; the campaign hashtag makes 281.
+    let text = "é".repeat(270);
+    let dir = campaign_dir(
+        X_CONFIG,
+        &campaign_with(&format!("text = {{ fr = \"{text}\" }}\n")),
+    );
+    let o = berrah(dir.path(), &["check"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("campaigns/c.toml:9:12: error: the X text of post `p` in `fr` is 281 weighted characters long, 1 over X's limit of 280, because of these hashtags: the text alone fits"),
+        "{err}"
+    );
+    assert!(
+        err.contains("make it 1 weighted characters too long"),
+        "{err}"
+    );
+}
+
+#[test]
 fn campaigns_sharing_an_account_are_held_to_its_budget_together() {
     let config = "[accounts.oim-fb]\nplatform = \"facebook\"\nbudget = { per_day = 1 }\n";
     let camp = |id: &str| {
@@ -361,6 +382,115 @@ fn campaigns_sharing_an_account_are_held_to_its_budget_together() {
     assert_eq!(o.status.code(), Some(0), "{err}");
     assert!(
         err.contains("campaigns/d.toml:2:6: warning: account `oim-fb` has 2 publications planned on 2026-12-18 by campaigns amal, b7al, over its budget of 1 per day"),
+        "{err}"
+    );
+}
+
+#[test]
+fn check_with_files_checks_only_those_files_in_every_format() {
+    let dir = fixture("broken");
+    let o = berrah(&dir, &["check", "campaigns/a-typo.toml"]);
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains("campaigns/a-typo.toml:7:1: error: unknown key `hashtag`"),
+        "{err}"
+    );
+    assert!(!err.contains("d-semantic.toml"), "{err}");
+    assert!(err.contains("1 campaign file checked: 1 error"), "{err}");
+    let o = berrah(
+        &dir,
+        &[
+            "check",
+            "--format",
+            "github",
+            "campaigns/a-typo.toml",
+            "campaigns/c-empty.toml",
+        ],
+    );
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(out.lines().count(), 2, "{out}");
+    assert!(
+        out.starts_with("::error file=campaigns/a-typo.toml,line=7,col=1,"),
+        "{out}"
+    );
+    let o = berrah(
+        &dir,
+        &["check", "--format", "json", "campaigns/d-semantic.toml"],
+    );
+    let doc: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(doc["files"], 1);
+    assert!(
+        doc["diagnostics"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["path"] == "campaigns/d-semantic.toml"),
+        "{doc}"
+    );
+}
+
+#[test]
+fn days_marks_today_and_lists_the_coming_weeks() {
+    let dir = fixture("valid");
+    let run = |args: &[&str]| {
+        let o = Command::new(env!("CARGO_BIN_EXE_berrah"))
+            .current_dir(&dir)
+            .env("BERRAH_TZDB", "bundled")
+            .env("BERRAH_NOW", "2026-12-07T09:00:00Z")
+            .args(args)
+            .output()
+            .unwrap();
+        assert!(o.status.success());
+        String::from_utf8(o.stdout).unwrap()
+    };
+    let all = run(&["days"]);
+    let lines: Vec<&str> = all.lines().collect();
+    let today = lines
+        .iter()
+        .position(|l| *l == "── today, 2026-12-07 ──")
+        .unwrap();
+    // Before the first day on or after today, a period going on included.
+    assert!(lines[today - 1] < "2026-11-25", "{all}");
+    assert!(lines[today + 1].contains("16-days-of-activism"), "{all}");
+    let soon = run(&["days", "--upcoming", "1"]);
+    assert!(soon.starts_with("International days of the next 1 weeks, from today (2026-12-07):\n"));
+    assert!(soon.contains("human-rights"), "{soon}");
+    assert!(!soon.contains("migrants"), "{soon}");
+    // A period going on today (the 16 days of activism) is listed too.
+    assert!(soon.contains("16-days-of-activism"), "{soon}");
+    assert!(run(&["days", "--upcoming"]).starts_with("International days of the next 4 weeks"));
+    let next_year = run(&["days", "--upcoming", "8"]);
+    assert!(next_year.contains("2027-01-"), "{next_year}");
+    let json: serde_json::Value =
+        serde_json::from_str(&run(&["days", "--format", "json"])).unwrap();
+    let activism = json
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["slug"] == "16-days-of-activism")
+        .unwrap();
+    assert_eq!(activism["today"], true);
+}
+
+#[test]
+fn a_syntax_error_is_shown_at_its_cause_with_a_caret() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/corpus");
+    let o = berrah(
+        &corpus,
+        &[
+            "--config",
+            "berrah.toml",
+            "check",
+            "broken/01-unclosed-quote.toml",
+        ],
+    );
+    let err = stderr(&o);
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(
+            "broken/01-unclosed-quote.toml:4:9: error: this text in quotes is not closed on its line\n  |\n4 | title = \"Journée internationale des migrants 2026\n  |         ^\n  = help: add the closing \" at the end of the text"
+        ),
         "{err}"
     );
 }

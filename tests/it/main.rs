@@ -7,6 +7,7 @@ mod alerts;
 mod auth;
 mod bluesky;
 mod check;
+mod corpus;
 mod daemon;
 mod end_to_end;
 mod instances;

@@ -49,7 +49,7 @@ impl V<'_> {
             }
             let help = suggest::did_you_mean(name, known.keys().map(String::as_str)).unwrap_or_else(|| {
                 if known.is_empty() {
-                    format!("berrah.toml has no accounts; add one as `[accounts.{name}]` with `platform = \"...\"`")
+                    format!("berrah.toml has no valid account: add one as `[accounts.{name}]` with `platform = \"...\"`, or correct the errors reported in berrah.toml")
                 } else {
                     format!(
                         "the accounts in berrah.toml are: {}",

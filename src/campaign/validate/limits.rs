@@ -107,6 +107,15 @@ pub fn check_occurrences(
                 );
             }
         }
+        let style = crate::campaign::style::Style::of(&c.source);
+        // The text without the hashtags appended to it, when some were.
+        let (without_tags, tags_span) =
+            appended_hashtags(c, post.as_ref().map(|p| p.post), &o.content.text);
+        let max_chars_here = acc.and_then(|a| a.max_chars);
+        let with_media_here = !o.content.media.is_empty();
+        let fits_without_tags = without_tags.is_some_and(|t| {
+            limits::check_text(platform, t, max_chars_here, with_media_here).is_empty()
+        });
         let mut report = |part: &str, field: &str, overflow: limits::Overflow| {
             let key = (
                 o.capsule.clone(),
@@ -119,6 +128,28 @@ pub fn check_occurrences(
                 return;
             }
             let name = platform_title(platform);
+            if part == "text" && fits_without_tags && tags_span.is_some() {
+                out.push(
+                    Diagnostic::error(
+                        &c.path,
+                        tags_span.clone(),
+                        format!(
+                            "the {name} text of post `{}` in `{}` {}, because of these hashtags: the text alone fits",
+                            o.post,
+                            o.language,
+                            overflow.describe()
+                        ),
+                    )
+                    .with_help(format!(
+                        "the hashtags are added to the end of the text and make it {} {} too long: remove some hashtags, shorten the text by {}, or write a shorter text for {name} in {}",
+                        overflow.over_by(),
+                        overflow.unit,
+                        overflow.over_by(),
+                        style.variant(table, platform.as_str(), "text", &o.language)
+                    )),
+                );
+                return;
+            }
             out.push(
                 Diagnostic::error(
                     &c.path,
@@ -131,9 +162,8 @@ pub fn check_occurrences(
                     ),
                 )
                 .with_help(format!(
-                    "write a shorter one for {name} under the post, in a `[{table}.variants.{}]` table: `{field}.{} = \"...\"` (at least {} {} shorter, counting hashtags and links)",
-                    platform.as_str(),
-                    o.language,
+                    "write a shorter one for {name} in {} (at least {} {} shorter, counting hashtags and links)",
+                    style.variant(table, platform.as_str(), field, &o.language),
                     overflow.over_by(),
                     overflow.unit
                 )),
@@ -168,33 +198,117 @@ pub fn check_occurrences(
         }
         if platform == PlatformKind::Instagram {
             let n = limits::hashtags(&o.content.text).len();
+            // The text's own hashtags are within the limit: the list added
+            // to every post is what to shorten, said once for all languages.
+            let own = without_tags.map(|t| limits::hashtags(t).len());
+            let list = match (own, &tags_span) {
+                (Some(k), Some(s)) if k <= limits::INSTAGRAM_MAX_HASHTAGS => Some(s.clone()),
+                _ => None,
+            };
             let key = (
                 o.capsule.clone(),
                 o.post.clone(),
                 platform,
-                o.language.clone(),
+                if list.is_some() {
+                    String::new()
+                } else {
+                    o.language.clone()
+                },
                 "hashtags".to_string(),
             );
             if n > limits::INSTAGRAM_MAX_HASHTAGS && seen.insert(key) {
-                out.push(
-                    Diagnostic::error(
+                let over = n - limits::INSTAGRAM_MAX_HASHTAGS;
+                let plural = if over == 1 { "" } else { "s" };
+                let d = match list {
+                    Some(at) => Diagnostic::error(
+                        &c.path,
+                        Some(at),
+                        format!(
+                            "the Instagram text of post `{}` has {n} hashtags once these are added; Instagram allows {}",
+                            o.post,
+                            limits::INSTAGRAM_MAX_HASHTAGS
+                        ),
+                    )
+                    .with_help(format!(
+                        "remove {over} hashtag{plural} from this list: all of them are added to every post"
+                    )),
+                    None => Diagnostic::error(
                         &c.path,
                         text_span("text"),
                         format!(
                             "the Instagram text of post `{}` in `{}` has {n} hashtags; Instagram allows {}",
-                            o.post, o.language, limits::INSTAGRAM_MAX_HASHTAGS
+                            o.post,
+                            o.language,
+                            limits::INSTAGRAM_MAX_HASHTAGS
                         ),
                     )
                     .with_help(format!(
-                        "remove {} hashtags (the campaign's `hashtags` are added to every post), or write an Instagram variant under `[{table}.variants.instagram]`",
-                        n - limits::INSTAGRAM_MAX_HASHTAGS
+                        "remove {over} hashtag{plural}, or write an Instagram text in {}",
+                        style.variant(table, "instagram", "text", &o.language)
                     )),
-                );
+                };
+                out.push(d);
             }
         }
     }
     out.extend(check_budgets(c, occurrences, ctx));
     out
+}
+
+/// The rendered text without the hashtags appended to its end (after a
+/// blank line, as [`crate::text::render::append_hashtags`] puts them), and
+/// the span of the `hashtags` list that brought them: the post's own when it
+/// has some, else the campaign's.
+fn appended_hashtags<'t>(
+    c: &LoadedCampaign,
+    post: Option<&crate::campaign::model::Post>,
+    rendered: &'t str,
+) -> (Option<&'t str>, Option<Range<usize>>) {
+    let own = post.is_some_and(|p| !p.hashtags.is_empty());
+    if !own && c.file.campaign.hashtags.is_empty() {
+        return (None, None);
+    }
+    let Some(i) = rendered.rfind("\n\n") else {
+        return (None, None);
+    };
+    let tail = &rendered[i + 2..];
+    if tail.is_empty() || !tail.split_whitespace().all(|w| w.starts_with('#')) {
+        return (None, None);
+    }
+    let from = if own {
+        post.map_or(0, |p| p.id.span().end)
+    } else {
+        c.file.campaign.id.span().start.saturating_sub(1)
+    };
+    (
+        Some(&rendered[..i]),
+        key_value_span(&c.source, from, "hashtags"),
+    )
+}
+
+/// The span of the value of the first `key = ...` line at or after byte
+/// `from`, within the same section.
+fn key_value_span(source: &str, from: usize, key: &str) -> Option<Range<usize>> {
+    let from = source[..from.min(source.len())]
+        .rfind('\n')
+        .map_or(0, |i| i + 1);
+    let mut at = from;
+    for line in source[from..].split_inclusive('\n') {
+        let t = line.trim_start();
+        if at > from && t.starts_with('[') {
+            return None;
+        }
+        if let Some(rest) = t.strip_prefix(key)
+            && rest.trim_start().starts_with('=')
+        {
+            let eq = line.find('=')?;
+            let value = line[eq + 1..].trim();
+            let start = at + eq + 1 + (line[eq + 1..].len() - line[eq + 1..].trim_start().len());
+            return Some(start..start + value.len());
+        }
+        at += line.len();
+    }
+    None
 }
 
 #[cfg(test)]

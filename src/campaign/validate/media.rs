@@ -18,6 +18,20 @@ impl V<'_> {
     /// absolute paths, `..` escapes and symlinks that lead outside.
     fn resolve(&mut self, file: &Spanned<String>) -> Option<PathBuf> {
         let rel = file.get_ref();
+        // `"media\ecole.jpg"`: TOML read `\e` as a special character.
+        if rel.chars().any(char::is_control) {
+            let written = self.c.source.get(file.span()).unwrap_or(rel);
+            let inner = written.trim_matches('"');
+            self.error(
+                span(file),
+                "this path has a backslash \\ that was read as a special character, so it names no file",
+                format!(
+                    "write the path with forward slashes: \"{}\"",
+                    inner.replace('\\', "/")
+                ),
+            );
+            return None;
+        }
         // A bare file name (`amal.toml`) lives in the working directory.
         let dir = match self.c.dir() {
             d if d.as_os_str().is_empty() => Path::new("."),
@@ -88,11 +102,89 @@ impl V<'_> {
         Some(real)
     }
 
-    fn probe(&mut self, real: &Path) -> Result<MediaInfo, String> {
+    /// The file's kind and size, or what is wrong with it and the help.
+    /// Messages name the file as the campaign file writes it (`rel`),
+    /// never by the path on this machine.
+    fn probe(&mut self, real: &Path, rel: &str) -> Result<MediaInfo, (String, &'static str)> {
         self.probed
             .entry(real.to_path_buf())
-            .or_insert_with(|| probe::probe(real).map_err(|e| e.to_string()))
+            .or_insert_with(|| {
+                probe::probe(real).map_err(|e| {
+                    let shown = e.to_string().replace(&real.display().to_string(), rel);
+                    (shown, e.help())
+                })
+            })
             .clone()
+    }
+
+    /// A file whose bytes say another kind than its name (a video named
+    /// `.jpg`) is published as what its bytes are: say so. A PNG named
+    /// `.jpg` is harmless and left alone.
+    fn name_and_bytes(&mut self, file: &Spanned<String>, info: &MediaInfo) {
+        let name = file.get_ref();
+        let ext = Path::new(name)
+            .extension()
+            .map(|e| e.to_string_lossy().to_lowercase())
+            .unwrap_or_default();
+        let named_image = matches!(
+            ext.as_str(),
+            "jpg" | "jpeg" | "png" | "gif" | "webp" | "heic"
+        );
+        let named_video = matches!(ext.as_str(), "mp4" | "mov" | "m4v" | "webm");
+        let really = match info.kind {
+            MediaKind::Video if named_image => "a video",
+            MediaKind::Image if named_video => "an image",
+            MediaKind::Other => {
+                self.error(
+                    span(file),
+                    format!("`{name}` is really {}, not an image or a video", info.mime),
+                    "export it as a JPEG or PNG image, or an MP4 video",
+                );
+                return;
+            }
+            _ => return,
+        };
+        let stem = Path::new(name).with_extension(&info.extension);
+        self.warning(
+            span(file),
+            format!(
+                "`{name}` is really {really} ({}), though its name says otherwise: it will be published as {really}",
+                info.mime
+            ),
+            format!(
+                "if this is the file you meant, rename it `{}`; if not, export the right file again",
+                stem.display()
+            ),
+        );
+    }
+
+    /// A link card's image: an image file of at most 1 MB (Bluesky's limit).
+    pub(super) fn card_image(&mut self, image: &Spanned<String>) {
+        let Some(real) = self.resolve(image) else {
+            return;
+        };
+        match self.probe(&real, image.get_ref()) {
+            Ok(i) if i.kind != MediaKind::Image => self.error(
+                span(image),
+                format!(
+                    "the card image `{}` is {}, not an image",
+                    image.get_ref(),
+                    i.mime
+                ),
+                "use a JPEG, PNG or WebP image for the link card",
+            ),
+            Ok(i) if i.size > 1_000_000 => self.error(
+                span(image),
+                format!(
+                    "the card image `{}` is {}, more than the 1 MB a link card allows",
+                    image.get_ref(),
+                    probe::human_size(i.size)
+                ),
+                "export it smaller, for example 1200×630 pixels as a JPEG",
+            ),
+            Ok(_) => {}
+            Err((e, help)) => self.error(span(image), e, help),
+        }
     }
 
     pub(super) fn media(&mut self, p: &PostRef<'_>) {
@@ -111,17 +203,26 @@ impl V<'_> {
             let Some(real) = self.resolve(&m.file) else {
                 continue;
             };
-            let info = match self.probe(&real) {
+            let info = match self.probe(&real, m.file.get_ref()) {
                 Ok(i) => i,
-                Err(e) => {
-                    self.error(
-                        span(&m.file),
-                        e,
-                        "replace it with a JPEG or PNG image or an MP4 video",
-                    );
+                Err((e, help)) => {
+                    self.error(span(&m.file), e, help);
                     continue;
                 }
             };
+            self.name_and_bytes(&m.file, &info);
+            if info.kind == MediaKind::Image
+                && let Some(thumb) = &m.thumbnail
+            {
+                self.warning(
+                    span(thumb),
+                    format!(
+                        "`{}` is an image: a `thumbnail` is for videos and is never used here",
+                        m.file.get_ref()
+                    ),
+                    "remove this `thumbnail`, or move it to the video it is the cover of",
+                );
+            }
             for (account, platform) in &platforms {
                 if let Err(why) = probe::accepts(*platform, &info) {
                     self.error(
@@ -131,10 +232,20 @@ impl V<'_> {
                             m.file.get_ref(),
                             platform_title(*platform)
                         ),
-                        format!(
-                            "use another file for this post, or a post of its own for {}",
-                            platform_title(*platform)
-                        ),
+                        if ["limit", "over "]
+                            .iter()
+                            .any(|w| why.contains(w))
+                        {
+                            format!(
+                                "export it again within {}'s limits (smaller, shorter or at a lower quality), or use another file for this post",
+                                platform_title(*platform)
+                            )
+                        } else {
+                            format!(
+                                "use another file for this post, or a post of its own for {}",
+                                platform_title(*platform)
+                            )
+                        },
                     );
                 }
             }
@@ -169,9 +280,10 @@ impl V<'_> {
                 }
             }
             if let Some(thumb) = &m.thumbnail
+                && info.kind != MediaKind::Image
                 && let Some(real) = self.resolve(thumb)
             {
-                match self.probe(&real) {
+                match self.probe(&real, thumb.get_ref()) {
                     Ok(i) if i.kind == MediaKind::Image => {}
                     Ok(i) => self.error(
                         span(thumb),
@@ -182,10 +294,15 @@ impl V<'_> {
                         ),
                         "use a JPEG or PNG image as thumbnail",
                     ),
-                    Err(e) => self.error(span(thumb), e, "use a JPEG or PNG image as thumbnail"),
+                    Err((e, _)) => {
+                        self.error(span(thumb), e, "use a JPEG or PNG image as thumbnail")
+                    }
                 }
             }
             infos.push(info);
+        }
+        if let Some(image) = post.card.as_ref().and_then(|c| c.image.as_ref()) {
+            self.card_image(image);
         }
         let first = media.first().map(|m| m.file.span());
         let mut told = BTreeSet::new();

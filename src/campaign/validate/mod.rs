@@ -49,7 +49,7 @@ struct V<'a> {
     ctx: &'a Context<'a>,
     out: Vec<Diagnostic>,
     /// Probe results, once per canonical path.
-    probed: HashMap<PathBuf, Result<MediaInfo, String>>,
+    probed: HashMap<PathBuf, Result<MediaInfo, (String, &'static str)>>,
     /// Media paths found inside the folder, once per path as written (a
     /// capsule's media is checked for each of its posts).
     resolved: HashMap<String, PathBuf>,
@@ -105,6 +105,14 @@ pub fn validate(c: &LoadedCampaign, ctx: &Context<'_>) -> Vec<Diagnostic> {
                 camp.start.get_ref()
             ),
             "`end` is the last day of the campaign; it must be on or after `start`",
+        );
+    }
+    let zone = camp.timezone.get_ref();
+    if crate::campaign::suggest::is_offset(zone) && ctx.calendar.zone(zone).is_ok() {
+        v.warning(
+            span(&camp.timezone),
+            format!("`{zone}` is a fixed offset, not a place: it never follows the changes of time of the place the campaign is for"),
+            crate::campaign::suggest::zone_help(zone, None),
         );
     }
     v.accounts(&camp.accounts);

@@ -71,19 +71,18 @@ impl V<'_> {
             }
         }
         for (lang, accs) in needed {
-            if !post.text.contains_key(&lang) {
+            // An invalid code (`FR`) is reported once, where it is written.
+            if !post.text.contains_key(&lang) && super::ids::is_valid_lang(&lang) {
                 let on = if accs.is_empty() {
                     String::new()
                 } else {
                     format!(" (it goes to {})", accs.join(", "))
                 };
+                let style = crate::campaign::style::Style::of(&self.c.source);
                 self.error(
                     span(&post.id),
                     format!("post `{id}` has no `{lang}` text{on}"),
-                    format!(
-                        "add `{lang} = \"...\"` to its text: `text = {{ {lang} = \"...\" }}` or a `[{}.text]` table",
-                        p.table()
-                    ),
+                    style.add_text(p.table(), "text", &lang),
                 );
             }
         }
@@ -97,15 +96,76 @@ impl V<'_> {
                 })
                 .collect()
         };
-        for (lang, text) in &post.text {
-            if !published.contains(lang) {
-                self.warning(
-                    span(text),
-                    format!("the `{lang}` text of post `{id}` is never published"),
+        // An account that publishes only some languages: say which, by name.
+        let limited: Vec<(&str, &Vec<String>)> = accounts
+            .iter()
+            .filter_map(|a| {
+                let langs = self
+                    .ctx
+                    .config
+                    .accounts
+                    .get(a.get_ref())?
+                    .languages
+                    .as_ref()?;
+                Some((a.get_ref().as_str(), langs))
+            })
+            .collect();
+        for a in accounts {
+            let acc = self.ctx.config.accounts.get(a.get_ref());
+            if let Some(allowed) = acc.and_then(|c| c.languages.as_ref())
+                && post_languages(self.c, post, acc).is_empty()
+                && !post_languages(self.c, post, None).is_empty()
+            {
+                let langs = post_languages(self.c, post, None).join(", ");
+                self.error(
+                    span(a),
                     format!(
-                        "add \"{lang}\" to the `languages` of the campaign or of the post, or remove this text"
+                        "post `{id}` goes to account `{}`, which publishes only {}, but the post is in {langs}",
+                        a.get_ref(),
+                        allowed.join(", ")
+                    ),
+                    format!(
+                        "add a text in {} (and that language to the post's `languages`), or send this post to another account",
+                        allowed.join(" or ")
                     ),
                 );
+            }
+        }
+        for (lang, text) in &post.text {
+            if !published.contains(lang) {
+                let refusing: Vec<String> = limited
+                    .iter()
+                    .filter(|(_, l)| !l.contains(lang))
+                    .map(|(a, l)| format!("`{a}` publishes only {}", l.join(", ")))
+                    .collect();
+                let declared_langs = post_languages(self.c, post, None);
+                if declared_langs
+                    .iter()
+                    .any(|l| l != lang && l.to_lowercase() == *lang)
+                {
+                    // `languages = ["FR"]`: the code is the mistake, reported as such.
+                    continue;
+                }
+                let declared = declared_langs.contains(lang);
+                let (message, help) = if declared && !refusing.is_empty() {
+                    (
+                        format!(
+                            "the `{lang}` text of post `{id}` is never published: account {}",
+                            refusing.join(", account ")
+                        ),
+                        format!(
+                            "send the post to an account that publishes {lang}, add \"{lang}\" to that account's `languages` in berrah.toml, or remove this text"
+                        ),
+                    )
+                } else {
+                    (
+                        format!("the `{lang}` text of post `{id}` is never published"),
+                        format!(
+                            "add \"{lang}\" to the `languages` of the campaign or of the post, or remove this text"
+                        ),
+                    )
+                };
+                self.warning(span(text), message, help);
             }
         }
         // A first comment or a thread in some languages only: the other
@@ -128,14 +188,18 @@ impl V<'_> {
                         "the {what} of post `{id}` has no {} text: those posts go out without it",
                         missing.join(", ")
                     ),
-                    format!(
-                        "add {}",
-                        missing
-                            .iter()
-                            .map(|l| format!("`{l} = \"...\"`"))
-                            .collect::<Vec<_>>()
-                            .join(", ")
-                    ),
+                    match (what, missing.as_slice()) {
+                        ("first comment", [l]) => crate::campaign::style::Style::of(&self.c.source)
+                            .add_text(p.table(), "first_comment", l),
+                        _ => format!(
+                            "add {}",
+                            missing
+                                .iter()
+                                .map(|l| format!("`{l} = \"...\"`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    },
                 );
             }
         }

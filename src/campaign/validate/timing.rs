@@ -30,7 +30,10 @@ impl V<'_> {
             Err(_) => self.error(
                 span(value),
                 format!("`{text}` is not a duration"),
-                "write a duration such as \"6h\", \"90 minutes\" or \"2 days\"",
+                match french_duration(text) {
+                    Some(d) => format!("write it in English: `expires_after = \"{d}\"`"),
+                    None => "write a duration such as \"6h\", \"90 minutes\" or \"2 days\"".into(),
+                },
             ),
         }
     }
@@ -113,6 +116,22 @@ impl V<'_> {
     }
 }
 
+/// A duration written in French (`6 heures`, `2 jours`, `30 min`, `1 semaine`)
+/// as berrah reads it (`6h`, `2 days`, `30 minutes`, `7 days`).
+fn french_duration(text: &str) -> Option<String> {
+    let t = crate::campaign::explain::strip_accents(&text.trim().to_lowercase());
+    let digits: String = t.chars().take_while(char::is_ascii_digit).collect();
+    let n: u64 = digits.parse().ok()?;
+    let unit = t[digits.len()..].trim();
+    Some(match unit {
+        "heure" | "heures" | "hr" | "hrs" => format!("{n}h"),
+        "jour" | "jours" | "j" => format!("{n} days"),
+        "semaine" | "semaines" | "sem" => format!("{} days", n.checked_mul(7)?),
+        "mn" | "minute" | "minutes" => format!("{n} minutes"),
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use crate::campaign::validate::fixtures::{head, messages, run};
@@ -156,5 +175,14 @@ mod tests {
             &c.source[d[0].span.clone().unwrap()],
             "\"99999999999 days\""
         );
+    }
+
+    #[test]
+    fn french_durations_get_the_english_form() {
+        use super::french_duration;
+        assert_eq!(french_duration("6 heures").as_deref(), Some("6h"));
+        assert_eq!(french_duration("2 jours").as_deref(), Some("2 days"));
+        assert_eq!(french_duration("1 semaine").as_deref(), Some("7 days"));
+        assert_eq!(french_duration("bientôt"), None);
     }
 }

@@ -197,9 +197,25 @@ pub fn run(global: &GlobalArgs, args: CheckArgs) -> ExitCode {
             "`berrah check` names the time-zone data in use; README, \"Troubleshooting\", says how to update it",
         ));
     }
-    for c in crate::auth::sources::credential_problems(&loaded.config, &loaded.config_dir()) {
+    let credential_problems =
+        crate::auth::sources::credential_problems(&loaded.config, &loaded.config_dir());
+    if !credential_problems.is_empty()
+        && report.source(&config).is_none()
+        && let Ok(source) = crate::campaign::load::read_source(&config)
+    {
+        report.add_source(config.clone(), source);
+    }
+    for c in credential_problems {
+        // At the account's `credentials` line (the value is a source, never
+        // the secret itself).
+        let span = loaded
+            .config
+            .accounts
+            .get(&c.account)
+            .and_then(|a| a.credentials.as_ref())
+            .map(|cred| cred.span());
         let (problem, fix) = (c.problem.unwrap_or_default(), c.fix.unwrap_or_default());
-        report.push(Diagnostic::warning(config.clone(), None, problem).with_help(fix));
+        report.push(Diagnostic::warning(config.clone(), span, problem).with_help(fix));
     }
     print(&report, checked, args.format, Some(&loaded.tzdb));
     if report.has_errors() {

@@ -155,6 +155,8 @@ async fn a_missing_variable_holds_until_set_and_restarted(dir: tempfile::TempDir
     // `check` warns (a campaigns repository's CI has no secrets: not an error).
     let r = run(d, &url, &["check"]).await;
     assert_eq!(r.code, 0, "{}", r.stderr);
+    // At the account's `credentials` value, line 4.
+    assert!(r.stderr.contains("berrah.toml:4:15"), "{}", r.stderr);
     assert!(
         r.stderr.contains(&format!(
             "the environment variable `{VAR}` of `oim-masto` is not set"

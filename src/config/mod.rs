@@ -103,6 +103,12 @@ pub struct Config {
     /// Where alerts go and on what: `[[alerts]]` (see `crate::alerts::config`).
     #[serde(default)]
     pub alerts: Vec<crate::alerts::config::AlertConfig>,
+    /// Accounts written in the file but left out for their errors (`berrah
+    /// check` with a broken `berrah.toml`): campaigns naming them get no
+    /// knock-on "unknown account" error, the file's own error says it all.
+    #[serde(skip)]
+    #[schemars(skip)]
+    pub broken_accounts: std::collections::BTreeSet<String>,
 }
 
 /// The `[daemon]` table. Every field has a default; command-line flags and

@@ -4,6 +4,7 @@
 //! every command (through `cli::context`) and by the daemon when the file
 //! changes.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use super::{Config, PlatformKind};
@@ -64,14 +65,16 @@ pub fn read_config_partial(path: &Path, explicit: bool) -> (Option<Config>, Repo
     if problems.iter().any(Diagnostic::is_error) {
         // Keep what is valid: the accounts without errors, the daemon
         // settings without errors.
-        config.accounts = std::mem::take(&mut config.accounts)
-            .into_iter()
-            .filter(|(id, acc)| {
-                !check_account(path, &source, id, acc)
-                    .iter()
-                    .any(Diagnostic::is_error)
-            })
-            .collect();
+        let (valid, broken): (BTreeMap<_, _>, BTreeMap<_, _>) =
+            std::mem::take(&mut config.accounts)
+                .into_iter()
+                .partition(|(id, acc)| {
+                    !check_account(path, &source, id, acc)
+                        .iter()
+                        .any(Diagnostic::is_error)
+                });
+        config.accounts = valid;
+        config.broken_accounts = broken.into_keys().collect();
         config.alerts = crate::alerts::config::valid(path, &source, &config.alerts);
         let defaults = super::DaemonConfig::default();
         let daemon = &mut config.daemon;

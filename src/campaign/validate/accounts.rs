@@ -44,7 +44,10 @@ impl V<'_> {
         let known = &self.ctx.config.accounts;
         for a in list {
             let name = a.get_ref();
-            if known.contains_key(name) {
+            // An account whose own lines in berrah.toml have errors is
+            // reported there; saying "unknown" here would send the reader
+            // looking for a typo that is not in the campaign.
+            if known.contains_key(name) || self.ctx.config.broken_accounts.contains(name) {
                 continue;
             }
             let help = suggest::did_you_mean(name, known.keys().map(String::as_str)).unwrap_or_else(|| {

@@ -1124,30 +1124,8 @@ mod tests {
 
     fn entry(state: EntryState) -> Entry {
         Entry {
-            id: "o-3fa9c2d1e4b5a6f7".into(),
-            campaign: "amal".into(),
-            capsule: None,
-            post: "p1".into(),
-            account: "oim-x".into(),
             platform: PlatformKind::X,
-            language: "fr".into(),
-            series: None,
-            due: t("2026-12-18T09:00:00Z"),
-            local: "2026-12-18T09:00:00+00:00".into(),
-            timezone: "Africa/Casablanca".into(),
-            not_after: t("2026-12-19T09:00:00Z"),
-            run_at: t("2026-12-18T09:00:00Z"),
-            state,
-            attempts: 1,
-            content: Default::default(),
-            progress: Default::default(),
-            lease_owner: None,
-            lease_until: None,
-            remote_id: None,
-            url: None,
-            published_at: None,
-            last_error: None,
-            updated_at: t("2026-12-18T09:00:00Z"),
+            ..Entry::sample("o-3fa9c2d1e4b5a6f7", "oim-x", state)
         }
     }
 

@@ -368,8 +368,6 @@ pub fn outcome_name(finish: &Finish) -> &'static str {
 mod tests {
     use super::*;
     use crate::config::PlatformKind;
-    use crate::plan::Content;
-    use crate::platforms::Progress;
     use crate::store::EntryState;
 
     fn t(s: &str) -> Timestamp {
@@ -378,30 +376,9 @@ mod tests {
 
     fn entry(attempts: u32) -> Entry {
         Entry {
-            id: "o-1".into(),
-            campaign: "amal".into(),
-            capsule: None,
-            post: "p1".into(),
-            account: "oim-x".into(),
             platform: PlatformKind::X,
-            language: "fr".into(),
-            series: None,
-            due: t("2026-12-18T09:00:00Z"),
-            local: "2026-12-18T09:00:00+00:00".into(),
-            timezone: "Africa/Casablanca".into(),
-            not_after: t("2026-12-19T09:00:00Z"),
-            run_at: t("2026-12-18T09:00:00Z"),
-            state: EntryState::Publishing,
             attempts,
-            content: Content::default(),
-            progress: Progress::default(),
-            lease_owner: None,
-            lease_until: None,
-            remote_id: None,
-            url: None,
-            published_at: None,
-            last_error: None,
-            updated_at: t("2026-12-18T09:00:00Z"),
+            ..Entry::sample("o-1", "oim-x", EntryState::Publishing)
         }
     }
 

@@ -208,3 +208,38 @@ pub enum StoreError {
     #[error("entry {id} cannot be stored: {why}")]
     Unstorable { id: String, why: String },
 }
+
+impl Entry {
+    /// An entry of the AMAL campaign due on 18 December 2026 at 09:00 UTC,
+    /// for unit tests of whatever shows or counts entries.
+    #[cfg(test)]
+    pub(crate) fn sample(id: &str, account: &str, state: EntryState) -> Entry {
+        let t = |s: &str| -> Timestamp { s.parse().unwrap() };
+        Entry {
+            id: id.into(),
+            campaign: "amal".into(),
+            capsule: None,
+            post: "p1".into(),
+            account: account.into(),
+            platform: crate::config::PlatformKind::Mastodon,
+            language: "fr".into(),
+            series: None,
+            due: t("2026-12-18T09:00:00Z"),
+            local: "2026-12-18T09:00:00+00:00".into(),
+            timezone: "Africa/Casablanca".into(),
+            not_after: t("2026-12-19T09:00:00Z"),
+            run_at: t("2026-12-18T09:00:00Z"),
+            state,
+            attempts: 0,
+            content: crate::plan::Content::default(),
+            progress: crate::platforms::Progress::default(),
+            lease_owner: None,
+            lease_until: None,
+            remote_id: None,
+            url: None,
+            published_at: None,
+            last_error: None,
+            updated_at: t("2026-12-18T09:00:00Z"),
+        }
+    }
+}

@@ -222,9 +222,6 @@ mod fixtures {
     use jiff::Timestamp;
 
     use super::StatusQuery;
-    use crate::config::PlatformKind;
-    use crate::plan::Content;
-    use crate::platforms::Progress;
     use crate::store::{Entry, EntryState};
 
     pub(super) fn t(s: &str) -> Timestamp {
@@ -232,32 +229,7 @@ mod fixtures {
     }
 
     pub(super) fn entry(id: &str, account: &str, state: EntryState) -> Entry {
-        Entry {
-            id: id.into(),
-            campaign: "amal".into(),
-            capsule: None,
-            post: "p1".into(),
-            account: account.into(),
-            platform: PlatformKind::Mastodon,
-            language: "fr".into(),
-            series: None,
-            due: t("2026-12-18T09:00:00Z"),
-            local: "2026-12-18T09:00:00+00:00".into(),
-            timezone: "Africa/Casablanca".into(),
-            not_after: t("2026-12-19T09:00:00Z"),
-            run_at: t("2026-12-18T09:00:00Z"),
-            state,
-            attempts: 0,
-            content: Content::default(),
-            progress: Progress::default(),
-            lease_owner: None,
-            lease_until: None,
-            remote_id: None,
-            url: None,
-            published_at: None,
-            last_error: None,
-            updated_at: t("2026-12-18T09:00:00Z"),
-        }
+        Entry::sample(id, account, state)
     }
 
     pub(super) fn query() -> StatusQuery {

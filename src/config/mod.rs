@@ -131,6 +131,11 @@ pub struct DaemonConfig {
     pub lease_seconds: u32,
     /// Publications in flight at once, all accounts together.
     pub workers: u32,
+    /// Publications in flight at once on one platform, all its accounts
+    /// together (default 8); webhooks count per receiving host (the host
+    /// of each account's `base_url`), not as one platform. An account's own
+    /// `concurrency` limits it further.
+    pub per_platform: u32,
     /// Where the key that encrypts stored tokens comes from (`env:VAR` or `file:PATH`).
     pub token_key: Option<String>,
     /// The time-zone database: `"auto"` (the newer of the system's and the
@@ -153,6 +158,7 @@ impl Default for DaemonConfig {
             max_attempts: 8,
             lease_seconds: 60,
             workers: 16,
+            per_platform: 8,
             token_key: None,
             tzdb: "auto".to_string(),
             listen: None,

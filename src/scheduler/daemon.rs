@@ -10,7 +10,7 @@ use tokio::sync::{broadcast, mpsc};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use super::limits::{AccountRule, AccountRules, Limits};
+use super::limits::{AccountRule, AccountRules, Limits, WebhookHosts, receiving_host};
 use super::sync::{CampaignSync, SyncSummary};
 use super::watch::{self, Change};
 use super::worker::{self, Accounts, Report, Shared, post_event};
@@ -150,6 +150,7 @@ impl Daemon {
         let mut tasks: JoinSet<Report> = JoinSet::new();
         let mut in_flight: HashSet<String> = HashSet::new();
         let mut limits = Limits::new(cfg.per_platform);
+        limits.configure(cfg.per_platform, webhook_hosts(&shared));
         let mut resync = false;
         let mut reconfig = false;
         let mut rezone = false;
@@ -244,6 +245,10 @@ impl Daemon {
                             .unwrap_or_else(|p| p.into_inner())
                             .clear();
                         rules = account_rules(&shared);
+                        let per_platform =
+                            usize::try_from(shared.accounts().config.daemon.per_platform)
+                                .unwrap_or(cfg.per_platform);
+                        limits.configure(per_platform, webhook_hosts(&shared));
                         alerts.configure(&shared.accounts().config.alerts);
                         resync = true;
                     }
@@ -491,6 +496,20 @@ fn account_rules(shared: &Shared) -> AccountRules {
                 };
                 (id.clone(), rule)
             })
+            .collect(),
+    )
+}
+
+/// The receiving host of each webhook account, for the per-platform limit.
+fn webhook_hosts(shared: &Shared) -> WebhookHosts {
+    let accounts = shared.accounts();
+    Arc::new(
+        accounts
+            .config
+            .accounts
+            .iter()
+            .filter(|(_, a)| a.platform == crate::config::PlatformKind::Webhook)
+            .filter_map(|(id, a)| Some((id.clone(), receiving_host(a.base_url()?)?)))
             .collect(),
     )
 }

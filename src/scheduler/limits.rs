@@ -13,7 +13,8 @@ use jiff::{SignedDuration, Timestamp, ToSpan};
 use crate::config::{Budget, PlatformKind};
 use crate::store::{Candidate, ClaimSkip, Decide, Store, StoreError, Take};
 
-/// Publications in flight at once on one platform, all accounts together.
+/// Publications in flight at once on one platform, all accounts together
+/// (`[daemon] per_platform`; webhooks: per receiving host).
 pub const DEFAULT_PER_PLATFORM: usize = 8;
 
 /// The first retry delay after a transient fault; it doubles per attempt.
@@ -136,21 +137,66 @@ struct Backoff {
     failures: u32,
 }
 
+/// What the per-platform limit counts in: a platform, or for webhooks the
+/// host that receives them (two agencies' receivers are not one platform).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum Lane {
+    Platform(PlatformKind),
+    Host(String),
+}
+
+/// The receiving host of each webhook account (the host of its
+/// `base_url`), by account id; accounts not in it count on their platform.
+pub type WebhookHosts = Arc<HashMap<String, String>>;
+
+/// The host of a `base_url`, lower-cased, with its port when it has one
+/// (`None` when the URL cannot be read: the account counts on its platform).
+pub fn receiving_host(base_url: &str) -> Option<String> {
+    let url = url::Url::parse(base_url).ok()?;
+    let host = url.host_str()?.to_ascii_lowercase();
+    Some(match url.port() {
+        Some(port) => format!("{host}:{port}"),
+        None => host,
+    })
+}
+
 /// In-flight counts and backoff per account and platform.
 #[derive(Debug, Default, Clone)]
 pub struct Limits {
-    per_account: HashMap<String, usize>,
-    per_platform: HashMap<PlatformKind, usize>,
+    /// In flight per account, and the lane they count in (fixed while any
+    /// is in flight, so that a reloaded `base_url` keeps the counts even).
+    per_account: HashMap<String, (usize, Lane)>,
+    per_lane: HashMap<Lane, usize>,
     backoff: HashMap<(String, PlatformKind), Backoff>,
     platform_limit: usize,
+    hosts: WebhookHosts,
 }
 
 impl Limits {
-    /// `platform_limit`: publications in flight per platform.
+    /// `platform_limit`: publications in flight per platform (per
+    /// receiving host for webhooks).
     pub fn new(platform_limit: usize) -> Limits {
         Limits {
             platform_limit: platform_limit.max(1),
             ..Limits::default()
+        }
+    }
+
+    /// The limit per platform and the webhook accounts' receiving hosts,
+    /// as the configuration now says.
+    pub fn configure(&mut self, platform_limit: usize, hosts: WebhookHosts) {
+        self.platform_limit = platform_limit.max(1);
+        self.hosts = hosts;
+    }
+
+    /// The lane `account` counts in.
+    fn lane(&self, account: &str, platform: PlatformKind) -> Lane {
+        if let Some((_, lane)) = self.per_account.get(account) {
+            return lane.clone();
+        }
+        match self.hosts.get(account) {
+            Some(host) if platform == PlatformKind::Webhook => Lane::Host(host.clone()),
+            _ => Lane::Platform(platform),
         }
     }
 
@@ -168,8 +214,9 @@ impl Limits {
         {
             return Admit::Later(until);
         }
-        let a = self.per_account.get(account).copied().unwrap_or(0);
-        let p = self.per_platform.get(&platform).copied().unwrap_or(0);
+        let a = self.in_flight_on(account);
+        let lane = self.lane(account, platform);
+        let p = self.per_lane.get(&lane).copied().unwrap_or(0);
         if a >= account_limit.max(1) || p >= self.platform_limit {
             Admit::Busy
         } else {
@@ -178,23 +225,51 @@ impl Limits {
     }
 
     /// What a claim should leave alone now: the accounts at their limit
-    /// (`account_limit` gives each one's) and the platforms at theirs, so
+    /// (`account_limit` gives each one's), the webhook accounts whose
+    /// receiving host is at its limit, and the platforms at theirs, so
     /// that the daemon claims only what it can start. (Accounts backing off
     /// are claimed and given back with the time they may go: their entries
     /// then wait in the queue, not in a loop.)
     pub fn full(&self, account_limit: impl Fn(&str) -> usize) -> ClaimSkip {
+        let full_lane =
+            |lane: &Lane| self.per_lane.get(lane).copied().unwrap_or(0) >= self.platform_limit;
         let mut accounts: Vec<String> = self
             .per_account
             .iter()
-            .filter(|(a, n)| **n >= account_limit(a).max(1))
+            .filter(|(a, (n, _))| *n >= account_limit(a).max(1))
             .map(|(a, _)| a.clone())
             .collect();
+        let full_hosts: HashSet<&String> = self
+            .per_lane
+            .keys()
+            .filter_map(|l| match l {
+                Lane::Host(h) if full_lane(l) => Some(h),
+                _ => None,
+            })
+            .collect();
+        if !full_hosts.is_empty() {
+            accounts.extend(
+                self.hosts
+                    .iter()
+                    .filter(|(_, h)| full_hosts.contains(h))
+                    .map(|(a, _)| a.clone()),
+            );
+            accounts.extend(
+                self.per_account
+                    .iter()
+                    .filter(|(_, (_, l))| matches!(l, Lane::Host(h) if full_hosts.contains(h)))
+                    .map(|(a, _)| a.clone()),
+            );
+        }
         accounts.sort();
+        accounts.dedup();
         let mut platforms: Vec<PlatformKind> = self
-            .per_platform
-            .iter()
-            .filter(|(_, n)| **n >= self.platform_limit)
-            .map(|(p, _)| *p)
+            .per_lane
+            .keys()
+            .filter_map(|l| match l {
+                Lane::Platform(p) if full_lane(l) => Some(*p),
+                _ => None,
+            })
             .collect();
         platforms.sort_by_key(|p| p.as_str());
         ClaimSkip {
@@ -222,25 +297,33 @@ impl Limits {
 
     /// Publications in flight on `account`.
     pub fn in_flight_on(&self, account: &str) -> usize {
-        self.per_account.get(account).copied().unwrap_or(0)
+        self.per_account.get(account).map_or(0, |(n, _)| *n)
     }
 
     /// A publication started.
     pub fn start(&mut self, account: &str, platform: PlatformKind) {
-        *self.per_account.entry(account.to_string()).or_default() += 1;
-        *self.per_platform.entry(platform).or_default() += 1;
+        let lane = self.lane(account, platform);
+        *self.per_lane.entry(lane.clone()).or_default() += 1;
+        self.per_account
+            .entry(account.to_string())
+            .or_insert((0, lane))
+            .0 += 1;
     }
 
     /// A publication ended.
     pub fn end(&mut self, account: &str, platform: PlatformKind) {
-        if let Some(n) = self.per_account.get_mut(account) {
+        let lane = self.lane(account, platform);
+        if let Some((n, _)) = self.per_account.get_mut(account) {
             *n = n.saturating_sub(1);
             if *n == 0 {
                 self.per_account.remove(account);
             }
         }
-        if let Some(n) = self.per_platform.get_mut(&platform) {
+        if let Some(n) = self.per_lane.get_mut(&lane) {
             *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.per_lane.remove(&lane);
+            }
         }
     }
 
@@ -456,6 +539,76 @@ mod tests {
         l.end("a", PlatformKind::X);
         l.end("c", PlatformKind::X);
         assert_eq!(l.full(limit), ClaimSkip::default());
+    }
+
+    fn hosts(pairs: &[(&str, &str)]) -> WebhookHosts {
+        Arc::new(
+            pairs
+                .iter()
+                .map(|(a, h)| (a.to_string(), h.to_string()))
+                .collect(),
+        )
+    }
+
+    #[test]
+    fn webhooks_count_per_receiving_host() {
+        let now = t("2027-01-01T00:00:00Z");
+        let mut l = Limits::new(8);
+        l.configure(
+            2,
+            hosts(&[
+                ("a", "one.example"),
+                ("b", "one.example"),
+                ("c", "two.example"),
+                ("d", "one.example"),
+            ]),
+        );
+        let w = PlatformKind::Webhook;
+        l.start("a", w);
+        l.start("b", w);
+        // one.example has its 2; two.example and the accounts without a
+        // host of their own ("e": counted on the platform) have room.
+        assert_eq!(l.admit("d", w, 1, now), Admit::Busy);
+        assert_eq!(l.admit("c", w, 1, now), Admit::Go);
+        assert_eq!(l.admit("e", w, 1, now), Admit::Go);
+        let skip = l.full(|_| 4);
+        assert_eq!(skip.accounts, vec!["a", "b", "d"]);
+        assert!(skip.platforms.is_empty());
+        l.start("c", w);
+        l.start("e", w);
+        l.start("f", w);
+        let skip = l.full(|_| 4);
+        assert_eq!(skip.platforms, vec![PlatformKind::Webhook]);
+        l.end("a", w);
+        assert_eq!(l.admit("d", w, 1, now), Admit::Go);
+        assert_eq!(l.full(|_| 4).accounts, Vec::<String>::new());
+    }
+
+    #[test]
+    fn a_host_changed_while_in_flight_keeps_the_counts_even() {
+        let now = t("2027-01-01T00:00:00Z");
+        let mut l = Limits::new(1);
+        let w = PlatformKind::Webhook;
+        l.configure(1, hosts(&[("a", "old.example")]));
+        l.start("a", w);
+        l.configure(1, hosts(&[("a", "new.example"), ("b", "old.example")]));
+        assert_eq!(l.admit("b", w, 1, now), Admit::Busy);
+        l.end("a", w);
+        assert_eq!(l.admit("b", w, 1, now), Admit::Go);
+        assert_eq!(l.admit("a", w, 1, now), Admit::Go);
+    }
+
+    #[test]
+    fn receiving_hosts_are_read_from_base_urls() {
+        assert_eq!(
+            receiving_host("https://Hooks.Example.org/a/b").as_deref(),
+            Some("hooks.example.org")
+        );
+        assert_eq!(
+            receiving_host("http://127.0.0.1:8080/x").as_deref(),
+            Some("127.0.0.1:8080")
+        );
+        assert_eq!(receiving_host("not a url"), None);
     }
 
     #[test]

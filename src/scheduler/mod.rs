@@ -161,6 +161,9 @@ impl DaemonConfig {
         store: Store,
         clock: Arc<dyn Clock>,
     ) -> DaemonConfig {
+        let per_platform = usize::try_from(config.daemon.per_platform)
+            .unwrap_or(limits::DEFAULT_PER_PLATFORM)
+            .max(1);
         DaemonConfig {
             config,
             config_path: None,
@@ -179,7 +182,7 @@ impl DaemonConfig {
             grace: Duration::from_secs(30),
             owner: None,
             events: None,
-            per_platform: limits::DEFAULT_PER_PLATFORM,
+            per_platform,
             stop_when_idle: false,
             freeze_while_busy: None,
             tzdb: Choice::Bundled,

@@ -277,7 +277,14 @@ impl Store {
                 match sqlx::ConnectOptions::connect(&file).await {
                     Ok(mut conn) => {
                         let first = data_version(&mut conn).await;
-                        tokio::spawn(watch_sqlite(conn, first, wake.clone(), token.clone()));
+                        let changes = sqlite_file(url).and_then(|db| file_changes(&db));
+                        tokio::spawn(watch_sqlite(
+                            conn,
+                            first,
+                            changes,
+                            wake.clone(),
+                            token.clone(),
+                        ));
                     }
                     Err(e) => {
                         tracing::warn!(error = %e, "cannot watch the database for other processes' changes")
@@ -537,29 +544,118 @@ async fn data_version(conn: &mut sqlx::SqliteConnection) -> Option<i64> {
     }
 }
 
-/// How often a SQLite store looks for changes committed by other processes.
+/// How often, at most, a SQLite store looks for changes committed by other
+/// processes (and how often it looks when the file cannot be watched).
 const SQLITE_WATCH_EVERY: Duration = Duration::from_secs(1);
+
+/// Writes to the SQLite file or its journals, as they happen (`notify`
+/// watching its folder): `None` when the folder cannot be watched. Keep the
+/// watcher with the receiver; dropping it stops watching.
+fn file_changes(
+    db: &std::path::Path,
+) -> Option<(
+    notify::RecommendedWatcher,
+    tokio::sync::mpsc::UnboundedReceiver<()>,
+)> {
+    use notify::Watcher;
+    let db = std::path::absolute(db).ok()?;
+    let dir = db.parent()?.to_path_buf();
+    let name = db.file_name()?.to_os_string();
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut watcher = notify::recommended_watcher(move |e: notify::Result<notify::Event>| {
+        let ours = match &e {
+            Ok(e) => {
+                !matches!(e.kind, notify::EventKind::Access(_))
+                    && e.paths.iter().any(|p| {
+                        p.file_name().is_some_and(|f| {
+                            f.as_encoded_bytes().starts_with(name.as_encoded_bytes())
+                        })
+                    })
+            }
+            Err(_) => true,
+        };
+        if ours {
+            let _ = tx.send(());
+        }
+    })
+    .ok()?;
+    match watcher.watch(&dir, notify::RecursiveMode::NonRecursive) {
+        Ok(()) => Some((watcher, rx)),
+        Err(e) => {
+            tracing::debug!(error = %e, "cannot watch the database's folder; looking for other processes' changes every second");
+            None
+        }
+    }
+}
 
 /// Wakes this process's scheduler when another process (`berrah retry`,
 /// `berrah pause` run from a shell) commits to the same SQLite file:
-/// `PRAGMA data_version` changes when any other connection commits. Our own
-/// pool's writes count too, so a busy daemon gets at most one spurious
-/// wake-up per second.
+/// `PRAGMA data_version` changes when any other connection commits. It
+/// looks when the file or its write-ahead log is written (`changes`), at
+/// most once per [`SQLITE_WATCH_EVERY`], so an idle daemon has no timer
+/// here; our own pool's writes count too, so a busy daemon gets at most one
+/// spurious wake-up per second. Without `changes` (the folder cannot be
+/// watched) it looks every [`SQLITE_WATCH_EVERY`].
 async fn watch_sqlite(
     mut conn: sqlx::SqliteConnection,
     // Read in `connect`, so that a commit made right after it returns is
     // seen as a change.
     mut last: Option<i64>,
+    changes: Option<(
+        notify::RecommendedWatcher,
+        tokio::sync::mpsc::UnboundedReceiver<()>,
+    )>,
     wake: broadcast::Sender<()>,
     stop: CancellationToken,
 ) {
-    let mut tick = tokio::time::interval(SQLITE_WATCH_EVERY);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
+    let (_watcher, mut changes) = match changes {
+        Some((w, rx)) => (Some(w), Some(rx)),
+        None => (None, None),
+    };
+    let mut looked: Option<tokio::time::Instant> = None;
+    // A write to the log is seen before its commit is (the commit ends in
+    // the shared-memory index, which makes no event): after the writes
+    // stop, one more look a period later.
+    let mut trailing = false;
     loop {
-        tokio::select! {
-            () = stop.cancelled() => break,
-            _ = tick.tick() => {}
+        match &mut changes {
+            Some(rx) => {
+                let again = looked.map(|at| at + SQLITE_WATCH_EVERY);
+                let written = tokio::select! {
+                    () = stop.cancelled() => break,
+                    got = rx.recv() => {
+                        if got.is_none() {
+                            changes = None;
+                        }
+                        true
+                    }
+                    () = async {
+                        match again {
+                            Some(at) if trailing => tokio::time::sleep_until(at).await,
+                            _ => std::future::pending().await,
+                        }
+                    } => false,
+                };
+                trailing = written;
+                // At most one look per period: a burst of writes is one look.
+                if written && let Some(at) = again {
+                    tokio::select! {
+                        () = stop.cancelled() => break,
+                        () = tokio::time::sleep_until(at) => {}
+                    }
+                }
+                if let Some(rx) = &mut changes {
+                    while rx.try_recv().is_ok() {}
+                }
+            }
+            None => {
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    () = tokio::time::sleep(SQLITE_WATCH_EVERY) => {}
+                }
+            }
         }
+        looked = Some(tokio::time::Instant::now());
         if let Some(v) = data_version(&mut conn).await {
             if last.is_some_and(|l| l != v) {
                 let _ = wake.send(());

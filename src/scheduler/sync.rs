@@ -5,6 +5,13 @@
 //! The last valid version lives in the queue itself (its entries) and, for
 //! a restart while a file is broken, in [`Store::snapshots`]: the snapshot is
 //! planned again in place of the broken file.
+//!
+//! Each snapshot also records what it was planned with ([`context_fingerprint`]:
+//! berrah's version, the time-zone data, the accounts) hashed with the
+//! file's bytes ([`file_fingerprint`]). At start, when every campaign file is
+//! byte for byte its snapshot and the fingerprints match, nothing is planned
+//! or synced again: the queue already holds that plan ("unchanged, not
+//! re-planned"). Any difference plans and syncs every file, as before.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -16,7 +23,7 @@ use crate::calendar::Calendar;
 use crate::campaign;
 use crate::config::Config;
 use crate::diag::Severity;
-use crate::store::{Store, StoreError};
+use crate::store::{Snapshot, Store, StoreError};
 
 /// What one pass over the campaign folder found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -33,6 +40,54 @@ pub struct SyncSummary {
     pub cancelled: usize,
     /// Waiting entries whose due time moved (each one is logged).
     pub moved: usize,
+    /// Campaigns recognised as unchanged at start: neither planned nor
+    /// synced again (their occurrences in `synced` are the recorded ones).
+    pub unchanged: usize,
+}
+
+/// What planning depends on besides a campaign file's bytes: berrah's
+/// version, the time-zone data (`tzdb`: its description, release
+/// included), the accounts and the default expiry of posts.
+pub fn context_fingerprint(config: &Config, tzdb: &str) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(b"berrah ");
+    h.update(env!("CARGO_PKG_VERSION").as_bytes());
+    h.update([0]);
+    h.update(tzdb.as_bytes());
+    h.update([0]);
+    // A hash input, never shown: any change of an account plans again.
+    h.update(format!("{:?}", config.accounts).as_bytes());
+    h.update([0]);
+    h.update(config.daemon.expires_after.as_bytes());
+    format!("{:x}", h.finalize())
+}
+
+/// The fingerprint of a campaign file's bytes planned in `context`.
+pub fn file_fingerprint(context: &str, bytes: &[u8]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update(context.as_bytes());
+    h.update([0]);
+    h.update(bytes);
+    format!("{:x}", h.finalize())
+}
+
+/// The campaign files of `dir` and their bytes, when every one is a regular
+/// file (a link, a FIFO or an unreadable file: `None`, they are for the
+/// full check to report).
+fn read_files(dir: &Path) -> Option<Vec<(String, Vec<u8>)>> {
+    campaign::campaign_files(dir)
+        .ok()?
+        .iter()
+        .map(|p| {
+            let meta = std::fs::symlink_metadata(p).ok()?;
+            if !meta.is_file() || meta.len() > campaign::load::MAX_FILE_BYTES {
+                return None;
+            }
+            Some((p.display().to_string(), std::fs::read(p).ok()?))
+        })
+        .collect()
 }
 
 /// Logs each entry a sync moved: old and new time, local and UTC, and why,
@@ -93,6 +148,8 @@ pub struct CampaignSync {
     loaded_snapshots: bool,
     /// The source last saved as each campaign's snapshot (to write only changes).
     saved: BTreeMap<String, String>,
+    /// The fingerprint and occurrences last recorded with each snapshot.
+    marks: BTreeMap<String, (String, usize)>,
 }
 
 impl Default for CampaignSync {
@@ -102,6 +159,7 @@ impl Default for CampaignSync {
             known: BTreeMap::new(),
             loaded_snapshots: false,
             saved: BTreeMap::new(),
+            marks: BTreeMap::new(),
         }
     }
 }
@@ -139,6 +197,26 @@ impl CampaignSync {
             );
             return Ok(summary);
         }
+        let context = context_fingerprint(config, &calendar.tzdb().describe());
+        let snapshots = if self.loaded_snapshots {
+            Vec::new()
+        } else {
+            self.loaded_snapshots = true;
+            let all = store.snapshots().await?;
+            for s in &all {
+                self.saved.insert(s.campaign.clone(), s.source.clone());
+                if let (Some(f), Some(n)) = (&s.fingerprint, s.occurrences) {
+                    self.marks.insert(
+                        s.campaign.clone(),
+                        (f.clone(), usize::try_from(n).unwrap_or(0)),
+                    );
+                }
+            }
+            if let Some(summary) = self.unchanged(dir, &all, &context).await {
+                return Ok(summary);
+            }
+            all
+        };
         let (checked, report) = {
             let (owned, folder, budget) = (owned.clone(), dir.to_path_buf(), self.budget);
             match tokio::task::spawn_blocking(move || {
@@ -152,16 +230,6 @@ impl CampaignSync {
                     return Ok(summary);
                 }
             }
-        };
-        let snapshots = if self.loaded_snapshots {
-            Vec::new()
-        } else {
-            self.loaded_snapshots = true;
-            let all = store.snapshots().await?;
-            for s in &all {
-                self.saved.insert(s.campaign.clone(), s.source.clone());
-            }
-            all
         };
         let snapshot_of_path: BTreeMap<String, String> = snapshots
             .iter()
@@ -187,9 +255,23 @@ impl CampaignSync {
                 let r = store.sync_campaign(&id, &c.occurrences, now).await?;
                 log_moves(&r.moves, &c.occurrences);
                 summary.moved += r.moves.len();
-                store
-                    .save_snapshot(&id, &loaded.path.display().to_string(), &loaded.source, now)
-                    .await?;
+                if self.saved.get(&id) != Some(&loaded.source) {
+                    store
+                        .save_snapshot(&id, &loaded.path.display().to_string(), &loaded.source, now)
+                        .await?;
+                    self.saved.insert(id.clone(), loaded.source.clone());
+                    self.marks.remove(&id);
+                }
+                let mark = (
+                    file_fingerprint(&context, loaded.source.as_bytes()),
+                    c.occurrences.len(),
+                );
+                if self.marks.get(&id) != Some(&mark) {
+                    store
+                        .mark_snapshot(&id, Some(&mark.0), mark.1 as u64)
+                        .await?;
+                    self.marks.insert(id.clone(), mark);
+                }
                 if r.added + r.updated + r.cancelled > 0 {
                     tracing::info!(
                         campaign = %id,
@@ -321,8 +403,65 @@ impl CampaignSync {
             summary.cancelled += r.cancelled;
             summary.removed.push(id.clone());
             self.known.remove(id);
+            // Its snapshot no longer stands for a file of the folder.
+            if self.marks.remove(id).is_some()
+                || snapshots
+                    .iter()
+                    .any(|s| &s.campaign == id && s.fingerprint.is_some())
+            {
+                store.mark_snapshot(id, None, 0).await?;
+            }
         }
         Ok(summary)
+    }
+
+    /// At start: when every campaign file of `dir` is byte for byte the
+    /// snapshot of a campaign, planned in this `context`, and no other
+    /// snapshot stands for a file, the summary of the plan the queue already
+    /// holds; otherwise `None` (every file is planned and synced).
+    async fn unchanged(
+        &mut self,
+        dir: &Path,
+        snapshots: &[Snapshot],
+        context: &str,
+    ) -> Option<SyncSummary> {
+        let marked: BTreeMap<&str, &Snapshot> = snapshots
+            .iter()
+            .filter(|s| s.fingerprint.is_some())
+            .map(|s| (s.path.as_str(), s))
+            .collect();
+        let counted = snapshots.iter().filter(|s| s.fingerprint.is_some()).count();
+        if marked.is_empty() || marked.len() != counted {
+            return None;
+        }
+        let folder = dir.to_path_buf();
+        let files = tokio::task::spawn_blocking(move || read_files(&folder))
+            .await
+            .ok()??;
+        if files.len() != marked.len() {
+            return None;
+        }
+        let mut summary = SyncSummary::default();
+        for (path, bytes) in &files {
+            let s = marked.get(path.as_str())?;
+            if s.source.as_bytes() != bytes.as_slice()
+                || s.fingerprint.as_deref() != Some(file_fingerprint(context, bytes).as_str())
+            {
+                return None;
+            }
+            let n = usize::try_from(s.occurrences?).ok()?;
+            summary.synced.insert(s.campaign.clone(), n);
+        }
+        for s in marked.values() {
+            self.known
+                .insert(s.campaign.clone(), PathBuf::from(&s.path));
+        }
+        summary.unchanged = files.len();
+        tracing::info!(
+            campaigns = summary.unchanged,
+            "campaign files unchanged since they were last synced: not re-planned"
+        );
+        Some(summary)
     }
 }
 
@@ -376,6 +515,80 @@ mod tests {
 
     fn config() -> Config {
         toml::from_str(CONFIG).unwrap()
+    }
+
+    fn at(s: &str) -> Timestamp {
+        s.parse().unwrap()
+    }
+
+    /// A restart: a new [`CampaignSync`] (nothing in memory) over the store.
+    async fn restart(store: &Store, config: &Config, dir: &Path) -> SyncSummary {
+        CampaignSync::new()
+            .sync_all(
+                store,
+                config,
+                &Calendar::shipped(),
+                dir,
+                at("2026-12-01T00:00:00Z"),
+            )
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn a_restart_with_unchanged_files_does_not_plan_again() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("campaigns");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("a.toml"), campaign("a", "")).unwrap();
+        std::fs::write(dir.join("b.toml"), campaign("b", "")).unwrap();
+        let (_db, store) = sqlite_temp().await;
+
+        let first = restart(&store, &config(), &dir).await;
+        assert_eq!((first.unchanged, first.added), (0, 2));
+        let again = restart(&store, &config(), &dir).await;
+        assert_eq!(again.unchanged, 2, "unchanged, not re-planned");
+        assert_eq!(again.synced, first.synced);
+
+        // Another account list plans again, then is recognised in turn.
+        let more: Config =
+            toml::from_str("[accounts.x]\nplatform = \"x\"\n\n[accounts.y]\nplatform = \"x\"\n")
+                .unwrap();
+        assert_eq!(restart(&store, &more, &dir).await.unchanged, 0);
+        assert_eq!(restart(&store, &more, &dir).await.unchanged, 2);
+        assert_eq!(restart(&store, &config(), &dir).await.unchanged, 0);
+
+        // A changed file plans again (every file: one pass checks them all).
+        std::fs::write(dir.join("b.toml"), campaign("b", "# edited")).unwrap();
+        assert_eq!(restart(&store, &config(), &dir).await.unchanged, 0);
+        assert_eq!(restart(&store, &config(), &dir).await.unchanged, 2);
+
+        // A removed file cancels its posts, and the rest is then recognised.
+        std::fs::remove_file(dir.join("b.toml")).unwrap();
+        let removed = restart(&store, &config(), &dir).await;
+        assert_eq!((removed.unchanged, removed.removed.len()), (0, 1));
+        assert_eq!(restart(&store, &config(), &dir).await.unchanged, 1);
+
+        // A new file plans again.
+        std::fs::write(dir.join("c.toml"), campaign("c", "")).unwrap();
+        assert_eq!(restart(&store, &config(), &dir).await.unchanged, 0);
+    }
+
+    #[test]
+    fn fingerprints_change_with_the_tzdb_the_accounts_and_the_bytes() {
+        let base = context_fingerprint(&config(), "bundled tzdata 2026f");
+        assert_eq!(base, context_fingerprint(&config(), "bundled tzdata 2026f"));
+        assert_ne!(base, context_fingerprint(&config(), "bundled tzdata 2027a"));
+        let other: Config = toml::from_str("[accounts.x]\nplatform = \"mastodon\"\n").unwrap();
+        assert_ne!(base, context_fingerprint(&other, "bundled tzdata 2026f"));
+        let mut later = config();
+        later.daemon.expires_after = "2h".into();
+        assert_ne!(base, context_fingerprint(&later, "bundled tzdata 2026f"));
+        assert_ne!(file_fingerprint(&base, b"a"), file_fingerprint(&base, b"b"));
+        assert_ne!(
+            file_fingerprint(&base, b"a"),
+            file_fingerprint(&context_fingerprint(&other, "x"), b"a")
+        );
     }
 
     #[tokio::test]

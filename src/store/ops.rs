@@ -21,6 +21,10 @@ pub struct Snapshot {
     pub path: String,
     pub source: String,
     pub saved_at: Timestamp,
+    /// What it was planned with, and the occurrences it gave, when known
+    /// ([`Store::mark_snapshot`]).
+    pub fingerprint: Option<String>,
+    pub occurrences: Option<u64>,
 }
 
 /// What `berrah list` asks for. Empty fields match everything; `from`/`until`
@@ -327,7 +331,29 @@ impl Store {
         Ok(out)
     }
 
-    /// Remembers the last valid source of a campaign file.
+    /// Records what the snapshot of `campaign` was planned and synced with
+    /// (`None`: unknown, it must be planned again at the next start) and how
+    /// many occurrences it gave.
+    pub async fn mark_snapshot(
+        &self,
+        campaign: &str,
+        fingerprint: Option<&str>,
+        occurrences: u64,
+    ) -> Result<(), StoreError> {
+        on_db!(self, |pool| sqlx::query(
+            "UPDATE campaign_snapshots SET fingerprint = $1, occurrences = $2 WHERE campaign = $3"
+        )
+        .bind(fingerprint)
+        .bind(i64::try_from(occurrences).unwrap_or(i64::MAX))
+        .bind(campaign)
+        .execute(pool)
+        .await?
+        .rows_affected());
+        Ok(())
+    }
+
+    /// Remembers the last valid source of a campaign file (what it was
+    /// planned with becomes unknown until [`Store::mark_snapshot`]).
     pub async fn save_snapshot(
         &self,
         campaign: &str,
@@ -338,7 +364,8 @@ impl Store {
         on_db!(self, |pool| sqlx::query(
             "INSERT INTO campaign_snapshots (campaign, path, source, saved_ms) \
              VALUES ($1, $2, $3, $4) ON CONFLICT (campaign) DO UPDATE SET \
-             path = excluded.path, source = excluded.source, saved_ms = excluded.saved_ms"
+             path = excluded.path, source = excluded.source, saved_ms = excluded.saved_ms, \
+             fingerprint = NULL, occurrences = NULL"
         )
         .bind(campaign)
         .bind(path)
@@ -354,7 +381,8 @@ impl Store {
     pub async fn snapshots(&self) -> Result<Vec<Snapshot>, StoreError> {
         on_db!(self, |pool| {
             let rows = sqlx::query(
-                "SELECT campaign, path, source, saved_ms FROM campaign_snapshots ORDER BY campaign",
+                "SELECT campaign, path, source, saved_ms, fingerprint, occurrences \
+                 FROM campaign_snapshots ORDER BY campaign",
             )
             .fetch_all(pool)
             .await?;
@@ -371,6 +399,10 @@ impl Store {
                         })?,
                         path: r.try_get("path")?,
                         source: r.try_get("source")?,
+                        fingerprint: r.try_get("fingerprint")?,
+                        occurrences: r
+                            .try_get::<Option<i64>, _>("occurrences")?
+                            .and_then(|n| u64::try_from(n).ok()),
                         campaign,
                     })
                 })

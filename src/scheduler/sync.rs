@@ -252,6 +252,17 @@ impl CampaignSync {
                     .iter()
                     .filter(|d| d.severity == Severity::Warning)
                     .count();
+                let mark = (
+                    file_fingerprint(&context, loaded.source.as_bytes()),
+                    c.occurrences.len(),
+                );
+                // A stale mark goes before the queue changes: a crash
+                // between the sync and the new mark must not leave a mark
+                // that a restart in the old context would trust.
+                if self.marks.get(&id).is_some_and(|m| m != &mark) {
+                    store.mark_snapshot(&id, None, 0).await?;
+                    self.marks.remove(&id);
+                }
                 let r = store.sync_campaign(&id, &c.occurrences, now).await?;
                 log_moves(&r.moves, &c.occurrences);
                 summary.moved += r.moves.len();
@@ -262,10 +273,6 @@ impl CampaignSync {
                     self.saved.insert(id.clone(), loaded.source.clone());
                     self.marks.remove(&id);
                 }
-                let mark = (
-                    file_fingerprint(&context, loaded.source.as_bytes()),
-                    c.occurrences.len(),
-                );
                 if self.marks.get(&id) != Some(&mark) {
                     store
                         .mark_snapshot(&id, Some(&mark.0), mark.1 as u64)

@@ -687,25 +687,6 @@ async fn discord_rate_limits_say_when_to_try_again() {
 // The store's part, on both backends
 // ---------------------------------------------------------------------------
 
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let (_dir, store) = berrah::store::testing::sqlite_temp().await;
-                super::$name(store).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let name = concat!("alerts::", stringify!($name));
-                if let Some(store) = berrah::store::testing::postgres_or_skip(name).await {
-                    super::$name(store).await;
-                }
-            }
-        }
-    )*};
-}
-
 both!(
     queue_transitions_become_facts_taken_once,
     the_outbox_leases_retries_and_sends

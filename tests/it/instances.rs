@@ -12,25 +12,6 @@ use berrah::store::{
 };
 use jiff::{SignedDuration, Timestamp};
 
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let (_dir, store) = berrah::store::testing::sqlite_temp().await;
-                super::$name(store).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let name = concat!("instances::", stringify!($name));
-                if let Some(store) = berrah::store::testing::postgres_or_skip(name).await {
-                    super::$name(store).await;
-                }
-            }
-        }
-    )*};
-}
-
 both!(
     instances_register_beat_and_stop,
     an_unclean_predecessor_is_told_with_when_it_was_last_heard_of,

@@ -3,6 +3,28 @@
 
 mod support;
 
+/// Runs each `$name(store)` on both backends: a temporary SQLite file, and a
+/// fresh PostgreSQL database (which says loudly that it skipped without a
+/// server, and fails in CI). Modules whose tests take other arguments have
+/// a `both!` of their own.
+macro_rules! both {
+    ($($name:ident),* $(,)?) => {$(
+        mod $name {
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn sqlite() {
+                let (_dir, store) = berrah::store::testing::sqlite_temp().await;
+                super::$name(store).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn postgres() {
+                if let Some(store) = berrah::store::testing::postgres_or_skip(module_path!()).await {
+                    super::$name(store).await;
+                }
+            }
+        }
+    )*};
+}
+
 mod alerts;
 mod auth;
 mod bluesky;

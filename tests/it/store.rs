@@ -11,26 +11,6 @@ use berrah::store::{
 };
 use jiff::Timestamp;
 
-/// Runs `$name(store)` on both backends.
-macro_rules! both {
-    ($($name:ident),* $(,)?) => {$(
-        mod $name {
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn sqlite() {
-                let (_dir, store) = berrah::store::testing::sqlite_temp().await;
-                super::$name(store).await;
-            }
-            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-            async fn postgres() {
-                let name = concat!("store::", stringify!($name));
-                if let Some(store) = berrah::store::testing::postgres_or_skip(name).await {
-                    super::$name(store).await;
-                }
-            }
-        }
-    )*};
-}
-
 both!(
     sync_adds_updates_cancels_and_freezes,
     sync_revives_and_file_pause,

@@ -12,6 +12,7 @@ pub mod calendar;
 pub mod campaign;
 pub mod cli;
 pub mod config;
+pub mod console;
 pub mod diag;
 pub mod http;
 pub mod logging;

@@ -190,8 +190,7 @@ async fn board(
         now.checked_sub(jiff::SignedDuration::from_hours(24 * HISTORY_DAYS))
             .unwrap_or(now)
     });
-    let history = match collect_history(&st.store, &query, from, until.unwrap_or(now), now).await
-    {
+    let history = match collect_history(&st.store, &query, from, until.unwrap_or(now), now).await {
         Ok(h) => Some(h),
         Err(e) => {
             problems.push(format!("cannot read the history: {e}"));
@@ -364,7 +363,14 @@ fn entry_row(lang: Lang, v: &Visit, back: &str, e: &StatusEntry, detail: Markup)
     }
 }
 
-fn entry_table(lang: Lang, v: &Visit, back: &str, id: &str, title: &str, rows: &[(&StatusEntry, Markup)]) -> Markup {
+fn entry_table(
+    lang: Lang,
+    v: &Visit,
+    back: &str,
+    id: &str,
+    title: &str,
+    rows: &[(&StatusEntry, Markup)],
+) -> Markup {
     html! {
         section id=(id) {
             h2 { (title) " " span.count { "(" (rows.len()) ")" } }
@@ -466,7 +472,12 @@ fn render(b: &Board, lang: Lang, v: &Visit, now: Timestamp) -> Markup {
         .campaigns
         .iter()
         .flat_map(|c| &c.failed)
-        .map(|e| (e, html! { @if let Some(err) = &e.last_error { span.error { (err) } } }))
+        .map(|e| {
+            (
+                e,
+                html! { @if let Some(err) = &e.last_error { span.error { (err) } } },
+            )
+        })
         .collect();
     let retrying: Vec<(&StatusEntry, Markup)> = r
         .campaigns
@@ -499,9 +510,12 @@ fn render(b: &Board, lang: Lang, v: &Visit, now: Timestamp) -> Markup {
     let next: Vec<(&StatusEntry, Markup)> = next
         .into_iter()
         .map(|e| {
-            (e, html! {
-                @if e.paused { strong.paused { (lang.pick("en pause", "paused")) } }
-            })
+            (
+                e,
+                html! {
+                    @if e.paused { strong.paused { (lang.pick("en pause", "paused")) } }
+                },
+            )
         })
         .collect();
     let body = html! {
@@ -627,11 +641,32 @@ fn recent(lang: Lang, b: &Board) -> Markup {
     }
 }
 
-fn pause_button(lang: Lang, v: &Visit, back: &str, scope: &str, name: &str, paused: bool) -> Markup {
+fn pause_button(
+    lang: Lang,
+    v: &Visit,
+    back: &str,
+    scope: &str,
+    name: &str,
+    paused: bool,
+) -> Markup {
     if paused {
-        action(v, back, "resume", &[("scope", scope), ("name", name)], lang.pick("Reprendre", "Resume"), html! {})
+        action(
+            v,
+            back,
+            "resume",
+            &[("scope", scope), ("name", name)],
+            lang.pick("Reprendre", "Resume"),
+            html! {},
+        )
     } else {
-        action(v, back, "pause", &[("scope", scope), ("name", name)], lang.pick("Mettre en pause", "Pause"), html! {})
+        action(
+            v,
+            back,
+            "pause",
+            &[("scope", scope), ("name", name)],
+            lang.pick("Mettre en pause", "Pause"),
+            html! {},
+        )
     }
 }
 
@@ -850,8 +885,7 @@ async fn perform(
         message.push_str("\nwarning: ");
         message.push_str(&w);
     }
-    let mut q: BoardQuery =
-        serde_urlencoded_board(back).unwrap_or_default();
+    let mut q: BoardQuery = serde_urlencoded_board(back).unwrap_or_default();
     q.msg = None;
     q.result = None;
     let mut target = format!("/board?{}", q.filters());

@@ -206,8 +206,7 @@ impl Guard {
 
     /// Whether `given` is the form token of `browser` (constant-time).
     pub fn csrf_ok(&self, browser: &str, given: &str) -> bool {
-        !browser.is_empty()
-            && constant_time_eq(self.csrf_for(browser).as_bytes(), given.as_bytes())
+        !browser.is_empty() && constant_time_eq(self.csrf_for(browser).as_bytes(), given.as_bytes())
     }
 }
 
@@ -345,7 +344,10 @@ mod tests {
         assert!(g.session_ok(&s, now));
         assert!(g.session_ok(&s, t("2026-12-18T20:59:00Z")));
         assert!(!g.session_ok(&s, t("2026-12-18T21:00:00Z")), "expired");
-        assert!(!g.session_ok(&s, t("2026-12-18T08:00:00Z")), "from the future");
+        assert!(
+            !g.session_ok(&s, t("2026-12-18T08:00:00Z")),
+            "from the future"
+        );
         let (at, tag) = s.split_once('.').unwrap();
         let later = (at.parse::<i64>().unwrap() + 3600).to_string();
         assert!(!g.session_ok(&format!("{later}.{tag}"), now), "time moved");
@@ -399,9 +401,7 @@ mod tests {
             ]))
             .is_err()
         );
-        assert!(
-            same_origin(&headers(&[("host", "127.0.0.1:9464"), ("origin", "null")])).is_err()
-        );
+        assert!(same_origin(&headers(&[("host", "127.0.0.1:9464"), ("origin", "null")])).is_err());
         assert!(
             same_origin(&headers(&[
                 ("host", "127.0.0.1:9464"),

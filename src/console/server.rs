@@ -199,7 +199,10 @@ async fn guard(
     };
     let h = response.headers_mut();
     security::add_security_headers(h, path != "/console.css");
-    if fresh && let Ok(v) = HeaderValue::from_str(&security::set_cookie(CSRF_COOKIE, &browser, None, https)) {
+    if fresh
+        && let Ok(v) =
+            HeaderValue::from_str(&security::set_cookie(CSRF_COOKIE, &browser, None, https))
+    {
         h.append(header::SET_COOKIE, v);
     }
     response
@@ -250,11 +253,7 @@ fn unauthorized(lang: Lang, csrf: &str, path: &str) -> Response {
     } else {
         "/board"
     };
-    let mut r = (
-        StatusCode::UNAUTHORIZED,
-        login_form(lang, csrf, next, None),
-    )
-        .into_response();
+    let mut r = (StatusCode::UNAUTHORIZED, login_form(lang, csrf, next, None)).into_response();
     r.headers_mut().insert(
         header::WWW_AUTHENTICATE,
         HeaderValue::from_static("Bearer realm=\"berrah console\""),
@@ -344,7 +343,10 @@ async fn login(
         );
         return r;
     }
-    let next = if form.next.starts_with('/') && !form.next.starts_with("//") && !form.next.contains('\\') {
+    let next = if form.next.starts_with('/')
+        && !form.next.starts_with("//")
+        && !form.next.contains('\\')
+    {
         form.next.as_str()
     } else {
         "/board"

@@ -103,7 +103,7 @@ pub async fn serve(listener: tokio::net::TcpListener, router: Router, stop: Canc
         router.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(stop.cancelled_owned())
-        .await;
+    .await;
     if let Err(e) = served {
         tracing::error!(error = %e, "the health and metrics listener stopped");
     }

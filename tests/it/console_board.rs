@@ -275,12 +275,20 @@ async fn board_shows_the_queue_and_acts_like_the_cli(store: Store) {
     assert_eq!(root.status, 303);
     assert_eq!(location(&root), "/board");
     let set = root.headers["set-cookie"].to_str().unwrap();
-    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
 
     let page = b.get("/board?lang=en").await;
     assert_eq!(page.status, 200, "{}", page.body);
     let h = &page.headers;
-    assert!(h["content-security-policy"].to_str().unwrap().contains("script-src 'none'"));
+    assert!(
+        h["content-security-policy"]
+            .to_str()
+            .unwrap()
+            .contains("script-src 'none'")
+    );
     assert_eq!(h["x-frame-options"], "DENY");
     assert_eq!(h["x-content-type-options"], "nosniff");
     assert_eq!(h["referrer-policy"], "no-referrer");
@@ -305,11 +313,18 @@ async fn board_shows_the_queue_and_acts_like_the_cli(store: Store) {
 
     // A retry of a held entry on Bluesky: done, recorded as the CLI's.
     let r = b
-        .post("/board/retry", &[("csrf", &csrf), ("id", HELD_BSKY), ("back", "lang=en")], &[])
+        .post(
+            "/board/retry",
+            &[("csrf", &csrf), ("id", HELD_BSKY), ("back", "lang=en")],
+            &[],
+        )
         .await;
     assert_eq!(r.status, 303, "{}", r.body);
     let to = location(&r);
-    assert!(to.starts_with("/board?lang=en&result=done&msg=retried+o-c200000000"), "{to}");
+    assert!(
+        to.starts_with("/board?lang=en&result=done&msg=retried+o-c200000000"),
+        "{to}"
+    );
     assert_eq!(state(&store, HELD_BSKY).await, EntryState::Scheduled);
     let actions = store.take_unlogged_actions(at(NOW)).await.unwrap();
     assert_eq!(actions.len(), 1, "{actions:?}");
@@ -318,7 +333,11 @@ async fn board_shows_the_queue_and_acts_like_the_cli(store: Store) {
     assert_eq!(actions[0].host, "127.0.0.1");
     assert_eq!(actions[0].ids, vec![HELD_BSKY.to_string()]);
     let shown = b.get(&to).await;
-    assert!(shown.body.contains("retried o-c200000000"), "{}", shown.body);
+    assert!(
+        shown.body.contains("retried o-c200000000"),
+        "{}",
+        shown.body
+    );
     assert!(shown.body.contains("held → scheduled"), "{}", shown.body);
 
     // The same retry on X refuses as `berrah retry` does, and says why.
@@ -334,7 +353,11 @@ async fn board_shows_the_queue_and_acts_like_the_cli(store: Store) {
         "open https://x.com/OIM_Maroc",
         "class=\"flash refused\"",
     ] {
-        assert!(shown.body.contains(needle), "missing `{needle}` in {}", shown.body);
+        assert!(
+            shown.body.contains(needle),
+            "missing `{needle}` in {}",
+            shown.body
+        );
     }
     // With the box ticked (`--force`), it goes.
     let r = b
@@ -351,14 +374,14 @@ async fn board_shows_the_queue_and_acts_like_the_cli(store: Store) {
     let r = b
         .post("/board/cancel", &[("csrf", &csrf), ("id", NEXT)], &[])
         .await;
-    assert!(location(&r).contains("msg=cancelled+o-c400000000"), "{}", location(&r));
+    assert!(
+        location(&r).contains("msg=cancelled+o-c400000000"),
+        "{}",
+        location(&r)
+    );
     assert_eq!(state(&store, NEXT).await, EntryState::Cancelled);
     let r = b
-        .post(
-            "/board/cancel",
-            &[("csrf", &csrf), ("id", PUBLISHED)],
-            &[],
-        )
+        .post("/board/cancel", &[("csrf", &csrf), ("id", PUBLISHED)], &[])
         .await;
     assert!(location(&r).contains("result=refused"), "{}", location(&r));
     let r = b
@@ -368,7 +391,11 @@ async fn board_shows_the_queue_and_acts_like_the_cli(store: Store) {
             &[],
         )
         .await;
-    assert!(location(&r).contains("msg=paused+account+oim-x"), "{}", location(&r));
+    assert!(
+        location(&r).contains("msg=paused+account+oim-x"),
+        "{}",
+        location(&r)
+    );
     let pauses = store.pauses().await.unwrap();
     assert_eq!(pauses.len(), 1, "{pauses:?}");
     let page = b.get("/board").await;
@@ -380,7 +407,11 @@ async fn board_shows_the_queue_and_acts_like_the_cli(store: Store) {
             &[],
         )
         .await;
-    assert!(location(&r).contains("msg=resumed+account+oim-x"), "{}", location(&r));
+    assert!(
+        location(&r).contains("msg=resumed+account+oim-x"),
+        "{}",
+        location(&r)
+    );
     assert!(store.pauses().await.unwrap().is_empty());
     let r = b
         .post(
@@ -393,15 +424,28 @@ async fn board_shows_the_queue_and_acts_like_the_cli(store: Store) {
 
     // Filters are status's: by state, by account, and a bad word says so.
     let page = b.get("/board?state=cancelled&lang=en").await;
-    assert!(page.body.contains("data-state=\"cancelled\""), "{}", page.body);
+    assert!(
+        page.body.contains("data-state=\"cancelled\""),
+        "{}",
+        page.body
+    );
     let page = b.get("/board?since=fortnight&lang=en").await;
-    assert!(page.body.contains("cannot read `fortnight` as a moment"), "{}", page.body);
+    assert!(
+        page.body.contains("cannot read `fortnight` as a moment"),
+        "{}",
+        page.body
+    );
     let page = b.get("/board?account=oim-xx&lang=en").await;
     assert!(page.body.contains("did you mean `oim-x`?"), "{}", page.body);
     // The stylesheet is served.
     let css = b.get("/console.css").await;
     assert_eq!(css.status, 200);
-    assert!(css.headers["content-type"].to_str().unwrap().starts_with("text/css"));
+    assert!(
+        css.headers["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/css")
+    );
 }
 
 async fn board_refuses_cross_site_and_tokenless_posts(store: Store) {
@@ -440,7 +484,13 @@ async fn board_refuses_cross_site_and_tokenless_posts(store: Store) {
         .await;
     assert_eq!(r.status, 403, "{}", r.body);
     assert_eq!(state(&store, HELD_BSKY).await, EntryState::Held);
-    assert!(store.take_unlogged_actions(at(NOW)).await.unwrap().is_empty());
+    assert!(
+        store
+            .take_unlogged_actions(at(NOW))
+            .await
+            .unwrap()
+            .is_empty()
+    );
     // The same origin passes.
     let origin = base.clone();
     let r = b
@@ -495,17 +545,28 @@ async fn a_token_guards_every_console_request(store: Store) {
     assert_eq!(login.status, 200);
     let csrf = csrf_of(&login.body);
     let r = b
-        .post("/login", &[("csrf", &csrf), ("token", "wrong"), ("next", "/board")], &[])
+        .post(
+            "/login",
+            &[("csrf", &csrf), ("token", "wrong"), ("next", "/board")],
+            &[],
+        )
         .await;
     assert_eq!(r.status, 401);
     let r = b
-        .post("/login", &[("csrf", &csrf), ("token", token), ("next", "/board")], &[])
+        .post(
+            "/login",
+            &[("csrf", &csrf), ("token", token), ("next", "/board")],
+            &[],
+        )
         .await;
     assert_eq!(r.status, 303, "{}", r.body);
     assert_eq!(location(&r), "/board");
     let set = r.headers["set-cookie"].to_str().unwrap();
     assert!(set.starts_with("berrah_session="), "{set}");
-    assert!(set.contains("HttpOnly") && set.contains("SameSite=Strict"), "{set}");
+    assert!(
+        set.contains("HttpOnly") && set.contains("SameSite=Strict"),
+        "{set}"
+    );
     assert!(!set.contains(token));
     let page = b.get("/board").await;
     assert_eq!(page.status, 200, "{}", page.body);
@@ -521,7 +582,15 @@ async fn a_token_guards_every_console_request(store: Store) {
     assert_eq!(state(&store, HELD_BSKY).await, EntryState::Scheduled);
     // An open redirect is not offered by the login form.
     let r = b
-        .post("/login", &[("csrf", &csrf), ("token", token), ("next", "//evil.example/")], &[])
+        .post(
+            "/login",
+            &[
+                ("csrf", &csrf),
+                ("token", token),
+                ("next", "//evil.example/"),
+            ],
+            &[],
+        )
         .await;
     assert_eq!(location(&r), "/board");
 }
@@ -585,8 +654,14 @@ fn run_refuses_a_console_open_to_other_machines_without_a_token() {
         )),
         "{stderr}"
     );
-    assert!(stderr.contains("token = \"env:BERRAH_CONSOLE_TOKEN\""), "{stderr}");
-    assert!(!dir.path().join("data/berrah.db").exists(), "nothing was started");
+    assert!(
+        stderr.contains("token = \"env:BERRAH_CONSOLE_TOKEN\""),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("data/berrah.db").exists(),
+        "nothing was started"
+    );
     // A token source that cannot be read stops it too, without its value.
     let dir = binary_project("enabled = true\ntoken = \"env:BERRAH_CONSOLE_TEST_NEVER_SET\"");
     let out = berrah_run(dir.path())
@@ -596,7 +671,10 @@ fn run_refuses_a_console_open_to_other_machines_without_a_token() {
         .unwrap();
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(2), "{stderr}");
-    assert!(stderr.contains("BERRAH_CONSOLE_TEST_NEVER_SET` is not set"), "{stderr}");
+    assert!(
+        stderr.contains("BERRAH_CONSOLE_TEST_NEVER_SET` is not set"),
+        "{stderr}"
+    );
     // The token itself in berrah.toml is a configuration error that does not repeat it.
     let dir = binary_project("enabled = true\ntoken = \"hunter2-pasted-token\"");
     let out = berrah_run(dir.path()).output().unwrap();

@@ -51,7 +51,9 @@ pub use self::build::{PUBLISHED_SHOWN, build_report};
 pub use self::collect::{collect, collect_history};
 pub use self::filter::{EntryFilter, operator_zone, parse_state, parse_when};
 pub use self::held::HeldGroup;
-pub use self::history::{DEFAULT_DAYS as HISTORY_DAYS, HistoryEvent, HistoryReport, render_history};
+pub use self::history::{
+    DEFAULT_DAYS as HISTORY_DAYS, HistoryEvent, HistoryReport, render_history,
+};
 // Shown by status, shared with `ops`: public here as they were before `cli::format`.
 pub use self::render::{Style, render_json, render_table};
 pub use self::report::{

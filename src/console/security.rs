@@ -257,8 +257,9 @@ pub fn via_https(headers: &HeaderMap) -> bool {
 /// Why a state-changing request from another site is refused: `Err` with
 /// the reason when `Sec-Fetch-Site` names another site, or `Origin` is not
 /// the host the request was sent to (`Host`, or `X-Forwarded-Host` behind
-/// a proxy). Requests without either header (command-line clients) pass:
-/// the form token still guards them.
+/// a proxy); `Origin: null` passes only with `Sec-Fetch-Site: same-origin`
+/// (the console's own forms under `no-referrer`). Requests without either
+/// header (command-line clients) pass: the form token still guards them.
 pub fn same_origin(headers: &HeaderMap) -> Result<(), &'static str> {
     let get = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     if let Some(site) = get("sec-fetch-site")
@@ -269,6 +270,12 @@ pub fn same_origin(headers: &HeaderMap) -> Result<(), &'static str> {
     let Some(origin) = get("origin") else {
         return Ok(());
     };
+    // With `Referrer-Policy: no-referrer` (the console's), browsers send
+    // `Origin: null` on their own forms; `Sec-Fetch-Site`, which a page
+    // cannot set, then says where the form was.
+    if origin.trim() == "null" && get("sec-fetch-site").is_some() {
+        return Ok(());
+    }
     let authority = origin
         .trim()
         .strip_prefix("http://")
@@ -402,6 +409,23 @@ mod tests {
             .is_err()
         );
         assert!(same_origin(&headers(&[("host", "127.0.0.1:9464"), ("origin", "null")])).is_err());
+        assert!(
+            same_origin(&headers(&[
+                ("host", "127.0.0.1:9464"),
+                ("origin", "null"),
+                ("sec-fetch-site", "same-origin"),
+            ]))
+            .is_ok(),
+            "a form of the console under no-referrer"
+        );
+        assert!(
+            same_origin(&headers(&[
+                ("host", "127.0.0.1:9464"),
+                ("origin", "null"),
+                ("sec-fetch-site", "cross-site"),
+            ]))
+            .is_err()
+        );
         assert!(
             same_origin(&headers(&[
                 ("host", "127.0.0.1:9464"),

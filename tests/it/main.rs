@@ -29,6 +29,7 @@ mod alerts;
 mod auth;
 mod bluesky;
 mod browser;
+mod browser_board;
 mod check;
 mod console_board;
 mod corpus;

@@ -116,7 +116,7 @@ async fn retry_a_held_post_from_the_board() {
     let mut daemon = Daemon(Some(child));
 
     // The first post is held: its credentials file is missing.
-    board_until(&base, "data-state=\"held\"").await;
+    board_until(&base, "<td data-state=\"held\" class=\"some\">2</td>").await;
     browser.open(&format!("{base}/board")).await;
     let row = "#held tr[data-state=\"held\"]";
     browser.wait_for(row).await;

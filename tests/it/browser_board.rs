@@ -170,3 +170,83 @@ async fn retry_a_held_post_from_the_board() {
     let mut child = child;
     let _ = child.wait();
 }
+
+/// A console listening on every address asks for its token: the login
+/// form refuses a wrong one, and the right one opens the board (the session
+/// cookie, SameSite=Strict, and the form token work in a real browser).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_console_open_to_the_network_asks_for_its_token() {
+    let Some(browser) =
+        Browser::start("browser_board::a_console_open_to_the_network_asks_for_its_token").await
+    else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let token = "9c1f3e0b7a5d4c2e8f6a1b3d5c7e9f0a";
+    std::fs::write(
+        dir.path().join("berrah.toml"),
+        "[daemon]\ndatabase = \"sqlite://data/berrah.db\"\n\n\
+         [console]\nenabled = true\ntoken = \"file:console.token\"\n",
+    )
+    .unwrap();
+    std::fs::write(dir.path().join("console.token"), format!("{token}\n")).unwrap();
+    std::fs::create_dir_all(dir.path().join("campaigns")).unwrap();
+    let port = free_port();
+    let base = format!("http://127.0.0.1:{port}");
+    let child = Command::new(env!("CARGO_BIN_EXE_berrah"))
+        .current_dir(dir.path())
+        .env("BERRAH_TZDB", "bundled")
+        .env("BERRAH_NOW", NOW)
+        .env("RUST_LOG", "warn")
+        .env_remove("BERRAH_CONFIG")
+        .env_remove("BERRAH_CAMPAIGNS")
+        .env_remove("DATABASE_URL")
+        .env_remove("NOTIFY_SOCKET")
+        .env_remove("JOURNAL_STREAM")
+        .args(["--config", "berrah.toml", "run", "--no-watch"])
+        .args(["--listen", &format!("0.0.0.0:{port}")])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let _daemon = Daemon(Some(child));
+    let client = berrah::http::client();
+    let mut up = false;
+    for _ in 0..300 {
+        if client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status().is_success())
+        {
+            up = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(up, "the daemon did not start listening");
+
+    browser.open(&format!("{base}/board")).await;
+    browser.wait_for("input[name=\"token\"]").await;
+    assert_eq!(
+        browser.count("#counts").await,
+        0,
+        "no board without the token"
+    );
+    let field = browser.find("input[name=\"token\"]").await;
+    field.send_keys("not-the-token").await.unwrap();
+    browser.click("section.login button[type=\"submit\"]").await;
+    let refused = browser.wait_for("section.login .flash.refused").await;
+    assert_eq!(refused.text().await.unwrap(), "This is not the token.");
+    let field = browser.find("input[name=\"token\"]").await;
+    field.send_keys(token).await.unwrap();
+    browser.click("section.login button[type=\"submit\"]").await;
+    browser.wait_for("#counts").await;
+    assert_eq!(browser.text("h1").await, "Board");
+    let html = browser
+        .execute("return document.documentElement.outerHTML", vec![])
+        .await;
+    assert!(!html.as_str().unwrap().contains(token));
+    browser.close().await;
+}

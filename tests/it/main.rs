@@ -30,6 +30,7 @@ mod auth;
 mod bluesky;
 mod browser;
 mod check;
+mod closed_pipe;
 mod corpus;
 mod daemon;
 mod end_to_end;

@@ -3,7 +3,7 @@
 //! text; `write_*` stream the same bytes to a writer (what the CLI uses, so
 //! that a plan of 100,000 occurrences is never held as one string).
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::ops::ControlFlow;
@@ -370,29 +370,35 @@ pub fn write_json<W: Write, T: AsView + Sync>(w: &mut W, occurrences: &[T]) -> i
 pub const ICS_EVENT_LENGTH: SignedDuration = SignedDuration::from_mins(15);
 
 /// What the queue says of occurrences, by occurrence id, for
-/// [`write_ics_with_states`] (the console reads it from the store).
+/// [`IcsExtra::states`] (the console reads it from the store).
 pub type QueueStates = HashMap<String, EntryState>;
+
+/// What the calendar may know beyond the plan ([`write_ics_with`]).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct IcsExtra<'a> {
+    /// Occurrence id → its state in the queue: cancelled and expired
+    /// entries are marked, and so are published, failed and held ones.
+    pub states: Option<&'a QueueStates>,
+    /// Account id → the handle it publishes as (`handle` in berrah.toml),
+    /// shown beside the account.
+    pub handles: Option<&'a BTreeMap<String, String>>,
+}
 
 /// `berrah plan --format ics`: an RFC 5545 calendar, one VEVENT per post and
 /// due instant (the accounts and languages it goes out on are listed in its
 /// description), CRLF line ends, lines folded at 75 octets on UTF-8
 /// character boundaries. `stamp` is the DTSTAMP (the plan's "now"); an
 /// occurrence past its `not_after` at `stamp` is dropped. See
-/// [`write_ics_with_states`].
+/// [`write_ics_with`].
 pub fn ics(occurrences: &[Occurrence], stamp: Timestamp) -> String {
-    ics_with_states(occurrences, stamp, None)
+    ics_with(occurrences, stamp, &IcsExtra::default())
 }
 
-/// [`ics`], marking occurrences by what the queue says of them
-/// ([`write_ics_with_states`]).
-pub fn ics_with_states(
-    occurrences: &[Occurrence],
-    stamp: Timestamp,
-    states: Option<&QueueStates>,
-) -> String {
+/// [`ics`], with what the queue and the configuration add ([`write_ics_with`]).
+pub fn ics_with(occurrences: &[Occurrence], stamp: Timestamp, extra: &IcsExtra<'_>) -> String {
     let mut out = Vec::new();
     // Writing into a Vec cannot fail.
-    let _ = write_ics_with_states(&mut out, occurrences, stamp, states);
+    let _ = write_ics_with(&mut out, occurrences, stamp, extra);
     into_string(out)
 }
 
@@ -402,7 +408,7 @@ pub fn write_ics<W: Write, T: AsView + Sync>(
     occurrences: &[T],
     stamp: Timestamp,
 ) -> io::Result<()> {
-    write_ics_with_states(w, occurrences, stamp, None)
+    write_ics_with(w, occurrences, stamp, &IcsExtra::default())
 }
 
 /// The calendar of [`ics`], streamed to `w`. The occurrences of one post
@@ -416,24 +422,25 @@ pub fn write_ics<W: Write, T: AsView + Sync>(
 ///   time and zone are in the description.
 /// - `SUMMARY`: the post and the first line of its text.
 /// - `DESCRIPTION`: the local and UTC times, campaign / capsule / post, each
-///   account (platform) with its languages, then the first line of each
-///   language's text. An occurrence that will not go out as planned is
-///   marked after its language: `(dropped)`, `(cancelled)`, `(paused)`,
-///   `(held)`, `(published)`, `(failed)`.
+///   account (platform, and handle when [`IcsExtra::handles`] has it) with
+///   its languages, then the first line of each language's text. An
+///   occurrence that will not go out as planned is marked after its
+///   language: `(dropped)`, `(cancelled)`, `(paused)`, `(held)`,
+///   `(published)`, `(failed)`.
 /// - `STATUS`: `CANCELLED` when every occurrence of the event is dropped or
 ///   cancelled, `TENTATIVE` when those left are all paused or held,
 ///   `CONFIRMED` otherwise.
 /// - `X-BERRAH-OCCURRENCES`: the occurrence ids, in the description's order.
 ///
 /// An occurrence is dropped when its `not_after` is before `stamp` (it is
-/// late beyond its limit), or when `states` says it expired; cancelled when
-/// `states` says so. `states` (occurrence id → queue state) is what the
-/// store knows; `None` for the plan alone (`berrah plan`).
-pub fn write_ics_with_states<W: Write, T: AsView + Sync>(
+/// late beyond its limit), or when [`IcsExtra::states`] says it expired;
+/// cancelled when the states say so (`None` for the plan alone, as
+/// `berrah plan` has it).
+pub fn write_ics_with<W: Write, T: AsView + Sync>(
     w: &mut W,
     occurrences: &[T],
     stamp: Timestamp,
-    states: Option<&QueueStates>,
+    extra: &IcsExtra<'_>,
 ) -> io::Result<()> {
     let mut out = String::new();
     for line in [
@@ -458,10 +465,10 @@ pub fn write_ics_with_states<W: Write, T: AsView + Sync>(
             members.clear();
             members.extend(event.iter().map(|&i| {
                 let o = occurrences[i].view();
-                let fate = Fate::of(&o, stamp, states);
+                let fate = Fate::of(&o, stamp, extra.states);
                 (o, fate)
             }));
-            ics_event(out, &members, &ics_stamp);
+            ics_event(out, &members, &ics_stamp, extra.handles);
         }
     })?;
     out.clear();
@@ -568,7 +575,12 @@ fn event_status(fates: impl Iterator<Item = Fate> + Clone) -> &'static str {
 /// One VEVENT for the occurrences of one post at one instant (sorted by
 /// account and language, never empty), each line written straight into
 /// `out`, folded.
-fn ics_event(out: &mut String, members: &[(View<'_>, Fate)], stamp: &str) {
+fn ics_event(
+    out: &mut String,
+    members: &[(View<'_>, Fate)],
+    stamp: &str,
+    handles: Option<&BTreeMap<String, String>>,
+) {
     let Some((first, _)) = members.first() else {
         return;
     };
@@ -621,7 +633,11 @@ fn ics_event(out: &mut String, members: &[(View<'_>, Fate)], stamp: &str) {
     );
     for account in members.chunk_by(|a, b| a.0.account == b.0.account) {
         let (o, _) = &account[0];
-        let _ = write!(text, "\n- {} ({}): ", o.account, o.platform);
+        let _ = write!(text, "\n- {} ({}", o.account, o.platform);
+        if let Some(handle) = handles.and_then(|h| h.get(o.account)) {
+            let _ = write!(text, ", {handle}");
+        }
+        let _ = text.write_str("): ");
         for (n, (o, fate)) in account.iter().enumerate() {
             let _ = text.write_str(if n == 0 { "" } else { ", " });
             let _ = text.write_str(o.language);
@@ -892,10 +908,10 @@ mod ics_tests {
     fn one_event_per_post_and_instant() {
         let plan = plan();
         let ics = ics(&plan, stamp());
-        let events = events(&ics);
-        assert_eq!(events.len(), 2, "{ics}");
+        let all = events(&ics);
+        assert_eq!(all.len(), 2, "{ics}");
         // Ordered by post within the instant: `other`, then `teaser`.
-        let teaser = &events[1];
+        let teaser = &all[1];
         assert_eq!(
             property(teaser, "SUMMARY"),
             "teaser: ar: teaser\\, oim-facebook"
@@ -933,6 +949,25 @@ mod ics_tests {
         assert_eq!(
             property(teaser, "X-BERRAH-OCCURRENCES").split(',').count(),
             13
+        );
+        // With the handles of berrah.toml beside the accounts.
+        let handles = BTreeMap::from([("oim-x".to_string(), "OIM_Maroc".to_string())]);
+        let with_handles = ics_with(
+            &plan,
+            stamp(),
+            &IcsExtra {
+                handles: Some(&handles),
+                ..IcsExtra::default()
+            },
+        );
+        let description = property(&events(&with_handles)[1], "DESCRIPTION").to_string();
+        assert!(
+            description.contains("\\n- oim-x (x\\, OIM_Maroc): ar\\, en\\, fr\\n"),
+            "{description}"
+        );
+        assert!(
+            description.contains("\\n- unicef-x (x): ar\\, fr\\n"),
+            "{description}"
         );
         // Lines folded at 75 octets, CRLF only.
         for line in ics.split("\r\n") {
@@ -1013,7 +1048,14 @@ mod ics_tests {
                 },
             );
         }
-        let all_gone = events(&ics_with_states(&plan, stamp(), Some(&states)));
+        let all_gone = events(&ics_with(
+            &plan,
+            stamp(),
+            &IcsExtra {
+                states: Some(&states),
+                ..IcsExtra::default()
+            },
+        ));
         assert_eq!(property(&all_gone[1], "STATUS"), "CANCELLED");
         assert_eq!(property(&all_gone[0], "STATUS"), "CONFIRMED");
         let d = property(&all_gone[1], "DESCRIPTION");
@@ -1021,7 +1063,14 @@ mod ics_tests {
 
         // One still scheduled: the event stands, the others marked.
         states.insert(teaser[0].id.clone(), EntryState::Scheduled);
-        let partly = events(&ics_with_states(&plan, stamp(), Some(&states)));
+        let partly = events(&ics_with(
+            &plan,
+            stamp(),
+            &IcsExtra {
+                states: Some(&states),
+                ..IcsExtra::default()
+            },
+        ));
         assert_eq!(property(&partly[1], "STATUS"), "CONFIRMED");
 
         // Paused (or held) for the rest: tentative.
@@ -1029,7 +1078,14 @@ mod ics_tests {
         for o in &mut paused {
             o.paused = true;
         }
-        let tentative = events(&ics_with_states(&paused, stamp(), Some(&states)));
+        let tentative = events(&ics_with(
+            &paused,
+            stamp(),
+            &IcsExtra {
+                states: Some(&states),
+                ..IcsExtra::default()
+            },
+        ));
         assert_eq!(property(&tentative[1], "STATUS"), "TENTATIVE");
         assert!(property(&tentative[1], "DESCRIPTION").contains("(paused)"));
     }

@@ -28,7 +28,9 @@ macro_rules! both {
 mod alerts;
 mod auth;
 mod bluesky;
+mod browser;
 mod check;
+mod closed_pipe;
 mod corpus;
 mod daemon;
 mod end_to_end;

@@ -7,8 +7,15 @@
 //! always one line (a message's own line breaks are written `\n`): one
 //! journal entry, never an error cut in pieces. The human format leaves the
 //! time to the journal there.
+//!
+//! A closed stderr (`berrah run 2>&1 | head`, a log collector that went
+//! away) never stops the daemon: the first write that finds the pipe closed
+//! turns logging into a no-op ([`LogStderr`]), and tracing-subscriber is told
+//! not to report its own write errors (it would report them with
+//! `eprintln!`, which panics on the same closed pipe).
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use clap::ValueEnum;
 use tracing_subscriber::EnvFilter;
@@ -34,7 +41,8 @@ pub fn init_with_default(format: LogFormat, default_filter: &str) {
     let journal = stderr_is_journal();
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| LogStderr)
+        .log_internal_errors(false)
         .with_ansi(
             !journal
                 && colour(
@@ -61,6 +69,51 @@ pub fn init_with_default(format: LogFormat, default_filter: &str) {
             .map_event_format(Journal)
             .try_init(),
     };
+}
+
+/// Set once a log write found stderr's pipe closed: nothing is written after.
+static STDERR_CLOSED: AtomicBool = AtomicBool::new(false);
+
+/// The log's writer: stderr, until a write finds its pipe closed (`EPIPE`:
+/// SIGPIPE is ignored for the daemon, see `cli::main`); from then on every
+/// log line is dropped quietly and the process goes on. There is nowhere
+/// left to say so.
+pub struct LogStderr;
+
+impl LogStderr {
+    /// Whether stderr was found closed (a broken pipe).
+    pub fn closed() -> bool {
+        STDERR_CLOSED.load(Ordering::Relaxed)
+    }
+}
+
+impl Write for LogStderr {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if Self::closed() {
+            return Ok(buf.len());
+        }
+        match std::io::stderr().write(buf) {
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {
+                STDERR_CLOSED.store(true, Ordering::Relaxed);
+                Ok(buf.len())
+            }
+            other => other,
+        }
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if Self::closed() {
+            return Ok(());
+        }
+        std::io::stderr().flush()
+    }
+}
+
+/// Writes `text` to stderr unless it is closed: for the daemon's messages
+/// outside the log (a usage error, a configuration report), which must not
+/// panic on a closed pipe as `eprint!` would.
+pub fn to_stderr(text: &str) {
+    let _ = LogStderr.write_all(text.as_bytes());
 }
 
 /// Whether stderr is connected to the journal: `JOURNAL_STREAM` is

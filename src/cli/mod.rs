@@ -170,6 +170,10 @@ fn end_quietly_on_a_closed_pipe() {
 /// sequence.
 pub fn fail(message: impl std::fmt::Display) -> ExitCode {
     let message = message.to_string();
-    eprintln!("error: {}", crate::text::sanitize::for_terminal(&message));
+    // Not `eprintln!`: the daemon's stderr may be a closed pipe by now.
+    crate::logging::to_stderr(&format!(
+        "error: {}\n",
+        crate::text::sanitize::for_terminal(&message)
+    ));
     ExitCode::from(1)
 }

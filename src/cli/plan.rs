@@ -184,7 +184,20 @@ pub fn run(global: &GlobalArgs, args: PlanArgs) -> ExitCode {
         PlanFormat::Table => writeln!(stdout, "Time zones: {}", loaded.tzdb.describe())
             .and_then(|()| output::write_table(&mut stdout, &occurrences)),
         PlanFormat::Json => output::write_json(&mut stdout, &occurrences),
-        PlanFormat::Ics => output::write_ics(&mut stdout, &occurrences, now),
+        PlanFormat::Ics => {
+            // Each account's handle beside it in the events' descriptions.
+            let handles: std::collections::BTreeMap<String, String> = loaded
+                .config
+                .accounts
+                .iter()
+                .filter_map(|(id, a)| Some((id.clone(), a.handle.clone()?)))
+                .collect();
+            let extra = output::IcsExtra {
+                handles: Some(&handles),
+                ..output::IcsExtra::default()
+            };
+            output::write_ics_with(&mut stdout, &occurrences, now, &extra)
+        }
     };
     // A closed pipe (`berrah plan | head`) is not an error worth a panic.
     let _ = written.and_then(|()| stdout.flush());

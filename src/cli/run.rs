@@ -99,7 +99,7 @@ async fn run_async(global: &GlobalArgs, args: RunArgs) -> ExitCode {
         Err(report) => match super::context::load_for_check(global) {
             Ok((partial, _)) => (partial, Some(report)),
             Err(_) => {
-                eprint!("{}", report.render());
+                crate::logging::to_stderr(&report.render());
                 return super::fail("the configuration cannot be loaded");
             }
         },
@@ -180,14 +180,14 @@ async fn run_async(global: &GlobalArgs, args: RunArgs) -> ExitCode {
                 loaded.data_dir = rel(&loaded.config.daemon.data_dir);
             }
             Ok(None) => {
-                eprint!("{}", report.render());
+                crate::logging::to_stderr(&report.render());
                 store.close().await;
                 return super::fail(
                     "the configuration has errors, and no earlier valid version of it is saved in the database",
                 );
             }
             Err(e) => {
-                eprint!("{}", report.render());
+                crate::logging::to_stderr(&report.render());
                 store.close().await;
                 return super::fail(format!(
                     "the configuration has errors, and its last valid version cannot be read: {e}"
@@ -276,7 +276,7 @@ async fn run_async(global: &GlobalArgs, args: RunArgs) -> ExitCode {
 
 /// A usage error: the message on stderr, exit status 2.
 fn usage(message: String) -> ExitCode {
-    eprintln!("error: {message}");
+    crate::logging::to_stderr(&format!("error: {message}\n"));
     ExitCode::from(2)
 }
 

@@ -31,6 +31,7 @@ mod bluesky;
 mod browser;
 mod browser_board;
 mod check;
+mod closed_pipe;
 mod console_board;
 mod corpus;
 mod daemon;

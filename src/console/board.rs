@@ -68,9 +68,11 @@ pub struct BoardQuery {
     pub since: Option<String>,
     pub until: Option<String>,
     pub lang: Option<String>,
-    /// The last action's message, and `done` or `refused`.
+    /// The last action's message, and `done` or `refused`, with the tag
+    /// that shows they come from the console itself.
     pub msg: Option<String>,
     pub result: Option<String>,
+    pub tag: Option<String>,
 }
 
 impl BoardQuery {
@@ -85,6 +87,7 @@ impl BoardQuery {
             &mut self.lang,
             &mut self.msg,
             &mut self.result,
+            &mut self.tag,
         ] {
             if f.as_deref().is_some_and(|v| v.trim().is_empty()) {
                 *f = None;
@@ -140,7 +143,15 @@ async fn board(
     headers: HeaderMap,
     Query(q): Query<BoardQuery>,
 ) -> Response {
-    let q = q.cleaned();
+    let mut q = q.cleaned();
+    // A message shows only if the console wrote it (not a link made elsewhere).
+    let genuine = match (&q.msg, &q.result, &q.tag) {
+        (Some(m), Some(r), Some(t)) => shared.guard.flash_ok(&format!("{r}\n{m}"), t),
+        _ => false,
+    };
+    if !genuine {
+        q.msg = None;
+    }
     let lang = lang_of(q.lang.as_deref(), &headers);
     let now = st.clock.now();
     let config = shared.current_config(&st);
@@ -888,13 +899,19 @@ async fn perform(
     let mut q: BoardQuery = serde_urlencoded_board(back).unwrap_or_default();
     q.msg = None;
     q.result = None;
+    q.tag = None;
     let mut target = format!("/board?{}", q.filters());
     if !target.ends_with('?') {
         target.push('&');
     }
     let mut s = url::form_urlencoded::Serializer::new(String::new());
-    s.append_pair("result", if done { "done" } else { "refused" });
+    let result = if done { "done" } else { "refused" };
+    s.append_pair("result", result);
     s.append_pair("msg", &message);
+    s.append_pair(
+        "tag",
+        &shared.guard.flash_tag(&format!("{result}\n{message}")),
+    );
     target.push_str(&s.finish());
     target.push_str("#flash");
     Redirect::to(&target).into_response()

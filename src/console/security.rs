@@ -204,6 +204,17 @@ impl Guard {
         hex::encode(mac(&self.csrf_key, &[b"csrf", browser.as_bytes()]))
     }
 
+    /// The tag of a message the console put in a redirect (`?msg=`), so
+    /// that a link made elsewhere cannot show its own words on the board.
+    pub fn flash_tag(&self, message: &str) -> String {
+        hex::encode(&mac(&self.csrf_key, &[b"flash", message.as_bytes()])[..16])
+    }
+
+    /// Whether `tag` is [`Guard::flash_tag`] of `message` (constant-time).
+    pub fn flash_ok(&self, message: &str, tag: &str) -> bool {
+        constant_time_eq(self.flash_tag(message).as_bytes(), tag.as_bytes())
+    }
+
     /// Whether `given` is the form token of `browser` (constant-time).
     pub fn csrf_ok(&self, browser: &str, given: &str) -> bool {
         !browser.is_empty() && constant_time_eq(self.csrf_for(browser).as_bytes(), given.as_bytes())
@@ -380,6 +391,9 @@ mod tests {
         assert!(!g.csrf_ok(&a, ""));
         // Another start draws another key.
         assert!(!guard().csrf_ok(&a, &token));
+        let tag = g.flash_tag("done\nretried o-1");
+        assert!(g.flash_ok("done\nretried o-1", &tag));
+        assert!(!g.flash_ok("done\nsomething else", &tag));
     }
 
     #[test]

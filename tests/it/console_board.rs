@@ -422,6 +422,12 @@ async fn board_shows_the_queue_and_acts_like_the_cli(store: Store) {
         .await;
     assert!(location(&r).contains("did+you+mean"), "{}", location(&r));
 
+    // A message in a link made elsewhere is not shown.
+    let forged = b
+        .get("/board?result=done&msg=Your+token+expired%3A+sign+in+at+evil.example&tag=00")
+        .await;
+    assert!(!forged.body.contains("evil.example"), "{}", forged.body);
+
     // Filters are status's: by state, by account, and a bad word says so.
     let page = b.get("/board?state=cancelled&lang=en").await;
     assert!(

@@ -110,7 +110,7 @@ async fn retry_a_held_post_from_the_board() {
         .args(["--listen", &format!("127.0.0.1:{port}")])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(dir.path().join("daemon.log")).unwrap())
         .spawn()
         .unwrap();
     let mut daemon = Daemon(Some(child));
@@ -169,6 +169,14 @@ async fn retry_a_held_post_from_the_board() {
         .status();
     let mut child = child;
     let _ = child.wait();
+    // The daemon logged the board's action as it logs the command's.
+    let log = std::fs::read_to_string(dir.path().join("daemon.log")).unwrap();
+    let line = log
+        .lines()
+        .find(|l| l.contains("operator action: retried"))
+        .unwrap_or_else(|| panic!("no operator action in the log:\n{log}"));
+    assert!(line.contains("user=console"), "{line}");
+    assert!(line.contains("host=127.0.0.1"), "{line}");
 }
 
 /// A console listening on every address asks for its token: the login

@@ -262,15 +262,19 @@ async fn login_cmd(global: &GlobalArgs, args: LoginArgs) -> Result<ExitCode, Str
             args.account
         ),
     }
+    let actor = super::ops::Actor::cli(&loaded);
     super::ops::record(
         &queue,
-        &loaded,
+        &actor,
         "login",
         format!("account {}", args.account),
         vec![],
         &format!("connected `{}`: token stored", args.account),
     )
     .await;
+    for w in actor.take_warnings() {
+        eprintln!("warning: {w}");
+    }
     match cfg.credentials.as_ref().map(|c| Source::parse(c.get_ref())) {
         Some(Ok(Source::Store)) => {}
         _ => println!(

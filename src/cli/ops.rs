@@ -169,8 +169,87 @@ where
     }
 }
 
+/// Who changes the queue, and with what: the configuration and campaign
+/// folder the names are checked against, "now", and the operator recorded
+/// with the action for the daemon's log. The command line makes it from
+/// what it loaded ([`Actor::cli`]); the console's board from the daemon's
+/// configuration, so both go through the same functions and rules.
+#[derive(Debug)]
+pub struct Actor<'a> {
+    pub config: &'a crate::config::Config,
+    pub campaigns_dir: &'a std::path::Path,
+    pub now: Timestamp,
+    /// Who, as recorded (`operator_actions.user`).
+    pub user: String,
+    /// From where (`operator_actions.host`).
+    pub host: String,
+    /// What the operator should know beside the result (the command line
+    /// prints them on stderr, the board beside its message).
+    warnings: std::sync::Mutex<Vec<String>>,
+}
+
+impl<'a> Actor<'a> {
+    pub fn new(
+        config: &'a crate::config::Config,
+        campaigns_dir: &'a std::path::Path,
+        now: Timestamp,
+        user: String,
+        host: String,
+    ) -> Actor<'a> {
+        Actor {
+            config,
+            campaigns_dir,
+            now,
+            user,
+            host,
+            warnings: std::sync::Mutex::new(Vec::new()),
+        }
+    }
+
+    /// The operator at this terminal: the login name and the machine's name.
+    pub fn cli(loaded: &'a Loaded) -> Actor<'a> {
+        Actor::new(
+            &loaded.config,
+            &loaded.campaigns_dir,
+            loaded.now,
+            operator_user(),
+            operator_host(),
+        )
+    }
+
+    fn warn(&self, message: String) {
+        if let Ok(mut w) = self.warnings.lock() {
+            w.push(message);
+        }
+    }
+
+    /// The warnings so far (taken: a second call returns the newer ones).
+    pub fn take_warnings(&self) -> Vec<String> {
+        self.warnings
+            .lock()
+            .map(|mut w| std::mem::take(&mut *w))
+            .unwrap_or_default()
+    }
+}
+
+/// [`execute`] for the commands that change the queue, as an [`Actor`]
+/// whose warnings go to stderr.
+fn act<F>(global: &GlobalArgs, body: F) -> ExitCode
+where
+    F: AsyncFnOnce(&Store, &Actor<'_>) -> Result<String, Refusal>,
+{
+    execute(global, async |store, loaded| {
+        let actor = Actor::cli(loaded);
+        let out = body(store, &actor).await;
+        for w in actor.take_warnings() {
+            eprintln!("warning: {w}");
+        }
+        out
+    })
+}
+
 /// `2026-12-18 10:00 +01:00 (09:00 UTC)`.
-fn when(at: Timestamp, timezone: &str) -> String {
+pub fn when(at: Timestamp, timezone: &str) -> String {
     let local = local_time(at, timezone);
     let shown = match local.split_at_checked(19) {
         Some((dt, offset)) => {
@@ -310,7 +389,7 @@ pub fn look_first(
 /// be on a platform that cannot drop a duplicate.
 async fn unknown_outcome_refusal(
     store: &Store,
-    loaded: &Loaded,
+    actor: &Actor<'_>,
     e: &Entry,
     cause: Option<&str>,
 ) -> Result<Option<String>, Refusal> {
@@ -320,7 +399,7 @@ async fn unknown_outcome_refusal(
     let attempted = store.attempts(&e.id).await?.last().map(|a| a.started_at);
     let short = short_id(&e.id);
     Ok(
-        look_first(e, loaded.config.accounts.get(&e.account), attempted).map(|look| {
+        look_first(e, actor.config.accounts.get(&e.account), attempted).map(|look| {
             format!(
                 "the last attempt of {short} may have reached {} ({}), which cannot drop a \
                  duplicate: {look}; if it is not there, run `berrah retry {short} --force` \
@@ -334,12 +413,12 @@ async fn unknown_outcome_refusal(
 /// What `retry` would do to one entry, or why not (no change made).
 async fn retry_check(
     store: &Store,
-    loaded: &Loaded,
+    actor: &Actor<'_>,
     e: &Entry,
     cause: Option<&str>,
     force: bool,
 ) -> Result<Option<String>, Refusal> {
-    if let Some(why) = retry_refusal(e, loaded.now) {
+    if let Some(why) = retry_refusal(e, actor.now) {
         return Ok(Some(why));
     }
     if e.state == EntryState::Held && cause == Some("file_pause") {
@@ -350,7 +429,7 @@ async fn retry_check(
         )));
     }
     if !force {
-        return unknown_outcome_refusal(store, loaded, e, cause).await;
+        return unknown_outcome_refusal(store, actor, e, cause).await;
     }
     Ok(None)
 }
@@ -358,11 +437,11 @@ async fn retry_check(
 /// `berrah retry ID [--force]`.
 pub async fn retry_entry(
     store: &Store,
-    loaded: &Loaded,
+    actor: &Actor<'_>,
     id: &str,
     force: bool,
 ) -> Result<String, Refusal> {
-    let now = loaded.now;
+    let now = actor.now;
     let before = entry(store, id).await?;
     if let Some(why) = retry_refusal(&before, now) {
         return Err(Refusal::Refused(why));
@@ -375,17 +454,17 @@ pub async fn retry_entry(
         ));
     }
     let cause = store.held_cause(&before.id).await?;
-    if let Some(why) = retry_check(store, loaded, &before, cause.as_deref(), force).await? {
+    if let Some(why) = retry_check(store, actor, &before, cause.as_deref(), force).await? {
         return Err(Refusal::Refused(why));
     }
     let after = store.retry(&before.id, now).await?;
     if before.state == EntryState::Held && cause.as_deref() == Some("outcome") {
-        eprintln!(
-            "warning: the last attempt of {} may have reached {}; if it did, this publishes \
+        actor.warn(format!(
+            "the last attempt of {} may have reached {}; if it did, this publishes \
              it a second time",
             short_id(&before.id),
             before.account
-        );
+        ));
     }
     let line = format!(
         "retried {}: {} → {}, {}",
@@ -396,7 +475,7 @@ pub async fn retry_entry(
     );
     record(
         store,
-        loaded,
+        actor,
         "retry",
         format!("entry {}", short_id(&after.id)),
         vec![after.id.clone()],
@@ -435,7 +514,7 @@ fn cancel_refusal(before: &Entry) -> Result<bool, String> {
 }
 
 /// `berrah cancel ID`.
-pub async fn cancel_entry(store: &Store, loaded: &Loaded, id: &str) -> Result<String, Refusal> {
+pub async fn cancel_entry(store: &Store, actor: &Actor<'_>, id: &str) -> Result<String, Refusal> {
     let before = entry(store, id).await?;
     if !cancel_refusal(&before).map_err(Refusal::Refused)? {
         return Ok(format!(
@@ -443,7 +522,7 @@ pub async fn cancel_entry(store: &Store, loaded: &Loaded, id: &str) -> Result<St
             describe(&before)
         ));
     }
-    let after = store.cancel(&before.id, loaded.now).await?;
+    let after = store.cancel(&before.id, actor.now).await?;
     let line = format!(
         "cancelled {}: {} → {}; due {}, it will not be published",
         describe(&after),
@@ -453,7 +532,7 @@ pub async fn cancel_entry(store: &Store, loaded: &Loaded, id: &str) -> Result<St
     );
     record(
         store,
-        loaded,
+        actor,
         "cancel",
         format!("entry {}", short_id(&after.id)),
         vec![after.id.clone()],
@@ -486,12 +565,12 @@ fn selection_words(sel: &Selection) -> String {
 /// one is a usage error with the closest name).
 async fn select(
     store: &Store,
-    loaded: &Loaded,
+    actor: &Actor<'_>,
     sel: &Selection,
     default_states: &[EntryState],
 ) -> Result<Vec<Entry>, Refusal> {
     use super::names::{Kind, Known};
-    let known = Known::gather(store, &loaded.config, &loaded.campaigns_dir).await?;
+    let known = Known::gather(store, actor.config, actor.campaigns_dir).await?;
     if let Some(c) = &sel.campaign {
         known.check(Kind::Campaign, c).map_err(Refusal::Usage)?;
         if let Some(p) = &sel.post {
@@ -557,12 +636,12 @@ fn bulk_report(
 /// `berrah retry --campaign C | --account A [--post P] [--state S] [--force] [--dry-run]`.
 pub async fn retry_many(
     store: &Store,
-    loaded: &Loaded,
+    actor: &Actor<'_>,
     sel: &Selection,
     force: bool,
     dry_run: bool,
 ) -> Result<String, Refusal> {
-    let list = select(store, loaded, sel, &[EntryState::Failed, EntryState::Held]).await?;
+    let list = select(store, actor, sel, &[EntryState::Failed, EntryState::Held]).await?;
     let causes = store.held_causes().await?;
     let (mut done, mut refused, mut ids) = (Vec::new(), Vec::new(), Vec::new());
     for e in &list {
@@ -570,7 +649,7 @@ pub async fn retry_many(
             continue;
         }
         let cause = causes.get(&e.id).cloned().flatten();
-        if let Some(why) = retry_check(store, loaded, e, cause.as_deref(), force).await? {
+        if let Some(why) = retry_check(store, actor, e, cause.as_deref(), force).await? {
             refused.push(format!("refused: {why}"));
             continue;
         }
@@ -578,14 +657,14 @@ pub async fn retry_many(
             done.push(format!("would retry {} ({})", describe(e), e.state));
             continue;
         }
-        match store.retry(&e.id, loaded.now).await {
+        match store.retry(&e.id, actor.now).await {
             Ok(after) => {
                 done.push(format!(
                     "retried {}: {} → {}, {}",
                     describe(&after),
                     e.state,
                     after.state,
-                    goes_out(&after, loaded.now)
+                    goes_out(&after, actor.now)
                 ));
                 ids.push(after.id);
             }
@@ -598,7 +677,7 @@ pub async fn retry_many(
         let n = ids.len();
         record(
             store,
-            loaded,
+            actor,
             "retry",
             scope,
             ids,
@@ -612,13 +691,13 @@ pub async fn retry_many(
 /// `berrah cancel --campaign C [--post P] | --account A [--state S] [--dry-run]`.
 pub async fn cancel_many(
     store: &Store,
-    loaded: &Loaded,
+    actor: &Actor<'_>,
     sel: &Selection,
     dry_run: bool,
 ) -> Result<String, Refusal> {
     let list = select(
         store,
-        loaded,
+        actor,
         sel,
         &[
             EntryState::Scheduled,
@@ -636,7 +715,7 @@ pub async fn cancel_many(
             Err(why) => refused.push(format!("refused: {why}")),
             Ok(false) => {}
             Ok(true) if dry_run => done.push(format!("would cancel {} ({})", describe(e), e.state)),
-            Ok(true) => match store.cancel(&e.id, loaded.now).await {
+            Ok(true) => match store.cancel(&e.id, actor.now).await {
                 Ok(after) => {
                     done.push(format!(
                         "cancelled {}: {} → {}",
@@ -656,7 +735,7 @@ pub async fn cancel_many(
         let n = ids.len();
         record(
             store,
-            loaded,
+            actor,
             "cancel",
             scope,
             ids,
@@ -668,7 +747,7 @@ pub async fn cancel_many(
 }
 
 /// Who runs this command: the login name when the environment says it.
-fn operator_user() -> String {
+pub fn operator_user() -> String {
     ["SUDO_USER", "USER", "LOGNAME"]
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|u| !u.trim().is_empty()))
@@ -676,7 +755,7 @@ fn operator_user() -> String {
 }
 
 /// This machine's name.
-fn operator_host() -> String {
+pub fn operator_host() -> String {
     std::fs::read_to_string("/etc/hostname")
         .ok()
         .map(|h| h.trim().to_string())
@@ -688,7 +767,7 @@ fn operator_host() -> String {
 /// is a warning: the action itself is done).
 pub async fn record(
     store: &Store,
-    loaded: &Loaded,
+    actor: &Actor<'_>,
     action: &str,
     target: String,
     ids: Vec<String>,
@@ -699,14 +778,14 @@ pub async fn record(
         target,
         ids,
         detail: detail.to_string(),
-        user: operator_user(),
-        host: operator_host(),
-        at: Some(loaded.now),
+        user: actor.user.clone(),
+        host: actor.host.clone(),
+        at: Some(actor.now),
     };
     if let Err(e) = store.record_action(&a).await {
-        eprintln!(
-            "warning: the {action} is done, but could not be recorded for the daemon's log: {e}"
-        );
+        actor.warn(format!(
+            "the {action} is done, but could not be recorded for the daemon's log: {e}"
+        ));
     }
 }
 
@@ -723,12 +802,12 @@ fn scope_word(scope: PauseScope) -> &'static str {
 /// with the closest known one.
 async fn resolve_target(
     store: &Store,
-    loaded: &Loaded,
+    actor: &Actor<'_>,
     args: &PauseArgs,
     verb: &str,
 ) -> Result<(PauseScope, String), Refusal> {
     use super::names::{Kind, Known};
-    let known = Known::gather(store, &loaded.config, &loaded.campaigns_dir).await?;
+    let known = Known::gather(store, actor.config, actor.campaigns_dir).await?;
     if let Some(c) = &args.campaign {
         known.check(Kind::Campaign, c).map_err(Refusal::Usage)?;
         return Ok((PauseScope::Campaign, c.clone()));
@@ -814,16 +893,16 @@ fn posts(n: usize) -> String {
 /// `berrah pause`.
 pub async fn pause_target(
     store: &Store,
-    loaded: &Loaded,
+    actor: &Actor<'_>,
     args: &PauseArgs,
 ) -> Result<String, Refusal> {
-    let (scope, name) = resolve_target(store, loaded, args, "pause").await?;
+    let (scope, name) = resolve_target(store, actor, args, "pause").await?;
     let word = scope_word(scope);
     if store.pauses().await?.contains(&(scope, name.clone())) {
         return Ok(format!("{word} {name} was already paused; nothing changed"));
     }
     store.pause(scope, &name).await?;
-    let (waiting, _, publishing) = waiting(store, scope, &name, loaded.now).await?;
+    let (waiting, _, publishing) = waiting(store, scope, &name, actor.now).await?;
     let in_flight = if publishing > 0 {
         format!(" ({publishing} being published right now will finish their attempt)")
     } else {
@@ -836,7 +915,7 @@ pub async fn pause_target(
     );
     record(
         store,
-        loaded,
+        actor,
         "pause",
         format!("{word} {name}"),
         vec![],
@@ -849,16 +928,16 @@ pub async fn pause_target(
 /// `berrah resume`.
 pub async fn resume_target(
     store: &Store,
-    loaded: &Loaded,
+    actor: &Actor<'_>,
     args: &PauseArgs,
 ) -> Result<String, Refusal> {
-    let (scope, name) = resolve_target(store, loaded, args, "resume").await?;
+    let (scope, name) = resolve_target(store, actor, args, "resume").await?;
     let word = scope_word(scope);
     if !store.pauses().await?.contains(&(scope, name.clone())) {
         return Ok(format!("{word} {name} was not paused; nothing changed"));
     }
     store.resume(scope, &name).await?;
-    let (waiting, overdue, _) = waiting(store, scope, &name, loaded.now).await?;
+    let (waiting, overdue, _) = waiting(store, scope, &name, actor.now).await?;
     let overdue = if overdue > 0 {
         format!(
             " ({overdue} already due go out now, unless past their limit or superseded by \
@@ -873,7 +952,7 @@ pub async fn resume_target(
     );
     record(
         store,
-        loaded,
+        actor,
         "resume",
         format!("{word} {name}"),
         vec![],
@@ -1077,28 +1156,28 @@ pub async fn show_entry(
 }
 
 pub fn retry(global: &GlobalArgs, args: RetryArgs) -> ExitCode {
-    execute(global, async |store, loaded| match &args.id {
-        Some(id) => retry_entry(store, loaded, id, args.force).await,
-        None => retry_many(store, loaded, &args.select, args.force, args.dry_run).await,
+    act(global, async |store, actor| match &args.id {
+        Some(id) => retry_entry(store, actor, id, args.force).await,
+        None => retry_many(store, actor, &args.select, args.force, args.dry_run).await,
     })
 }
 
 pub fn cancel(global: &GlobalArgs, args: CancelArgs) -> ExitCode {
-    execute(global, async |store, loaded| match &args.id {
-        Some(id) => cancel_entry(store, loaded, id).await,
-        None => cancel_many(store, loaded, &args.select, args.dry_run).await,
+    act(global, async |store, actor| match &args.id {
+        Some(id) => cancel_entry(store, actor, id).await,
+        None => cancel_many(store, actor, &args.select, args.dry_run).await,
     })
 }
 
 pub fn pause(global: &GlobalArgs, args: PauseArgs) -> ExitCode {
-    execute(global, async |store, loaded| {
-        pause_target(store, loaded, &args).await
+    act(global, async |store, actor| {
+        pause_target(store, actor, &args).await
     })
 }
 
 pub fn resume(global: &GlobalArgs, args: PauseArgs) -> ExitCode {
-    execute(global, async |store, loaded| {
-        resume_target(store, loaded, &args).await
+    act(global, async |store, actor| {
+        resume_target(store, actor, &args).await
     })
 }
 

@@ -48,8 +48,8 @@ pub struct RunArgs {
     /// Do not watch the campaign folder and berrah.toml for changes.
     #[arg(long)]
     pub no_watch: bool,
-    /// Serve /healthz, /readyz and /metrics on this address (IP:PORT;
-    /// overrides `daemon.listen`).
+    /// Serve /healthz, /readyz and /metrics (and the console, when
+    /// `[console] enabled`) on this address (IP:PORT; overrides `daemon.listen`).
     #[arg(long, value_name = "ADDR")]
     pub listen: Option<String>,
 }
@@ -117,6 +117,18 @@ async fn run_async(global: &GlobalArgs, args: RunArgs) -> ExitCode {
             "the campaign folder has no campaign file yet: nothing is published until one is added"
         );
     }
+    let listen = args
+        .listen
+        .as_deref()
+        .or(loaded.config.daemon.listen.as_deref());
+    let listen = match crate::console::server::listen_address(
+        listen,
+        loaded.config.console.enabled,
+        loaded.config.console.token.is_some(),
+    ) {
+        Ok(l) => l,
+        Err(e) => return usage(e.to_string()),
+    };
     // A fixed "now" (BERRAH_NOW, for demonstrations and tests) starts a
     // clock that runs at the normal speed from there.
     let clock: Arc<dyn Clock> = match global.now {
@@ -225,11 +237,31 @@ async fn run_async(global: &GlobalArgs, args: RunArgs) -> ExitCode {
     cfg.exclusive = _lock.is_some();
 
     crate::auth::sources::check_at_daemon_start(&store, &loaded.config, &loaded.config_dir()).await;
-    let listen = args
-        .listen
-        .as_deref()
-        .or(loaded.config.daemon.listen.as_deref());
-    let observing = match crate::observe::start_for(listen, &cfg, &shutdown).await {
+    let console = &loaded.config.console;
+    let console_options = if console.enabled {
+        let token = match &console.token {
+            Some(source) => {
+                match crate::console::security::read_token(source, &loaded.config_dir()).await {
+                    Ok(t) => Some(t),
+                    Err(e) => {
+                        store.close().await;
+                        return usage(format!(
+                            "{e}; set it, or remove `token` from `[console]` and listen on 127.0.0.1"
+                        ));
+                    }
+                }
+            }
+            None => None,
+        };
+        Some(crate::console::server::ConsoleOptions {
+            token,
+            config: Arc::new(loaded.config.clone()),
+        })
+    } else {
+        None
+    };
+    let observing = match crate::observe::start_for(listen, &cfg, &shutdown, console_options).await
+    {
         Ok(o) => o,
         Err(e) => return super::fail(e),
     };

@@ -103,6 +103,9 @@ pub struct Config {
     /// Where alerts go and on what: `[[alerts]]` (see `crate::alerts::config`).
     #[serde(default)]
     pub alerts: Vec<crate::alerts::config::AlertConfig>,
+    /// The web console served by `berrah run`: `[console]`.
+    #[serde(default)]
+    pub console: ConsoleConfig,
     /// Accounts written in the file but left out for their errors (`berrah
     /// check` with a broken `berrah.toml`): campaigns naming them get no
     /// knock-on "unknown account" error, the file's own error says it all.
@@ -164,6 +167,22 @@ impl Default for DaemonConfig {
             listen: None,
         }
     }
+}
+
+/// The `[console]` table: the web console (the calendar and the operators'
+/// board) that `berrah run` serves on its listener.
+#[derive(Debug, Clone, Default, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConsoleConfig {
+    /// Serve the console on the daemon's listener (`daemon.listen` or
+    /// `--listen`; `127.0.0.1:9464` when neither is set). Off by default.
+    pub enabled: bool,
+    /// Where the console's access token comes from: `"env:VAR"` or
+    /// `"file:PATH"` (relative to `berrah.toml`), never the token itself.
+    /// Required to listen on an address other than loopback; when set, every
+    /// console request must carry it (`Authorization: Bearer`, or the login
+    /// form's cookie).
+    pub token: Option<String>,
 }
 
 /// One account, `[accounts.<id>]`.

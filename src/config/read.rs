@@ -358,6 +358,17 @@ fn check_daemon(path: &Path, source: &str, config: &Config) -> Vec<Diagnostic> {
             ),
         );
     }
+    if let Some(token) = &config.console.token
+        && let Err(e) = crate::console::security::token_source(token)
+    {
+        let at = source
+            .find("[console]")
+            .and_then(|c| source[c..].find("token").map(|i| c + i..c + i + 5));
+        out.push(Diagnostic::error(path, at, e.to_string()).with_help(
+            "write `token = \"env:BERRAH_CONSOLE_TOKEN\"` or `\"file:/etc/berrah/console.token\"`; \
+                 if a token was written here, make a new one",
+        ));
+    }
     if let Some(listen) = &config.daemon.listen
         && let Err(e) = crate::observe::listener::parse_address(listen)
     {

@@ -87,7 +87,7 @@ pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, ListenErr
     if !addr.ip().is_loopback() {
         tracing::warn!(
             address = %addr,
-            "the listener is reachable from other machines: it serves health and metrics only, without authentication; put a firewall or a proxy in front of it"
+            "the listener is reachable from other machines: health and metrics are served without authentication (the console, if on, asks for its token); put a firewall or a proxy in front of it"
         );
     }
     tokio::net::TcpListener::bind(addr)
@@ -97,9 +97,13 @@ pub async fn bind(addr: SocketAddr) -> Result<tokio::net::TcpListener, ListenErr
 
 /// Serves `router` on `listener` until `stop` is cancelled.
 pub async fn serve(listener: tokio::net::TcpListener, router: Router, stop: CancellationToken) {
-    let served = axum::serve(listener, router)
-        .with_graceful_shutdown(stop.cancelled_owned())
-        .await;
+    // The peer's address is what the console records with an operator's action.
+    let served = axum::serve(
+        listener,
+        router.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(stop.cancelled_owned())
+    .await;
     if let Err(e) = served {
         tracing::error!(error = %e, "the health and metrics listener stopped");
     }

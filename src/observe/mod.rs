@@ -36,18 +36,38 @@ pub async fn start(
     listen: Option<SocketAddr>,
     state: ObserveState,
 ) -> Result<Observing, ListenError> {
+    start_with(listen, state, None).await
+}
+
+/// [`start`] with the web console's routes (`console`, see
+/// [`crate::console::server::router`]) merged into the same listener.
+pub async fn start_with(
+    listen: Option<SocketAddr>,
+    state: ObserveState,
+    console: Option<axum::Router>,
+) -> Result<Observing, ListenError> {
     let stop = CancellationToken::new();
     let mut listening = None;
     let mut address = None;
     if let Some(addr) = listen {
         let bound = listener::bind(addr).await?;
         let local = bound.local_addr().unwrap_or(addr);
-        tracing::info!(
-            address = %local,
-            "serving /healthz, /readyz and /metrics on http://{local}"
-        );
+        if console.is_some() {
+            tracing::info!(
+                address = %local,
+                "serving the console on http://{local}/board, and /healthz, /readyz and /metrics"
+            );
+        } else {
+            tracing::info!(
+                address = %local,
+                "serving /healthz, /readyz and /metrics on http://{local}"
+            );
+        }
         address = Some(local);
-        let router = listener::router(state.clone());
+        let mut router = listener::router(state.clone());
+        if let Some(console) = console {
+            router = router.merge(console);
+        }
         listening = Some(tokio::spawn(listener::serve(bound, router, stop.clone())));
     }
     let notifier = tokio::spawn(systemd::notify(
@@ -63,21 +83,34 @@ pub async fn start(
 }
 
 /// [`start`] for a daemon about to run with `cfg`: its store, clock and
-/// metrics, `shutdown` its stop signal; `listen` as written by the
-/// operator (`--listen`, `daemon.listen`).
+/// metrics, `shutdown` its stop signal; `listen` the address to bind
+/// (see [`crate::console::server::listen_address`]); with `console`, the
+/// web console on the same listener, reading the daemon's store, clock,
+/// campaign folder and configuration.
 pub async fn start_for(
-    listen: Option<&str>,
+    listen: Option<SocketAddr>,
     cfg: &crate::scheduler::DaemonConfig,
     shutdown: &CancellationToken,
+    console: Option<crate::console::server::ConsoleOptions>,
 ) -> Result<Observing, ListenError> {
-    let listen = listen.map(listener::parse_address).transpose()?;
     let state = ObserveState {
         store: cfg.store.clone(),
         clock: cfg.clock.clone(),
         metrics: cfg.metrics.clone(),
         shutdown: shutdown.clone(),
     };
-    start(listen, state).await
+    let console = console.map(|options| {
+        crate::console::server::router(
+            crate::console::ConsoleState {
+                store: cfg.store.clone(),
+                clock: cfg.clock.clone(),
+                campaigns_dir: cfg.campaigns_dir.clone(),
+                config_path: cfg.config_path.clone(),
+            },
+            options,
+        )
+    });
+    start_with(listen, state, console).await
 }
 
 impl Observing {

@@ -49,9 +49,11 @@ use super::queue;
 pub use self::attention::Attention;
 pub use self::build::{PUBLISHED_SHOWN, build_report};
 pub use self::collect::{collect, collect_history};
-pub use self::filter::{EntryFilter, parse_state, parse_when};
+pub use self::filter::{EntryFilter, operator_zone, parse_state, parse_when};
 pub use self::held::HeldGroup;
-pub use self::history::{HistoryEvent, HistoryReport, render_history};
+pub use self::history::{
+    DEFAULT_DAYS as HISTORY_DAYS, HistoryEvent, HistoryReport, render_history,
+};
 // Shown by status, shared with `ops`: public here as they were before `cli::format`.
 pub use self::render::{Style, render_json, render_table};
 pub use self::report::{
@@ -133,18 +135,7 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> ExitCode {
             since,
             until,
         },
-        credentials: crate::auth::sources::check_credentials(&loaded.config, &loaded.config_dir()),
-        credential_advice: loaded
-            .config
-            .accounts
-            .iter()
-            .filter_map(|(a, c)| {
-                let source = c.credentials.as_ref()?.get_ref();
-                let advice =
-                    crate::auth::sources::release_advice_now(a, Some(source), &loaded.config_dir());
-                Some((a.clone(), advice))
-            })
-            .collect(),
+        ..StatusQuery::for_config(&loaded.config, &loaded.config_dir())
     };
     enum Shown {
         Status(Box<StatusReport>),
@@ -155,22 +146,12 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> ExitCode {
             .await
             .map_err(|e| (1u8, e.to_string()))?;
         let shown = async {
-            if query.campaign.is_some() || query.account.is_some() {
-                let known =
-                    super::names::Known::gather(&store, &loaded.config, &loaded.campaigns_dir)
-                        .await
-                        .map_err(|e| (1u8, format!("cannot read the queue: {e}")))?;
-                if let Some(c) = &query.campaign {
-                    known
-                        .check(super::names::Kind::Campaign, c)
-                        .map_err(|e| (2u8, e))?;
-                }
-                if let Some(a) = &query.account {
-                    known
-                        .check(super::names::Kind::Account, a)
-                        .map_err(|e| (2u8, e))?;
-                }
-            }
+            check_names(&store, &loaded.config, &loaded.campaigns_dir, &query)
+                .await
+                .map_err(|e| match e {
+                    NameError::Unknown(m) => (2u8, m),
+                    e @ NameError::Read(_) => (1u8, e.to_string()),
+                })?;
             let read = |e: crate::store::StoreError| (1u8, format!("cannot read the queue: {e}"));
             if args.history {
                 let from = query.filter.since.unwrap_or_else(|| {
@@ -214,6 +195,65 @@ pub fn run(global: &GlobalArgs, args: StatusArgs) -> ExitCode {
     let _ = stdout.write_all(text.as_bytes());
     let _ = stdout.flush();
     ExitCode::SUCCESS
+}
+
+impl StatusQuery {
+    /// A query with the credentials of `config` checked (its `env:`/`file:`
+    /// sources, and what releases each account's posts held for them),
+    /// `config_dir` the folder its relative paths start from; five posts
+    /// due per campaign, no filter.
+    pub fn for_config(config: &crate::config::Config, config_dir: &std::path::Path) -> StatusQuery {
+        StatusQuery {
+            next: 5,
+            credentials: crate::auth::sources::check_credentials(config, config_dir),
+            credential_advice: config
+                .accounts
+                .iter()
+                .filter_map(|(a, c)| {
+                    let source = c.credentials.as_ref()?.get_ref();
+                    let advice =
+                        crate::auth::sources::release_advice_now(a, Some(source), config_dir);
+                    Some((a.clone(), advice))
+                })
+                .collect(),
+            ..StatusQuery::default()
+        }
+    }
+}
+
+/// Why a query's names cannot be used.
+#[derive(Debug, thiserror::Error)]
+pub enum NameError {
+    /// No such campaign or account (the message names the closest one).
+    #[error("{0}")]
+    Unknown(String),
+    #[error("cannot read the queue: {0}")]
+    Read(#[from] crate::store::StoreError),
+}
+
+/// Checks the campaign and account a query filters on against the campaign
+/// files, the queue and `config` (as every command does).
+pub async fn check_names(
+    store: &crate::store::Store,
+    config: &crate::config::Config,
+    campaigns_dir: &std::path::Path,
+    query: &StatusQuery,
+) -> Result<(), NameError> {
+    if query.campaign.is_none() && query.account.is_none() {
+        return Ok(());
+    }
+    let known = super::names::Known::gather(store, config, campaigns_dir).await?;
+    if let Some(c) = &query.campaign {
+        known
+            .check(super::names::Kind::Campaign, c)
+            .map_err(NameError::Unknown)?;
+    }
+    if let Some(a) = &query.account {
+        known
+            .check(super::names::Kind::Account, a)
+            .map_err(NameError::Unknown)?;
+    }
+    Ok(())
 }
 
 /// Queue entries for the tests of building and rendering a report.

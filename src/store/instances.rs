@@ -544,7 +544,12 @@ mod tests {
         let gone = Liveness::Gone {
             since: t("2026-12-07T06:41:00Z"),
         };
-        assert_eq!(i.liveness(t("2026-12-07T06:43:00Z"), |_| None), gone);
+        // Silent for longer than `GONE_AFTER` (16 min: three idle beats).
+        assert_eq!(i.liveness(t("2026-12-07T06:57:01Z"), |_| None), gone);
+        assert_eq!(
+            i.liveness(t("2026-12-07T06:56:59Z"), |_| None),
+            Liveness::Running
+        );
         assert_eq!(i.liveness(t("2026-12-07T06:41:05Z"), |_| Some(false)), gone);
         let rescued = Instance {
             rescued: Some(t("2026-12-07T06:42:00Z")),

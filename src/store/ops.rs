@@ -227,7 +227,7 @@ impl Store {
                         fingerprint,
                     });
                 }
-                let (actions, mut report) = sync::plan_sync(&existing, &wanted);
+                let (actions, mut report) = sync::plan_sync(&existing, wanted);
                 // New entries go in by statements of many rows (one round trip
                 // to the database per INSERT_ROWS rows, not per row).
                 let mut inserts = Vec::new();

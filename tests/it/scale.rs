@@ -24,15 +24,20 @@ fn occ(n: usize, text: &str) -> Occurrence {
         id: format!("o-{n:04}"),
         key: format!("c/{n}"),
         campaign: "big".into(),
-        capsule: (n % 3 == 0).then(|| format!("capsule-{}", n % 7)),
+        capsule: n.is_multiple_of(3).then(|| format!("capsule-{}", n % 7)),
         post: format!("post-{}", n / 2),
-        account: if n % 2 == 0 { "oim-mastodon" } else { "oim-x" }.into(),
-        platform: if n % 2 == 0 {
+        account: if n.is_multiple_of(2) {
+            "oim-mastodon"
+        } else {
+            "oim-x"
+        }
+        .into(),
+        platform: if n.is_multiple_of(2) {
             PlatformKind::Mastodon
         } else {
             PlatformKind::X
         },
-        language: if n % 5 == 0 { "ar" } else { "fr" }.into(),
+        language: if n.is_multiple_of(5) { "ar" } else { "fr" }.into(),
         due,
         local: format!("2027-01-15T10:{:02}:00+01:00", n % 60),
         timezone: "Africa/Casablanca".into(),
@@ -40,8 +45,8 @@ fn occ(n: usize, text: &str) -> Occurrence {
         not_after: due
             .checked_add(jiff::SignedDuration::from_hours(1))
             .expect("limit"),
-        series: (n % 4 == 0).then(|| format!("series-{}", n % 9)),
-        paused: n % 97 == 0,
+        series: n.is_multiple_of(4).then(|| format!("series-{}", n % 9)),
+        paused: n.is_multiple_of(97),
         source: "campaigns/big.toml".into(),
         content: Content {
             text: format!("{text} {n} « l'été » ‎مرحبا"),
@@ -109,7 +114,7 @@ async fn a_large_sync_holds_every_occurrence_exactly(store: Store) {
     assert_eq!((again.added, again.updated, again.cancelled), (0, 0, 0));
     // Some edited, the last hundred removed, a few new.
     let mut next: Vec<Occurrence> = (0..N - 100)
-        .map(|n| occ(n, if n % 10 == 0 { "v2" } else { "v1" }))
+        .map(|n| occ(n, if n.is_multiple_of(10) { "v2" } else { "v1" }))
         .collect();
     next.extend((N..N + 250).map(|n| occ(n, "new")));
     let r = store
@@ -117,7 +122,10 @@ async fn a_large_sync_holds_every_occurrence_exactly(store: Store) {
         .await
         .expect("third sync");
     assert_eq!(r.added, 250);
-    assert_eq!(r.updated, (0..N - 100).filter(|n| n % 10 == 0).count());
+    assert_eq!(
+        r.updated,
+        (0..N - 100).filter(|n| n.is_multiple_of(10)).count()
+    );
     // Waiting and held ones alike.
     assert_eq!(r.cancelled, 100);
     let entries = all(&store).await;

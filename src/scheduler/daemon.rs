@@ -134,6 +134,7 @@ impl Daemon {
                 clock.now(),
             )
             .await?;
+        super::sync::give_back_memory();
         let mut next_due = NextDue::default();
         log_loaded(&summary);
         next_due.log(&store, clock.now()).await;
@@ -145,7 +146,14 @@ impl Daemon {
         }
 
         let beat_stop = CancellationToken::new();
-        let beat = tokio::spawn(heartbeat(shared.clone(), beat_stop.clone()));
+        // Whether publications are in flight: the heartbeat's pace.
+        let (busy, busy_rx) = tokio::sync::watch::channel(false);
+        let beat = tokio::spawn(heartbeat(
+            shared.clone(),
+            busy_rx,
+            cfg.exclusive,
+            beat_stop.clone(),
+        ));
         let mut wakeups = store.wakeups();
         let mut tasks: JoinSet<Report> = JoinSet::new();
         let mut in_flight: HashSet<String> = HashSet::new();
@@ -274,6 +282,7 @@ impl Daemon {
                         tracing::error!(error = %e, "could not sync the campaign files; trying at the next change")
                     }
                 }
+                super::sync::give_back_memory();
                 next_due.log(&store, clock.now()).await;
             }
             let now = clock.now();
@@ -407,6 +416,8 @@ impl Daemon {
                 frozen = false;
             }
             alerts.wake();
+            let working = !tasks.is_empty();
+            busy.send_if_modified(|b| std::mem::replace(b, working) != working);
             tokio::select! {
                 () = shutdown.cancelled() => {}
                 Some(r) = tasks.join_next(), if !tasks.is_empty() => {
@@ -589,31 +600,68 @@ async fn maintenance(
     }
 }
 
-/// Tells the database this daemon is alive and extends its leases: every
-/// third of a lease, and at least every [`HEARTBEAT_EVERY`] (one write, and
-/// the only timer of an idle daemon besides its next due time).
-async fn heartbeat(shared: Arc<Shared>, stop: CancellationToken) {
+/// Tells the database this daemon is alive and extends its leases. While
+/// publications are in flight (`busy`): every third of a lease, and at least
+/// every [`HEARTBEAT_EVERY`]. While none is, the leases need nothing, and it
+/// beats only every [`IDLE_HEARTBEAT_EVERY`] of real time, so that an idle
+/// daemon sleeps (each beat is a write: the writer's threads, the disk, the
+/// file watcher); [`GONE_AFTER`] allows for three idle beats missed. When
+/// work starts, the next beat is a third of a lease later.
+///
+/// With the SQLite lock (`exclusive`) no other daemon can hold a lease, so
+/// the beat does not look for silent ones.
+///
+/// [`IDLE_HEARTBEAT_EVERY`]: crate::store::instances::IDLE_HEARTBEAT_EVERY
+/// [`GONE_AFTER`]: crate::store::instances::GONE_AFTER
+async fn heartbeat(
+    shared: Arc<Shared>,
+    mut busy: tokio::sync::watch::Receiver<bool>,
+    exclusive: bool,
+    stop: CancellationToken,
+) {
     // A third of a lease on the daemon's clock (simulated in `rehearse`
     // and the tests), and at least every beat in real time.
     let every = (shared.lease / 3).max(SignedDuration::from_millis(500));
     let beat = std::time::Duration::try_from(HEARTBEAT_EVERY).unwrap_or_default();
+    let idle_beat = std::time::Duration::try_from(crate::store::instances::IDLE_HEARTBEAT_EVERY)
+        .unwrap_or_default();
+    let mut idle_until = tokio::time::Instant::now() + idle_beat;
     loop {
-        let next = shared
-            .clock
-            .now()
-            .checked_add(every)
-            .unwrap_or(Timestamp::MAX);
-        tokio::select! {
-            () = stop.cancelled() => return,
-            () = shared.clock.sleep_until(next) => {}
-            () = tokio::time::sleep(beat) => {}
+        let working = *busy.borrow_and_update();
+        if working {
+            let next = shared
+                .clock
+                .now()
+                .checked_add(every)
+                .unwrap_or(Timestamp::MAX);
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = shared.clock.sleep_until(next) => {}
+                () = tokio::time::sleep(beat) => {}
+            }
+        } else {
+            tokio::select! {
+                () = stop.cancelled() => return,
+                () = tokio::time::sleep_until(idle_until) => {}
+                changed = busy.changed() => {
+                    if changed.is_err() {
+                        return;
+                    }
+                    // Work started: its leases were just taken; beat a
+                    // third of a lease from now.
+                    continue;
+                }
+            }
         }
         let now = shared.clock.now();
-        let until = shared.lease_until(now);
-        if let Err(e) = shared.store.beat(&shared.owner, now, Some(until)).await {
+        let until = working.then(|| shared.lease_until(now));
+        if let Err(e) = shared.store.beat(&shared.owner, now, until).await {
             tracing::warn!(error = %e, "could not extend the leases of publications in flight");
         }
-        rescue_the_silent(&shared, now).await;
+        idle_until = tokio::time::Instant::now() + idle_beat;
+        if !exclusive {
+            rescue_the_silent(&shared, now).await;
+        }
     }
 }
 

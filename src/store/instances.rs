@@ -28,11 +28,25 @@ use super::row;
 use super::types::{Entry, StoreError};
 use super::{Store, on_db, write_tx};
 
-/// How often a daemon tells the database it is alive.
+/// How often, at least, a daemon with publications in flight tells the
+/// database it is alive (and extends their leases).
 pub const HEARTBEAT_EVERY: SignedDuration = SignedDuration::from_secs(20);
 
-/// An instance not heard of for this long (several missed beats) is gone.
-pub const GONE_AFTER: SignedDuration = SignedDuration::from_secs(90);
+/// How often a daemon with nothing in flight tells the database it is
+/// alive. It holds no lease then, so the beat only says "running": rare
+/// enough that an idle daemon sleeps (a beat is a write: a few wake-ups of
+/// the writer's threads, a disk flush, the file watcher's look), frequent
+/// enough that `status` on another host tells a dead daemon within
+/// [`GONE_AFTER`].
+pub const IDLE_HEARTBEAT_EVERY: SignedDuration = SignedDuration::from_secs(300);
+
+/// An instance not heard of for this long (three idle beats missed, and a
+/// minute) is gone. The trade-off of a quiet idle daemon: on another host
+/// a dead daemon is told this late (on its own host at once: its process
+/// is missing), and other daemons end a dead one's leases early only when
+/// leases are longer than this; with the default `lease_seconds` (60) they
+/// expire by themselves first, so rescue is no slower.
+pub const GONE_AFTER: SignedDuration = SignedDuration::from_secs(960);
 
 /// How long the rows of stopped or gone instances are kept.
 const KEPT_FOR: SignedDuration = SignedDuration::from_hours(24 * 30);
@@ -530,7 +544,12 @@ mod tests {
         let gone = Liveness::Gone {
             since: t("2026-12-07T06:41:00Z"),
         };
-        assert_eq!(i.liveness(t("2026-12-07T06:43:00Z"), |_| None), gone);
+        // Silent for longer than `GONE_AFTER` (16 min: three idle beats).
+        assert_eq!(i.liveness(t("2026-12-07T06:57:01Z"), |_| None), gone);
+        assert_eq!(
+            i.liveness(t("2026-12-07T06:56:59Z"), |_| None),
+            Liveness::Running
+        );
         assert_eq!(i.liveness(t("2026-12-07T06:41:05Z"), |_| Some(false)), gone);
         let rescued = Instance {
             rescued: Some(t("2026-12-07T06:42:00Z")),

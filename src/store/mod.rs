@@ -86,7 +86,7 @@ use tokio_util::sync::{CancellationToken, DropGuard};
 
 pub use self::gauges::TokenExpiry;
 pub use self::instances::{ConfigSnapshot, Instance, InstanceInfo, Liveness};
-pub use self::ops::{ListFilter, NewAction, OperatorAction, QueueNames, Snapshot};
+pub use self::ops::{ListFilter, NewAction, OperatorAction, QueueNames, Snapshot, SnapshotWrite};
 pub use self::queue::{Candidate, ClaimSkip, Decide, EntryCheckpoint, Finish, Take};
 pub use self::types::*;
 
@@ -262,35 +262,34 @@ impl Store {
                         // A ping before every batch was a tenth of the
                         // writer's time in a burst (see writer.rs).
                         .test_before_acquire(false)
+                        // No reaper timer (see `open_sqlite`).
+                        .idle_timeout(None)
+                        .max_lifetime(None)
                         .connect_with(connect.clone())
                 })
                 .await
                 .map_err(connect_err)?,
                 None => pool.clone(),
             };
-            let writer = Some(writer::Writer::start(writer_pool));
+            let writer = writer::Writer::start(writer_pool);
             let (wake, _) = broadcast::channel(WAKEUP_CAPACITY);
             let token = CancellationToken::new();
-            if let Some(file) = file {
+            if file.is_some() {
                 // Best effort: without the watcher, other processes' changes
-                // are still found at the scheduler's next wake-up.
-                match sqlx::ConnectOptions::connect(&file).await {
-                    Ok(mut conn) => {
-                        let first = data_version(&mut conn).await;
-                        let changes = sqlite_file(url).and_then(|db| file_changes(&db));
-                        tokio::spawn(watch_sqlite(
-                            conn,
-                            first,
-                            changes,
-                            wake.clone(),
-                            token.clone(),
-                        ));
-                    }
-                    Err(e) => {
-                        tracing::warn!(error = %e, "cannot watch the database for other processes' changes")
-                    }
-                }
+                // are still found at the scheduler's next wake-up. It reads
+                // `data_version` on the writer's connection, where this
+                // process's own commits do not change it.
+                let first = data_version(&writer).await;
+                let changes = sqlite_file(url).and_then(|db| file_changes(&db));
+                tokio::spawn(watch_sqlite(
+                    writer.clone(),
+                    first,
+                    changes,
+                    wake.clone(),
+                    token.clone(),
+                ));
             }
+            let writer = Some(writer);
             Ok(Store {
                 inner: Arc::new(Inner {
                     location: redact_url(url),
@@ -305,6 +304,13 @@ impl Store {
                 // One more than asked: the wake-up listener keeps one.
                 .max_connections(options.max_connections.max(1) + 1)
                 .acquire_timeout(Duration::from_secs(30))
+                // No reaper: with an idle timeout or a lifetime, sqlx wakes
+                // a maintenance task at that period, an idle daemon's only
+                // timer but its heartbeat. Connections opened in a burst
+                // stay open (at most `max_connections`, each tested before
+                // use, so one the server closed is replaced).
+                .idle_timeout(None)
+                .max_lifetime(None)
                 .connect(url)
                 .await
                 .map_err(connect_err)?;
@@ -448,14 +454,16 @@ async fn open_sqlite(
         .synchronous(SqliteSynchronous::Full)
         .busy_timeout(SQLITE_BUSY_TIMEOUT)
         .foreign_keys(true);
-    let mut pool = SqlitePoolOptions::new().acquire_timeout(SQLITE_BUSY_TIMEOUT);
+    // No idle timeout or lifetime: either starts a reaper task that wakes
+    // at that period, a timer in an idle daemon. A file pool keeps the few
+    // connections a burst opened (at most 4).
+    let mut pool = SqlitePoolOptions::new()
+        .acquire_timeout(SQLITE_BUSY_TIMEOUT)
+        .idle_timeout(None)
+        .max_lifetime(None);
     if in_memory {
         // Every connection to `:memory:` is its own database: keep exactly one.
-        pool = pool
-            .max_connections(1)
-            .min_connections(1)
-            .idle_timeout(None)
-            .max_lifetime(None);
+        pool = pool.max_connections(1).min_connections(1);
     } else {
         pool = pool.max_connections(options.max_connections.clamp(1, 4));
     }
@@ -531,11 +539,8 @@ where
     }
 }
 
-async fn data_version(conn: &mut sqlx::SqliteConnection) -> Option<i64> {
-    match sqlx::query_scalar::<_, i64>("PRAGMA data_version")
-        .fetch_one(conn)
-        .await
-    {
+async fn data_version(writer: &writer::Writer) -> Option<i64> {
+    match writer.data_version().await {
         Ok(v) => Some(v),
         Err(e) => {
             tracing::debug!(error = %e, "could not read the SQLite data version");
@@ -590,14 +595,15 @@ fn file_changes(
 
 /// Wakes this process's scheduler when another process (`berrah retry`,
 /// `berrah pause` run from a shell) commits to the same SQLite file:
-/// `PRAGMA data_version` changes when any other connection commits. It
-/// looks when the file or its write-ahead log is written (`changes`), at
-/// most once per [`SQLITE_WATCH_EVERY`], so an idle daemon has no timer
-/// here; our own pool's writes count too, so a busy daemon gets at most one
-/// spurious wake-up per second. Without `changes` (the folder cannot be
+/// `PRAGMA data_version` of the writer's connection changes when any other
+/// connection commits, and only then (the queue writes of this process, its
+/// heartbeat among them, go through that connection and leave it as it
+/// was: they wake nobody). It looks when the file or its write-ahead log is
+/// written (`changes`), at most once per [`SQLITE_WATCH_EVERY`], so an idle
+/// daemon has no timer here. Without `changes` (the folder cannot be
 /// watched) it looks every [`SQLITE_WATCH_EVERY`].
 async fn watch_sqlite(
-    mut conn: sqlx::SqliteConnection,
+    writer: writer::Writer,
     // Read in `connect`, so that a commit made right after it returns is
     // seen as a change.
     mut last: Option<i64>,
@@ -656,14 +662,13 @@ async fn watch_sqlite(
             }
         }
         looked = Some(tokio::time::Instant::now());
-        if let Some(v) = data_version(&mut conn).await {
+        if let Some(v) = data_version(&writer).await {
             if last.is_some_and(|l| l != v) {
                 let _ = wake.send(());
             }
             last = Some(v);
         }
     }
-    let _ = sqlx::Connection::close(conn).await;
 }
 
 /// Forwards PostgreSQL notifications to the in-process broadcast until the

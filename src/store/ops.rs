@@ -89,6 +89,32 @@ pub struct OperatorAction {
     pub host: String,
 }
 
+/// Rows per `INSERT` of a sync: 21 parameters each, far below SQLite's
+/// 32,766 and PostgreSQL's 65,535 parameters per statement.
+const INSERT_ROWS: usize = 200;
+
+/// [`Store::mark_snapshot`]: `$1` fingerprint, `$2` occurrences, `$3` campaign.
+const MARK_SQL: &str =
+    "UPDATE campaign_snapshots SET fingerprint = $1, occurrences = $2 WHERE campaign = $3";
+
+/// [`Store::save_snapshot`]: `$1` campaign, `$2` path, `$3` source, `$4` now.
+const SAVE_SQL: &str = "INSERT INTO campaign_snapshots (campaign, path, source, saved_ms) \
+     VALUES ($1, $2, $3, $4) ON CONFLICT (campaign) DO UPDATE SET \
+     path = excluded.path, source = excluded.source, saved_ms = excluded.saved_ms, \
+     fingerprint = NULL, occurrences = NULL";
+
+/// What [`Store::sync_campaign_with`] writes of the campaign's snapshot, in
+/// this order, in the sync's transaction.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SnapshotWrite {
+    /// Forget what the snapshot was planned with, before the queue changes.
+    pub clear_mark: bool,
+    /// Save a new last valid source: (path, source). Its mark is forgotten.
+    pub save: Option<(String, String)>,
+    /// Record what it was planned with: (fingerprint, occurrences).
+    pub mark: Option<(String, u64)>,
+}
+
 const LIST_SQL: &str = "SELECT * FROM entries WHERE ($1 IS NULL OR campaign = $1) \
      AND ($2 IS NULL OR account = $2) \
      AND ($3 = '' OR (',' || $3 || ',') LIKE ('%,' || state || ',%')) \
@@ -107,115 +133,124 @@ impl Store {
         occurrences: &[Occurrence],
         now: Timestamp,
     ) -> Result<SyncReport, StoreError> {
-        let wanted = sync::wanted(occurrences)?;
+        self.sync_campaign_with(campaign, occurrences, now, &SnapshotWrite::default())
+            .await
+    }
+
+    /// [`Store::sync_campaign`], with the campaign's snapshot written in the
+    /// same transaction (`snapshot`): one commit per campaign instead of up
+    /// to four (at start with 1,000 files, 4,000 disk flushes on SQLite),
+    /// and a mark that can never disagree with the queue after a crash.
+    pub async fn sync_campaign_with(
+        &self,
+        campaign: &str,
+        occurrences: &[Occurrence],
+        now: Timestamp,
+        snapshot: &SnapshotWrite,
+    ) -> Result<SyncReport, StoreError> {
+        let mut reports = self
+            .sync_campaigns(&[(campaign, occurrences, snapshot.clone())], now)
+            .await?;
+        Ok(reports.pop().unwrap_or_default())
+    }
+
+    /// [`Store::sync_campaign_with`] for several campaigns (distinct ids),
+    /// in one transaction: a first start with 1,000 campaign files commits
+    /// (and waits for the disk) a few times instead of 1,000. Each campaign
+    /// is synced by exactly the same rules as alone; if any write fails,
+    /// none of them happened. One report per campaign, in order.
+    pub async fn sync_campaigns(
+        &self,
+        campaigns: &[(&str, &[Occurrence], SnapshotWrite)],
+        now: Timestamp,
+    ) -> Result<Vec<SyncReport>, StoreError> {
+        let all_wanted = campaigns
+            .iter()
+            .map(|(_, occurrences, _)| sync::wanted(occurrences))
+            .collect::<Result<Vec<_>, _>>()?;
         let now_ms = now.as_millisecond();
-        let report = on_db!(self, |pool| {
+        let reports = on_db!(self, |pool| {
             let mut tx = pool.begin_write().await?;
-            let rows = sqlx::query(
-                "SELECT id, state, state_cause, capsule, post, account, platform, language, \
+            let mut reports = Vec::with_capacity(campaigns.len());
+            for ((campaign, _, snapshot), wanted) in campaigns.iter().zip(&all_wanted) {
+                let (campaign, wanted) = (*campaign, wanted.as_slice());
+                if snapshot.clear_mark {
+                    sqlx::query(MARK_SQL)
+                        .bind(None::<&str>)
+                        .bind(0i64)
+                        .bind(campaign)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                let rows = sqlx::query(
+                    "SELECT id, state, state_cause, capsule, post, account, platform, language, \
                  series, due_ms, local, timezone, not_after_ms, content_hash, tzdb \
                  FROM entries WHERE campaign = $1",
-            )
-            .bind(campaign)
-            .fetch_all(&mut *tx)
-            .await?;
-            let mut existing = Vec::with_capacity(rows.len());
-            for r in &rows {
-                let fingerprint = || -> Result<Fingerprint, sqlx::Error> {
-                    Ok(Fingerprint {
-                        capsule: r.try_get("capsule")?,
-                        post: r.try_get("post")?,
-                        account: r.try_get("account")?,
-                        platform: r.try_get("platform")?,
-                        language: r.try_get("language")?,
-                        series: r.try_get("series")?,
-                        due_ms: r.try_get("due_ms")?,
-                        local: r.try_get("local")?,
-                        timezone: r.try_get("timezone")?,
-                        not_after_ms: r.try_get("not_after_ms")?,
-                        content_hash: r.try_get("content_hash")?,
-                        tzdb: r.try_get("tzdb")?,
-                    })
-                };
-                let Ok(id) = r.try_get::<String, _>("id") else {
-                    tracing::error!(campaign, "skipping a queue row whose id is unreadable");
-                    continue;
-                };
-                let state: Option<String> = r.try_get("state").ok();
-                let (state, fingerprint) =
-                    match (state.as_deref().and_then(EntryState::parse), fingerprint()) {
-                        (Some(state), Ok(f)) => (Some(state), f),
-                        // Unreadable: sync leaves it alone (counted frozen);
-                        // the operator sees it as corrupt in `berrah list`.
-                        _ => (None, Fingerprint::default()),
+                )
+                .bind(campaign)
+                .fetch_all(&mut *tx)
+                .await?;
+                let mut existing = Vec::with_capacity(rows.len());
+                for r in &rows {
+                    let fingerprint = || -> Result<Fingerprint, sqlx::Error> {
+                        Ok(Fingerprint {
+                            capsule: r.try_get("capsule")?,
+                            post: r.try_get("post")?,
+                            account: r.try_get("account")?,
+                            platform: r.try_get("platform")?,
+                            language: r.try_get("language")?,
+                            series: r.try_get("series")?,
+                            due_ms: r.try_get("due_ms")?,
+                            local: r.try_get("local")?,
+                            timezone: r.try_get("timezone")?,
+                            not_after_ms: r.try_get("not_after_ms")?,
+                            content_hash: r.try_get("content_hash")?,
+                            tzdb: r.try_get("tzdb")?,
+                        })
                     };
-                existing.push(Existing {
-                    id,
-                    state,
-                    cause: r.try_get("state_cause").unwrap_or(None),
-                    fingerprint,
-                });
-            }
-            let (actions, mut report) = sync::plan_sync(&existing, &wanted);
-            for action in actions {
-                match action {
-                    Action::Insert {
-                        wanted: i,
+                    let Ok(id) = r.try_get::<String, _>("id") else {
+                        tracing::error!(campaign, "skipping a queue row whose id is unreadable");
+                        continue;
+                    };
+                    let state: Option<String> = r.try_get("state").ok();
+                    let (state, fingerprint) =
+                        match (state.as_deref().and_then(EntryState::parse), fingerprint()) {
+                            (Some(state), Ok(f)) => (Some(state), f),
+                            // Unreadable: sync leaves it alone (counted frozen);
+                            // the operator sees it as corrupt in `berrah list`.
+                            _ => (None, Fingerprint::default()),
+                        };
+                    existing.push(Existing {
+                        id,
                         state,
-                        cause,
-                    } => {
-                        let w = &wanted[i];
-                        let o = w.occurrence;
-                        let last_error = cause.map(|_| sync::PAUSED_IN_FILE);
-                        let n = sqlx::query(
-                            "INSERT INTO entries (id, campaign, capsule, post, account, platform, \
-                             language, series, due_ms, local, timezone, not_after_ms, run_at_ms, \
-                             state, attempts, content, content_hash, progress, last_error, \
-                             state_cause, created_ms, updated_ms, tzdb) \
-                             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $9, $13, 0, \
-                             $14, $15, '{}', $16, $17, $18, $18, $19) ON CONFLICT (id) DO NOTHING",
-                        )
-                        .bind(&o.id)
-                        .bind(campaign)
-                        .bind(o.capsule.as_deref())
-                        .bind(&o.post)
-                        .bind(&o.account)
-                        .bind(o.platform.as_str())
-                        .bind(&o.language)
-                        .bind(o.series.as_deref())
-                        .bind(w.fingerprint.due_ms)
-                        .bind(&o.local)
-                        .bind(&o.timezone)
-                        .bind(w.fingerprint.not_after_ms)
-                        .bind(state.as_str())
-                        .bind(&w.content_json)
-                        .bind(&w.fingerprint.content_hash)
-                        .bind(last_error)
-                        .bind(cause)
-                        .bind(now_ms)
-                        .bind(&o.tzdb)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                        if n == 1 {
-                            report.added += 1;
-                        } else {
-                            report.unchanged += 1;
-                        }
-                    }
-                    Action::Update {
-                        wanted: i,
-                        expected,
-                        state,
-                        cause,
-                        last_error,
-                        reset_run_at,
-                        revived,
-                        moved,
-                    } => {
-                        let w = &wanted[i];
-                        let o = w.occurrence;
-                        let n = sqlx::query(
+                        cause: r.try_get("state_cause").unwrap_or(None),
+                        fingerprint,
+                    });
+                }
+                let (actions, mut report) = sync::plan_sync(&existing, wanted);
+                // New entries go in by statements of many rows (one round trip
+                // to the database per INSERT_ROWS rows, not per row).
+                let mut inserts = Vec::new();
+                for action in actions {
+                    match action {
+                        Action::Insert {
+                            wanted: i,
+                            state,
+                            cause,
+                        } => inserts.push((i, state, cause)),
+                        Action::Update {
+                            wanted: i,
+                            expected,
+                            state,
+                            cause,
+                            last_error,
+                            reset_run_at,
+                            revived,
+                            moved,
+                        } => {
+                            let w = &wanted[i];
+                            let o = w.occurrence;
+                            let n = sqlx::query(
                             "UPDATE entries SET capsule = $3, post = $4, account = $5, \
                              platform = $6, language = $7, series = $8, due_ms = $9, local = $10, \
                              timezone = $11, not_after_ms = $12, content = $13, content_hash = $14, \
@@ -247,11 +282,11 @@ impl Store {
                         .execute(&mut *tx)
                         .await?
                         .rows_affected();
-                        if n == 1
-                            && let Some(from) = moved
-                        {
-                            let m = sync::make_move(campaign, w, &from, now);
-                            sqlx::query(
+                            if n == 1
+                                && let Some(from) = moved
+                            {
+                                let m = sync::make_move(campaign, w, &from, now);
+                                sqlx::query(
                                 "INSERT INTO moves (entry_id, campaign, post, account, language, \
                                  timezone, from_due_ms, from_local, to_due_ms, to_local, reason, \
                                  moved_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
@@ -270,43 +305,106 @@ impl Store {
                             .bind(now_ms)
                             .execute(&mut *tx)
                             .await?;
-                            report.moves.push(m);
+                                report.moves.push(m);
+                            }
+                            match (n, revived) {
+                                (1, true) => report.added += 1,
+                                (1, false) => report.updated += 1,
+                                // Claimed by another instance meanwhile: left alone.
+                                _ => report.frozen += 1,
+                            }
                         }
-                        match (n, revived) {
-                            (1, true) => report.added += 1,
-                            (1, false) => report.updated += 1,
-                            // Claimed by another instance meanwhile: left alone.
-                            _ => report.frozen += 1,
-                        }
-                    }
-                    Action::Cancel { id, expected } => {
-                        let n = sqlx::query(
-                            "UPDATE entries SET state = 'cancelled', state_cause = $3, \
+                        Action::Cancel { id, expected } => {
+                            let n = sqlx::query(
+                                "UPDATE entries SET state = 'cancelled', state_cause = $3, \
                              last_error = $4, updated_ms = $5 WHERE id = $1 AND state = $2",
-                        )
-                        .bind(&id)
-                        .bind(expected.as_str())
-                        .bind(cause::SYNC)
-                        .bind(sync::REMOVED_FROM_FILE)
-                        .bind(now_ms)
-                        .execute(&mut *tx)
-                        .await?
-                        .rows_affected();
-                        if n == 1 {
-                            report.cancelled += 1;
-                        } else {
-                            report.frozen += 1;
+                            )
+                            .bind(&id)
+                            .bind(expected.as_str())
+                            .bind(cause::SYNC)
+                            .bind(sync::REMOVED_FROM_FILE)
+                            .bind(now_ms)
+                            .execute(&mut *tx)
+                            .await?
+                            .rows_affected();
+                            if n == 1 {
+                                report.cancelled += 1;
+                            } else {
+                                report.frozen += 1;
+                            }
                         }
                     }
                 }
+                for chunk in inserts.chunks(INSERT_ROWS) {
+                    let mut q = sqlx::QueryBuilder::new(
+                        "INSERT INTO entries (id, campaign, capsule, post, account, platform, \
+                     language, series, due_ms, local, timezone, not_after_ms, run_at_ms, \
+                     state, attempts, content, content_hash, progress, last_error, \
+                     state_cause, created_ms, updated_ms, tzdb) ",
+                    );
+                    q.push_values(chunk, |mut b, (i, state, cause)| {
+                        let w = &wanted[*i];
+                        let o = w.occurrence;
+                        let last_error = cause.map(|_| sync::PAUSED_IN_FILE);
+                        b.push_bind(o.id.as_str())
+                            .push_bind(campaign)
+                            .push_bind(o.capsule.as_deref())
+                            .push_bind(o.post.as_str())
+                            .push_bind(o.account.as_str())
+                            .push_bind(o.platform.as_str())
+                            .push_bind(o.language.as_str())
+                            .push_bind(o.series.as_deref())
+                            .push_bind(w.fingerprint.due_ms)
+                            .push_bind(o.local.as_str())
+                            .push_bind(o.timezone.as_str())
+                            .push_bind(w.fingerprint.not_after_ms)
+                            .push_bind(w.fingerprint.due_ms)
+                            .push_bind(state.as_str())
+                            .push("0")
+                            .push_bind(w.content_json.as_str())
+                            .push_bind(w.fingerprint.content_hash.as_str())
+                            .push("'{}'")
+                            .push_bind(last_error)
+                            .push_bind(*cause)
+                            .push_bind(now_ms)
+                            .push_bind(now_ms)
+                            .push_bind(o.tzdb.as_str());
+                    });
+                    q.push(" ON CONFLICT (id) DO NOTHING");
+                    let n = q.build().execute(&mut *tx).await?.rows_affected();
+                    let n = usize::try_from(n).unwrap_or(chunk.len()).min(chunk.len());
+                    report.added += n;
+                    report.unchanged += chunk.len() - n;
+                }
+                if let Some((path, source)) = &snapshot.save {
+                    sqlx::query(SAVE_SQL)
+                        .bind(campaign)
+                        .bind(path.as_str())
+                        .bind(source.as_str())
+                        .bind(now_ms)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                if let Some((fingerprint, n)) = &snapshot.mark {
+                    sqlx::query(MARK_SQL)
+                        .bind(Some(fingerprint.as_str()))
+                        .bind(i64::try_from(*n).unwrap_or(i64::MAX))
+                        .bind(campaign)
+                        .execute(&mut *tx)
+                        .await?;
+                }
+                reports.push(report);
             }
             tx.commit().await?;
-            report
+            reports
         });
-        if report.added + report.updated + report.cancelled > 0 {
+        if reports
+            .iter()
+            .any(|r| r.added + r.updated + r.cancelled > 0)
+        {
             self.notify().await;
         }
-        Ok(report)
+        Ok(reports)
     }
 
     /// The moves recorded since `since`, newest first (at most `limit`).
@@ -340,15 +438,13 @@ impl Store {
         fingerprint: Option<&str>,
         occurrences: u64,
     ) -> Result<(), StoreError> {
-        on_db!(self, |pool| sqlx::query(
-            "UPDATE campaign_snapshots SET fingerprint = $1, occurrences = $2 WHERE campaign = $3"
-        )
-        .bind(fingerprint)
-        .bind(i64::try_from(occurrences).unwrap_or(i64::MAX))
-        .bind(campaign)
-        .execute(pool)
-        .await?
-        .rows_affected());
+        on_db!(self, |pool| sqlx::query(MARK_SQL)
+            .bind(fingerprint)
+            .bind(i64::try_from(occurrences).unwrap_or(i64::MAX))
+            .bind(campaign)
+            .execute(pool)
+            .await?
+            .rows_affected());
         Ok(())
     }
 
@@ -361,19 +457,14 @@ impl Store {
         source: &str,
         now: Timestamp,
     ) -> Result<(), StoreError> {
-        on_db!(self, |pool| sqlx::query(
-            "INSERT INTO campaign_snapshots (campaign, path, source, saved_ms) \
-             VALUES ($1, $2, $3, $4) ON CONFLICT (campaign) DO UPDATE SET \
-             path = excluded.path, source = excluded.source, saved_ms = excluded.saved_ms, \
-             fingerprint = NULL, occurrences = NULL"
-        )
-        .bind(campaign)
-        .bind(path)
-        .bind(source)
-        .bind(now.as_millisecond())
-        .execute(pool)
-        .await?
-        .rows_affected());
+        on_db!(self, |pool| sqlx::query(SAVE_SQL)
+            .bind(campaign)
+            .bind(path)
+            .bind(source)
+            .bind(now.as_millisecond())
+            .execute(pool)
+            .await?
+            .rows_affected());
         Ok(())
     }
 

@@ -46,6 +46,9 @@ type Value = Box<dyn Any + Send>;
 struct Job {
     run: Run,
     reply: Reply,
+    /// Run alone, outside any transaction (a read of the connection's own
+    /// state: [`Writer::data_version`]).
+    bare: bool,
 }
 
 /// A write's statements, run on the writer's connection.
@@ -93,6 +96,37 @@ impl Writer {
             + Send
             + 'static,
     {
+        self.submit(write, false).await
+    }
+
+    /// `PRAGMA data_version` of the writer's own connection. SQLite changes
+    /// it when another connection commits, never for this connection's own
+    /// commits: so it tells the commits of other processes (and of this
+    /// process's other connections) from the writes of this one, which the
+    /// change watcher must not take for news (an idle daemon's heartbeat
+    /// would wake it for a whole turn). Read between batches, outside any
+    /// transaction.
+    pub async fn data_version(&self) -> Result<i64, StoreError> {
+        self.submit(
+            |conn| {
+                Box::pin(async move {
+                    Ok(sqlx::query_scalar::<_, i64>("PRAGMA data_version")
+                        .fetch_one(&mut *conn)
+                        .await?)
+                })
+            },
+            true,
+        )
+        .await
+    }
+
+    async fn submit<T, F>(&self, write: F, bare: bool) -> Result<T, StoreError>
+    where
+        T: Send + 'static,
+        F: for<'c> FnOnce(&'c mut SqliteConnection) -> BoxFuture<'c, Result<T, StoreError>>
+            + Send
+            + 'static,
+    {
         let (tx, rx) = oneshot::channel::<Result<T, StoreError>>();
         let job = Job {
             run: Box::new(move |conn| {
@@ -111,6 +145,7 @@ impl Writer {
                         .unwrap_or_else(|_| unreachable!("a write's value has the write's type"))
                 }));
             }),
+            bare,
         };
         self.jobs
             .send(job)
@@ -165,6 +200,22 @@ async fn run(pool: SqlitePool, mut rx: mpsc::UnboundedReceiver<Job>) {
             match rx.try_recv() {
                 Ok(job) => batch.push_back(job),
                 Err(_) => break,
+            }
+        }
+        // Reads of the connection's state run first, each alone.
+        if batch.iter().any(|j| j.bare) {
+            let (bare, rest): (VecDeque<Job>, VecDeque<Job>) =
+                batch.drain(..).partition(|j| j.bare);
+            batch = rest;
+            for job in bare {
+                let result = match pool.acquire().await {
+                    Ok(mut conn) => (job.run)(&mut conn).await,
+                    Err(e) => Err(e.into()),
+                };
+                (job.reply)(result);
+            }
+            if batch.is_empty() {
+                continue;
             }
         }
         let fate = commit_batch(&pool, &mut batch, &mut ran).await;

@@ -424,3 +424,47 @@ async fn leases_of_a_silent_daemon_end(store: Store) {
             .is_empty()
     );
 }
+
+/// The heartbeat of an idle daemon wakes nobody: the SQLite change watcher
+/// recognises the process's own commits (its writer's connection keeps its
+/// `data_version` through them) and wakes the daemon only for another
+/// process's commit. Before, each beat cost the daemon a whole turn.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sqlite_own_heartbeat_wakes_nobody_but_another_process_does() {
+    use tokio::sync::broadcast::error::TryRecvError;
+    let (dir, store) = berrah::store::testing::sqlite_temp().await;
+    store
+        .register_instance(&info("me", 1), t(0))
+        .await
+        .expect("register");
+    // Whatever the registration set off has settled (the watcher looks
+    // again a second after the last write it saw).
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    let mut rx = store.wakeups();
+    for n in 1..=3 {
+        store.beat("me", t(n * 20), None).await.expect("beat");
+        store
+            .beat("me", t(n * 20 + 1), Some(t(n * 20 + 60)))
+            .await
+            .expect("beat with leases");
+        tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    }
+    // Longer than the watcher's look after a write, and its second look.
+    tokio::time::sleep(std::time::Duration::from_millis(2_500)).await;
+    assert_eq!(
+        rx.try_recv(),
+        Err(TryRecvError::Empty),
+        "the daemon's own heartbeat woke it"
+    );
+    // Another process's commit (a second store on the file) still wakes it.
+    let url = berrah::store::testing::sqlite_url(&dir.path().join("berrah.db"));
+    let other = Store::connect(&url).await.expect("a second store");
+    other
+        .register_instance(&info("other", 2), t(100))
+        .await
+        .expect("register another");
+    tokio::time::timeout(std::time::Duration::from_secs(30), rx.recv())
+        .await
+        .expect("another process's commit wakes the daemon")
+        .expect("channel open");
+}

@@ -47,6 +47,7 @@ mod operators;
 mod ops;
 mod plan;
 mod platforms_open;
+mod scale;
 mod security;
 mod store;
 mod tzdb;

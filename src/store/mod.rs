@@ -98,6 +98,7 @@ mod gauges;
 mod ops;
 pub mod private;
 mod queue;
+mod queue_batch;
 mod row;
 mod sync;
 #[doc(hidden)]
@@ -149,6 +150,8 @@ struct Inner {
     location: String,
     /// SQLite: the process's one queue writer (group commit, see [`writer`]).
     writer: Option<writer::Writer>,
+    /// PostgreSQL: the outcomes recorded in batches (see [`queue_batch`]).
+    batcher: Option<queue_batch::Batcher>,
     wake: broadcast::Sender<()>,
     /// Stops the wake-up task (PostgreSQL listener, SQLite change watcher)
     /// when the last clone is dropped.
@@ -296,6 +299,7 @@ impl Store {
                     location: redact_url(url),
                     db: Db::Sqlite(pool),
                     writer,
+                    batcher: None,
                     wake,
                     _listener: Some(token.drop_guard()),
                 }),
@@ -320,6 +324,7 @@ impl Store {
             Ok(Store {
                 inner: Arc::new(Inner {
                     location: redact_url(url),
+                    batcher: Some(queue_batch::Batcher::start(pool.clone())),
                     db: Db::Postgres(pool),
                     writer: None,
                     wake,

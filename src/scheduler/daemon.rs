@@ -135,6 +135,9 @@ impl Daemon {
             )
             .await?;
         let mut next_due = NextDue::default();
+        store
+            .queue_grew(summary.added + summary.updated + summary.moved)
+            .await;
         log_loaded(&summary);
         next_due.log(&store, clock.now()).await;
         shared.metrics.synced(&summary, clock.now());
@@ -267,6 +270,9 @@ impl Daemon {
                     .await
                 {
                     Ok(summary) => {
+                        store
+                            .queue_grew(summary.added + summary.updated + summary.moved)
+                            .await;
                         shared.metrics.synced(&summary, clock.now());
                         alerts.synced(&summary);
                     }

@@ -45,7 +45,9 @@
 //!
 //! On SQLite, every queue write of the process goes through one connection
 //! that commits waiting writes together (`writer.rs`: group commit), so that
-//! a burst shares its disk flushes; PostgreSQL commits concurrently.
+//! a burst shares its disk flushes; on PostgreSQL the other writes commit
+//! concurrently, and the outcomes of publications are recorded in batches,
+//! one statement and one commit each (`queue_batch.rs`).
 //!
 //! Holds and cancels remember their cause (column `state_cause`), which
 //! decides what may undo them: an entry cancelled by sync (its post left the

@@ -136,6 +136,9 @@ impl Daemon {
             .await?;
         super::sync::give_back_memory();
         let mut next_due = NextDue::default();
+        store
+            .queue_grew(summary.added + summary.updated + summary.moved)
+            .await;
         log_loaded(&summary);
         next_due.log(&store, clock.now()).await;
         shared.metrics.synced(&summary, clock.now());
@@ -275,6 +278,9 @@ impl Daemon {
                     .await
                 {
                     Ok(summary) => {
+                        store
+                            .queue_grew(summary.added + summary.updated + summary.moved)
+                            .await;
                         shared.metrics.synced(&summary, clock.now());
                         alerts.synced(&summary);
                     }

@@ -45,7 +45,9 @@
 //!
 //! On SQLite, every queue write of the process goes through one connection
 //! that commits waiting writes together (`writer.rs`: group commit), so that
-//! a burst shares its disk flushes; PostgreSQL commits concurrently.
+//! a burst shares its disk flushes; on PostgreSQL the other writes commit
+//! concurrently, and the outcomes of publications are recorded in batches,
+//! one statement and one commit each (`queue_batch.rs`).
 //!
 //! Holds and cancels remember their cause (column `state_cause`), which
 //! decides what may undo them: an entry cancelled by sync (its post left the
@@ -98,6 +100,7 @@ mod gauges;
 mod ops;
 pub mod private;
 mod queue;
+mod queue_batch;
 mod row;
 mod sync;
 #[doc(hidden)]
@@ -149,6 +152,8 @@ struct Inner {
     location: String,
     /// SQLite: the process's one queue writer (group commit, see [`writer`]).
     writer: Option<writer::Writer>,
+    /// PostgreSQL: the outcomes recorded in batches (see [`queue_batch`]).
+    batcher: Option<queue_batch::Batcher>,
     wake: broadcast::Sender<()>,
     /// Stops the wake-up task (PostgreSQL listener, SQLite change watcher)
     /// when the last clone is dropped.
@@ -295,6 +300,7 @@ impl Store {
                     location: redact_url(url),
                     db: Db::Sqlite(pool),
                     writer,
+                    batcher: None,
                     wake,
                     _listener: Some(token.drop_guard()),
                 }),
@@ -326,6 +332,7 @@ impl Store {
             Ok(Store {
                 inner: Arc::new(Inner {
                     location: redact_url(url),
+                    batcher: Some(queue_batch::Batcher::start(pool.clone())),
                     db: Db::Postgres(pool),
                     writer: None,
                     wake,

@@ -7,7 +7,7 @@ use jiff::Timestamp;
 use super::row;
 use super::sync::cause;
 use super::types::{Entry, EntryState, StoreError};
-use super::{Store, on_db, write_tx};
+use super::{Db, Store, on_db, queue_batch, write_tx};
 use crate::config::PlatformKind;
 use crate::platforms::Progress;
 use crate::text::sanitize::{for_terminal, for_terminal_opt};
@@ -116,7 +116,7 @@ macro_rules! not_skipped_postgres {
 /// The due entries a turn may take, in `run_at, id` order (`$4` of them at
 /// most), outside the skipped accounts and platforms.
 const CANDIDATES_SQLITE: &str = concat!(
-    "SELECT e.id, e.account, e.platform FROM entries e WHERE ",
+    "SELECT e.id, e.account, e.platform, e.run_at_ms FROM entries e WHERE ",
     claimable!(),
     not_skipped_sqlite!(),
     " AND $2 = $2 AND $3 = $3 ORDER BY e.run_at_ms, e.id LIMIT $4"
@@ -125,7 +125,7 @@ const CANDIDATES_SQLITE: &str = concat!(
 /// Locks what it returns, skipping what another instance is taking (as in
 /// River and Oban): two instances never take one entry.
 const CANDIDATES_POSTGRES: &str = concat!(
-    "SELECT e.id, e.account, e.platform FROM entries e WHERE ",
+    "SELECT e.id, e.account, e.platform, e.run_at_ms FROM entries e WHERE ",
     claimable!(),
     not_skipped_postgres!(),
     " AND $2 = $2 AND $3 = $3 ORDER BY e.run_at_ms, e.id LIMIT $4 FOR UPDATE SKIP LOCKED"
@@ -143,10 +143,14 @@ macro_rules! take_sqlite {
     };
 }
 const TAKE_SQLITE: &str = take_sqlite!();
-const TAKE_POSTGRES: &str = "UPDATE entries SET state = $5, attempts = attempts + $6, \
+/// On PostgreSQL, the take and the attempts it begins (`$6` = 1) are one
+/// statement (a data-modifying CTE): one round trip.
+const TAKE_POSTGRES: &str = "WITH t AS (UPDATE entries SET state = $5, attempts = attempts + $6, \
      lease_owner = $2, lease_until_ms = $3, updated_ms = $1 \
      WHERE id IN (SELECT json_array_elements_text($4::json)) \
-     AND state IN ('scheduled', 'retrying') RETURNING *";
+     AND state IN ('scheduled', 'retrying') RETURNING *), \
+     a AS (INSERT INTO attempts (entry_id, number, owner, started_ms) \
+     SELECT id, attempts, $2, $1 FROM t WHERE $6 = 1) SELECT * FROM t";
 
 /// On SQLite, a take straight to `publishing` and the attempts it begins go
 /// to the connection's thread as one request (a round trip is most of what
@@ -158,12 +162,6 @@ const TAKE_BEGIN_SQLITE: &str = concat!(
      SELECT id, attempts, $2, $1 FROM entries WHERE id IN (SELECT value FROM json_each($4)) \
      AND state = 'publishing' AND lease_owner = $2"
 );
-
-/// Records the attempts begun by a take (`$3`: their ids as a JSON array).
-const ATTEMPTS_POSTGRES: &str = "INSERT INTO attempts (entry_id, number, owner, started_ms) \
-     SELECT id, attempts, $2, $1 FROM entries \
-     WHERE id IN (SELECT json_array_elements_text($3::json)) \
-     AND state = 'publishing' AND lease_owner = $2";
 
 /// After a claim: the earliest `run_at` of what waits outside `skip`, and
 /// the earliest lease expiry of what is in flight ($2..$4 only keep the
@@ -290,14 +288,12 @@ impl Store {
         let accounts = json_list(skip.accounts.iter().map(String::as_str));
         let platforms = json_list(skip.platforms.iter().map(|p| p.as_str()));
         let sqlite = self.backend_name() == "sqlite";
-        // The take straight to `publishing` and its attempts: one request
-        // on SQLite (`attempts` is then `None`), two on PostgreSQL.
-        let (candidates, take, take_begin, attempts, after) = if sqlite {
+        // The take straight to `publishing` and its attempts: one request.
+        let (candidates, take, take_begin, after) = if sqlite {
             (
                 CANDIDATES_SQLITE,
                 TAKE_SQLITE,
                 TAKE_BEGIN_SQLITE,
-                None,
                 AFTER_CLAIM_SQLITE,
             )
         } else {
@@ -305,7 +301,6 @@ impl Store {
                 CANDIDATES_POSTGRES,
                 TAKE_POSTGRES,
                 TAKE_POSTGRES,
-                Some(ATTEMPTS_POSTGRES),
                 AFTER_CLAIM_POSTGRES,
             )
         };
@@ -316,6 +311,8 @@ impl Store {
         let look_at = i64::from(limit.saturating_mul(2).saturating_add(8));
         let ((mut good, bad), (run, lease), decide) = write_tx!(self, |conn| {
             let mut rows = Vec::new();
+            // The earliest `run_at` of the due candidates this turn left.
+            let mut still_due: Option<i64> = None;
             if wanted > 0 {
                 let found = sqlx::query(candidates)
                     .bind(now_ms)
@@ -327,10 +324,17 @@ impl Store {
                     .fetch_all(&mut *conn)
                     .await?;
                 let (mut begin, mut claim, mut park) = (Vec::new(), Vec::new(), Vec::new());
-                for row in &found {
+                for (i, row) in found.iter().enumerate() {
                     if begin.len() + claim.len() >= wanted {
+                        // What this turn does not reach is still due.
+                        still_due = found[i..]
+                            .iter()
+                            .filter_map(|r| sqlx::Row::try_get::<i64, _>(r, "run_at_ms").ok())
+                            .chain(still_due)
+                            .min();
                         break;
                     }
+                    let run_at: i64 = sqlx::Row::try_get(row, "run_at_ms")?;
                     let platform: String = sqlx::Row::try_get(row, "platform")?;
                     let candidate = Candidate {
                         id: sqlx::Row::try_get(row, "id")?,
@@ -340,7 +344,9 @@ impl Store {
                     match decide.decide(&candidate) {
                         Take::Begin => begin.push(candidate.id),
                         Take::Claim => claim.push(candidate.id),
-                        Take::Leave => {}
+                        Take::Leave => {
+                            still_due = Some(still_due.map_or(run_at, |d: i64| d.min(run_at)));
+                        }
                         Take::Park(at) => park.push((candidate.id, at)),
                     }
                 }
@@ -360,16 +366,6 @@ impl Store {
                             .fetch_all(&mut *conn)
                             .await?,
                     );
-                    if counted == 1
-                        && let Some(attempts) = attempts
-                    {
-                        sqlx::query(attempts)
-                            .bind(now_ms)
-                            .bind(&owned)
-                            .bind(&ids)
-                            .execute(&mut *conn)
-                            .await?;
-                    }
                 }
                 for (id, at) in park {
                     sqlx::query(
@@ -381,6 +377,14 @@ impl Store {
                     .execute(&mut *conn)
                     .await?;
                 }
+            }
+            // Due entries left behind: the loop looks again as soon as it
+            // has room (the lease expiries of what is in flight come later
+            // than now), so the second walk of the waiting entries is not
+            // needed. (On PostgreSQL that walk steps over every entry the
+            // burst has taken so far, dead index entries until a vacuum.)
+            if still_due.is_some() {
+                return Ok((row::split_corrupt(&rows), (still_due, None), decide));
             }
             let next: (Option<i64>, Option<i64>) = sqlx::query_as(after)
                 .bind(now_ms)
@@ -606,9 +610,47 @@ impl Store {
         };
         let (id_owned, owner_owned) = (id.to_string(), owner.to_string());
         let recorded_id = remote_id.clone();
+        // PostgreSQL: in the next batch of outcomes, one statement and one
+        // commit for all of them (`queue_batch.rs`).
+        if let Some(batcher) = &self.inner.batcher {
+            let recorded = batcher
+                .finish(queue_batch::Outcome {
+                    id: id.to_string(),
+                    owner: owner.to_string(),
+                    state: state.as_str(),
+                    cause: state_cause,
+                    reason,
+                    remote_id,
+                    url,
+                    published_at,
+                    run_at,
+                    now: now_ms,
+                    outcome,
+                    detail,
+                    published,
+                })
+                .await?;
+            if recorded == queue_batch::Recorded::AsFact {
+                tracing::warn!(
+                    id = %id,
+                    owner = %owner,
+                    "recorded a publication although this worker no longer held the entry: \
+                     another worker may be resolving it and will find it published"
+                );
+            }
+            return self
+                .finished(
+                    id,
+                    owner,
+                    &result,
+                    recorded_id,
+                    recorded != queue_batch::Recorded::No,
+                )
+                .await;
+        }
         // On SQLite, the entry's and its attempt's statements go to the
         // connection's thread as one (a round trip each is most of what a
-        // write costs there); PostgreSQL runs them one by one.
+        // write costs there).
         let together = self.backend_name() == "sqlite";
         let done = write_tx!(self, |conn| {
             // The owner's guarded write first; for a publication, the fact
@@ -663,7 +705,22 @@ impl Store {
             }
             Ok(n.min(1))
         })?;
-        if done == 1 {
+        self.finished(id, owner, &result, recorded_id, done == 1)
+            .await
+    }
+
+    /// After [`Store::finish`]'s write: a retry wakes the schedulers; a
+    /// write that changed nothing is fine for a publication already
+    /// recorded with the same id, and otherwise says who holds the entry.
+    async fn finished(
+        &self,
+        id: &str,
+        owner: &str,
+        result: &Finish,
+        recorded_id: Option<String>,
+        done: bool,
+    ) -> Result<(), StoreError> {
+        if done {
             if matches!(result, Finish::Retry { .. }) {
                 self.notify().await;
             }
@@ -687,6 +744,23 @@ impl Store {
             });
         }
         Err(self.lease_lost(id, owner).await)
+    }
+
+    /// After a sync that changed `changed` entries: on PostgreSQL, when
+    /// that is many, the planner's statistics of the queue are refreshed
+    /// (`ANALYZE entries`) at once instead of at autovacuum's next pass (a
+    /// minute or more). Without them, a queue that just grew by thousands
+    /// of due posts looks empty to the planner, which then sorts every due
+    /// entry at each claim (25 ms for 6,000) instead of walking the
+    /// waiting index and stopping at the first few. SQLite needs nothing.
+    pub async fn queue_grew(&self, changed: usize) {
+        const MANY: usize = 500;
+        if let Db::Postgres(pool) = self.db()
+            && changed >= MANY
+            && let Err(e) = sqlx::query("ANALYZE entries").execute(pool).await
+        {
+            tracing::warn!(error = %e, "could not refresh the queue's statistics");
+        }
     }
 
     /// Extends the lease of every in-flight entry of `owner`; returns how many.

@@ -36,6 +36,7 @@ both!(
     races_move_an_entry_once,
     late_and_unattempted_entries_are_never_published,
     sync_racing_claims_never_edits_a_claimed_entry,
+    outcomes_recorded_together_keep_the_state_machine,
 );
 
 fn t(s: i64) -> Timestamp {
@@ -1933,4 +1934,124 @@ async fn sqlite_survives_a_killed_process() {
         .expect("take over")
         .expect("mine");
     assert_eq!(took.remote_id.as_deref(), Some("posted-1"));
+}
+
+/// Outcomes finished at the same moment (on PostgreSQL recorded in one
+/// batch, one statement) each move their own entry as alone: published,
+/// retrying, failed, held; a wrong owner is refused, a repeat of the same
+/// publication is harmless, and a publication whose lease was lost is still
+/// recorded (a fact), each with its attempt's outcome.
+async fn outcomes_recorded_together_keep_the_state_machine(store: Store) {
+    let occs: Vec<Occurrence> = (0..40)
+        .map(|i| on(&format!("acc{}", i % 8), occ(&format!("b{i:02}"), 10, "B")))
+        .collect();
+    sync_campaign_adds_occurrences(&store, &occs).await;
+    let (taken, _, _) = store
+        .claim_turn(
+            t(10),
+            100,
+            "w",
+            t(60),
+            &ClaimSkip::default(),
+            |_: &Candidate| Take::Begin,
+        )
+        .await
+        .expect("take");
+    assert_eq!(taken.len(), 40);
+    // b36's and b39's leases pass to another worker before their outcomes
+    // come: b36's publication is recorded all the same (a fact), b39's
+    // failure is refused.
+    for id in ["b36", "b39"] {
+        store
+            .take_over(id, "w", "other", t(90))
+            .await
+            .expect("take over")
+            .expect("moved");
+    }
+    let outcome = |i: usize| match i % 4 {
+        0 | 2 => Finish::Published {
+            remote_id: format!("remote-{i}"),
+            url: None,
+        },
+        1 => Finish::Retry {
+            run_at: t(40),
+            reason: "HTTP 503".into(),
+        },
+        _ => Finish::Failed {
+            reason: "HTTP 422".into(),
+        },
+    };
+    let mut tasks = tokio::task::JoinSet::new();
+    for i in 0..40 {
+        let (store, finish) = (store.clone(), outcome(i));
+        tasks.spawn(async move {
+            let r = store.finish(&format!("b{i:02}"), "w", finish, t(12)).await;
+            (format!("b{i:02}"), r)
+        });
+    }
+    // In the same burst: the same publication reported twice, and an
+    // outcome from a worker that never held the entry.
+    let twice = store.clone();
+    tasks.spawn(async move {
+        let r = twice
+            .finish(
+                "b00",
+                "w",
+                Finish::Published {
+                    remote_id: "remote-0".into(),
+                    url: None,
+                },
+                t(12),
+            )
+            .await;
+        ("b00 again".to_string(), r)
+    });
+    let stranger = store.clone();
+    tasks.spawn(async move {
+        let r = stranger
+            .finish(
+                "b01",
+                "nobody",
+                Finish::Failed {
+                    reason: "no".into(),
+                },
+                t(12),
+            )
+            .await;
+        ("b01 stranger".to_string(), r)
+    });
+    while let Some(done) = tasks.join_next().await {
+        let (what, r) = done.expect("a finish task");
+        match what.as_str() {
+            "b01 stranger" => assert!(r.is_err(), "a worker that never held b01"),
+            "b39" => assert!(r.is_err(), "b39's worker lost its lease"),
+            _ => r.unwrap_or_else(|e| panic!("{what}: {e}")),
+        }
+    }
+    for i in 0..40 {
+        let id = format!("b{i:02}");
+        let e = store.get(&id).await.expect("entry");
+        let attempt = store.attempts(&id).await.expect("attempts");
+        let (want, outcome) = match (i, i % 4) {
+            (39, _) => (EntryState::Publishing, None),
+            (_, 0 | 2) => (EntryState::Published, Some("published")),
+            (_, 1) => (EntryState::Retrying, Some("retry")),
+            _ => (EntryState::Failed, Some("failed")),
+        };
+        assert_eq!(
+            (e.state, attempt[0].outcome.as_deref()),
+            (want, outcome),
+            "{id}"
+        );
+        assert_eq!(attempt.len(), 1, "{id}");
+        if want == EntryState::Published {
+            assert_eq!(e.remote_id, Some(format!("remote-{i}")), "{id}");
+        } else {
+            assert_eq!(
+                e.lease_owner,
+                (want == EntryState::Publishing).then(|| "other".to_string()),
+                "{id}"
+            );
+        }
+    }
 }

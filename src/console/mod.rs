@@ -19,8 +19,11 @@
 //!   requests and the security headers, merged into the daemon's listener
 //!   ([`crate::observe::listener`]).
 
+pub mod calendar;
+pub mod export;
 pub mod i18n;
 pub mod layout;
+pub mod post;
 
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -5,3 +5,4 @@ pub mod limits;
 pub mod links;
 pub mod render;
 pub mod sanitize;
+pub mod mentions;

@@ -625,6 +625,303 @@ fn post_card(p: &MonthPage<'_>, g: &Group<'_>) -> Markup {
     }
 }
 
+// ---------------------------------------------------------------------------
+// Served by the daemon: `/calendar`, `/calendar/{YYYY-MM}`, `/post/{id}`,
+// `/media/{id}/{n}`, each planning the campaign files as `berrah plan` does
+// and reading the queue's states from the store.
+// ---------------------------------------------------------------------------
+
+use axum::Router;
+use axum::extract::{Path as UrlPath, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+
+use super::ConsoleState;
+use super::export::{self, Planned};
+use super::post::{self, PostPage};
+use crate::config::Config;
+
+/// The calendar's routes (merged into the console's server).
+pub fn routes() -> Router<ConsoleState> {
+    Router::new()
+        .route("/calendar", get(current_month))
+        .route("/calendar/{month}", get(month_route))
+        .route("/post/{id}", get(post_route))
+        .route("/media/{id}/{n}", get(media_route))
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct LangQuery {
+    lang: Option<String>,
+}
+
+/// The interface language: `?lang=`, else the browser's `Accept-Language`;
+/// and whether links must carry it.
+fn interface_lang(q: &LangQuery, headers: &HeaderMap) -> (Lang, bool) {
+    if let Some(l) = q.lang.as_deref().and_then(Lang::parse) {
+        return (l, true);
+    }
+    let accept = headers
+        .get(header::ACCEPT_LANGUAGE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    (Lang::from_accept_language(accept), false)
+}
+
+fn problem(status: StatusCode, lang: Lang, fr: &str, en: &str) -> Response {
+    let page = Page {
+        lang,
+        title: lang.pick("Erreur", "Error"),
+        section: Section::Calendar,
+        root: "/",
+        board: true,
+        alternates: Vec::new(),
+    };
+    let body = html! { section.problem { h1 { (lang.pick(fr, en)) } } };
+    (status, layout::page(&page, body)).into_response()
+}
+
+/// The configuration, the calendar and the plan (within the bounds), as
+/// `berrah plan` makes them, off the async runtime.
+async fn plan_now(
+    state: &ConsoleState,
+    lang: Lang,
+    from: Option<Timestamp>,
+    until: Option<Timestamp>,
+) -> Result<(Config, Calendar, Planned, Timestamp), Response> {
+    let now = state.clock.now();
+    let config = match &state.config_path {
+        Some(p) => match crate::config::read_config(p, true) {
+            Ok(c) => c.unwrap_or_default(),
+            Err(_) => {
+                return Err(problem(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    lang,
+                    "La configuration a des erreurs : `berrah check` les montre.",
+                    "The configuration has errors: `berrah check` shows them.",
+                ));
+            }
+        },
+        None => Config::default(),
+    };
+    let calendar = Calendar::shipped().with_tzdb(crate::calendar::tzdb::in_use());
+    let dir = state.campaigns_dir.clone();
+    let joined = tokio::task::spawn_blocking(move || {
+        let ctx = crate::campaign::Context {
+            config: &config,
+            calendar: &calendar,
+            now,
+        };
+        let planned = export::plan(&dir, &ctx, from, until);
+        (config, calendar, planned)
+    })
+    .await;
+    match joined {
+        Ok((config, calendar, planned)) => Ok((config, calendar, planned, now)),
+        Err(_) => Err(problem(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            lang,
+            "Le plan n'a pas pu être calculé.",
+            "The plan could not be made.",
+        )),
+    }
+}
+
+/// The queue's states of the entries due between the bounds.
+async fn states_between(state: &ConsoleState, from: Timestamp, until: Timestamp) -> States {
+    let filter = crate::store::ListFilter {
+        from: Some(from),
+        until: Some(until),
+        ..Default::default()
+    };
+    match state.store.list(filter).await {
+        Ok(entries) => entries.iter().map(|e| (e.id.clone(), QueueState::of(e))).collect(),
+        Err(e) => {
+            tracing::warn!(error = %e, "the console could not read the queue's states");
+            States::new()
+        }
+    }
+}
+
+fn utc_day(t: Timestamp) -> Date {
+    t.to_zoned(jiff::tz::TimeZone::UTC).date()
+}
+
+async fn current_month(
+    State(state): State<ConsoleState>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let month = Month::of(utc_day(state.clock.now()));
+    month_response(state, q, headers, month).await
+}
+
+async fn month_route(
+    State(state): State<ConsoleState>,
+    UrlPath(month): UrlPath<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let Some(month) = Month::parse(&month) else {
+        let (lang, _) = interface_lang(&q, &headers);
+        return problem(
+            StatusCode::NOT_FOUND,
+            lang,
+            "Mois inconnu : écrivez /calendar/2026-12.",
+            "Unknown month: write /calendar/2026-12.",
+        );
+    };
+    month_response(state, q, headers, month).await
+}
+
+async fn month_response(
+    state: ConsoleState,
+    q: LangQuery,
+    headers: HeaderMap,
+    month: Month,
+) -> Response {
+    let (lang, lang_in_query) = interface_lang(&q, &headers);
+    let weeks = month.weeks();
+    let day_start = |d: Date| {
+        d.to_zoned(jiff::tz::TimeZone::UTC)
+            .map(|z| z.timestamp())
+            .unwrap_or(Timestamp::MIN)
+    };
+    let margin = jiff::SignedDuration::from_hours(26);
+    let from = day_start(weeks[0][0]).saturating_sub(margin).unwrap_or(Timestamp::MIN);
+    let last = weeks[weeks.len() - 1][6];
+    let until = day_start(last.tomorrow().unwrap_or(last))
+        .saturating_add(margin)
+        .unwrap_or(Timestamp::MAX);
+    let (_config, calendar, planned, now) =
+        match plan_now(&state, lang, Some(from), Some(until)).await {
+            Ok(p) => p,
+            Err(r) => return r,
+        };
+    let states = states_between(&state, from, until).await;
+    let page = MonthPage {
+        lang,
+        month,
+        today: utc_day(now),
+        links: Links::Served { lang_in_query },
+        calendar: &calendar,
+        states: &states,
+        months: None,
+    };
+    month_page(&page, &planned.occurrences).into_response()
+}
+
+/// The group of the occurrence `id` in the plan: the same post at the same
+/// due time on every account and language.
+fn group_of<'a>(planned: &'a Planned, id: &str) -> Option<Group<'a>> {
+    let o = planned.occurrences.iter().find(|o| o.view().id == id)?.view();
+    group(planned.occurrences.iter().filter(|x| {
+        let v = x.view();
+        v.due == o.due && v.post == o.post && v.capsule == o.capsule && v.campaign == o.campaign
+    }))
+    .into_iter()
+    .next()
+}
+
+async fn post_route(
+    State(state): State<ConsoleState>,
+    UrlPath(id): UrlPath<String>,
+    Query(q): Query<LangQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let (lang, lang_in_query) = interface_lang(&q, &headers);
+    let (config, _calendar, planned, _now) = match plan_now(&state, lang, None, None).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let Some(g) = group_of(&planned, &id) else {
+        return problem(
+            StatusCode::NOT_FOUND,
+            lang,
+            "Cette publication n'est pas (ou plus) dans le plan.",
+            "This post is not (or no longer) in the plan.",
+        );
+    };
+    let mut states = States::new();
+    for m in &g.members {
+        if let Ok(e) = state.store.get(m.id).await
+            && e.id == m.id
+        {
+            states.insert(e.id.clone(), QueueState::of(&e));
+        }
+    }
+    let media = |v: &View<'_>, m: &crate::plan::MediaRef, _thumbnail: bool| -> Option<String> {
+        let n = v.content.media.iter().position(|x| std::ptr::eq(x, m))?;
+        Some(format!("media/{}/{n}", v.id))
+    };
+    let p = PostPage {
+        lang,
+        links: Links::Served { lang_in_query },
+        config: &config,
+        states: &states,
+        media: &media,
+    };
+    post::post_page(&p, &g).into_response()
+}
+
+/// A post's image, or a video's thumbnail, opened beneath its campaign's
+/// folder as publishing opens it.
+async fn media_route(
+    State(state): State<ConsoleState>,
+    UrlPath((id, n)): UrlPath<(String, usize)>,
+    headers: HeaderMap,
+) -> Response {
+    let (lang, _) = interface_lang(&LangQuery { lang: None }, &headers);
+    let (_config, _calendar, planned, _now) = match plan_now(&state, lang, None, None).await {
+        Ok(p) => p,
+        Err(r) => return r,
+    };
+    let found = planned
+        .occurrences
+        .iter()
+        .find(|o| o.view().id == id)
+        .and_then(|o| o.view().content.media.get(n).cloned());
+    let Some(m) = found else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let (folder, rel) = if post::is_image(&m.file) {
+        m.beneath()
+    } else {
+        match m.thumbnail_beneath() {
+            Some(t) => t,
+            None => return StatusCode::NOT_FOUND.into_response(),
+        }
+    };
+    let read = tokio::task::spawn_blocking(move || -> Option<(&'static str, Vec<u8>)> {
+        let opened = crate::media::open::open_beneath(&folder, &rel).ok()?;
+        if opened.size > 50 * 1024 * 1024 {
+            return None;
+        }
+        let mut bytes = Vec::new();
+        std::io::Read::read_to_end(&mut opened.reader(), &mut bytes).ok()?;
+        let extension = rel
+            .extension()
+            .and_then(|e| e.to_str())
+            .map(str::to_ascii_lowercase);
+        let kind = match extension.as_deref() {
+            Some("png") => "image/png",
+            Some("gif") => "image/gif",
+            Some("webp") => "image/webp",
+            Some("avif") => "image/avif",
+            _ => "image/jpeg",
+        };
+        Some((kind, bytes))
+    })
+    .await
+    .ok()
+    .flatten();
+    match read {
+        Some((kind, body)) => ([(header::CONTENT_TYPE, kind)], body).into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -726,7 +1023,7 @@ mod tests {
         assert!(html.contains(r#"data-day="2026-12-07" aria-current="date""#));
         assert!(html.contains("Journée internationale des migrants"));
         assert_eq!(html.matches("class=\"post\"").count(), 2, "{html}");
-        assert!(html.contains(r#"data-accounts="2" data-languages="fr ar""#));
+        assert!(html.contains(r#"data-accounts="2" data-languages="ar fr""#));
         assert!(html.contains(
             r#"class="capsule from-2 span-4" data-campaign="c" data-capsule="cap" data-from="2026-12-15" data-until="2026-12-18""#
         ));

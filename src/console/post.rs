@@ -166,7 +166,7 @@ fn content_text(platform: PlatformKind, language: &str, class: &str, text: &str)
 }
 
 /// Whether a media file is shown as an image (else a video or a document).
-fn is_image(file: &str) -> bool {
+pub fn is_image(file: &str) -> bool {
     let lower = file.to_ascii_lowercase();
     [".jpg", ".jpeg", ".png", ".gif", ".webp", ".avif"]
         .iter()

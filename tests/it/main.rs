@@ -29,6 +29,7 @@ mod alerts;
 mod auth;
 mod bluesky;
 mod check;
+mod console_calendar;
 mod corpus;
 mod daemon;
 mod end_to_end;

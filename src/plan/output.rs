@@ -3,6 +3,7 @@
 //! text; `write_*` stream the same bytes to a writer (what the CLI uses, so
 //! that a plan of 100,000 occurrences is never held as one string).
 
+use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{self, Write};
 use std::ops::ControlFlow;
@@ -10,9 +11,11 @@ use std::path::Path;
 
 use jiff::{SignedDuration, Timestamp};
 use serde::Serialize;
+use sha2::{Digest as _, Sha256};
 
 use super::{Content, Occurrence};
 use crate::config::PlatformKind;
+use crate::store::EntryState;
 
 /// First line of a text, at most `max` characters (an ellipsis when cut).
 pub fn first_line(text: &str, max: usize) -> String {
@@ -366,14 +369,30 @@ pub fn write_json<W: Write, T: AsView + Sync>(w: &mut W, occurrences: &[T]) -> i
 /// How long each event lasts in the calendar (only so that it is visible).
 pub const ICS_EVENT_LENGTH: SignedDuration = SignedDuration::from_mins(15);
 
-/// `berrah plan --format ics`: an RFC 5545 calendar, one VEVENT per
-/// occurrence (UID `<id>@berrah`, start at the due instant in UTC, 15
-/// minutes long), CRLF line ends, lines folded at 75 octets on UTF-8
-/// character boundaries. `stamp` is the DTSTAMP (the plan's "now").
+/// What the queue says of occurrences, by occurrence id, for
+/// [`write_ics_with_states`] (the console reads it from the store).
+pub type QueueStates = HashMap<String, EntryState>;
+
+/// `berrah plan --format ics`: an RFC 5545 calendar, one VEVENT per post and
+/// due instant (the accounts and languages it goes out on are listed in its
+/// description), CRLF line ends, lines folded at 75 octets on UTF-8
+/// character boundaries. `stamp` is the DTSTAMP (the plan's "now"); an
+/// occurrence past its `not_after` at `stamp` is dropped. See
+/// [`write_ics_with_states`].
 pub fn ics(occurrences: &[Occurrence], stamp: Timestamp) -> String {
+    ics_with_states(occurrences, stamp, None)
+}
+
+/// [`ics`], marking occurrences by what the queue says of them
+/// ([`write_ics_with_states`]).
+pub fn ics_with_states(
+    occurrences: &[Occurrence],
+    stamp: Timestamp,
+    states: Option<&QueueStates>,
+) -> String {
     let mut out = Vec::new();
     // Writing into a Vec cannot fail.
-    let _ = write_ics(&mut out, occurrences, stamp);
+    let _ = write_ics_with_states(&mut out, occurrences, stamp, states);
     into_string(out)
 }
 
@@ -382,6 +401,39 @@ pub fn write_ics<W: Write, T: AsView + Sync>(
     w: &mut W,
     occurrences: &[T],
     stamp: Timestamp,
+) -> io::Result<()> {
+    write_ics_with_states(w, occurrences, stamp, None)
+}
+
+/// The calendar of [`ics`], streamed to `w`. The occurrences of one post
+/// (campaign, capsule, post) due at one instant make one event, whatever
+/// their order in `occurrences`:
+///
+/// - `UID`: [`event_uid`], from the campaign, capsule, post and instant
+///   only: the same event in every export, as long as the post keeps its
+///   time.
+/// - `DTSTART` the due instant in UTC, `DTEND` 15 minutes later; the local
+///   time and zone are in the description.
+/// - `SUMMARY`: the post and the first line of its text.
+/// - `DESCRIPTION`: the local and UTC times, campaign / capsule / post, each
+///   account (platform) with its languages, then the first line of each
+///   language's text. An occurrence that will not go out as planned is
+///   marked after its language: `(dropped)`, `(cancelled)`, `(paused)`,
+///   `(held)`, `(published)`, `(failed)`.
+/// - `STATUS`: `CANCELLED` when every occurrence of the event is dropped or
+///   cancelled, `TENTATIVE` when those left are all paused or held,
+///   `CONFIRMED` otherwise.
+/// - `X-BERRAH-OCCURRENCES`: the occurrence ids, in the description's order.
+///
+/// An occurrence is dropped when its `not_after` is before `stamp` (it is
+/// late beyond its limit), or when `states` says it expired; cancelled when
+/// `states` says so. `states` (occurrence id → queue state) is what the
+/// store knows; `None` for the plan alone (`berrah plan`).
+pub fn write_ics_with_states<W: Write, T: AsView + Sync>(
+    w: &mut W,
+    occurrences: &[T],
+    stamp: Timestamp,
+    states: Option<&QueueStates>,
 ) -> io::Result<()> {
     let mut out = String::new();
     for line in [
@@ -395,10 +447,21 @@ pub fn write_ics<W: Write, T: AsView + Sync>(
         fold_line(&mut out, line);
     }
     w.write_all(out.as_bytes())?;
-    let stamp = ics_time(stamp);
-    write_chunks(w, &chunks(occurrences), |_, chunk, out| {
-        for o in chunk {
-            ics_event(out, &o.view(), &stamp);
+    let order = event_order(occurrences);
+    let events: Vec<&[usize]> = order
+        .chunk_by(|&a, &b| same_event(&occurrences[a].view(), &occurrences[b].view()))
+        .collect();
+    let ics_stamp = ics_time(stamp);
+    write_chunks(w, &chunks(&events), |_, chunk, out| {
+        let mut members = Vec::new();
+        for event in chunk {
+            members.clear();
+            members.extend(event.iter().map(|&i| {
+                let o = occurrences[i].view();
+                let fate = Fate::of(&o, stamp, states);
+                (o, fate)
+            }));
+            ics_event(out, &members, &ics_stamp);
         }
     })?;
     out.clear();
@@ -406,56 +469,193 @@ pub fn write_ics<W: Write, T: AsView + Sync>(
     w.write_all(out.as_bytes())
 }
 
-/// One VEVENT, each line written straight into `out`, folded.
-fn ics_event(out: &mut String, o: &View<'_>, stamp: &str) {
+/// The UID of the event of one post at one instant: `p-` and the first 16
+/// hex digits of the SHA-256 of `campaign/capsule-or-_/post/instant`
+/// (the instant in RFC 3339 UTC), then `@berrah`.
+pub fn event_uid(campaign: &str, capsule: Option<&str>, post: &str, due: Timestamp) -> String {
+    let key = format!("{campaign}/{}/{post}/{due}", capsule.unwrap_or("_"));
+    let mut uid = super::short_id("p-", Sha256::new_with_prefix(key));
+    uid.push_str("@berrah");
+    uid
+}
+
+/// The indices of `occurrences` ordered by event (instant, campaign,
+/// capsule, post), and within one by account and language: the output never
+/// depends on the order it was given.
+fn event_order<T: AsView>(occurrences: &[T]) -> Vec<usize> {
+    let mut order: Vec<usize> = (0..occurrences.len()).collect();
+    order.sort_by(|&a, &b| {
+        let (a, b) = (occurrences[a].view(), occurrences[b].view());
+        a.due
+            .cmp(&b.due)
+            .then_with(|| a.campaign.cmp(b.campaign))
+            .then_with(|| a.capsule.cmp(&b.capsule))
+            .then_with(|| a.post.cmp(b.post))
+            .then_with(|| a.account.cmp(b.account))
+            .then_with(|| a.language.cmp(b.language))
+            .then_with(|| a.key.cmp(b.key))
+    });
+    order
+}
+
+/// Whether two occurrences are the same post at the same instant.
+fn same_event(a: &View<'_>, b: &View<'_>) -> bool {
+    a.due == b.due && a.post == b.post && a.capsule == b.capsule && a.campaign == b.campaign
+}
+
+/// What becomes of one occurrence, as the calendar shows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Fate {
+    Planned,
+    Paused,
+    Held,
+    Published,
+    Failed,
+    Dropped,
+    Cancelled,
+}
+
+impl Fate {
+    fn of(o: &View<'_>, stamp: Timestamp, states: Option<&QueueStates>) -> Fate {
+        let late = o.not_after < stamp;
+        match states.and_then(|s| s.get(o.id)) {
+            Some(EntryState::Cancelled) => Fate::Cancelled,
+            Some(EntryState::Expired) => Fate::Dropped,
+            Some(EntryState::Published) => Fate::Published,
+            Some(EntryState::Failed) => Fate::Failed,
+            // In a worker's hands: it may still go out.
+            Some(EntryState::Claimed | EntryState::Publishing) => Fate::Planned,
+            Some(EntryState::Held) if !late => Fate::Held,
+            _ if late => Fate::Dropped,
+            _ if o.paused => Fate::Paused,
+            _ => Fate::Planned,
+        }
+    }
+
+    /// Dropped or cancelled: it will never be published.
+    fn is_gone(self) -> bool {
+        matches!(self, Fate::Dropped | Fate::Cancelled)
+    }
+
+    /// The mark after its language in the description.
+    fn mark(self) -> Option<&'static str> {
+        match self {
+            Fate::Planned => None,
+            Fate::Paused => Some("paused"),
+            Fate::Held => Some("held"),
+            Fate::Published => Some("published"),
+            Fate::Failed => Some("failed"),
+            Fate::Dropped => Some("dropped"),
+            Fate::Cancelled => Some("cancelled"),
+        }
+    }
+}
+
+/// The STATUS of an event from its occurrences' fates.
+fn event_status(fates: impl Iterator<Item = Fate> + Clone) -> &'static str {
+    if fates.clone().all(Fate::is_gone) {
+        "STATUS:CANCELLED"
+    } else if fates
+        .filter(|f| !f.is_gone())
+        .all(|f| matches!(f, Fate::Paused | Fate::Held))
+    {
+        "STATUS:TENTATIVE"
+    } else {
+        "STATUS:CONFIRMED"
+    }
+}
+
+/// One VEVENT for the occurrences of one post at one instant (sorted by
+/// account and language, never empty), each line written straight into
+/// `out`, folded.
+fn ics_event(out: &mut String, members: &[(View<'_>, Fate)], stamp: &str) {
+    let Some((first, _)) = members.first() else {
+        return;
+    };
     // Writing into a String cannot fail.
-    let end = o.due.saturating_add(ICS_EVENT_LENGTH).unwrap_or(o.due);
+    let end = first
+        .due
+        .saturating_add(ICS_EVENT_LENGTH)
+        .unwrap_or(first.due);
     fold_line(out, "BEGIN:VEVENT");
-    let _ = write!(Folded::line(out), "UID:{}@berrah", o.id);
+    let _ = write!(
+        Folded::line(out),
+        "UID:{}",
+        event_uid(first.campaign, first.capsule, first.post, first.due)
+    );
     let _ = write!(Folded::line(out), "DTSTAMP:{stamp}");
-    let _ = write!(Folded::line(out), "DTSTART:{}", ics_time(o.due));
+    let _ = write!(Folded::line(out), "DTSTART:{}", ics_time(first.due));
     let _ = write!(Folded::line(out), "DTEND:{}", ics_time(end));
-    let _ = write!(Folded::line(out), "X-BERRAH-TZDB:{}", o.tzdb);
+    let _ = write!(Folded::line(out), "X-BERRAH-TZDB:{}", first.tzdb);
+
     let mut line = Folded::line(out);
     let _ = line.write_str("SUMMARY:");
     let _ = write!(
         Escaped(&mut line),
-        "{} {} ({}): {}",
-        o.account,
-        o.language,
-        o.platform,
-        first_line(&o.content.text, 80)
+        "{}: {}",
+        first.post,
+        first_line(&first.content.text, 80)
     );
     drop(line);
+
+    // The languages in order, each with the first of its texts.
+    let mut languages: Vec<(&str, &str)> = Vec::new();
+    for (o, _) in members {
+        if !languages.iter().any(|(l, _)| *l == o.language) {
+            languages.push((o.language, &o.content.text));
+        }
+    }
+    languages.sort_by(|a, b| a.0.cmp(b.0));
     let mut line = Folded::line(out);
     let _ = line.write_str("DESCRIPTION:");
+    let mut text = Escaped(&mut line);
     let _ = write!(
-        Escaped(&mut line),
-        "{}\n\n— {} / {} / {}\n{} ({}), {} UTC\nid {}",
-        o.content.text,
-        o.campaign,
-        o.capsule.unwrap_or("-"),
-        o.post,
-        o.local,
-        o.timezone,
-        o.due,
-        o.id
+        text,
+        "{} ({}), {} UTC\n{} / {} / {}\n\nAccounts:",
+        first.local,
+        first.timezone,
+        first.due,
+        first.campaign,
+        first.capsule.unwrap_or("-"),
+        first.post,
     );
+    for account in members.chunk_by(|a, b| a.0.account == b.0.account) {
+        let (o, _) = &account[0];
+        let _ = write!(text, "\n- {} ({}): ", o.account, o.platform);
+        for (n, (o, fate)) in account.iter().enumerate() {
+            let _ = text.write_str(if n == 0 { "" } else { ", " });
+            let _ = text.write_str(o.language);
+            if let Some(mark) = fate.mark() {
+                let _ = write!(text, " ({mark})");
+            }
+        }
+    }
+    let _ = text.write_str("\n\nTexts:");
+    for (language, body) in &languages {
+        let _ = write!(text, "\n{language}: {}", first_line(body, 120));
+    }
     drop(line);
+
     let mut line = Folded::line(out);
     let _ = line.write_str("CATEGORIES:");
-    let _ = write!(Escaped(&mut line), "{}", o.platform.as_str());
-    let _ = line.write_str(",");
-    let _ = write!(Escaped(&mut line), "{}", o.campaign);
+    let _ = Escaped(&mut line).write_str(first.campaign);
+    let mut platforms: Vec<&str> = members.iter().map(|(o, _)| o.platform.as_str()).collect();
+    platforms.sort_unstable();
+    platforms.dedup();
+    for p in platforms {
+        let _ = line.write_str(",");
+        let _ = Escaped(&mut line).write_str(p);
+    }
     drop(line);
-    fold_line(
-        out,
-        if o.paused {
-            "STATUS:TENTATIVE"
-        } else {
-            "STATUS:CONFIRMED"
-        },
-    );
+
+    let mut line = Folded::line(out);
+    let _ = line.write_str("X-BERRAH-OCCURRENCES:");
+    for (n, (o, _)) in members.iter().enumerate() {
+        let _ = line.write_str(if n == 0 { "" } else { "," });
+        let _ = Escaped(&mut line).write_str(o.id);
+    }
+    drop(line);
+    fold_line(out, event_status(members.iter().map(|(_, f)| *f)));
     fold_line(out, "END:VEVENT");
 }
 
@@ -601,5 +801,236 @@ mod tests {
     fn first_lines() {
         assert_eq!(first_line("\n  أمل  \nsuite", 10), "أمل");
         assert_eq!(first_line("abcdefghijkl", 5), "abcd…");
+    }
+}
+
+#[cfg(test)]
+mod ics_tests {
+    use super::*;
+
+    fn occ(
+        post: &str,
+        account: &str,
+        platform: PlatformKind,
+        language: &str,
+        due: &str,
+    ) -> Occurrence {
+        let due: Timestamp = due.parse().unwrap();
+        let key = format!("amal/ep1/{post}/{account}/{language}/once");
+        Occurrence {
+            id: crate::plan::occurrence_id(&key),
+            key,
+            campaign: "amal".into(),
+            capsule: Some("ep1".into()),
+            post: post.into(),
+            account: account.into(),
+            platform,
+            language: language.into(),
+            due,
+            local: due
+                .to_zoned(jiff::tz::TimeZone::fixed(jiff::tz::offset(1)))
+                .strftime("%Y-%m-%dT%H:%M:%S%:z")
+                .to_string(),
+            timezone: "Africa/Casablanca".into(),
+            tzdb: "2026f".into(),
+            not_after: due.saturating_add(SignedDuration::from_hours(6)).unwrap(),
+            series: None,
+            paused: false,
+            source: "campaigns/amal.toml".into(),
+            content: Content {
+                text: format!("{language}: {post}, {account}\nsecond line"),
+                ..Content::default()
+            },
+        }
+    }
+
+    /// Thirteen occurrences of one post at 10:00 (five accounts, three
+    /// languages) and one of another post at the same instant.
+    fn plan() -> Vec<Occurrence> {
+        let at = "2026-12-18T09:00:00Z";
+        let mut v = Vec::new();
+        for (account, platform, languages) in [
+            (
+                "oim-facebook",
+                PlatformKind::Facebook,
+                &["ar", "fr", "en"][..],
+            ),
+            ("oim-x", PlatformKind::X, &["ar", "fr", "en"]),
+            ("unicef-facebook", PlatformKind::Facebook, &["ar", "fr"]),
+            ("unicef-x", PlatformKind::X, &["ar", "fr"]),
+            ("onu-linkedin", PlatformKind::Linkedin, &["fr", "en", "ar"]),
+        ] {
+            for l in languages {
+                v.push(occ("teaser", account, platform, l, at));
+            }
+        }
+        v.push(occ("other", "oim-x", PlatformKind::X, "fr", at));
+        v
+    }
+
+    fn events(ics: &str) -> Vec<String> {
+        let unfolded = ics.replace("\r\n ", "");
+        unfolded
+            .split("BEGIN:VEVENT\r\n")
+            .skip(1)
+            .map(|e| e.split("END:VEVENT").next().unwrap().to_string())
+            .collect()
+    }
+
+    fn property<'a>(event: &'a str, name: &str) -> &'a str {
+        event
+            .split("\r\n")
+            .find_map(|l| l.strip_prefix(name).and_then(|r| r.strip_prefix(':')))
+            .unwrap_or_else(|| panic!("no {name} in {event}"))
+    }
+
+    fn stamp() -> Timestamp {
+        "2026-12-01T00:00:00Z".parse().unwrap()
+    }
+
+    #[test]
+    fn one_event_per_post_and_instant() {
+        let plan = plan();
+        let ics = ics(&plan, stamp());
+        let events = events(&ics);
+        assert_eq!(events.len(), 2, "{ics}");
+        // Ordered by post within the instant: `other`, then `teaser`.
+        let teaser = &events[1];
+        assert_eq!(
+            property(teaser, "SUMMARY"),
+            "teaser: ar: teaser\\, oim-facebook"
+        );
+        assert_eq!(property(teaser, "DTSTART"), "20261218T090000Z");
+        assert_eq!(property(teaser, "DTEND"), "20261218T091500Z");
+        assert_eq!(property(teaser, "STATUS"), "CONFIRMED");
+        assert_eq!(property(teaser, "CATEGORIES"), "amal,facebook,linkedin,x");
+        let description = property(teaser, "DESCRIPTION");
+        assert!(
+            description.starts_with(
+                "2026-12-18T10:00:00+01:00 (Africa/Casablanca)\\, 2026-12-18T09:00:00Z UTC\\namal / ep1 / teaser\\n\\nAccounts:\\n"
+            ),
+            "{description}"
+        );
+        assert!(
+            description.contains("\\n- oim-facebook (facebook): ar\\, en\\, fr\\n"),
+            "{description}"
+        );
+        assert!(
+            description.contains("\\n- onu-linkedin (linkedin): ar\\, en\\, fr\\n"),
+            "{description}"
+        );
+        assert!(
+            description.contains("\\n- unicef-x (x): ar\\, fr\\n"),
+            "{description}"
+        );
+        // Each language's first line, once.
+        assert!(
+            description.ends_with(
+                "\\n\\nTexts:\\nar: ar: teaser\\, oim-facebook\\nen: en: teaser\\, oim-facebook\\nfr: fr: teaser\\, oim-facebook"
+            ),
+            "{description}"
+        );
+        assert_eq!(
+            property(teaser, "X-BERRAH-OCCURRENCES").split(',').count(),
+            13
+        );
+        // Lines folded at 75 octets, CRLF only.
+        for line in ics.split("\r\n") {
+            assert!(line.len() <= 75, "{line}");
+        }
+        assert!(!ics.replace("\r\n", "").contains('\n'));
+    }
+
+    #[test]
+    fn the_uid_depends_on_the_post_and_instant_only() {
+        let plan = plan();
+        let mut reordered = plan.clone();
+        reordered.reverse();
+        reordered.swap(2, 9);
+        assert_eq!(ics(&plan, stamp()), ics(&reordered, stamp()));
+        let uid = property(&events(&ics(&plan, stamp()))[1], "UID").to_string();
+        assert_eq!(
+            uid,
+            event_uid(
+                "amal",
+                Some("ep1"),
+                "teaser",
+                "2026-12-18T09:00:00Z".parse().unwrap()
+            )
+        );
+        assert!(uid.starts_with("p-") && uid.ends_with("@berrah") && uid.len() == 2 + 16 + 7);
+        // Fewer accounts: the same event.
+        let fewer: Vec<Occurrence> = plan
+            .iter()
+            .filter(|o| o.account != "oim-x")
+            .cloned()
+            .collect();
+        // (`other` was on oim-x alone: the teaser is the only event left.)
+        assert_eq!(property(&events(&ics(&fewer, stamp()))[0], "UID"), uid);
+        // Another instant or post: another event.
+        let other = event_uid(
+            "amal",
+            Some("ep1"),
+            "teaser",
+            "2026-12-18T09:30:00Z".parse().unwrap(),
+        );
+        assert_ne!(other, uid);
+        assert_ne!(
+            event_uid(
+                "amal",
+                None,
+                "teaser",
+                "2026-12-18T09:00:00Z".parse().unwrap()
+            ),
+            uid
+        );
+    }
+
+    #[test]
+    fn dropped_and_cancelled_occurrences() {
+        let plan = plan();
+        // Planned after its `not_after`: every occurrence is dropped.
+        let late: Timestamp = "2026-12-18T16:00:00Z".parse().unwrap();
+        let events_late = events(&ics(&plan, late));
+        for e in &events_late {
+            assert_eq!(property(e, "STATUS"), "CANCELLED", "{e}");
+        }
+        assert!(
+            property(&events_late[1], "DESCRIPTION")
+                .contains("- unicef-x (x): ar (dropped)\\, fr (dropped)")
+        );
+
+        // The queue's word: some cancelled, some expired, the rest planned.
+        let teaser: Vec<&Occurrence> = plan.iter().filter(|o| o.post == "teaser").collect();
+        let mut states = QueueStates::new();
+        for (n, o) in teaser.iter().enumerate() {
+            states.insert(
+                o.id.clone(),
+                if n % 2 == 0 {
+                    EntryState::Cancelled
+                } else {
+                    EntryState::Expired
+                },
+            );
+        }
+        let all_gone = events(&ics_with_states(&plan, stamp(), Some(&states)));
+        assert_eq!(property(&all_gone[1], "STATUS"), "CANCELLED");
+        assert_eq!(property(&all_gone[0], "STATUS"), "CONFIRMED");
+        let d = property(&all_gone[1], "DESCRIPTION");
+        assert!(d.contains("(cancelled)") && d.contains("(dropped)"), "{d}");
+
+        // One still scheduled: the event stands, the others marked.
+        states.insert(teaser[0].id.clone(), EntryState::Scheduled);
+        let partly = events(&ics_with_states(&plan, stamp(), Some(&states)));
+        assert_eq!(property(&partly[1], "STATUS"), "CONFIRMED");
+
+        // Paused (or held) for the rest: tentative.
+        let mut paused = plan.clone();
+        for o in &mut paused {
+            o.paused = true;
+        }
+        let tentative = events(&ics_with_states(&paused, stamp(), Some(&states)));
+        assert_eq!(property(&tentative[1], "STATUS"), "TENTATIVE");
+        assert!(property(&tentative[1], "DESCRIPTION").contains("(paused)"));
     }
 }

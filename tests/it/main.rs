@@ -28,6 +28,7 @@ macro_rules! both {
 mod alerts;
 mod auth;
 mod bluesky;
+mod browser;
 mod check;
 mod console_calendar;
 mod corpus;

@@ -289,6 +289,13 @@ fn plan_table_shows_local_and_utc() {
     assert!(teaser.contains("قريبا: أمل"), "{teaser}");
 }
 
+/// The VEVENTs of an unfolded calendar.
+fn ics_events(unfolded: &str) -> Vec<&str> {
+    unfolded.split("BEGIN:VEVENT").skip(1).collect()
+}
+
+/// One event per post and instant (the accounts and languages in its
+/// description), with a UID from the post and instant alone.
 #[test]
 fn plan_ics_is_rfc5545() {
     let out = berrah(&fixtures())
@@ -306,33 +313,122 @@ fn plan_ics_is_rfc5545() {
     }
     let unfolded = text.replace("\r\n ", "");
     let rows = plan_json(&fixtures(), &[]);
-    assert_eq!(unfolded.matches("BEGIN:VEVENT").count(), rows.len());
+    let uid = |r: &Value| {
+        berrah::plan::output::event_uid(
+            r["campaign"].as_str().unwrap(),
+            r["capsule"].as_str(),
+            r["post"].as_str().unwrap(),
+            r["due"].as_str().unwrap().parse().unwrap(),
+        )
+    };
+    let mut posts_and_times: Vec<String> = rows.iter().map(uid).collect();
+    posts_and_times.sort();
+    posts_and_times.dedup();
+    assert!(posts_and_times.len() < rows.len());
+    assert_eq!(
+        unfolded.matches("BEGIN:VEVENT").count(),
+        posts_and_times.len()
+    );
+    // The teaser: on two accounts at 10:00 (oim-x publishes French only),
+    // one event.
     let teaser = rows
         .iter()
         .find(|r| r["post"] == "teaser" && r["language"] == "ar")
         .unwrap();
-    let uid = format!("UID:{}@berrah", teaser["id"].as_str().unwrap());
-    let event = unfolded
-        .split("BEGIN:VEVENT")
-        .find(|e| e.contains(&uid))
-        .unwrap();
+    let uid_line = format!("UID:{}\r\n", uid(teaser));
+    let events = ics_events(&unfolded);
+    assert_eq!(events.iter().filter(|e| e.contains(&uid_line)).count(), 1);
+    let event = events.iter().find(|e| e.contains(&uid_line)).unwrap();
     assert!(event.contains("DTSTART:20261216T100000Z\r\n"), "{event}");
     assert!(event.contains("DTEND:20261216T101500Z\r\n"), "{event}");
     assert!(event.contains("X-BERRAH-TZDB:2026f\r\n"), "{event}");
     assert!(event.contains("DTSTAMP:20261123T000000Z\r\n"), "{event}");
-    // Arabic text survives folding and escaping; newlines are escaped.
+    assert!(event.contains("STATUS:CONFIRMED\r\n"), "{event}");
+    assert!(event.contains("\r\nSUMMARY:teaser: "), "{event}");
+    // The local time, the accounts and languages, each language's first
+    // line: Arabic survives folding and escaping.
     assert!(
-        event.contains("DESCRIPTION:قريبا: أمل، الحلقة الأولى."),
+        event.contains(
+            "DESCRIPTION:2026-12-16T10:00:00+00:00 (Africa/Casablanca)\\, 2026-12-16T10:00:00Z UTC\\n"
+        ),
         "{event}"
     );
-    assert!(event.contains("\\n\\n#AMAL #B7alB7al"), "{event}");
-    let weekly = unfolded
-        .split("BEGIN:VEVENT")
-        .find(|e| e.contains("Chaque mardi"))
-        .unwrap();
+    assert!(
+        event.contains("\\n- oim-facebook (facebook): ar\\, fr\\n- oim-x (x): fr\\n"),
+        "{event}"
+    );
+    assert!(
+        event.contains("\\nar: قريبا: أمل، الحلقة الأولى."),
+        "{event}"
+    );
+    assert!(
+        event.contains("\\nfr: Bientôt : AMAL\\, épisode 1."),
+        "{event}"
+    );
+    let ids: Vec<&str> = rows
+        .iter()
+        .filter(|r| uid(r) == uid(teaser))
+        .map(|r| r["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 3);
+    for id in ids {
+        assert!(event.contains(id), "{id} in {event}");
+    }
+    let weekly = events.iter().find(|e| e.contains("Chaque mardi")).unwrap();
     assert!(
         weekly.contains("une histoire\\; de migration\\, d'espoir"),
         "{weekly}"
+    );
+}
+
+/// Planned after the teaser's day: its occurrences are dropped, and its
+/// event is cancelled (with the same UID).
+#[test]
+fn plan_ics_cancels_what_is_dropped() {
+    let ics = |now: &str| {
+        let out = Command::new(env!("CARGO_BIN_EXE_berrah"))
+            .current_dir(fixtures())
+            .env("BERRAH_TZDB", "bundled")
+            .env_remove("BERRAH_CONFIG")
+            .env_remove("BERRAH_CAMPAIGNS")
+            .env_remove("DATABASE_URL")
+            .env_remove("BERRAH_NOW")
+            .args([
+                "--config",
+                "berrah.toml",
+                "--now",
+                now,
+                "plan",
+                "--format",
+                "ics",
+            ])
+            .output()
+            .unwrap();
+        assert!(out.status.success());
+        String::from_utf8(out.stdout).unwrap().replace("\r\n ", "")
+    };
+    let before = ics("2026-11-23T00:00:00Z");
+    let after = ics("2026-12-17T12:00:00Z");
+    let teaser = |text: &str| -> String {
+        ics_events(text)
+            .into_iter()
+            .find(|e| e.contains("DTSTART:20261216T100000Z"))
+            .unwrap()
+            .to_string()
+    };
+    let uid = |e: &str| {
+        e.split("\r\n")
+            .find(|l| l.starts_with("UID:"))
+            .unwrap()
+            .to_string()
+    };
+    let (before, after) = (teaser(&before), teaser(&after));
+    assert_eq!(uid(&before), uid(&after));
+    assert!(before.contains("STATUS:CONFIRMED\r\n"), "{before}");
+    assert!(after.contains("STATUS:CANCELLED\r\n"), "{after}");
+    assert!(
+        after.contains("- oim-facebook (facebook): ar (dropped)\\, fr (dropped)"),
+        "{after}"
     );
 }
 

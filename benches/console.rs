@@ -70,11 +70,7 @@ fn run(spread: bool) {
     let campaigns = dir.path().join("campaigns");
     std::fs::create_dir_all(&campaigns).unwrap();
     for i in 0..FILES {
-        std::fs::write(
-            campaigns.join(format!("c{i:04}.toml")),
-            campaign(i, spread),
-        )
-        .unwrap();
+        std::fs::write(campaigns.join(format!("c{i:04}.toml")), campaign(i, spread)).unwrap();
     }
     let config: berrah::config::Config = toml::from_str(CONFIG).unwrap();
     let calendar = Calendar::shipped();

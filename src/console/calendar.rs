@@ -89,15 +89,17 @@ pub fn local_day(v: &View<'_>) -> Date {
 pub fn group<'a, T: AsView + 'a>(occurrences: impl IntoIterator<Item = &'a T>) -> Vec<Group<'a>> {
     let mut views: Vec<View<'a>> = occurrences.into_iter().map(AsView::view).collect();
     views.sort_by(|a, b| {
-        (a.due, a.campaign, a.capsule, a.post, a.account, a.language).cmp(&(
-            b.due, b.campaign, b.capsule, b.post, b.account, b.language,
-        ))
+        (a.due, a.campaign, a.capsule, a.post, a.account, a.language)
+            .cmp(&(b.due, b.campaign, b.capsule, b.post, b.account, b.language))
     });
     let mut out: Vec<Group<'a>> = Vec::new();
     for v in views {
         if let Some(last) = out.last_mut() {
             let f = &last.members[0];
-            if f.due == v.due && f.post == v.post && f.capsule == v.capsule && f.campaign == v.campaign
+            if f.due == v.due
+                && f.post == v.post
+                && f.capsule == v.capsule
+                && f.campaign == v.campaign
             {
                 last.members.push(v);
                 continue;
@@ -438,7 +440,9 @@ pub fn within<'a, T: AsView>(occurrences: &'a [T], month: Month) -> impl Iterato
             .map(|z| z.timestamp())
             .unwrap_or(Timestamp::MIN)
     };
-    let lo = day_start(first).saturating_sub(jiff::SignedDuration::from_hours(26)).unwrap_or(Timestamp::MIN);
+    let lo = day_start(first)
+        .saturating_sub(jiff::SignedDuration::from_hours(26))
+        .unwrap_or(Timestamp::MIN);
     let hi = day_start(last.tomorrow().unwrap_or(last))
         .saturating_add(jiff::SignedDuration::from_hours(26))
         .unwrap_or(Timestamp::MAX);
@@ -736,7 +740,10 @@ async fn states_between(state: &ConsoleState, from: Timestamp, until: Timestamp)
         ..Default::default()
     };
     match state.store.list(filter).await {
-        Ok(entries) => entries.iter().map(|e| (e.id.clone(), QueueState::of(e))).collect(),
+        Ok(entries) => entries
+            .iter()
+            .map(|e| (e.id.clone(), QueueState::of(e)))
+            .collect(),
         Err(e) => {
             tracing::warn!(error = %e, "the console could not read the queue's states");
             States::new()
@@ -789,7 +796,9 @@ async fn month_response(
             .unwrap_or(Timestamp::MIN)
     };
     let margin = jiff::SignedDuration::from_hours(26);
-    let from = day_start(weeks[0][0]).saturating_sub(margin).unwrap_or(Timestamp::MIN);
+    let from = day_start(weeks[0][0])
+        .saturating_sub(margin)
+        .unwrap_or(Timestamp::MIN);
     let last = weeks[weeks.len() - 1][6];
     let until = day_start(last.tomorrow().unwrap_or(last))
         .saturating_add(margin)
@@ -815,7 +824,11 @@ async fn month_response(
 /// The group of the occurrence `id` in the plan: the same post at the same
 /// due time on every account and language.
 fn group_of<'a>(planned: &'a Planned, id: &str) -> Option<Group<'a>> {
-    let o = planned.occurrences.iter().find(|o| o.view().id == id)?.view();
+    let o = planned
+        .occurrences
+        .iter()
+        .find(|o| o.view().id == id)?
+        .view();
     group(planned.occurrences.iter().filter(|x| {
         let v = x.view();
         v.due == o.due && v.post == o.post && v.capsule == o.capsule && v.campaign == o.campaign
@@ -930,7 +943,10 @@ mod tests {
     use std::path::PathBuf;
 
     pub(crate) fn occ(post: &str, account: &str, lang: &str, local: &str) -> Occurrence {
-        let due: jiff::Zoned = local.parse::<jiff::Timestamp>().unwrap().to_zoned(jiff::tz::TimeZone::UTC);
+        let due: jiff::Zoned = local
+            .parse::<jiff::Timestamp>()
+            .unwrap()
+            .to_zoned(jiff::tz::TimeZone::UTC);
         let key = format!("c/cap/{post}/{account}/{lang}/once");
         Occurrence {
             id: crate::plan::occurrence_id(&key),

@@ -49,7 +49,11 @@ impl Planned {
     pub fn render_broken(&self) -> String {
         let mut out = String::new();
         for c in &self.broken {
-            for d in c.diagnostics.iter().filter(|d| d.severity == Severity::Error) {
+            for d in c
+                .diagnostics
+                .iter()
+                .filter(|d| d.severity == Severity::Error)
+            {
                 out.push_str(&d.render(self.report.source(&d.path)));
             }
             let path = c
@@ -209,7 +213,10 @@ pub fn write<T: AsView>(e: &Export<'_>, occurrences: &[T]) -> io::Result<Written
     std::fs::create_dir_all(out)?;
     std::fs::write(out.join(layout::STYLESHEET_NAME), layout::STYLESHEET)?;
     let (lo, hi) = match (e.months.first(), e.months.last()) {
-        (Some(a), Some(b)) => (a.weeks()[0][0], *b.weeks().last().map(|w| &w[6]).unwrap_or(&b.last())),
+        (Some(a), Some(b)) => (
+            a.weeks().first().map_or(a.first(), |w| w[0]),
+            b.weeks().last().map_or(b.last(), |w| w[6]),
+        ),
         _ => (e.today, e.today),
     };
     let shown: Vec<&T> = occurrences
@@ -297,7 +304,10 @@ pub fn write<T: AsView>(e: &Export<'_>, occurrences: &[T]) -> io::Result<Written
         }
     }
     written.posts = groups.len();
-    std::fs::write(out.join("index.html"), index_page(index_month).into_string())?;
+    std::fs::write(
+        out.join("index.html"),
+        index_page(index_month).into_string(),
+    )?;
     Ok(written)
 }
 

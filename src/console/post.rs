@@ -86,8 +86,7 @@ pub fn features(platform: PlatformKind, text: &str) -> Vec<(Feature, Range<usize
             .collect(),
     };
     let free = |out: &[(Feature, Range<usize>)], r: &Range<usize>| {
-        !out.iter()
-            .any(|(_, s)| s.start < r.end && r.start < s.end)
+        !out.iter().any(|(_, s)| s.start < r.end && r.start < s.end)
     };
     for tag in limits::hashtags(text) {
         let start = tag.as_ptr() as usize - text.as_ptr() as usize;
@@ -117,15 +116,20 @@ pub fn dir_of(lang: &str) -> &'static str {
 /// `text` with its features marked (`mark.link`, `mark.hashtag`,
 /// `mark.mention`), escaped.
 pub fn marked(platform: PlatformKind, text: &str) -> Markup {
-    let spans = features(platform, text);
+    // (plain text before, the feature and its text), then the rest.
+    let mut parts: Vec<(&str, Feature, &str)> = Vec::new();
     let mut at = 0;
+    for (f, r) in features(platform, text) {
+        parts.push((&text[at..r.start], f, &text[r.clone()]));
+        at = r.end;
+    }
+    let rest = &text[at..];
     html! {
-        @for (f, r) in &spans {
-            (&text[at..r.start])
-            mark class=(f.class()) { (&text[r.clone()]) }
-            @let _ = { at = r.end; };
+        @for (before, f, inner) in &parts {
+            (before)
+            mark class=(f.class()) { (inner) }
         }
-        (&text[at..])
+        (rest)
     }
 }
 
@@ -496,7 +500,11 @@ mod tests {
                 (Feature::Link, "https://a.org")
             ]
         );
-        assert!(marked(PlatformKind::X, "<b>").into_string().contains("&lt;b&gt;"));
+        assert!(
+            marked(PlatformKind::X, "<b>")
+                .into_string()
+                .contains("&lt;b&gt;")
+        );
     }
 
     #[test]

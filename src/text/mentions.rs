@@ -142,16 +142,16 @@ mod tests {
         assert!(names(PlatformKind::X, "a@iom.int").is_empty());
         assert!(names(PlatformKind::X, "@user@host").is_empty());
         assert!(names(PlatformKind::X, "@josé").is_empty());
-        assert_eq!(names(PlatformKind::X, "شكرا @OIM_Maroc؟"), vec!["@OIM_Maroc"]);
+        assert_eq!(
+            names(PlatformKind::X, "شكرا @OIM_Maroc؟"),
+            vec!["@OIM_Maroc"]
+        );
     }
 
     #[test]
     fn mastodon_mentions_with_domains() {
         assert_eq!(
-            names(
-                PlatformKind::Mastodon,
-                "Avec @oim@mastodon.social et @a.b."
-            ),
+            names(PlatformKind::Mastodon, "Avec @oim@mastodon.social et @a.b."),
             vec!["@oim@mastodon.social", "@a.b"]
         );
         assert!(names(PlatformKind::Mastodon, "https://x.org/@oim").is_empty());

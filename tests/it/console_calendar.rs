@@ -13,7 +13,8 @@ use crate::support::{copy_project, planned, project_root};
 const NOW: &str = "2026-12-07T09:00:00Z";
 
 /// The start of the AMAL launch's card, found back to its `<li`.
-const LAUNCH: &str = r#"data-campaign="amal-web-series" data-capsule="capsule-1-migrants" data-accounts="8""#;
+const LAUNCH: &str =
+    r#"data-campaign="amal-web-series" data-capsule="capsule-1-migrants" data-accounts="8""#;
 
 fn berrah(dir: &Path) -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_berrah"));
@@ -50,9 +51,7 @@ fn day_cell<'a>(html: &'a str, day: &str) -> &'a str {
         .find(&format!("data-day=\"{day}\""))
         .unwrap_or_else(|| panic!("no day {day}"));
     let rest = &html[start..];
-    let end = rest[1..]
-        .find("data-day=\"")
-        .map_or(rest.len(), |i| i + 1);
+    let end = rest[1..].find("data-day=\"").map_or(rest.len(), |i| i + 1);
     &rest[..end]
 }
 
@@ -96,7 +95,12 @@ fn preview_writes_the_calendar_of_the_examples_in_both_languages() {
     assert_eq!(code, 0, "{stderr}");
     assert!(stderr.contains("month pages"), "{stderr}");
     let out = tmp.path().join("out");
-    for f in ["index.html", "console.css", "fr/index.html", "en/index.html"] {
+    for f in [
+        "index.html",
+        "console.css",
+        "fr/index.html",
+        "en/index.html",
+    ] {
         assert!(out.join(f).is_file(), "{f}");
     }
     let fr = read(out.join("fr/2026-12.html"));
@@ -115,7 +119,9 @@ fn preview_writes_the_calendar_of_the_examples_in_both_languages() {
         "{day}"
     );
     assert!(
-        day.contains(r#"data-capsule="capsule-1-migrants" data-accounts="8" data-languages="ar fr""#),
+        day.contains(
+            r#"data-capsule="capsule-1-migrants" data-accounts="8" data-languages="ar fr""#
+        ),
         "{day}"
     );
     let plan = planned(tmp.path(), NOW.parse().unwrap());
@@ -146,7 +152,11 @@ fn a_post_page_shows_each_platform_and_language_as_published() {
     let out = tmp.path().join("out");
     let fr = read(out.join("fr/2026-12.html"));
     let day = day_cell(&fr, "2026-12-18");
-    let id = attr(day, day[..day.find(LAUNCH).unwrap()].rfind("<li").unwrap(), "data-post");
+    let id = attr(
+        day,
+        day[..day.find(LAUNCH).unwrap()].rfind("<li").unwrap(),
+        "data-post",
+    );
     let page = read(out.join(format!("fr/post/{id}.html")));
     let plan = planned(tmp.path(), NOW.parse().unwrap());
     let x_fr = plan
@@ -181,7 +191,9 @@ fn a_post_page_shows_each_platform_and_language_as_published() {
         link.replace('&', "&amp;")
     )));
     // X's count is the weighted length `check` judges.
-    let i = x.find(r#"class="count" data-platform="x" data-part="text""#).unwrap();
+    let i = x
+        .find(r#"class="count" data-platform="x" data-part="text""#)
+        .unwrap();
     assert_eq!(
         attr(x, i, "data-length"),
         berrah::text::limits::x_weighted_length(&x_fr.content.text).to_string()
@@ -189,7 +201,9 @@ fn a_post_page_shows_each_platform_and_language_as_published() {
     assert_eq!(attr(x, i, "data-max"), "280");
     // The thread's reply and the first comment, in order.
     assert!(x.contains(r#"<li data-reply="1">"#));
-    let fb = &page[page.find(r#"data-platform="facebook" data-lang="fr""#).unwrap()..];
+    let fb = &page[page
+        .find(r#"data-platform="facebook" data-lang="fr""#)
+        .unwrap()..];
     assert!(fb.contains("post-text first-comment"));
     // The local time with its offset and zone, and UTC.
     assert!(page.contains("vendredi 18 décembre 2026, 10:00"), "{page}");
@@ -197,7 +211,10 @@ fn a_post_page_shows_each_platform_and_language_as_published() {
     assert!(page.contains("2026-12-18 10:00 UTC"));
     // The video's thumbnail, copied, with its alt text in its language.
     assert!(page.contains(r#"src="../../files/media/amal-capsule-1-miniature.jpg""#));
-    assert!(out.join("files/media/amal-capsule-1-miniature.jpg").is_file());
+    assert!(
+        out.join("files/media/amal-capsule-1-miniature.jpg")
+            .is_file()
+    );
     assert!(page.contains("Capsule vidéo AMAL n°1"));
     // The accounts, grouped per variant: Facebook's three in French.
     let fb_section = &fb[..fb[1..].find("<section").map_or(fb.len(), |i| i + 1)];
@@ -216,7 +233,10 @@ fn a_broken_file_is_reported_and_the_others_are_still_written() {
     let (code, stderr) = preview(tmp.path(), &[]);
     assert_eq!(code, 1, "{stderr}");
     assert!(stderr.contains("error"), "{stderr}");
-    assert!(stderr.contains("skipping a campaign (campaigns/broken.toml)"), "{stderr}");
+    assert!(
+        stderr.contains("skipping a campaign (campaigns/broken.toml)"),
+        "{stderr}"
+    );
     assert!(stderr.contains("left out"), "{stderr}");
     let fr = read(tmp.path().join("out/fr/2026-12.html"));
     assert!(fr.contains("capsule-1-migrants"));
@@ -225,14 +245,20 @@ fn a_broken_file_is_reported_and_the_others_are_still_written() {
 #[test]
 fn bounds_choose_the_months() {
     let tmp = copy_project(&project_root());
-    let (code, stderr) = preview(tmp.path(), &["--from", "2026-12-01", "--until", "2027-01-31"]);
+    let (code, stderr) = preview(
+        tmp.path(),
+        &["--from", "2026-12-01", "--until", "2027-01-31"],
+    );
     assert_eq!(code, 0, "{stderr}");
     let out = tmp.path().join("out");
     assert!(out.join("fr/2026-12.html").is_file());
     assert!(out.join("en/2027-01.html").is_file());
     assert!(!out.join("fr/2027-02.html").exists());
     let jan = read(out.join("fr/2027-01.html"));
-    assert!(!jan.contains("rel=\"next\""), "no link to a month not written");
+    assert!(
+        !jan.contains("rel=\"next\""),
+        "no link to a month not written"
+    );
     assert!(stderr.contains("2026-12 to 2027-01"), "{stderr}");
     // A usage error is clap's.
     let out = berrah(tmp.path())
@@ -292,7 +318,12 @@ async fn served_pages_show_the_queue_states() {
     let day = day_cell(&month, "2026-12-18");
     assert!(day.contains("data-state=\"held\""), "{day}");
     assert!(day.contains("data-state=\"scheduled\""), "{day}");
-    let id = attr(day, day[..day.find(LAUNCH).unwrap()].rfind("<li").unwrap(), "data-post").to_string();
+    let id = attr(
+        day,
+        day[..day.find(LAUNCH).unwrap()].rfind("<li").unwrap(),
+        "data-post",
+    )
+    .to_string();
     let (status, post) = get(format!("/post/{id}?lang=fr"), "en").await;
     assert_eq!(status, 200);
     assert!(post.contains("<html lang=\"fr\""));

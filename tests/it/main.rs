@@ -29,6 +29,7 @@ mod alerts;
 mod auth;
 mod bluesky;
 mod browser;
+mod browser_calendar;
 mod check;
 mod console_calendar;
 mod corpus;

@@ -430,7 +430,7 @@ fn international_days(
 /// The occurrences due within a month's weeks (by their day in their zone).
 /// `occurrences` in due order (as `berrah plan` sorts them) are cut with a
 /// binary search; any order works, only slower.
-pub fn within<'a, T: AsView>(occurrences: &'a [T], month: Month) -> impl Iterator<Item = &'a T> {
+pub fn within<T: AsView>(occurrences: &[T], month: Month) -> impl Iterator<Item = &T> {
     let weeks = month.weeks();
     let first = weeks[0][0];
     let last = weeks[weeks.len() - 1][6];

@@ -183,7 +183,7 @@ pub fn measure_title(platform: PlatformKind, title: &str) -> Option<Overflow> {
 /// A YouTube description's length against its limit (`None` on other
 /// platforms): what [`check_description`] judges.
 pub fn measure_description(platform: PlatformKind, description: &str) -> Option<Overflow> {
-    (platform == PlatformKind::Youtube).then(|| Overflow {
+    (platform == PlatformKind::Youtube).then_some(Overflow {
         platform,
         part: Part::Description,
         length: description.len(),

@@ -328,7 +328,7 @@ async fn served_pages_show_the_queue_states() {
     assert_eq!(status, 200);
     assert!(post.contains("<html lang=\"fr\""));
     assert!(post.contains("the token was revoked"), "{post}");
-    assert!(post.contains(&format!("href=\"/calendar/2026-12?lang=fr\"")));
+    assert!(post.contains("href=\"/calendar/2026-12?lang=fr\""));
     // The thumbnail is served from the campaign's folder.
     let i = post.find("<img src=\"").unwrap() + 10;
     let src = &post[i..i + post[i..].find('"').unwrap()];

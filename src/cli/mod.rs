@@ -18,6 +18,7 @@ pub mod format;
 pub mod names;
 pub mod ops;
 pub mod plan;
+pub mod preview;
 pub mod queue;
 pub mod rehearse;
 pub mod run;
@@ -102,6 +103,8 @@ pub enum Command {
     Check(check::CheckArgs),
     /// Show every planned publication in time order.
     Plan(plan::PlanArgs),
+    /// Write the calendar of the plan as static web pages (no daemon, no database).
+    Preview(preview::PreviewArgs),
     /// List the international days of the shipped calendar.
     Days(days::DaysArgs),
     /// Print the JSON Schema of the campaign or config format.
@@ -135,6 +138,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Check(args) => check::run(&cli.global, args),
         Command::Plan(args) => plan::run(&cli.global, args),
+        Command::Preview(args) => preview::run(&cli.global, args),
         Command::Days(args) => days::run(&cli.global, args),
         Command::Schema(args) => schema::run(&cli.global, args),
         Command::Run(args) => run::run(&cli.global, args),

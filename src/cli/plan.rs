@@ -68,11 +68,11 @@ fn parse_bound(s: &str, end_of_day: bool) -> Result<Timestamp, String> {
     })
 }
 
-fn parse_from(s: &str) -> Result<Timestamp, String> {
+pub(crate) fn parse_from(s: &str) -> Result<Timestamp, String> {
     parse_bound(s, false)
 }
 
-fn parse_until(s: &str) -> Result<Timestamp, String> {
+pub(crate) fn parse_until(s: &str) -> Result<Timestamp, String> {
     parse_bound(s, true)
 }
 

@@ -36,7 +36,8 @@ pub struct Page<'a> {
     /// served, a relative `../` chain in static pages.
     pub root: &'a str,
     /// Whether the board exists (the daemon serves the console); the static
-    /// pages have only the calendar.
+    /// pages have only the calendar, and their navigation links to files
+    /// (`index.html`, `fr/index.html`) rather than to routes.
     pub board: bool,
     /// This same page in each interface language, for the switch.
     pub alternates: Vec<(Lang, String)>,
@@ -58,8 +59,13 @@ pub fn page(p: &Page<'_>, body: Markup) -> Markup {
             body {
                 header.top {
                     nav aria-label=(lang.pick("Navigation principale", "Main navigation")) {
-                        a.brand href={ (p.root) } { "berrah" }
-                        a href={ (p.root) "calendar" }
+                        @let (home, calendar) = if p.board {
+                            (p.root.to_string(), format!("{}calendar", p.root))
+                        } else {
+                            (format!("{}index.html", p.root), format!("{}{}/index.html", p.root, lang.code()))
+                        };
+                        a.brand href=(home) { "berrah" }
+                        a href=(calendar)
                           aria-current=[(p.section == Section::Calendar).then_some("page")] {
                             (lang.pick("Calendrier", "Calendar"))
                         }

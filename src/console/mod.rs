@@ -20,8 +20,11 @@
 //!   ([`crate::observe::listener`]).
 
 pub mod board;
+pub mod calendar;
+pub mod export;
 pub mod i18n;
 pub mod layout;
+pub mod post;
 pub mod security;
 pub mod server;
 

@@ -92,12 +92,11 @@ pub fn router(state: ConsoleState, options: ConsoleOptions) -> Router {
         config: options.config,
     });
     let routes: Router<ConsoleState> = Router::new()
-        // Until the calendar is merged the console opens on the board;
-        // then `/` leads to the calendar (the communication teams' page).
-        .route("/", get(|| async { Redirect::to("/board") }))
+        // The console opens on the calendar, the communication teams' page;
+        // the board is one link away.
+        .route("/", get(|| async { Redirect::to("/calendar") }))
         .merge(super::board::routes())
-        // CALENDAR: the integrator enables this line once `console::calendar` is merged.
-        // .merge(super::calendar::routes())
+        .merge(super::calendar::routes())
         .route("/console.css", get(stylesheet))
         .route("/login", get(login_page).post(login))
         .route("/logout", post(logout));

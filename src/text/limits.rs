@@ -59,7 +59,9 @@ impl Part {
     }
 }
 
-/// A text over one of a platform's limits.
+/// A text measured against one of a platform's limits: over it when
+/// [`check_text`] and the other `check_` functions return it, within it
+/// possibly when the `measure_` functions do.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Overflow {
     pub platform: PlatformKind,
@@ -113,17 +115,30 @@ pub fn check_text(
     max_chars: Option<usize>,
     with_media: bool,
 ) -> Vec<Overflow> {
+    measure_text(platform, text, max_chars, with_media)
+        .into_iter()
+        .filter(|m| m.length > m.max)
+        .collect()
+}
+
+/// Every limit of `platform` on a text with the text's length as the
+/// platform counts it, over the limit or not (`over_by() == 0` when it
+/// fits): what [`check_text`] judges, and what the console shows.
+pub fn measure_text(
+    platform: PlatformKind,
+    text: &str,
+    max_chars: Option<usize>,
+    with_media: bool,
+) -> Vec<Overflow> {
     let mut out = Vec::new();
     let mut push = |length: usize, max: usize, unit: &'static str| {
-        if length > max {
-            out.push(Overflow {
-                platform,
-                part: Part::Text,
-                length,
-                max,
-                unit,
-            });
-        }
+        out.push(Overflow {
+            platform,
+            part: Part::Text,
+            length,
+            max,
+            unit,
+        });
     };
     match platform {
         PlatformKind::X => push(x_weighted_length(text), X_MAX, "weighted characters"),
@@ -153,30 +168,38 @@ pub fn check_text(
     out
 }
 
-/// Checks a YouTube title.
-pub fn check_title(platform: PlatformKind, title: &str) -> Option<Overflow> {
-    let length = title.chars().count();
-    (platform == PlatformKind::Youtube && length > YOUTUBE_TITLE_MAX).then_some(Overflow {
+/// A YouTube title's length against its limit (`None` on other platforms):
+/// what [`check_title`] judges.
+pub fn measure_title(platform: PlatformKind, title: &str) -> Option<Overflow> {
+    (platform == PlatformKind::Youtube).then(|| Overflow {
         platform,
         part: Part::Title,
-        length,
+        length: title.chars().count(),
         max: YOUTUBE_TITLE_MAX,
         unit: "characters",
     })
 }
 
+/// A YouTube description's length against its limit (`None` on other
+/// platforms): what [`check_description`] judges.
+pub fn measure_description(platform: PlatformKind, description: &str) -> Option<Overflow> {
+    (platform == PlatformKind::Youtube).then_some(Overflow {
+        platform,
+        part: Part::Description,
+        length: description.len(),
+        max: YOUTUBE_DESCRIPTION_MAX_BYTES,
+        unit: "bytes (UTF-8)",
+    })
+}
+
+/// Checks a YouTube title.
+pub fn check_title(platform: PlatformKind, title: &str) -> Option<Overflow> {
+    measure_title(platform, title).filter(|m| m.length > m.max)
+}
+
 /// Checks a YouTube description (5,000 UTF-8 bytes).
 pub fn check_description(platform: PlatformKind, description: &str) -> Option<Overflow> {
-    let length = description.len();
-    (platform == PlatformKind::Youtube && length > YOUTUBE_DESCRIPTION_MAX_BYTES).then_some(
-        Overflow {
-            platform,
-            part: Part::Description,
-            length,
-            max: YOUTUBE_DESCRIPTION_MAX_BYTES,
-            unit: "bytes (UTF-8)",
-        },
-    )
+    measure_description(platform, description).filter(|m| m.length > m.max)
 }
 
 /// Extended grapheme clusters: what people see as one character.

@@ -3,5 +3,6 @@
 //! (`sanitize`). Pure functions, no I/O.
 pub mod limits;
 pub mod links;
+pub mod mentions;
 pub mod render;
 pub mod sanitize;

@@ -273,7 +273,7 @@ async fn board_shows_the_queue_and_acts_like_the_cli(store: Store) {
 
     let root = b.get("/").await;
     assert_eq!(root.status, 303);
-    assert_eq!(location(&root), "/board");
+    assert_eq!(location(&root), "/calendar");
     let set = root.headers["set-cookie"].to_str().unwrap();
     assert!(
         set.contains("HttpOnly") && set.contains("SameSite=Strict"),

@@ -13,6 +13,7 @@
 //! ([`States`]), "today" and how links are written ([`Links`]).
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use jiff::Timestamp;
 use jiff::civil::{Date, Weekday};
@@ -642,6 +643,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use super::ConsoleState;
+use super::cache::Key;
 use super::export::{self, Planned};
 use super::post::{self, PostPage};
 use crate::config::Config;
@@ -687,13 +689,14 @@ fn problem(status: StatusCode, lang: Lang, fr: &str, en: &str) -> Response {
 }
 
 /// The configuration, the calendar and the plan (within the bounds), as
-/// `berrah plan` makes them, off the async runtime.
+/// `berrah plan` makes them, off the async runtime; the plan is taken from
+/// [`super::cache`] while nothing it depends on changed.
 async fn plan_now(
     state: &ConsoleState,
     lang: Lang,
     from: Option<Timestamp>,
     until: Option<Timestamp>,
-) -> Result<(Config, Calendar, Planned, Timestamp), Response> {
+) -> Result<(Config, Calendar, Arc<Planned>, Timestamp), Response> {
     let now = state.clock.now();
     let config = match &state.config_path {
         Some(p) => match crate::config::read_config(p, true) {
@@ -709,15 +712,27 @@ async fn plan_now(
         },
         None => Config::default(),
     };
-    let calendar = Calendar::shipped().with_tzdb(crate::calendar::tzdb::in_use());
+    let tzdb = crate::calendar::tzdb::in_use();
+    // The data in use is swapped whole when it changes: its address tells.
+    let tzdb_id = Arc::as_ptr(&tzdb) as usize;
+    let calendar = Calendar::shipped().with_tzdb(tzdb);
     let dir = state.campaigns_dir.clone();
+    let config_path = state.config_path.clone();
+    let plans = state.plans.clone();
     let joined = tokio::task::spawn_blocking(move || {
+        let key = Key::of(&dir, config_path.as_deref(), tzdb_id, now, from, until);
+        if let Some(planned) = key.as_ref().and_then(|k| plans.get(k)) {
+            return (config, calendar, planned);
+        }
         let ctx = crate::campaign::Context {
             config: &config,
             calendar: &calendar,
             now,
         };
-        let planned = export::plan(&dir, &ctx, from, until);
+        let planned = Arc::new(export::plan(&dir, &ctx, from, until));
+        if let Some(key) = key {
+            plans.put(key, planned.clone());
+        }
         (config, calendar, planned)
     })
     .await;

@@ -20,6 +20,7 @@
 //!   ([`crate::observe::listener`]).
 
 pub mod board;
+pub mod cache;
 pub mod calendar;
 pub mod export;
 pub mod i18n;
@@ -43,4 +44,6 @@ pub struct ConsoleState {
     pub clock: Arc<dyn Clock>,
     pub campaigns_dir: PathBuf,
     pub config_path: Option<PathBuf>,
+    /// The served calendar's last plans ([`cache`]).
+    pub plans: Arc<cache::PlanCache>,
 }

@@ -106,6 +106,7 @@ pub async fn start_for(
                 clock: cfg.clock.clone(),
                 campaigns_dir: cfg.campaigns_dir.clone(),
                 config_path: cfg.config_path.clone(),
+                plans: Default::default(),
             },
             options,
         )

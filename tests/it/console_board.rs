@@ -147,6 +147,7 @@ async fn serve(store: &Store, dir: &std::path::Path, token: Option<&str>) -> Str
         clock: Arc::new(SimClock::new(at(NOW))),
         campaigns_dir: dir.join("campaigns"),
         config_path: Some(dir.join("berrah.toml")),
+        plans: Default::default(),
     };
     let config = berrah::config::read_config(&dir.join("berrah.toml"), true)
         .unwrap()

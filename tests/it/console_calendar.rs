@@ -294,6 +294,7 @@ async fn served_pages_show_the_queue_states() {
         clock: Arc::new(berrah::time::SimClock::new(now)),
         campaigns_dir: tmp.path().join("campaigns"),
         config_path: Some(tmp.path().join("berrah.toml")),
+        plans: Default::default(),
     };
     let app = calendar::routes().with_state(state);
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -343,4 +344,12 @@ async fn served_pages_show_the_queue_states() {
     assert_eq!(status, 404);
     let (status, _) = get("/calendar/2026-13".into(), "fr").await;
     assert_eq!(status, 404);
+    // The plan is kept between pages, and made again once a file changes.
+    let (_, again) = get("/calendar".into(), "en").await;
+    assert!(again.contains("message-hebdomadaire"));
+    std::fs::remove_file(tmp.path().join("campaigns/b7al-b7al.toml")).unwrap();
+    let (status, after) = get("/calendar".into(), "en").await;
+    assert_eq!(status, 200);
+    assert!(!after.contains("message-hebdomadaire"), "{after}");
+    assert!(after.contains(LAUNCH));
 }

@@ -14,9 +14,7 @@ use clap::{Args, ValueEnum};
 use jiff::{Timestamp, civil};
 
 use super::GlobalArgs;
-use crate::campaign;
-use crate::diag::Severity;
-use crate::plan::{Compact, Compactor, Occurrence, output};
+use crate::plan::{Occurrence, output};
 
 #[derive(Debug, Args)]
 pub struct PlanArgs {
@@ -106,69 +104,17 @@ pub fn run(global: &GlobalArgs, args: PlanArgs) -> ExitCode {
     for note in &loaded.tzdb.notes {
         eprintln!("warning: {note}");
     }
-    // Each valid file's occurrences, within the bounds, are turned into
-    // their compact form as soon as the file is checked (on the thread that
-    // checked it): the full form of every occurrence of every file is never
-    // held at once.
-    let (checked, report) = campaign::check_dir_map(&loaded.campaigns_dir, &ctx, |c| {
-        if !c.is_valid() {
-            return Vec::new();
-        }
-        let mut compactor = Compactor::default();
-        // Not `collect`: it would keep the (much larger) buffer of the
-        // `Occurrence`s for the `Compact`s, 1,000 files over.
-        let mut compact = Vec::with_capacity(c.occurrences.len());
-        compact.extend(
-            std::mem::take(&mut c.occurrences)
-                .into_iter()
-                .filter(|o| in_bounds(o.due, args.from, args.until))
-                .map(|o| compactor.compact(o)),
-        );
-        compact
-    });
-    if checked.is_empty() && report.has_errors() {
+    // The plan as the console and `berrah preview` make it: each valid
+    // file's occurrences compacted as soon as it is checked, in time order.
+    let planned = crate::console::export::plan(&loaded.campaigns_dir, &ctx, args.from, args.until);
+    if planned.files == 0 && planned.report.has_errors() {
         // The folder itself could not be read.
-        eprint!("{}", report.render());
+        eprint!("{}", planned.report.render());
         return ExitCode::from(1);
     }
-    let mut occurrences: Vec<Compact> = Vec::with_capacity(
-        checked
-            .iter()
-            .filter(|(c, _)| c.is_valid())
-            .map(|(_, o)| o.len())
-            .sum(),
-    );
-    let mut failed = false;
-    let mut warnings = 0;
-    for (c, compact) in checked {
-        if c.is_valid() {
-            warnings += c.diagnostics.len();
-            occurrences.extend(compact);
-            continue;
-        }
-        failed = true;
-        let path = c
-            .campaign
-            .as_ref()
-            .map(|l| l.path.display().to_string())
-            .or_else(|| c.diagnostics.first().map(|d| d.path.display().to_string()))
-            .unwrap_or_default();
-        let errors = c.diagnostics.iter().filter(|d| d.is_error()).count();
-        for d in c
-            .diagnostics
-            .iter()
-            .filter(|d| d.severity == Severity::Error)
-        {
-            eprint!("{}", d.render(report.source(&d.path)));
-        }
-        eprintln!(
-            "note: skipping {} ({path}): {errors} error{}; `berrah check` shows every problem",
-            c.campaign_id
-                .as_deref()
-                .map_or_else(|| "a campaign".to_string(), |id| format!("campaign `{id}`")),
-            if errors == 1 { "" } else { "s" }
-        );
-    }
+    eprint!("{}", planned.render_broken());
+    let failed = !planned.broken.is_empty();
+    let warnings = planned.warnings;
     if warnings > 0 {
         eprintln!(
             "note: {warnings} warning{} (times moved by a change of time, times already past...); \
@@ -176,8 +122,7 @@ pub fn run(global: &GlobalArgs, args: PlanArgs) -> ExitCode {
             if warnings == 1 { "" } else { "s" }
         );
     }
-    // The order of `select`.
-    occurrences.sort_by(|a, b| a.due.cmp(&b.due).then_with(|| a.key().cmp(b.key())));
+    let occurrences = planned.occurrences;
     // Streamed: the text of the whole plan is never held in memory.
     let mut stdout = std::io::BufWriter::new(std::io::stdout().lock());
     let written = match args.format {

@@ -41,6 +41,8 @@ pub struct Planned {
     pub report: Report,
     /// Files checked, valid or not.
     pub files: usize,
+    /// The warnings of the valid files (`berrah check` shows them).
+    pub warnings: usize,
 }
 
 impl Planned {
@@ -99,8 +101,10 @@ pub fn plan(
     let files = checked.len();
     let mut occurrences = Vec::new();
     let mut broken = Vec::new();
+    let mut warnings = 0;
     for (c, compact) in checked {
         if c.is_valid() {
+            warnings += c.diagnostics.len();
             occurrences.extend(compact);
         } else {
             broken.push(c);
@@ -112,6 +116,7 @@ pub fn plan(
         broken,
         report,
         files,
+        warnings,
     }
 }
 

@@ -113,7 +113,43 @@ impl Resolved {
 /// `2026-12-18T10:00:00+01:00`: RFC 3339 local time with its offset (seconds
 /// always shown, sub-seconds never: planned times are whole seconds).
 pub fn rfc3339_local(z: &Zoned) -> String {
-    z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string()
+    let dt = z.datetime();
+    let offset = z.offset().seconds();
+    // The common case written by hand (100,000 of them per plan); a year
+    // outside 0..=9999 or an offset with seconds (old local mean times)
+    // goes through `strftime`, which the hand-written form equals.
+    if !(0..=9999).contains(&dt.year()) || offset % 60 != 0 {
+        return z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string();
+    }
+    let (sign, minutes) = if offset < 0 {
+        ('-', -offset / 60)
+    } else {
+        ('+', offset / 60)
+    };
+    // `n` (not negative) in `width` digits, zeros first.
+    fn digits(out: &mut String, n: i32, width: u32) {
+        for i in (0..width).rev() {
+            let d = (n / 10_i32.pow(i)) % 10;
+            out.push(char::from(b'0' + d as u8));
+        }
+    }
+    let mut out = String::with_capacity(25);
+    digits(&mut out, i32::from(dt.year()), 4);
+    out.push('-');
+    digits(&mut out, i32::from(dt.month()), 2);
+    out.push('-');
+    digits(&mut out, i32::from(dt.day()), 2);
+    out.push('T');
+    digits(&mut out, i32::from(dt.hour()), 2);
+    out.push(':');
+    digits(&mut out, i32::from(dt.minute()), 2);
+    out.push(':');
+    digits(&mut out, i32::from(dt.second()), 2);
+    out.push(sign);
+    digits(&mut out, minutes / 60, 2);
+    out.push(':');
+    digits(&mut out, minutes % 60, 2);
+    out
 }
 
 /// Reads `local` in `tz` with the module's rules (gap: forward by the gap's
@@ -164,6 +200,30 @@ mod tests {
     }
     fn ts(s: &str) -> Timestamp {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn the_local_time_written_by_hand_is_strftimes() {
+        let offsets = [0, 3600, -3600, 19800, -34200, 45900, -36000];
+        let times = [
+            "0001-01-01T00:00:00Z",
+            "2026-03-29T01:30:00Z",
+            "2026-12-18T09:05:07Z",
+            "9999-12-30T00:00:00Z",
+        ];
+        for o in offsets {
+            let tz = TimeZone::fixed(jiff::tz::Offset::from_seconds(o).unwrap());
+            for t in times {
+                let z = ts(t).to_zoned(tz.clone());
+                assert_eq!(
+                    rfc3339_local(&z),
+                    z.strftime("%Y-%m-%dT%H:%M:%S%:z").to_string(),
+                    "{t} at {o}"
+                );
+            }
+        }
+        let paris = ts("2026-12-18T09:00:00Z").to_zoned(zone("Europe/Paris").unwrap());
+        assert_eq!(rfc3339_local(&paris), "2026-12-18T10:00:00+01:00");
     }
 
     #[test]

@@ -402,6 +402,8 @@ impl Planner<'_, '_> {
         // The same for every account and language: formatted once per slot.
         let locals: Vec<String> = slots.iter().map(|s| s.resolved.local_rfc3339()).collect();
         let mut contents: HashMap<(PlatformKind, &str), Content> = HashMap::new();
+        self.out
+            .reserve(slots.len() * accounts.len() * languages.len());
         for account in accounts {
             let account_id = account.get_ref();
             // Unknown accounts are reported by campaign validation.

@@ -17,8 +17,18 @@ pub(super) fn check_budgets(
 ) -> Vec<Diagnostic> {
     let mut per_day: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     let mut per_month: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-    // Paused occurrences are held, never published: they use no budget.
-    for o in occurrences.iter().filter(|o| !o.paused) {
+    // Paused occurrences are held, never published: they use no budget; an
+    // account without a budget is not counted at all.
+    let budgeted = |account: &str| {
+        ctx.config
+            .accounts
+            .get(account)
+            .is_some_and(|a| a.budget.is_some())
+    };
+    for o in occurrences
+        .iter()
+        .filter(|o| !o.paused && budgeted(&o.account))
+    {
         let (Some(day), Some(month)) = (o.local.get(..10), o.local.get(..7)) else {
             continue;
         };
@@ -65,10 +75,20 @@ pub(super) fn check_budgets(
 pub struct BudgetCounts(BTreeMap<(String, &'static str, String), usize>);
 
 impl BudgetCounts {
-    /// Counts `occurrences` (paused ones are held, never published: they use no budget).
-    pub fn of(occurrences: &[Occurrence]) -> Self {
+    /// Counts `occurrences` (paused ones are held, never published: they
+    /// use no budget) on the accounts that have a budget.
+    pub fn of(occurrences: &[Occurrence], ctx: &Context<'_>) -> Self {
         let mut counts: BTreeMap<(&str, &'static str, &str), usize> = BTreeMap::new();
-        for o in occurrences.iter().filter(|o| !o.paused) {
+        let budgeted = |account: &str| {
+            ctx.config
+                .accounts
+                .get(account)
+                .is_some_and(|a| a.budget.is_some())
+        };
+        for o in occurrences
+            .iter()
+            .filter(|o| !o.paused && budgeted(&o.account))
+        {
             let (Some(day), Some(month)) = (o.local.get(..10), o.local.get(..7)) else {
                 continue;
             };
@@ -96,7 +116,7 @@ pub fn check_shared_budgets(
 ) -> Vec<Diagnostic> {
     let counts: Vec<BudgetCounts> = campaigns
         .iter()
-        .map(|(_, occs)| BudgetCounts::of(occs))
+        .map(|(_, occs)| BudgetCounts::of(occs, ctx))
         .collect();
     let with: Vec<(&LoadedCampaign, &BudgetCounts)> = campaigns
         .iter()

@@ -40,7 +40,7 @@ pub fn check_occurrences(
         ),
         Vec<&'o crate::plan::Content>,
     >;
-    let mut done: Done<'_> = HashMap::new();
+    let mut done: Done<'_> = HashMap::with_capacity(occurrences.len());
     for o in occurrences {
         let acc = ctx.config.accounts.get(&o.account);
         let limit = acc.and_then(|a| a.max_chars);
@@ -107,7 +107,10 @@ pub fn check_occurrences(
                 );
             }
         }
-        let style = crate::campaign::style::Style::of(&c.source);
+        // Read the file's style only when a help line needs it: reading it
+        // for every occurrence made `check` quadratic in a file's length.
+        let style_cell = std::cell::OnceCell::new();
+        let style = || *style_cell.get_or_init(|| crate::campaign::style::Style::of(&c.source));
         // The text without the hashtags appended to it, when some were.
         let (without_tags, tags_span) =
             appended_hashtags(c, post.as_ref().map(|p| p.post), &o.content.text);
@@ -145,7 +148,7 @@ pub fn check_occurrences(
                         overflow.over_by(),
                         overflow.unit,
                         overflow.over_by(),
-                        style.variant(table, platform.as_str(), "text", &o.language)
+                        style().variant(table, platform.as_str(), "text", &o.language)
                     )),
                 );
                 return;
@@ -163,7 +166,7 @@ pub fn check_occurrences(
                 )
                 .with_help(format!(
                     "write a shorter one for {name} in {} (at least {} {} shorter, counting hashtags and links)",
-                    style.variant(table, platform.as_str(), field, &o.language),
+                    style().variant(table, platform.as_str(), field, &o.language),
                     overflow.over_by(),
                     overflow.unit
                 )),
@@ -244,7 +247,7 @@ pub fn check_occurrences(
                     )
                     .with_help(format!(
                         "remove {over} hashtag{plural}, or write an Instagram text in {}",
-                        style.variant(table, "instagram", "text", &o.language)
+                        style().variant(table, "instagram", "text", &o.language)
                     )),
                 };
                 out.push(d);

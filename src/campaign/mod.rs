@@ -70,6 +70,21 @@ impl Checked {
     pub fn is_valid(&self) -> bool {
         !self.diagnostics.iter().any(Diagnostic::is_error)
     }
+
+    /// Drops what is held only for planning: the occurrences, the posts and
+    /// capsules, and the campaign's copy of its source. What is checked
+    /// between files (ids, shared budgets) needs only the `[campaign]`
+    /// table; the report keeps the sources the diagnostics point into.
+    /// With 1,000 files of 100 posts, holding them all costs hundreds of
+    /// megabytes.
+    pub fn shed(&mut self) {
+        self.occurrences = Vec::new();
+        if let Some(l) = &mut self.campaign {
+            l.file.posts = Vec::new();
+            l.file.capsules = Vec::new();
+            l.source = String::new();
+        }
+    }
 }
 
 /// Parses, validates and plans one campaign file.
@@ -203,7 +218,7 @@ pub fn check_dir_map<R: Send>(
     let work = |path: &PathBuf| {
         let (source, mut checked) = read_and_check(dir, path, ctx);
         let counts = (checked.is_valid() && checked.campaign.is_some())
-            .then(|| validate::BudgetCounts::of(&checked.occurrences));
+            .then(|| validate::BudgetCounts::of(&checked.occurrences, ctx));
         let taken = take(&mut checked);
         FileDone {
             source,
@@ -232,7 +247,7 @@ pub fn check_files(files: &[PathBuf], ctx: &Context<'_>) -> (Vec<Checked>, Repor
         };
         let (source, checked) = read_and_check(dir, path, ctx);
         let counts = (checked.is_valid() && checked.campaign.is_some())
-            .then(|| validate::BudgetCounts::of(&checked.occurrences));
+            .then(|| validate::BudgetCounts::of(&checked.occurrences, ctx));
         gather.add(
             path,
             FileDone {
@@ -421,9 +436,10 @@ pub fn check_dir_within(
                 while !stop.load(Ordering::Relaxed) {
                     let i = next.fetch_add(1, Ordering::Relaxed);
                     let Some(path) = files.get(i) else { break };
-                    let (source, checked) = read_and_check(&folder, path, &owned.context());
+                    let ctx = owned.context();
+                    let (source, checked) = read_and_check(&folder, path, &ctx);
                     let counts = (checked.is_valid() && checked.campaign.is_some())
-                        .then(|| validate::BudgetCounts::of(&checked.occurrences));
+                        .then(|| validate::BudgetCounts::of(&checked.occurrences, &ctx));
                     let done = FileDone {
                         source,
                         checked,

@@ -174,13 +174,15 @@ pub fn run(global: &GlobalArgs, args: CheckArgs) -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    // Only the diagnostics are shown: each file's occurrences are dropped as
-    // soon as it is checked (100,000 of them would otherwise all be held).
+    // Only the diagnostics are shown: each file's occurrences and posts
+    // are dropped as soon as it is checked (100,000 of them would otherwise
+    // all be held).
     let (checked, mut report) = if args.files.is_empty() {
-        let (checked, report) =
-            crate::campaign::check_dir_map(&loaded.campaigns_dir, &loaded.context(), |c| {
-                c.occurrences = Vec::new();
-            });
+        let (checked, report) = crate::campaign::check_dir_map(
+            &loaded.campaigns_dir,
+            &loaded.context(),
+            crate::campaign::Checked::shed,
+        );
         (checked.len(), report)
     } else {
         let (checked, report) = crate::campaign::check_files(&args.files, &loaded.context());

@@ -86,6 +86,7 @@ pub fn plan(
 ) -> Planned {
     let (checked, report) = campaign::check_dir_map(dir, ctx, |c| {
         if !c.is_valid() {
+            c.shed();
             return Vec::new();
         }
         let mut compactor = Compactor::default();
@@ -96,6 +97,7 @@ pub fn plan(
                 .filter(|o| from.is_none_or(|f| o.due >= f) && until.is_none_or(|u| o.due <= u))
                 .map(|o| compactor.compact(o)),
         );
+        c.shed();
         compact
     });
     let files = checked.len();

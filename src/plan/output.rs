@@ -3,6 +3,7 @@
 //! text; `write_*` stream the same bytes to a writer (what the CLI uses, so
 //! that a plan of 100,000 occurrences is never held as one string).
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::io::{self, Write};
@@ -279,14 +280,14 @@ pub struct JsonOccurrence<'a> {
     pub title: Option<&'a str>,
     pub description: Option<&'a str>,
     /// Media paths, as read from disk.
-    pub media: Vec<String>,
+    pub media: Vec<Cow<'a, str>>,
     pub thread: &'a [String],
     pub first_comment: Option<&'a str>,
     /// RFC 3339 UTC.
     pub not_after: String,
     pub series: Option<&'a str>,
     pub paused: bool,
-    pub source: String,
+    pub source: Cow<'a, str>,
 }
 
 impl<'a> From<View<'a>> for JsonOccurrence<'a> {
@@ -311,14 +312,14 @@ impl<'a> From<View<'a>> for JsonOccurrence<'a> {
                 .content
                 .media
                 .iter()
-                .map(|m| m.path.display().to_string())
+                .map(|m| m.path.to_string_lossy())
                 .collect(),
             thread: &o.content.thread,
             first_comment: o.content.first_comment.as_deref(),
             not_after: o.not_after.to_string(),
             series: o.series,
             paused: o.paused,
-            source: o.source.display().to_string(),
+            source: o.source.to_string_lossy(),
         }
     }
 }
@@ -347,20 +348,21 @@ pub fn write_json<W: Write, T: AsView + Sync>(w: &mut W, occurrences: &[T]) -> i
     }
     w.write_all(b"[")?;
     write_chunks(w, &chunks(occurrences), |start, chunk, out| {
-        let mut one = Vec::new();
+        let mut one = Vec::with_capacity(2048);
+        out.reserve(chunk.len() * 1024);
         for (i, o) in chunk.iter().enumerate() {
-            out.push_str(if start + i == 0 { "\n  " } else { ",\n  " });
+            out.push_str(if start + i == 0 { "\n" } else { ",\n" });
             one.clear();
-            // Into a Vec, of strings, numbers and booleans: cannot fail.
-            let _ = serde_json::to_writer_pretty(&mut one, &JsonOccurrence::from(o.view()));
-            // serde_json escapes newlines inside strings: each one is a line end.
-            let one = String::from_utf8_lossy(&one);
-            for (n, line) in one.split('\n').enumerate() {
-                if n > 0 {
-                    out.push_str("\n  ");
-                }
-                out.push_str(line);
-            }
+            // As the only member of an array, the object comes out indented
+            // as a member of the whole plan's array: `[\n  {\n    ...\n  }\n]`,
+            // of which the brackets and their line ends are left out. Into a
+            // Vec, of strings, numbers and booleans: cannot fail, and is UTF-8.
+            let _ = serde_json::to_writer_pretty(&mut one, &[JsonOccurrence::from(o.view())]);
+            let inner = one
+                .get(2..one.len().saturating_sub(2))
+                .and_then(|b| std::str::from_utf8(b).ok())
+                .unwrap_or_default();
+            out.push_str(inner);
         }
     })?;
     w.write_all(b"\n]\n")

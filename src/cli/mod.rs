@@ -129,11 +129,34 @@ pub enum Command {
     Accounts(accounts::AccountsArgs),
 }
 
+/// For the commands that read every campaign file and end (`check`,
+/// `plan`, `preview`): glibc's allocator keeps what is freed instead of
+/// handing it back to the system at once. Each file's parse tree and plan
+/// is freed as the next one is built; giving the pages back and taking them
+/// again made a third of `berrah check`'s time on 1,000 files (page faults
+/// and `mprotect` as the worker threads' heaps grew and shrank). The daemon
+/// keeps the default: it gives memory back after a sync.
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: `mallopt` only sets the allocator's parameters; called before
+    // any other thread exists.
+    unsafe {
+        libc::mallopt(libc::M_TRIM_THRESHOLD, i32::MAX);
+        libc::mallopt(libc::M_TOP_PAD, 64 << 20);
+    }
+}
+
 /// Parses the command line and runs the command.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     if !matches!(cli.command, Command::Run(_)) {
         end_quietly_on_a_closed_pipe();
+    }
+    if matches!(
+        cli.command,
+        Command::Check(_) | Command::Plan(_) | Command::Preview(_)
+    ) {
+        keep_freed_memory();
     }
     match cli.command {
         Command::Check(args) => check::run(&cli.global, args),

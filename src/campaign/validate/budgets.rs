@@ -8,6 +8,18 @@ use crate::campaign::{Context, LoadedCampaign};
 use crate::diag::Diagnostic;
 use crate::plan::Occurrence;
 
+/// The occurrences that use a budget: paused ones are held, never
+/// published, and an account without a budget is not counted at all.
+fn counted<'o>(
+    occurrences: &'o [Occurrence],
+    ctx: &Context<'_>,
+) -> impl Iterator<Item = &'o Occurrence> {
+    let accounts = &ctx.config.accounts;
+    occurrences
+        .iter()
+        .filter(move |o| !o.paused && accounts.get(&o.account).is_some_and(|a| a.budget.is_some()))
+}
+
 /// Warns when the planned occurrences on an account exceed its budget on a
 /// local day or in a month (the daemon would hold the extra ones).
 pub(super) fn check_budgets(
@@ -17,18 +29,7 @@ pub(super) fn check_budgets(
 ) -> Vec<Diagnostic> {
     let mut per_day: BTreeMap<(&str, &str), usize> = BTreeMap::new();
     let mut per_month: BTreeMap<(&str, &str), usize> = BTreeMap::new();
-    // Paused occurrences are held, never published: they use no budget; an
-    // account without a budget is not counted at all.
-    let budgeted = |account: &str| {
-        ctx.config
-            .accounts
-            .get(account)
-            .is_some_and(|a| a.budget.is_some())
-    };
-    for o in occurrences
-        .iter()
-        .filter(|o| !o.paused && budgeted(&o.account))
-    {
+    for o in counted(occurrences, ctx) {
         let (Some(day), Some(month)) = (o.local.get(..10), o.local.get(..7)) else {
             continue;
         };
@@ -79,16 +80,7 @@ impl BudgetCounts {
     /// use no budget) on the accounts that have a budget.
     pub fn of(occurrences: &[Occurrence], ctx: &Context<'_>) -> Self {
         let mut counts: BTreeMap<(&str, &'static str, &str), usize> = BTreeMap::new();
-        let budgeted = |account: &str| {
-            ctx.config
-                .accounts
-                .get(account)
-                .is_some_and(|a| a.budget.is_some())
-        };
-        for o in occurrences
-            .iter()
-            .filter(|o| !o.paused && budgeted(&o.account))
-        {
+        for o in counted(occurrences, ctx) {
             let (Some(day), Some(month)) = (o.local.get(..10), o.local.get(..7)) else {
                 continue;
             };

@@ -106,7 +106,8 @@ impl Day {
     }
 }
 
-fn month_name(m: i8) -> &'static str {
+/// The English name of month `m` (1 to 12), `?` for any other number.
+pub fn month_name(m: i8) -> &'static str {
     const NAMES: [&str; 12] = [
         "January",
         "February",

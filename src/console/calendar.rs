@@ -262,22 +262,9 @@ pub fn month_name(lang: Lang, m: i8) -> &'static str {
         "novembre",
         "décembre",
     ];
-    const EN: [&str; 12] = [
-        "January",
-        "February",
-        "March",
-        "April",
-        "May",
-        "June",
-        "July",
-        "August",
-        "September",
-        "October",
-        "November",
-        "December",
-    ];
     let i = usize::try_from(m - 1).unwrap_or(0).min(11);
-    lang.pick(FR[i], EN[i])
+    // English: the calendar's own names (`berrah days` shows them).
+    lang.pick(FR[i], crate::calendar::days::month_name(m))
 }
 
 pub fn weekday_name(lang: Lang, w: Weekday) -> &'static str {

@@ -41,6 +41,14 @@ const GUARD_SLEEP: Duration = Duration::from_millis(100);
 /// entries (an idle one does at every wake-up).
 const MAINTENANCE_EVERY: SignedDuration = SignedDuration::from_secs(1);
 
+/// How long before its due time a post is taken from the queue: its worker
+/// then waits for the due time and calls the platform at once, so that the
+/// claim's round trips and commit (a disk flush: a few ms, sometimes tens)
+/// are not part of how late it goes out. A post is never sent early; taken
+/// to `publishing` this early, it can no longer be cancelled in that last
+/// moment (as when it has just gone out).
+const CLAIM_AHEAD: SignedDuration = SignedDuration::from_millis(50);
+
 impl Daemon {
     pub fn new(cfg: DaemonConfig) -> Daemon {
         Daemon { cfg }
@@ -53,9 +61,17 @@ impl Daemon {
         let owner = cfg.owner.clone().unwrap_or_else(default_owner);
         let daemon = cfg.config.daemon.clone();
         let lease = SignedDuration::from_secs(i64::from(daemon.lease_seconds.max(3)));
-        let workers = usize::try_from(daemon.workers.max(1)).unwrap_or(16);
+        let workers = usize::try_from(daemon.workers.max(1)).unwrap_or(32);
         let store = cfg.store.clone();
         let clock = cfg.clock.clone();
+        // Simulated time stands still or jumps while the loop works: there
+        // the worker could not wait for a due time ahead.
+        let ahead = if cfg.jump.is_some() || cfg.freeze_while_busy.is_some() {
+            SignedDuration::ZERO
+        } else {
+            CLAIM_AHEAD
+        };
+        let (answers_tx, mut answers) = mpsc::unbounded_channel();
         let shared = Arc::new(Shared {
             store: store.clone(),
             clock: clock.clone(),
@@ -75,6 +91,7 @@ impl Daemon {
             events: cfg.events.clone(),
             shutdown: shutdown.clone(),
             metrics: cfg.metrics.clone(),
+            answers: answers_tx,
         });
         let mut zones = tzdb::select(&cfg.tzdb)?;
         let mut calendar = Calendar::shipped().with_tzdb(zones.tzdb.clone());
@@ -166,20 +183,36 @@ impl Daemon {
         let mut reconfig = false;
         let mut rezone = false;
 
+        // A worker tells the loop when the platform has answered (its
+        // platform's slot frees and the backoff is updated), then records
+        // the outcome and ends (its account's slot frees).
+        let answered = |r: &Report, limits: &mut Limits| {
+            limits.answered(&r.account, r.platform);
+            let now = clock.now();
+            match r.fault {
+                Some(at) => {
+                    limits.failed(&r.account, r.platform, at, now, rand::random::<f64>());
+                }
+                None if r.answered => limits.succeeded(&r.account, r.platform),
+                None => {}
+            }
+        };
         let reap = |r: Result<Report, tokio::task::JoinError>,
                     limits: &mut Limits,
-                    in_flight: &mut HashSet<String>| {
+                    in_flight: &mut HashSet<String>,
+                    answers: &mut mpsc::UnboundedReceiver<Report>| {
+            // A task's answer is sent before it ends: count it first.
+            while let Ok(a) = answers.try_recv() {
+                answered(&a, limits);
+            }
             match r {
                 Ok(r) => {
                     in_flight.remove(&r.id);
-                    limits.end(&r.account, r.platform);
-                    let now = clock.now();
-                    match r.fault {
-                        Some(at) => {
-                            limits.failed(&r.account, r.platform, at, now, rand::random::<f64>());
-                        }
-                        None if r.answered => limits.succeeded(&r.account, r.platform),
-                        None => {}
+                    if r.told {
+                        limits.ended(&r.account);
+                    } else {
+                        answered(&r, limits);
+                        limits.ended(&r.account);
                     }
                 }
                 Err(e) => {
@@ -198,8 +231,11 @@ impl Daemon {
         let mut last_after = None;
         let mut next_changed = false;
         loop {
+            while let Ok(a) = answers.try_recv() {
+                answered(&a, &mut limits);
+            }
             while let Some(r) = tasks.try_join_next() {
-                reap(r, &mut limits, &mut in_flight);
+                reap(r, &mut limits, &mut in_flight, &mut answers);
             }
             // Simulated time stands still while the loop works.
             if let Some(c) = &cfg.freeze_while_busy
@@ -318,8 +354,9 @@ impl Daemon {
             if free > 0 {
                 let admission = limits.admission(rules.clone(), in_flight.clone(), now);
                 match store
-                    .claim_turn(
+                    .claim_turn_by(
                         now,
+                        now.checked_add(ahead).unwrap_or(now),
                         u32::try_from(free).unwrap_or(u32::MAX),
                         &owner,
                         lease_until,
@@ -389,7 +426,7 @@ impl Daemon {
                 break;
             }
             let full = free == 0 || tasks.len() >= workers || blocked;
-            let deadline = match next {
+            let deadline = match next.map(|t| t.checked_sub(ahead).unwrap_or(t)) {
                 Some(t) if t > now => Some(t),
                 // Due now, but every slot is busy: wait for one to free.
                 Some(_) if full => None,
@@ -427,7 +464,11 @@ impl Daemon {
             tokio::select! {
                 () = shutdown.cancelled() => {}
                 Some(r) = tasks.join_next(), if !tasks.is_empty() => {
-                    reap(r, &mut limits, &mut in_flight);
+                    reap(r, &mut limits, &mut in_flight, &mut answers);
+                    woke_by_reap = true;
+                }
+                Some(a) = answers.recv() => {
+                    answered(&a, &mut limits);
                     woke_by_reap = true;
                 }
                 () = sleep => {}
@@ -461,7 +502,7 @@ impl Daemon {
         let deadline = tokio::time::Instant::now() + cfg.grace;
         while !tasks.is_empty() {
             tokio::select! {
-                Some(r) = tasks.join_next() => reap(r, &mut limits, &mut in_flight),
+                Some(r) = tasks.join_next() => reap(r, &mut limits, &mut in_flight, &mut answers),
                 () = tokio::time::sleep_until(deadline) => break,
             }
         }

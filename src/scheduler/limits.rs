@@ -310,19 +310,32 @@ impl Limits {
             .0 += 1;
     }
 
-    /// A publication ended.
+    /// A publication ended: [`Limits::answered`] and [`Limits::ended`].
     pub fn end(&mut self, account: &str, platform: PlatformKind) {
+        self.answered(account, platform);
+        self.ended(account);
+    }
+
+    /// The platform answered a publication on `account`: its platform's
+    /// (or receiving host's) slot frees, while the account's stays taken
+    /// until [`Limits::ended`] (its outcome recorded).
+    pub fn answered(&mut self, account: &str, platform: PlatformKind) {
         let lane = self.lane(account, platform);
-        if let Some((n, _)) = self.per_account.get_mut(account) {
-            *n = n.saturating_sub(1);
-            if *n == 0 {
-                self.per_account.remove(account);
-            }
-        }
         if let Some(n) = self.per_lane.get_mut(&lane) {
             *n = n.saturating_sub(1);
             if *n == 0 {
                 self.per_lane.remove(&lane);
+            }
+        }
+    }
+
+    /// A publication's task ended (after [`Limits::answered`], or without
+    /// a call to the platform, in which case call [`Limits::end`]).
+    pub fn ended(&mut self, account: &str) {
+        if let Some((n, _)) = self.per_account.get_mut(account) {
+            *n = n.saturating_sub(1);
+            if *n == 0 {
+                self.per_account.remove(account);
             }
         }
     }
@@ -582,6 +595,35 @@ mod tests {
         l.end("a", w);
         assert_eq!(l.admit("d", w, 1, now), Admit::Go);
         assert_eq!(l.full(|_| 4).accounts, Vec::<String>::new());
+    }
+
+    #[test]
+    fn an_answer_frees_the_platform_and_the_recorded_outcome_the_account() {
+        let now = t("2027-01-01T00:00:00Z");
+        let mut l = Limits::new(1);
+        let w = PlatformKind::Webhook;
+        l.configure(1, hosts(&[("a", "one.example"), ("b", "one.example")]));
+        l.start("a", w);
+        assert_eq!(l.admit("b", w, 1, now), Admit::Busy);
+        // The receiver answered a's request; its outcome is being recorded.
+        l.answered("a", w);
+        assert_eq!(l.admit("b", w, 1, now), Admit::Go);
+        assert_eq!(
+            l.admit("a", w, 1, now),
+            Admit::Busy,
+            "a's own slot is still taken"
+        );
+        assert_eq!(l.full(|_| 1).accounts, vec!["a"]);
+        // A host changed in the meantime: a still counts where it started.
+        l.configure(1, hosts(&[("a", "two.example"), ("b", "one.example")]));
+        l.start("b", w);
+        l.ended("a");
+        assert_eq!(l.in_flight_on("a"), 0);
+        assert_eq!(l.admit("a", w, 1, now), Admit::Go);
+        assert_eq!(l.full(|_| 1).accounts, vec!["b"]);
+        l.answered("b", w);
+        l.ended("b");
+        assert!(l.per_lane.is_empty() && l.per_account.is_empty());
     }
 
     #[test]

@@ -13,15 +13,20 @@
 //!    resolved (queryable ones) or held for an operator; and drop what is
 //!    too late ([`crate::store::Store::expire_late`]). Both run at every
 //!    wake-up, and at least once a second while a burst keeps the loop busy;
-//! 3. take what is due, in one write ([`crate::store::Store::claim_turn`]):
-//!    only for accounts and platforms with room under their limits and
-//!    backoff ([`limits`]), straight to `publishing` with the attempt
-//!    recorded (an account with a posting budget is `claimed`, and its
-//!    worker counts first), and publish each in a task of its own
-//!    ([`worker`]);
-//! 4. sleep until what that write said is next (a due time, a lease expiry),
-//!    a store wake-up (another process's command, PostgreSQL NOTIFY), a file
-//!    change, the end of a publication, or shutdown. Never a polling loop.
+//! 3. take what is due, or due within the next 50 ms, in one write
+//!    ([`crate::store::Store::claim_turn_by`]): only for accounts and
+//!    platforms with room under their limits and backoff ([`limits`]),
+//!    straight to `publishing` with the attempt recorded (an account with a
+//!    posting budget is `claimed`, and its worker counts first), and publish
+//!    each in a task of its own ([`worker`]), which waits for the due time
+//!    before it calls the platform: the take's commit is not part of how
+//!    late a post goes out, and nothing goes out early;
+//! 4. sleep until what that write said is next (50 ms before a due time, a
+//!    lease expiry), a store wake-up (another process's command, PostgreSQL
+//!    NOTIFY), a file change, a platform's answer (its platform's slot frees
+//!    while the worker records the outcome; the account's frees when the
+//!    task ends), the end of a publication, or shutdown. Never a polling
+//!    loop.
 //!
 //! On SQLite every queue write of the process goes through one connection
 //! that commits them in batches ([`crate::store`]'s group commit): a burst

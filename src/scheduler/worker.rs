@@ -79,9 +79,14 @@ pub(super) struct Shared {
     pub events: Option<tokio::sync::mpsc::UnboundedSender<Published>>,
     pub shutdown: CancellationToken,
     pub metrics: crate::observe::Metrics,
+    /// Where a worker tells the loop that the platform has answered, before
+    /// it records the outcome: the platform's (or receiving host's) slot
+    /// frees then, not after the database's commit.
+    pub answers: tokio::sync::mpsc::UnboundedSender<Report>,
 }
 
-/// What a worker tells the loop when it ends (for limits and backoff).
+/// What a worker tells the loop when the platform has answered and when it
+/// ends (for limits and backoff).
 #[derive(Debug, Clone)]
 pub(super) struct Report {
     pub id: String,
@@ -91,6 +96,9 @@ pub(super) struct Report {
     pub fault: Option<Option<Timestamp>>,
     /// It got an answer that was not a transient fault.
     pub answered: bool,
+    /// The loop was told of the answer ([`Shared::answers`]): the
+    /// platform's slot and the backoff were dealt with then.
+    pub told: bool,
 }
 
 impl Shared {
@@ -302,6 +310,7 @@ pub(super) async fn publish(
         platform: entry.platform,
         fault: None,
         answered: false,
+        told: false,
     };
     async {
         let store = &shared.store;
@@ -407,6 +416,11 @@ pub(super) async fn publish(
             return;
         };
         let checkpoint = EntryCheckpoint::new(store.clone(), fresh.id.clone(), owner);
+        // Taken a moment before its time (the loop's `CLAIM_AHEAD`): it
+        // waits for it here, and never goes out early by the clock.
+        while shared.clock.now() < fresh.run_at {
+            shared.clock.sleep_until(fresh.run_at).await;
+        }
         post_event!(tracing::Level::DEBUG, fresh, attempt = fresh.attempts, due = %fresh.due, "publishing");
         shared.metrics.requested(&fresh, shared.clock.now());
         let outcome = platform.publish(&job, &checkpoint).await;
@@ -420,6 +434,9 @@ pub(super) async fn publish(
         let finish = shared
             .decide(&fresh, &*platform, &job, outcome, false)
             .await;
+        // The platform is done with it: its slot frees while the outcome
+        // is recorded (the account's stays taken until the task ends).
+        report.told = shared.answers.send(report.clone()).is_ok();
         log_finish(&finish, &fresh, shared.clock.now());
         shared.metrics.outcome(&fresh, &finish);
         shared.finish(&fresh, finish.clone()).await;
@@ -524,6 +541,7 @@ pub(super) async fn rescue(shared: Arc<Shared>, entry: Entry) -> Report {
         platform: entry.platform,
         fault: None,
         answered: true,
+        told: false,
     };
     async {
         let reason = format!(

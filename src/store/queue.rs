@@ -91,10 +91,11 @@ macro_rules! waiting {
     };
 }
 
-/// The claimable entries at `$1`.
+/// The claimable entries at `$1` whose `run_at` is by `$7` (`$1`, or a
+/// little later when the daemon takes what is about to be due).
 macro_rules! claimable {
     () => {
-        concat!(waiting!(), " AND e.run_at_ms <= $1")
+        concat!(waiting!(), " AND e.run_at_ms <= $7")
     };
 }
 
@@ -279,12 +280,36 @@ impl Store {
         owner: &str,
         lease_until: Timestamp,
         skip: &ClaimSkip,
+        decide: D,
+    ) -> Result<(Vec<Entry>, Option<Timestamp>, D), StoreError>
+    where
+        D: Decide,
+    {
+        self.claim_turn_by(now, now, limit, owner, lease_until, skip, decide)
+            .await
+    }
+
+    /// [`Store::claim_turn`], taking also what becomes due by `by` (later
+    /// than `now`): the daemon takes a post a moment before it is due and
+    /// its worker waits for the due time, so that the claim's commit is not
+    /// part of the post's lateness. Entries taken are returned with their
+    /// `run_at`; never call the platform before it.
+    #[allow(clippy::too_many_arguments)]
+    pub async fn claim_turn_by<D>(
+        &self,
+        now: Timestamp,
+        by: Timestamp,
+        limit: u32,
+        owner: &str,
+        lease_until: Timestamp,
+        skip: &ClaimSkip,
         mut decide: D,
     ) -> Result<(Vec<Entry>, Option<Timestamp>, D), StoreError>
     where
         D: Decide,
     {
         let now_ms = now.as_millisecond();
+        let by_ms = by.as_millisecond().max(now_ms);
         let accounts = json_list(skip.accounts.iter().map(String::as_str));
         let platforms = json_list(skip.platforms.iter().map(|p| p.as_str()));
         let sqlite = self.backend_name() == "sqlite";
@@ -321,6 +346,7 @@ impl Store {
                     .bind(look_at)
                     .bind(&accounts)
                     .bind(&platforms)
+                    .bind(by_ms)
                     .fetch_all(&mut *conn)
                     .await?;
                 let (mut begin, mut claim, mut park) = (Vec::new(), Vec::new(), Vec::new());

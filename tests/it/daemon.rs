@@ -431,6 +431,70 @@ async fn graceful_shutdown_lets_publications_in_flight_finish() {
     assert_eq!(ids.len(), 12, "a post was sent twice");
 }
 
+/// The daemon takes a post from the queue a moment before it is due (so
+/// that the claim's commit is not part of how late it goes out), yet no
+/// post reaches its platform before its due time, by the receiver's clock.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn posts_taken_ahead_of_time_never_go_out_early() {
+    let dir = crash_project();
+    let now = Timestamp::now().to_zoned(jiff::tz::TimeZone::UTC);
+    let first = now.clone() + jiff::SignedDuration::from_millis(1500);
+    let mut text = format!(
+        "[campaign]\nid = \"paced\"\ntitle = \"Paced\"\ntimezone = \"UTC\"\n\
+         start = {}\nend = {}\naccounts = [\"a1\", \"a2\", \"a3\"]\nlanguages = [\"fr\"]\n",
+        now.date().yesterday().unwrap(),
+        now.date().tomorrow().unwrap()
+    );
+    // 24 posts, 37 ms apart: each account's next post is due while the
+    // daemon is still recording the previous ones.
+    for p in 0..24i64 {
+        let due = (first.clone() + jiff::SignedDuration::from_millis(37 * p))
+            .strftime("%Y-%m-%dT%H:%M:%S%.3f")
+            .to_string();
+        text.push_str(&format!(
+            "\n[[posts]]\nid = \"p{p:02}\"\ndate_time = {due}\ntext = {{ fr = \"Message {p}\" }}\n"
+        ));
+    }
+    std::fs::write(dir.path().join("campaigns/paced.toml"), text).unwrap();
+    let fake = Faulty::new();
+    let server = fake.serve().await.unwrap();
+    let (_db, store) = sqlite_temp().await;
+    let mut cfg = daemon_config(
+        dir.path(),
+        store.clone(),
+        Arc::new(berrah::time::SystemClock),
+    );
+    cfg.platforms = Some(faulty_factory(&server.url(), false, "one"));
+    let shutdown = CancellationToken::new();
+    let run = tokio::spawn(Daemon::new(cfg).run(shutdown.clone()));
+    eventually("every post published", 60, || {
+        let store = store.clone();
+        async move { states(&store).await.get(&EntryState::Published) == Some(&(24 * 3)) }
+    })
+    .await;
+    shutdown.cancel();
+    run.await.unwrap().unwrap();
+    let due: BTreeMap<String, Timestamp> = store
+        .list(ListFilter::default())
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.id, e.due))
+        .collect();
+    let received = fake.received();
+    assert_eq!(received.len(), 24 * 3);
+    for r in received {
+        let post: berrah_fakes::faulty::FaultyPost = serde_json::from_str(&r.body).unwrap();
+        let due = due[&post.occurrence];
+        assert!(
+            r.at >= due,
+            "{} was received at {}, before its due time {due}",
+            post.occurrence,
+            r.at
+        );
+    }
+}
+
 /// `n` daemons on one PostgreSQL database share a burst: every post is
 /// received exactly once and each instance published some.
 async fn instances_share_the_work(n: usize) {

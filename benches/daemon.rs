@@ -89,7 +89,7 @@ impl Settings {
                 .unwrap_or(1)
                 .max(1),
             per_platform: if daemon_defaults("BERRAH_BENCH_PER_PLATFORM") {
-                berrah::scheduler::limits::DEFAULT_PER_PLATFORM
+                berrah::config::DaemonConfig::default().per_platform as usize
             } else {
                 env_usize("BERRAH_BENCH_PER_PLATFORM")
                     .unwrap_or(ACCOUNTS)

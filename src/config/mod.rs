@@ -132,12 +132,15 @@ pub struct DaemonConfig {
     pub max_attempts: u32,
     /// Lease of a claimed post, renewed while it is being published.
     pub lease_seconds: u32,
-    /// Publications in flight at once, all accounts together.
+    /// Publications under way at once, all accounts together, from the
+    /// claim to the recorded outcome (default 32).
     pub workers: u32,
-    /// Publications in flight at once on one platform, all its accounts
-    /// together (default 8); webhooks count per receiving host (the host
-    /// of each account's `base_url`), not as one platform. An account's own
-    /// `concurrency` limits it further.
+    /// Requests in flight at once to one platform, all its accounts
+    /// together (default 16): a publication's slot frees when the platform
+    /// answers, while its outcome is recorded. Webhooks count per receiving
+    /// host (the host of each account's `base_url`), not as one platform.
+    /// An account's own `concurrency` (default 1) limits it further, from
+    /// the claim to the recorded outcome.
     pub per_platform: u32,
     /// Where the key that encrypts stored tokens comes from (`env:VAR` or `file:PATH`).
     pub token_key: Option<String>,
@@ -160,8 +163,8 @@ impl Default for DaemonConfig {
             expires_after: "24h".to_string(),
             max_attempts: 8,
             lease_seconds: 60,
-            workers: 16,
-            per_platform: 8,
+            workers: 32,
+            per_platform: 16,
             token_key: None,
             tzdb: "auto".to_string(),
             listen: None,

@@ -13,10 +13,6 @@ use jiff::{SignedDuration, Timestamp, ToSpan};
 use crate::config::{Budget, PlatformKind};
 use crate::store::{Candidate, ClaimSkip, Decide, Store, StoreError, Take};
 
-/// Publications in flight at once on one platform, all accounts together
-/// (`[daemon] per_platform`; webhooks: per receiving host).
-pub const DEFAULT_PER_PLATFORM: usize = 8;
-
 /// The first retry delay after a transient fault; it doubles per attempt.
 pub const RETRY_BASE: SignedDuration = SignedDuration::from_secs(30);
 

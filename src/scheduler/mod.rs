@@ -138,7 +138,8 @@ pub struct DaemonConfig {
     pub owner: Option<String>,
     /// Where publications are reported as they happen.
     pub events: Option<tokio::sync::mpsc::UnboundedSender<Published>>,
-    /// Publications in flight per platform, all accounts together.
+    /// Requests in flight per platform (per receiving host for webhooks),
+    /// all accounts together.
     pub per_platform: usize,
     /// Return once nothing is scheduled any more and nothing is in flight
     /// (`rehearse`; always so in jump mode).
@@ -167,7 +168,7 @@ impl DaemonConfig {
         clock: Arc<dyn Clock>,
     ) -> DaemonConfig {
         let per_platform = usize::try_from(config.daemon.per_platform)
-            .unwrap_or(limits::DEFAULT_PER_PLATFORM)
+            .unwrap_or(usize::MAX)
             .max(1);
         DaemonConfig {
             config,

@@ -450,6 +450,7 @@ impl Daemon {
                     None => std::future::pending().await,
                 }
             };
+            tokio::pin!(sleep);
             // ... and runs only while it waits with nothing in flight.
             if let Some(c) = &cfg.freeze_while_busy
                 && frozen
@@ -461,27 +462,36 @@ impl Daemon {
             alerts.wake();
             let working = !tasks.is_empty();
             busy.send_if_modified(|b| std::mem::replace(b, working) != working);
-            tokio::select! {
-                () = shutdown.cancelled() => {}
-                Some(r) = tasks.join_next(), if !tasks.is_empty() => {
-                    reap(r, &mut limits, &mut in_flight, &mut answers);
-                    woke_by_reap = true;
-                }
-                Some(a) = answers.recv() => {
-                    answered(&a, &mut limits);
-                    woke_by_reap = true;
-                }
-                () = sleep => {}
-                r = wakeups.recv() => {
-                    if let Err(broadcast::error::RecvError::Closed) = r {
-                        wakeups = store.wakeups();
+            loop {
+                tokio::select! {
+                    () = shutdown.cancelled() => {}
+                    Some(r) = tasks.join_next(), if !tasks.is_empty() => {
+                        reap(r, &mut limits, &mut in_flight, &mut answers);
+                        woke_by_reap = true;
                     }
+                    Some(a) = answers.recv() => {
+                        // A turn only when the answer makes room that
+                        // something may be waiting for (its lane was full).
+                        let relieved = limits.lane_full(&a.account, a.platform);
+                        answered(&a, &mut limits);
+                        if !relieved {
+                            continue;
+                        }
+                        woke_by_reap = true;
+                    }
+                    () = &mut sleep => {}
+                    r = wakeups.recv() => {
+                        if let Err(broadcast::error::RecvError::Closed) = r {
+                            wakeups = store.wakeups();
+                        }
+                    }
+                    Some(c) = changes.recv() => match c {
+                        Change::Campaigns => resync = true,
+                        Change::Config => reconfig = true,
+                        Change::Tzdb => rezone = true,
+                    },
                 }
-                Some(c) = changes.recv() => match c {
-                    Change::Campaigns => resync = true,
-                    Change::Config => reconfig = true,
-                    Change::Tzdb => rezone = true,
-                },
+                break;
             }
         }
 

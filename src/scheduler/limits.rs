@@ -312,6 +312,14 @@ impl Limits {
         self.ended(account);
     }
 
+    /// Whether the lane of `account` (its platform, or its webhook's
+    /// receiving host) is at its limit: only then does an answer there
+    /// make room for what waits.
+    pub fn lane_full(&self, account: &str, platform: PlatformKind) -> bool {
+        let lane = self.lane(account, platform);
+        self.per_lane.get(&lane).copied().unwrap_or(0) >= self.platform_limit
+    }
+
     /// The platform answered a publication on `account`: its platform's
     /// (or receiving host's) slot frees, while the account's stays taken
     /// until [`Limits::ended`] (its outcome recorded).
@@ -601,8 +609,10 @@ mod tests {
         l.configure(1, hosts(&[("a", "one.example"), ("b", "one.example")]));
         l.start("a", w);
         assert_eq!(l.admit("b", w, 1, now), Admit::Busy);
+        assert!(l.lane_full("b", w));
         // The receiver answered a's request; its outcome is being recorded.
         l.answered("a", w);
+        assert!(!l.lane_full("b", w));
         assert_eq!(l.admit("b", w, 1, now), Admit::Go);
         assert_eq!(
             l.admit("a", w, 1, now),

@@ -355,6 +355,24 @@ fn faulty_factory(url: &str, keyed: bool, instance: &str) -> Arc<dyn PlatformFac
     Arc::new(move |_: &str, _: &Arc<berrah::config::AccountConfig>| Some(client.clone()))
 }
 
+/// Starts the daemon of `dir` on the real clock, every account publishing
+/// as `instance` to the [`Faulty`] server at `url`; cancel the token to stop it.
+fn run_on_faulty(
+    dir: &std::path::Path,
+    store: &berrah::store::Store,
+    url: &str,
+    instance: &str,
+) -> (
+    CancellationToken,
+    tokio::task::JoinHandle<Result<berrah::scheduler::RunSummary, berrah::scheduler::DaemonError>>,
+) {
+    let mut cfg = daemon_config(dir, store.clone(), Arc::new(berrah::time::SystemClock));
+    cfg.platforms = Some(faulty_factory(url, false, instance));
+    let shutdown = CancellationToken::new();
+    let run = tokio::spawn(Daemon::new(cfg).run(shutdown.clone()));
+    (shutdown, run)
+}
+
 async fn states(store: &berrah::store::Store) -> BTreeMap<EntryState, usize> {
     let mut m = BTreeMap::new();
     for e in store.list(ListFilter::default()).await.unwrap() {
@@ -374,14 +392,7 @@ async fn graceful_shutdown_lets_publications_in_flight_finish() {
     fake.set_mode(Mode::Slow(std::time::Duration::from_millis(800)));
     let server = fake.serve().await.unwrap();
     let (_db, store) = sqlite_temp().await;
-    let mut cfg = daemon_config(
-        dir.path(),
-        store.clone(),
-        Arc::new(berrah::time::SystemClock),
-    );
-    cfg.platforms = Some(faulty_factory(&server.url(), false, "one"));
-    let shutdown = CancellationToken::new();
-    let run = tokio::spawn(Daemon::new(cfg).run(shutdown.clone()));
+    let (shutdown, run) = run_on_faulty(dir.path(), &store, &server.url(), "one");
     eventually("publications in flight", 30, || {
         let fake = fake.clone();
         async move { fake.count() >= 2 }
@@ -409,14 +420,7 @@ async fn graceful_shutdown_lets_publications_in_flight_finish() {
     );
     // A restart publishes the rest, once.
     fake.set_mode(Mode::Ok);
-    let mut cfg = daemon_config(
-        dir.path(),
-        store.clone(),
-        Arc::new(berrah::time::SystemClock),
-    );
-    cfg.platforms = Some(faulty_factory(&server.url(), false, "two"));
-    let shutdown = CancellationToken::new();
-    let run = tokio::spawn(Daemon::new(cfg).run(shutdown.clone()));
+    let (shutdown, run) = run_on_faulty(dir.path(), &store, &server.url(), "two");
     eventually("the rest published", 60, || {
         let store = store.clone();
         async move { states(&store).await.get(&EntryState::Published) == Some(&12) }
@@ -459,14 +463,7 @@ async fn posts_taken_ahead_of_time_never_go_out_early() {
     let fake = Faulty::new();
     let server = fake.serve().await.unwrap();
     let (_db, store) = sqlite_temp().await;
-    let mut cfg = daemon_config(
-        dir.path(),
-        store.clone(),
-        Arc::new(berrah::time::SystemClock),
-    );
-    cfg.platforms = Some(faulty_factory(&server.url(), false, "one"));
-    let shutdown = CancellationToken::new();
-    let run = tokio::spawn(Daemon::new(cfg).run(shutdown.clone()));
+    let (shutdown, run) = run_on_faulty(dir.path(), &store, &server.url(), "one");
     eventually("every post published", 60, || {
         let store = store.clone();
         async move { states(&store).await.get(&EntryState::Published) == Some(&(24 * 3)) }

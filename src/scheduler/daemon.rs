@@ -61,7 +61,7 @@ impl Daemon {
         let owner = cfg.owner.clone().unwrap_or_else(default_owner);
         let daemon = cfg.config.daemon.clone();
         let lease = SignedDuration::from_secs(i64::from(daemon.lease_seconds.max(3)));
-        let workers = usize::try_from(daemon.workers.max(1)).unwrap_or(32);
+        let workers = usize::try_from(daemon.workers.max(1)).unwrap_or(usize::MAX);
         let store = cfg.store.clone();
         let clock = cfg.clock.clone();
         // Simulated time stands still or jumps while the loop works: there
@@ -208,12 +208,12 @@ impl Daemon {
             match r {
                 Ok(r) => {
                     in_flight.remove(&r.id);
-                    if r.told {
-                        limits.ended(&r.account);
-                    } else {
+                    if !r.told {
+                        // Ended without telling (no call, a rescue, a
+                        // closed channel): its platform's slot frees now.
                         answered(&r, limits);
-                        limits.ended(&r.account);
                     }
+                    limits.ended(&r.account);
                 }
                 Err(e) => {
                     // A panicking worker: its lease expires and it is rescued.

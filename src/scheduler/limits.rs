@@ -306,7 +306,9 @@ impl Limits {
             .0 += 1;
     }
 
-    /// A publication ended: [`Limits::answered`] and [`Limits::ended`].
+    /// A publication ended: [`Limits::answered`] and [`Limits::ended`]
+    /// (the tests' shorthand; the daemon calls each when it happens).
+    #[cfg(test)]
     pub fn end(&mut self, account: &str, platform: PlatformKind) {
         self.answered(account, platform);
         self.ended(account);
@@ -333,8 +335,8 @@ impl Limits {
         }
     }
 
-    /// A publication's task ended (after [`Limits::answered`], or without
-    /// a call to the platform, in which case call [`Limits::end`]).
+    /// A publication's task ended: its account's slot frees (call
+    /// [`Limits::answered`] first when the platform's was not freed yet).
     pub fn ended(&mut self, account: &str) {
         if let Some((n, _)) = self.per_account.get_mut(account) {
             *n = n.saturating_sub(1);
